@@ -1,0 +1,182 @@
+//! JWT signing keys (Ed25519). Generated on first start, the private half sealed with the
+//! master key in `signing_keys`. Rotation adds a key and retires the old ones; a retired key
+//! stays in the JWKS (and keeps verifying) until every token it signed has expired.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::crypto::MasterKey;
+use crate::error::{Error, Result};
+
+/// One public key as published at `/.well-known/jwks.json` (RFC 8037 OKP key).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Jwk {
+    pub kty: &'static str,
+    pub crv: &'static str,
+    pub x: String,
+    pub kid: String,
+    pub alg: &'static str,
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+}
+
+struct Loaded {
+    signing_kid: String,
+    signing: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+    jwks: Vec<Jwk>,
+}
+
+/// The keys in memory, shared by every request; reloaded from the database when a token
+/// names a key this instance has not seen (another instance rotated).
+#[derive(Clone)]
+pub struct KeyRing {
+    pool: PgPool,
+    master: MasterKey,
+    /// How long a retired key keeps verifying: the access-token lifetime plus clock skew.
+    retired_grace_secs: i64,
+    loaded: Arc<RwLock<Loaded>>,
+}
+
+fn context(kid: &str) -> Vec<u8> {
+    format!("signing_keys:{kid}").into_bytes()
+}
+
+impl KeyRing {
+    /// Loads the current keys, creating the first one if there is none.
+    pub async fn load_or_create(
+        pool: PgPool,
+        master: MasterKey,
+        retired_grace_secs: i64,
+    ) -> Result<KeyRing> {
+        let loaded = match load(&pool, &master, retired_grace_secs).await? {
+            Some(l) => l,
+            None => {
+                insert_new(&pool, &master).await?;
+                load(&pool, &master, retired_grace_secs)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Internal("a newly created signing key is missing".into())
+                    })?
+            }
+        };
+        Ok(KeyRing {
+            pool,
+            master,
+            retired_grace_secs,
+            loaded: Arc::new(RwLock::new(loaded)),
+        })
+    }
+
+    /// Adds a new signing key and retires the others. Returns the new key id.
+    pub async fn rotate(pool: &PgPool, master: &MasterKey) -> Result<String> {
+        let mut tx = pool.begin().await?;
+        sqlx::query!("update signing_keys set retired_at = now() where retired_at is null")
+            .execute(&mut *tx)
+            .await?;
+        let kid = insert_new(&mut *tx, master).await?;
+        tx.commit().await?;
+        tracing::info!(kid = %kid, "signing key rotated");
+        Ok(kid)
+    }
+
+    pub async fn reload(&self) -> Result<()> {
+        if let Some(l) = load(&self.pool, &self.master, self.retired_grace_secs).await? {
+            *self.loaded.write().expect("key ring lock") = l;
+        }
+        Ok(())
+    }
+
+    pub fn jwks(&self) -> Vec<Jwk> {
+        self.loaded.read().expect("key ring lock").jwks.clone()
+    }
+
+    pub(crate) fn signing(&self) -> (String, EncodingKey) {
+        let l = self.loaded.read().expect("key ring lock");
+        (l.signing_kid.clone(), l.signing.clone())
+    }
+
+    pub(crate) async fn verifying(&self, kid: &str) -> Result<Option<DecodingKey>> {
+        if let Some(k) = self
+            .loaded
+            .read()
+            .expect("key ring lock")
+            .verifying
+            .get(kid)
+        {
+            return Ok(Some(k.clone()));
+        }
+        self.reload().await?;
+        Ok(self
+            .loaded
+            .read()
+            .expect("key ring lock")
+            .verifying
+            .get(kid)
+            .cloned())
+    }
+}
+
+async fn insert_new<'e>(conn: impl sqlx::PgExecutor<'e>, master: &MasterKey) -> Result<String> {
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let kid = Uuid::now_v7().simple().to_string();
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| Error::internal("encode signing key", e))?;
+    let sealed = master.seal(der.as_bytes(), &context(&kid));
+    let public = key.verifying_key().to_bytes();
+    sqlx::query!(
+        "insert into signing_keys (kid, algorithm, public_key, private_key_sealed) values ($1, 'EdDSA', $2, $3)",
+        kid,
+        public.as_slice(),
+        sealed
+    )
+    .execute(conn)
+    .await?;
+    Ok(kid)
+}
+
+async fn load(pool: &PgPool, master: &MasterKey, grace_secs: i64) -> Result<Option<Loaded>> {
+    let rows = sqlx::query!(
+        r#"select kid, public_key, private_key_sealed, retired_at is null as "active!"
+           from signing_keys
+           where retired_at is null or retired_at > now() - make_interval(secs => $1)
+           order by created_at desc"#,
+        grace_secs as f64
+    )
+    .fetch_all(pool)
+    .await?;
+    let Some(active) = rows.iter().find(|r| r.active) else {
+        return Ok(None);
+    };
+    let der = master.open(&active.private_key_sealed, &context(&active.kid))?;
+    let signing = EncodingKey::from_ed_der(&der);
+    let mut verifying = HashMap::new();
+    let mut jwks = Vec::new();
+    for r in &rows {
+        verifying.insert(r.kid.clone(), DecodingKey::from_ed_der(&r.public_key));
+        jwks.push(Jwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: URL_SAFE_NO_PAD.encode(&r.public_key),
+            kid: r.kid.clone(),
+            alg: "EdDSA",
+            use_: "sig",
+        });
+    }
+    Ok(Some(Loaded {
+        signing_kid: active.kid.clone(),
+        signing,
+        verifying,
+        jwks,
+    }))
+}

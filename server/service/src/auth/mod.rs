@@ -1,0 +1,115 @@
+//! Who is the caller: sign-in with a password, the caller loaded for each request from a
+//! session or an access token, and the API's tokens.
+
+pub mod keys;
+pub mod passwords;
+pub mod throttle;
+pub mod tokens;
+
+use std::net::IpAddr;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::ctx::{AuthMethod, Caller, Plan, Role};
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct LoginInput {
+    pub tenant: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Checks a password sign-in. Every failure, whatever its cause (unknown tenant, unknown
+/// email, wrong password, disabled identity), is the same `InvalidCredentials` and costs one
+/// argon2 verification, so neither the answer nor its timing tells them apart.
+pub async fn login(
+    db: &Db,
+    ip: Option<IpAddr>,
+    input: LoginInput,
+    via: AuthMethod,
+) -> Result<Caller> {
+    let slug = input.tenant.trim().to_lowercase();
+    let email = input.email.trim().to_lowercase();
+    let mut keys = vec![throttle::Key::account(&slug, &email)];
+    if let Some(ip) = ip {
+        keys.push(throttle::Key::ip(ip));
+    }
+    throttle::check(db.pool(), &keys).await?;
+
+    let tenant_id = sqlx::query_scalar!("select id from tenants where slug = $1", slug)
+        .fetch_optional(db.pool())
+        .await?;
+    let found = match tenant_id {
+        Some(tenant_id) => {
+            let mut tx = db.begin_tenant(tenant_id).await?;
+            sqlx::query!(
+                "select id, password_hash, status from identities
+                 where tenant_id = $1 and lower(email) = $2 and kind = 'user'",
+                tenant_id,
+                email
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| (tenant_id, r.id, r.password_hash, r.status))
+        }
+        None => None,
+    };
+    let stored = found.as_ref().and_then(|f| f.2.clone());
+    let password_ok = passwords::verify(stored, input.password).await?;
+    let active = found.as_ref().is_some_and(|f| f.3 == "active");
+    if !(password_ok && active) {
+        throttle::record_failure(db.pool(), &keys).await?;
+        tracing::info!(tenant = %slug, known = found.is_some(), "sign-in failed");
+        return Err(Error::InvalidCredentials);
+    }
+    let (tenant_id, identity_id, _, _) = found.expect("checked above");
+    throttle::reset(db.pool(), &keys[0]).await?;
+    load_caller(db, tenant_id, identity_id, via)
+        .await?
+        .ok_or(Error::InvalidCredentials)
+}
+
+/// The caller behind a session or an access token, if the identity is still active.
+pub async fn load_caller(
+    db: &Db,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+    via: AuthMethod,
+) -> Result<Option<Caller>> {
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    load_caller_in(&mut tx, tenant_id, identity_id, via).await
+}
+
+pub(crate) async fn load_caller_in(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+    via: AuthMethod,
+) -> Result<Option<Caller>> {
+    let row = sqlx::query!(
+        r#"select t.slug, t.name, t.plan, i.email, i.display_name, i.role
+           from identities i join tenants t on t.id = i.tenant_id
+           where i.tenant_id = $1 and i.id = $2 and i.status = 'active'"#,
+        tenant_id,
+        identity_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(Caller {
+        tenant_id,
+        tenant_slug: r.slug,
+        tenant_name: r.name,
+        plan: Plan::parse(&r.plan)
+            .ok_or_else(|| Error::Internal(format!("unknown plan {}", r.plan)))?,
+        identity_id,
+        email: r.email,
+        display_name: r.display_name,
+        role: Role::parse(&r.role)
+            .ok_or_else(|| Error::Internal(format!("unknown role {}", r.role)))?,
+        via,
+    }))
+}

@@ -1,0 +1,165 @@
+//! Who is calling: the principal, plus the request facts every audit record carries.
+//! Both doors build a `Ctx` from their transport and pass it first to every service call.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// The four fixed roles of the foundation. The access-control issue replaces them with
+/// tenant-defined roles; every check already goes through [`crate::authz`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Free,
+    Pro,
+    Enterprise,
+}
+
+impl Plan {
+    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Pro, Plan::Enterprise];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Pro => "pro",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Plan> {
+        Plan::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// How a tenant member proved who they are on this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    Session,
+    AccessToken,
+}
+
+/// A signed-in member of a tenant, as loaded fresh from the database on each request so that
+/// a disabled identity or a changed role takes effect at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    pub tenant_id: Uuid,
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub plan: Plan,
+    pub identity_id: Uuid,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub via: AuthMethod,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    /// A member of one tenant.
+    Member(Caller),
+    /// The cross-tenant operator (bearer `TENANTRY_ADMIN_TOKEN`): may manage tenants, and
+    /// nothing inside them.
+    SuperAdmin,
+    /// The server itself or its command line (seeding, `tenantry tenant create`).
+    System,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub principal: Principal,
+    pub request_id: String,
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(principal: Principal, request_id: impl Into<String>) -> Self {
+        Ctx {
+            principal,
+            request_id: request_id.into(),
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    /// The context of the server acting on its own (CLI, seeding, background work).
+    pub fn system() -> Self {
+        Ctx::new(Principal::System, format!("system-{}", Uuid::now_v7()))
+    }
+
+    pub fn with_client(mut self, ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
+        self.ip = ip;
+        self.user_agent = user_agent;
+        self
+    }
+
+    pub fn caller(&self) -> Result<&Caller> {
+        match &self.principal {
+            Principal::Member(caller) => Ok(caller),
+            Principal::Anonymous => Err(Error::Unauthenticated),
+            Principal::SuperAdmin | Principal::System => Err(Error::Forbidden {
+                action: "act inside a tenant without being its member".into(),
+            }),
+        }
+    }
+
+    /// The tenant this caller works in; every tenant query is scoped by it.
+    pub fn tenant_id(&self) -> Result<Uuid> {
+        self.caller().map(|c| c.tenant_id)
+    }
+
+    /// The (type, id) pair recorded as the actor of audit records.
+    pub fn actor(&self) -> (&'static str, Option<Uuid>) {
+        match &self.principal {
+            Principal::Member(c) => ("identity", Some(c.identity_id)),
+            Principal::SuperAdmin => ("super_admin", None),
+            Principal::System | Principal::Anonymous => ("system", None),
+        }
+    }
+}
+
+/// The id of the request being served: accepted from `X-Request-Id` or generated, echoed in
+/// the response, in every log line and in every error body. The HTTP layer puts it in the
+/// request's extensions and in this task-local for the request's future.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+tokio::task_local! {
+    pub static REQUEST_ID: RequestId;
+}
+
+/// The current request's id, when called inside a request.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(|r| r.0.clone()).ok()
+}

@@ -1,0 +1,196 @@
+//! The database handle and the two kinds of transaction every service function uses.
+//!
+//! * [`ReadTx`]: authorized, scoped to the caller's tenant (`tenantry.tenant_id` is set
+//!   with `set_config(..., true)`, so row-level security sees it until the end of the
+//!   transaction), rolled back when dropped.
+//! * [`ChangeTx`]: the same, plus the rule of the pipeline: it cannot be committed unless
+//!   at least one [`Change`] was recorded, and recording a change writes its audit record
+//!   and its outbox event in the same transaction.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::audit_log;
+use crate::authz::{Action, Resource};
+use crate::ctx::Ctx;
+use crate::error::{Error, Result};
+use crate::events;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// The role the application's pooled connections switch to (see the first migration).
+pub const APP_ROLE: &str = "tenantry_app";
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: PgPool,
+}
+
+impl Db {
+    /// Connects a pool whose every connection runs as [`APP_ROLE`], which does not bypass
+    /// row-level security whatever role `url` names.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| Error::internal("DATABASE_URL", e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("set role tenantry_app").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot connect to the database: {e}")))?;
+        Ok(Db { pool })
+    }
+
+    /// Applies pending migrations as the role `url` names (the owner of the schema).
+    pub async fn migrate(url: &str) -> Result<()> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| Error::internal("DATABASE_URL", e))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Unavailable(format!("cannot connect to the database: {e}")))?;
+        let result = MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| Error::internal("migrations", e));
+        pool.close().await;
+        result
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+
+    /// A read-only view of the caller's tenant, after authorizing `action` on it.
+    pub async fn read(&self, ctx: &Ctx, action: Action) -> Result<ReadTx> {
+        let tenant_id = ctx.tenant_id()?;
+        ctx.authorize(action, Resource::Tenant(tenant_id))?;
+        Ok(ReadTx {
+            tx: self.begin_tenant(tenant_id).await?,
+            tenant_id,
+        })
+    }
+
+    /// A change inside the caller's tenant, after authorizing `action` on it.
+    pub async fn change<'c>(&self, ctx: &'c Ctx, action: Action) -> Result<ChangeTx<'c>> {
+        let tenant_id = ctx.tenant_id()?;
+        ctx.authorize(action, Resource::Tenant(tenant_id))?;
+        self.change_in(ctx, tenant_id).await
+    }
+
+    /// A change inside `tenant_id` for callers that are not its members (the system, the
+    /// super-admin creating a tenant); the caller has authorized already.
+    pub(crate) async fn change_in<'c>(
+        &self,
+        ctx: &'c Ctx,
+        tenant_id: Uuid,
+    ) -> Result<ChangeTx<'c>> {
+        Ok(ChangeTx {
+            tx: self.begin_tenant(tenant_id).await?,
+            ctx,
+            tenant_id,
+            recorded: 0,
+        })
+    }
+
+    /// A transaction scoped to `tenant_id` with no principal: for sign-in and token
+    /// refresh, which establish who the caller is.
+    pub(crate) async fn begin_tenant(
+        &self,
+        tenant_id: Uuid,
+    ) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        set_tenant(&mut tx, tenant_id).await?;
+        Ok(tx)
+    }
+}
+
+/// Points row-level security at `tenant_id` until the transaction ends.
+pub(crate) async fn set_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Result<()> {
+    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+        .bind(tenant_id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct ReadTx {
+    tx: Transaction<'static, Postgres>,
+    pub tenant_id: Uuid,
+}
+
+impl ReadTx {
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// One state change as the audit trail and the event stream see it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// `area.verb`, e.g. `identity.created`; also the event type.
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Option<Uuid>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+pub struct ChangeTx<'c> {
+    tx: Transaction<'static, Postgres>,
+    ctx: &'c Ctx,
+    pub tenant_id: Uuid,
+    recorded: usize,
+}
+
+impl<'c> ChangeTx<'c> {
+    /// Continues a tenant transaction that began before the caller was known.
+    pub(crate) fn wrap(tx: Transaction<'static, Postgres>, ctx: &'c Ctx, tenant_id: Uuid) -> Self {
+        ChangeTx {
+            tx,
+            ctx,
+            tenant_id,
+            recorded: 0,
+        }
+    }
+
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Writes the audit record and the outbox event of `change` in this transaction.
+    pub async fn record(&mut self, change: Change) -> Result<()> {
+        let audit_id = audit_log::write(&mut self.tx, self.ctx, self.tenant_id, &change).await?;
+        events::emit(&mut self.tx, self.tenant_id, &change, audit_id).await?;
+        self.recorded += 1;
+        Ok(())
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        if self.recorded == 0 {
+            // A change that is not audited is a bug: refuse rather than commit silently.
+            return Err(Error::Internal(
+                "a change was about to commit without an audit record".into(),
+            ));
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,839 @@
+//! Identities: the people and agents of a tenant.
+//!
+//! Invariants kept here: email is unique per tenant ignoring case, external id is unique per
+//! tenant, a user always has an email, a tenant always keeps at least one active owner, and
+//! nobody disables, deletes or demotes themselves.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::passwords;
+use crate::authz::{Action, Resource};
+use crate::ctx::{Ctx, Role};
+use crate::db::{Change, ChangeTx, Db};
+use crate::error::{Error, FieldError, Result, unique_violation};
+use crate::pagination::{self, Page};
+use crate::validation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    User,
+    Agent,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "user" => Some(Kind::User),
+            "agent" => Some(Kind::Agent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Disabled,
+    Deleted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+            Status::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            "deleted" => Some(Status::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// An identity as callers see it. It has no password hash: that never leaves this module.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Identity {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub kind: Kind,
+    pub role: Role,
+    pub metadata: Value,
+    pub status: Status,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl Identity {
+    fn snapshot(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    fn resource(&self) -> Resource {
+        Resource::Identity {
+            tenant_id: self.tenant_id,
+            id: self.id,
+            role: self.role,
+        }
+    }
+}
+
+struct Row {
+    tenant_id: Uuid,
+    id: Uuid,
+    external_id: Option<String>,
+    email: Option<String>,
+    display_name: String,
+    kind: String,
+    role: String,
+    metadata: Value,
+    status: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    deleted_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<Row> for Identity {
+    type Error = Error;
+
+    fn try_from(r: Row) -> Result<Identity> {
+        let bad = |what: &str, v: &str| {
+            Error::Internal(format!("identity {}: unknown {what} {v:?}", r.id))
+        };
+        Ok(Identity {
+            kind: Kind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?,
+            role: Role::parse(&r.role).ok_or_else(|| bad("role", &r.role))?,
+            status: Status::parse(&r.status).ok_or_else(|| bad("status", &r.status))?,
+            id: r.id,
+            tenant_id: r.tenant_id,
+            external_id: r.external_id,
+            email: r.email,
+            display_name: r.display_name,
+            metadata: r.metadata,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+}
+
+/// Which identities a list shows. The default hides deleted ones (they are in the trash).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    #[default]
+    Present,
+    Active,
+    Disabled,
+    Deleted,
+    All,
+}
+
+impl StatusFilter {
+    pub fn parse(s: &str) -> Option<StatusFilter> {
+        Some(match s {
+            "" | "present" => StatusFilter::Present,
+            "active" => StatusFilter::Active,
+            "disabled" => StatusFilter::Disabled,
+            "deleted" => StatusFilter::Deleted,
+            "all" => StatusFilter::All,
+            _ => return None,
+        })
+    }
+
+    fn as_sql(self) -> &'static str {
+        match self {
+            StatusFilter::Present => "present",
+            StatusFilter::Active => "active",
+            StatusFilter::Disabled => "disabled",
+            StatusFilter::Deleted => "deleted",
+            StatusFilter::All => "all",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Substring of email, display name or external id, case-insensitive.
+    pub q: Option<String>,
+    pub status: StatusFilter,
+    pub kind: Option<Kind>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `%text%` for LIKE, with the pattern characters in `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Page<Identity>> {
+    let limit = pagination::limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(pagination::decode_cursor)
+        .transpose()?;
+    let pattern = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(contains_pattern);
+    let mut tx = db.read(ctx, Action::IdentitiesRead).await?;
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select tenant_id, id, external_id, email, display_name, kind, role, metadata,
+                  status as "status!", created_at, updated_at, deleted_at
+           from identities
+           where tenant_id = $1
+             and ($2::text is null or search_text like $2)
+             and (case $3::text when 'present' then status <> 'deleted'
+                                when 'all' then true
+                                else status = $3 end)
+             and ($4::text is null or kind = $4)
+             and ($5::uuid is null or id < $5)
+           order by id desc
+           limit $6"#,
+        tx.tenant_id,
+        pattern,
+        query.status.as_sql(),
+        query.kind.map(Kind::as_str),
+        after,
+        i64::from(limit) + 1,
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(Identity::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(pagination::page(items, limit, |i| i.id))
+}
+
+pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
+    let mut tx = db.read(ctx, Action::IdentitiesRead).await?;
+    let tenant_id = tx.tenant_id;
+    fetch(tx.conn(), tenant_id, id, false).await
+}
+
+async fn fetch(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    for_update: bool,
+) -> Result<Identity> {
+    let row = if for_update {
+        sqlx::query_as!(
+            Row,
+            r#"select tenant_id, id, external_id, email, display_name, kind, role, metadata,
+                      status as "status!", created_at, updated_at, deleted_at
+               from identities where tenant_id = $1 and id = $2 for update"#,
+            tenant_id,
+            id
+        )
+        .fetch_optional(conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            Row,
+            r#"select tenant_id, id, external_id, email, display_name, kind, role, metadata,
+                      status as "status!", created_at, updated_at, deleted_at
+               from identities where tenant_id = $1 and id = $2"#,
+            tenant_id,
+            id
+        )
+        .fetch_optional(conn)
+        .await?
+    };
+    row.ok_or(Error::NotFound {
+        resource: "identity",
+    })?
+    .try_into()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewIdentity {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    pub kind: Option<Kind>,
+    pub role: Option<Role>,
+    pub metadata: Option<Value>,
+    /// An initial password for console sign-in; most identities get one through an invitation.
+    pub password: Option<String>,
+}
+
+struct ValidNew {
+    email: Option<String>,
+    display_name: String,
+    external_id: Option<String>,
+    kind: Kind,
+    role: Role,
+    metadata: Value,
+    password: Option<String>,
+}
+
+fn validate_new(input: NewIdentity) -> Result<ValidNew> {
+    let mut errors = Vec::new();
+    let kind = input.kind.unwrap_or(Kind::User);
+    let email = match input
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        Some(raw) => validation::email("email", raw, &mut errors),
+        None if kind == Kind::User => {
+            errors.push(FieldError::new(
+                "email",
+                "required",
+                "A user needs an email address.",
+            ));
+            None
+        }
+        None => None,
+    };
+    let display_name = validation::text(
+        "display_name",
+        input.display_name.as_deref().unwrap_or(""),
+        200,
+        false,
+        &mut errors,
+    )
+    .unwrap_or_default();
+    if kind == Kind::Agent
+        && display_name.is_empty()
+        && errors.iter().all(|e| e.field != "display_name")
+    {
+        errors.push(FieldError::new(
+            "display_name",
+            "required",
+            "An agent needs a name.",
+        ));
+    }
+    let external_id = input
+        .external_id
+        .as_deref()
+        .and_then(|raw| validation::text("external_id", raw, 255, false, &mut errors))
+        .filter(|s| !s.is_empty());
+    let metadata = input
+        .metadata
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    validation::metadata("metadata", &metadata, &mut errors);
+    if let Some(pw) = input.password.as_deref().filter(|p| !p.is_empty()) {
+        validation::password("password", pw, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    Ok(ValidNew {
+        email,
+        display_name,
+        external_id,
+        kind,
+        role: input.role.unwrap_or(Role::Member),
+        metadata,
+        password: input.password.filter(|p| !p.is_empty()),
+    })
+}
+
+fn conflict_from(err: sqlx::Error) -> Error {
+    match unique_violation(&err) {
+        Some("identities_email_key") => Error::Conflict {
+            code: "email_taken",
+            message: "An identity with this email already exists in this tenant (it may be in the trash).".into(),
+            field: Some("email"),
+        },
+        Some("identities_external_id_key") => Error::Conflict {
+            code: "external_id_taken",
+            message: "An identity with this external id already exists in this tenant.".into(),
+            field: Some("external_id"),
+        },
+        _ => err.into(),
+    }
+}
+
+pub async fn create(ctx: &Ctx, db: &Db, input: NewIdentity) -> Result<Identity> {
+    let valid = validate_new(input)?;
+    ctx.authorize_role_grant(valid.role)?;
+    let password_hash = match &valid.password {
+        Some(pw) => Some(passwords::hash(pw.clone()).await?),
+        None => None,
+    };
+    let mut tx = db.change(ctx, Action::IdentitiesCreate).await?;
+    let identity = insert(&mut tx, &valid, password_hash).await?;
+    tx.record(Change {
+        action: "identity.created",
+        target_type: "identity",
+        target_id: Some(identity.id),
+        before: None,
+        after: Some(identity.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(identity)
+}
+
+async fn insert(
+    tx: &mut ChangeTx<'_>,
+    v: &ValidNew,
+    password_hash: Option<String>,
+) -> Result<Identity> {
+    let tenant_id = tx.tenant_id;
+    let row = sqlx::query_as!(
+        Row,
+        r#"insert into identities
+              (tenant_id, id, external_id, email, display_name, kind, role, metadata, password_hash)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
+                     status as "status!", created_at, updated_at, deleted_at"#,
+        tenant_id,
+        Uuid::now_v7(),
+        v.external_id,
+        v.email,
+        v.display_name,
+        v.kind.as_str(),
+        v.role.as_str(),
+        v.metadata,
+        password_hash,
+    )
+    .fetch_one(tx.conn())
+    .await
+    .map_err(conflict_from)?;
+    row.try_into()
+}
+
+/// Creates the first owner of a freshly created tenant inside the tenant's own transaction.
+pub(crate) async fn insert_owner(
+    tx: &mut ChangeTx<'_>,
+    email: &str,
+    display_name: &str,
+    password_hash: String,
+) -> Result<Identity> {
+    let valid = ValidNew {
+        email: Some(email.to_owned()),
+        display_name: display_name.to_owned(),
+        external_id: None,
+        kind: Kind::User,
+        role: Role::Owner,
+        metadata: Value::Object(Default::default()),
+        password: None,
+    };
+    let identity = insert(tx, &valid, Some(password_hash)).await?;
+    tx.record(Change {
+        action: "identity.created",
+        target_type: "identity",
+        target_id: Some(identity.id),
+        before: None,
+        after: Some(identity.snapshot()),
+    })
+    .await?;
+    Ok(identity)
+}
+
+/// A partial update; `None` leaves a field as it is. `external_id: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityPatch {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub external_id: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub metadata: Option<Value>,
+    /// `Some(true)` disables, `Some(false)` enables.
+    pub disabled: Option<bool>,
+}
+
+impl IdentityPatch {
+    fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.display_name.is_none()
+            && self.external_id.is_none()
+            && self.role.is_none()
+            && self.metadata.is_none()
+            && self.disabled.is_none()
+    }
+
+    fn only_status(&self) -> bool {
+        self.disabled.is_some()
+            && self.email.is_none()
+            && self.display_name.is_none()
+            && self.external_id.is_none()
+            && self.role.is_none()
+            && self.metadata.is_none()
+    }
+}
+
+pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Result<Identity> {
+    if patch.is_empty() {
+        return Err(Error::BadRequest("nothing to update".into()));
+    }
+    let mut tx = db.change(ctx, Action::IdentitiesUpdate).await?;
+    let tenant_id = tx.tenant_id;
+    let before = fetch(tx.conn(), tenant_id, id, true).await?;
+    ctx.authorize(Action::IdentitiesUpdate, before.resource())?;
+    if before.status == Status::Deleted {
+        return Err(Error::Conflict {
+            code: "identity_deleted",
+            message: "This identity is in the trash; restore it first.".into(),
+            field: None,
+        });
+    }
+
+    let mut errors = Vec::new();
+    let email = match patch.email.as_deref().map(str::trim) {
+        None => before.email.clone(),
+        Some("") if before.kind == Kind::User => {
+            errors.push(FieldError::new(
+                "email",
+                "required",
+                "A user needs an email address.",
+            ));
+            None
+        }
+        Some("") => None,
+        Some(raw) => validation::email("email", raw, &mut errors),
+    };
+    let display_name = match patch.display_name.as_deref() {
+        None => before.display_name.clone(),
+        Some(raw) => {
+            validation::text("display_name", raw, 200, false, &mut errors).unwrap_or_default()
+        }
+    };
+    if before.kind == Kind::Agent
+        && display_name.is_empty()
+        && errors.iter().all(|e| e.field != "display_name")
+    {
+        errors.push(FieldError::new(
+            "display_name",
+            "required",
+            "An agent needs a name.",
+        ));
+    }
+    let external_id = match &patch.external_id {
+        None => before.external_id.clone(),
+        Some(None) => None,
+        Some(Some(raw)) => {
+            validation::text("external_id", raw, 255, false, &mut errors).filter(|s| !s.is_empty())
+        }
+    };
+    let metadata = patch
+        .metadata
+        .clone()
+        .unwrap_or_else(|| before.metadata.clone());
+    validation::metadata("metadata", &metadata, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+
+    let role = patch.role.unwrap_or(before.role);
+    let disabled = patch.disabled.unwrap_or(before.status == Status::Disabled);
+    let loses_ownership = before.role == Role::Owner
+        && before.status == Status::Active
+        && (role != Role::Owner || disabled);
+    if role != before.role {
+        ctx.authorize_role_grant(role)?;
+        if is_self(ctx, id) {
+            return Err(Error::Conflict {
+                code: "cannot_change_own_role",
+                message: "You cannot change your own role; ask another owner.".into(),
+                field: Some("role"),
+            });
+        }
+    }
+    if disabled && before.status != Status::Disabled {
+        refuse_self(ctx, id, "disable")?;
+    }
+    if loses_ownership {
+        ensure_another_owner(tx.conn(), tenant_id, id).await?;
+    }
+    let unchanged = email == before.email
+        && display_name == before.display_name
+        && external_id == before.external_id
+        && role == before.role
+        && metadata == before.metadata
+        && disabled == (before.status == Status::Disabled);
+    if unchanged {
+        // Nothing to change: no write, no audit record, no event.
+        return Ok(before);
+    }
+
+    let row = sqlx::query_as!(
+        Row,
+        r#"update identities
+           set email = $3, display_name = $4, external_id = $5, role = $6, metadata = $7,
+               disabled = $8, updated_at = now()
+           where tenant_id = $1 and id = $2
+           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
+                     status as "status!", created_at, updated_at, deleted_at"#,
+        tenant_id,
+        id,
+        email,
+        display_name,
+        external_id,
+        role.as_str(),
+        metadata,
+        disabled,
+    )
+    .fetch_one(tx.conn())
+    .await
+    .map_err(conflict_from)?;
+    let after: Identity = row.try_into()?;
+    let action = match (patch.only_status(), after.status) {
+        (true, Status::Disabled) => "identity.disabled",
+        (true, _) => "identity.enabled",
+        (false, _) => "identity.updated",
+    };
+    tx.record(Change {
+        action,
+        target_type: "identity",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: Some(after.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+fn is_self(ctx: &Ctx, id: Uuid) -> bool {
+    matches!(ctx.caller(), Ok(c) if c.identity_id == id)
+}
+
+/// Fails unless an active owner other than `leaving` remains. Locks the owners' rows so two
+/// concurrent demotions cannot both pass.
+async fn ensure_another_owner(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    leaving: Uuid,
+) -> Result<()> {
+    let owners = sqlx::query_scalar!(
+        "select id from identities
+         where tenant_id = $1 and role = 'owner' and status = 'active'
+         for update",
+        tenant_id
+    )
+    .fetch_all(conn)
+    .await?;
+    if owners.iter().any(|o| *o != leaving) {
+        Ok(())
+    } else {
+        Err(Error::Conflict {
+            code: "last_owner",
+            message: "A tenant must keep at least one active owner; make someone else owner first."
+                .into(),
+            field: None,
+        })
+    }
+}
+
+fn refuse_self(ctx: &Ctx, id: Uuid, what: &str) -> Result<()> {
+    if is_self(ctx, id) {
+        Err(Error::Conflict {
+            code: "cannot_target_self",
+            message: format!("You cannot {what} your own account."),
+            field: None,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Disables (`true`) or re-enables (`false`) an identity. A disabled identity cannot sign in,
+/// and its sessions and tokens stop working on their next request.
+pub async fn set_disabled(ctx: &Ctx, db: &Db, id: Uuid, disabled: bool) -> Result<Identity> {
+    let patch = IdentityPatch {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    update(ctx, db, id, patch).await
+}
+
+/// Moves an identity to the trash; it can be restored until it is deleted for good.
+pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
+    let mut tx = db.change(ctx, Action::IdentitiesDelete).await?;
+    let tenant_id = tx.tenant_id;
+    let before = fetch(tx.conn(), tenant_id, id, true).await?;
+    ctx.authorize(Action::IdentitiesDelete, before.resource())?;
+    if before.status == Status::Deleted {
+        return Ok(before);
+    }
+    refuse_self(ctx, id, "delete")?;
+    if before.role == Role::Owner {
+        ensure_another_owner(tx.conn(), tenant_id, id).await?;
+    }
+    let row = sqlx::query_as!(
+        Row,
+        r#"update identities set deleted_at = now(), updated_at = now()
+           where tenant_id = $1 and id = $2
+           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
+                     status as "status!", created_at, updated_at, deleted_at"#,
+        tenant_id,
+        id
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    let after: Identity = row.try_into()?;
+    tx.record(Change {
+        action: "identity.deleted",
+        target_type: "identity",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: Some(after.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
+    let mut tx = db.change(ctx, Action::IdentitiesUpdate).await?;
+    let tenant_id = tx.tenant_id;
+    let before = fetch(tx.conn(), tenant_id, id, true).await?;
+    ctx.authorize(Action::IdentitiesUpdate, before.resource())?;
+    if before.status != Status::Deleted {
+        return Err(Error::Conflict {
+            code: "not_deleted",
+            message: "This identity is not in the trash.".into(),
+            field: None,
+        });
+    }
+    let row = sqlx::query_as!(
+        Row,
+        r#"update identities set deleted_at = null, updated_at = now()
+           where tenant_id = $1 and id = $2
+           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
+                     status as "status!", created_at, updated_at, deleted_at"#,
+        tenant_id,
+        id
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    let after: Identity = row.try_into()?;
+    tx.record(Change {
+        action: "identity.restored",
+        target_type: "identity",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: Some(after.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Removes an identity for good. The audit record keeps what it was.
+pub async fn hard_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
+    let mut tx = db.change(ctx, Action::IdentitiesDelete).await?;
+    let tenant_id = tx.tenant_id;
+    let before = fetch(tx.conn(), tenant_id, id, true).await?;
+    ctx.authorize(Action::IdentitiesDelete, before.resource())?;
+    refuse_self(ctx, id, "delete")?;
+    if before.role == Role::Owner && before.status == Status::Active {
+        ensure_another_owner(tx.conn(), tenant_id, id).await?;
+    }
+    sqlx::query!(
+        "delete from identities where tenant_id = $1 and id = $2",
+        tenant_id,
+        id
+    )
+    .execute(tx.conn())
+    .await?;
+    tx.record(Change {
+        action: "identity.purged",
+        target_type: "identity",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: None,
+    })
+    .await?;
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("Ada"), "%ada%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn new_identity_validation_collects_every_error() {
+        let err = validate_new(NewIdentity {
+            email: Some("nope".into()),
+            display_name: Some("x".repeat(201)),
+            metadata: Some(serde_json::json!([1])),
+            password: Some("short".into()),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        let fields: Vec<_> = err
+            .field_errors()
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect();
+        assert_eq!(fields, ["email", "display_name", "metadata", "password"]);
+    }
+
+    #[test]
+    fn users_need_email_agents_need_a_name() {
+        let user = validate_new(NewIdentity::default()).err().unwrap();
+        assert_eq!(user.field_errors()[0].field, "email");
+        let agent = validate_new(NewIdentity {
+            kind: Some(Kind::Agent),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert_eq!(agent.field_errors()[0].field, "display_name");
+        let ok = validate_new(NewIdentity {
+            kind: Some(Kind::Agent),
+            display_name: Some("indexer".into()),
+            ..Default::default()
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(
+            (ok.kind, ok.role, ok.email),
+            (Kind::Agent, Role::Member, None)
+        );
+    }
+}

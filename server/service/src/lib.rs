@@ -1,0 +1,25 @@
+//! Tenantry's service layer: every business rule and every SQL statement lives here.
+//!
+//! Both doors (the console's server functions and the REST handlers) call these functions
+//! with a [`Ctx`] saying who is calling; no function here knows about HTTP, Leptos or axum.
+//! Every state change goes through [`db::ChangeTx`], which authorizes, scopes the
+//! transaction to the caller's tenant for row-level security, and refuses to commit without
+//! writing the audit record and the outbox event of the change.
+
+pub mod audit_log;
+pub mod auth;
+pub mod authz;
+pub mod crypto;
+pub mod ctx;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod identities;
+pub mod pagination;
+pub mod sessions;
+pub mod tenants;
+pub mod validation;
+
+pub use ctx::{Ctx, Principal};
+pub use db::Db;
+pub use error::{Error, FieldError, Result};
