@@ -1,0 +1,179 @@
+//! Configuration: command-line flags, each with its `TENANTRY_*` environment variable.
+//! Secrets are read from the environment and never printed (`hide_env_values`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenantry",
+    version,
+    about = "Multi-tenant identity, access-control and memory platform"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// PostgreSQL URL. Without it, Tenantry runs its own cluster in the data folder.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Folder for the embedded PostgreSQL cluster and the generated master key.
+    #[arg(
+        long,
+        env = "TENANTRY_DATA_DIR",
+        default_value = ".tenantry",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Master key(s) sealing secrets at rest: base64 of 32 bytes, or `2:<b64>,1:<b64>`
+    /// (the first seals, all open). Default: generated once into <data-dir>/master.key.
+    #[arg(
+        long,
+        env = "TENANTRY_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
+
+    /// Log format.
+    #[arg(long, env = "TENANTRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(
+        long,
+        env = "TENANTRY_LOG",
+        default_value = "info,sqlx=warn,tower_sessions=warn",
+        global = true
+    )]
+    pub log: String,
+
+    /// Largest number of pooled database connections.
+    #[arg(
+        long,
+        env = "TENANTRY_DB_MAX_CONNECTIONS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the console and the API (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage JWT signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant and its owner; prints the owner's one-time password.
+    Create(TenantCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TenantCreateArgs {
+    /// URL-safe identifier, e.g. `acme`.
+    #[arg(long)]
+    pub slug: String,
+    /// Display name, e.g. "Acme Corp".
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_parser = ["free", "pro", "enterprise"], default_value = "free")]
+    pub plan: String,
+    /// Email of the tenant's first owner.
+    #[arg(long)]
+    pub owner_email: String,
+    /// The owner's password; generated and printed once when absent.
+    #[arg(long, env = "TENANTRY_OWNER_PASSWORD", hide_env_values = true)]
+    pub owner_password: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a new JWT signing key and retire the current one. Tokens it signed keep
+    /// verifying until they expire; running servers pick the new key up on their next
+    /// unknown `kid` or restart.
+    Rotate,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TENANTRY_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder of the built console (wasm, JS, CSS, assets).
+    #[arg(long, env = "TENANTRY_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Bearer token of the super-admin, who manages tenants through /v1/admin. Unset: off.
+    #[arg(long, env = "TENANTRY_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Password of admin@demo.test when the demo tenant is created (first start only).
+    #[arg(long, env = "TENANTRY_DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<String>,
+
+    /// Create the demo tenant on first start.
+    #[arg(long, env = "TENANTRY_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub seed_demo: bool,
+
+    /// Mark cookies Secure. Default: on unless listening on a loopback address.
+    #[arg(long, env = "TENANTRY_COOKIE_SECURE", action = clap::ArgAction::Set)]
+    pub cookie_secure: Option<bool>,
+
+    /// Lifetime of API access tokens, in seconds.
+    #[arg(long, env = "TENANTRY_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl: i64,
+
+    /// Lifetime of API refresh tokens, in seconds.
+    #[arg(long, env = "TENANTRY_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: i64,
+
+    /// Idle lifetime of console sessions, in seconds.
+    #[arg(long, env = "TENANTRY_SESSION_TTL", default_value_t = 12 * 3600)]
+    pub session_ttl: i64,
+
+    /// Trust the first address of X-Forwarded-For as the client IP (behind a proxy only).
+    #[arg(long, env = "TENANTRY_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_proxy: bool,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        let cli = Cli::parse_from(["tenantry", "serve"]);
+        match cli.command {
+            Some(Command::Serve(args)) => args,
+            _ => unreachable!("parsing `serve` yields serve arguments"),
+        }
+    }
+}
+
+impl ServeArgs {
+    pub fn cookie_secure(&self) -> bool {
+        self.cookie_secure.unwrap_or(!self.addr.ip().is_loopback())
+    }
+}

@@ -1,0 +1,13 @@
+//! The `tenantry` server: configuration, the HTTP pipeline, the REST API, the console host,
+//! background workers and the embedded PostgreSQL. Business rules live in `service`.
+
+pub mod config;
+pub mod database;
+pub mod embedded_pg;
+pub mod middleware;
+pub mod ops;
+pub mod rest;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod workers;

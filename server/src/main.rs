@@ -1,0 +1,180 @@
+//! `tenantry`: serve (default), migrate, tenant create, keys rotate.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use server::config::{
+    Cli, Command, Global, KeysCommand, ServeArgs, TenantCommand, TenantCreateArgs,
+};
+use server::database::{self, Database};
+use server::{startup, telemetry, workers};
+use service::ctx::Plan;
+
+fn main() -> ExitCode {
+    // Settings may also come from a .env file in the working directory (see .env.example).
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    telemetry::init(cli.global.log_format, &cli.global.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let global = cli.global;
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeArgs::default()))
+    {
+        Command::Serve(args) => serve(&global, args).await,
+        Command::Migrate => {
+            let db = Database::open(&global).await?;
+            println!("migrations applied");
+            db.stop().await;
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::Create(args)) => create_tenant(&global, args).await,
+        Command::Keys(KeysCommand::Rotate) => {
+            let master = database::master_key(&global)?;
+            let database = Database::open(&global).await?;
+            let result = async {
+                let db = service::Db::connect(&database.url, 2)
+                    .await
+                    .map_err(anyhow_service)?;
+                let kid = service::auth::keys::KeyRing::rotate(db.pool(), &master)
+                    .await
+                    .map_err(anyhow_service)?;
+                db.close().await;
+                println!(
+                    "new signing key {kid} is active; the old keys verify until their tokens expire"
+                );
+                Ok(())
+            }
+            .await;
+            database.stop().await;
+            result
+        }
+    }
+}
+
+fn anyhow_service(e: service::Error) -> anyhow::Error {
+    match e {
+        service::Error::Internal(d) | service::Error::Unavailable(d) => anyhow::anyhow!(d),
+        service::Error::Validation(fields) => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!(other.public_message()),
+    }
+}
+
+async fn create_tenant(global: &Global, args: TenantCreateArgs) -> Result<()> {
+    let database = Database::open(global).await?;
+    let result = async {
+        let db = service::Db::connect(&database.url, 2)
+            .await
+            .map_err(anyhow_service)?;
+        let created = service::tenants::create(
+            &service::Ctx::system(),
+            &db,
+            service::tenants::NewTenant {
+                slug: args.slug,
+                name: args.name,
+                plan: Plan::parse(&args.plan),
+                owner_email: args.owner_email,
+                owner_password: args.owner_password,
+            },
+        )
+        .await
+        .map_err(anyhow_service)?;
+        db.close().await;
+        println!(
+            "tenant {} ({}) created with owner {}",
+            created.tenant.slug,
+            created.tenant.plan.as_str(),
+            created.owner.email.as_deref().unwrap_or_default()
+        );
+        if let Some(pw) = created.generated_password {
+            println!("owner password (shown once): {pw}");
+        }
+        Ok(())
+    }
+    .await;
+    database.stop().await;
+    result
+}
+
+async fn serve(global: &Global, args: ServeArgs) -> Result<()> {
+    let master = database::master_key(global)?;
+    let database = Database::open(global).await?;
+    let result = serve_with(global, args, &database, master).await;
+    database.stop().await;
+    result
+}
+
+async fn serve_with(
+    global: &Global,
+    args: ServeArgs,
+    database: &Database,
+    master: service::crypto::MasterKey,
+) -> Result<()> {
+    let db = service::Db::connect(&database.url, global.db_max_connections)
+        .await
+        .map_err(anyhow_service)?;
+    if args.seed_demo
+        && let Some(demo) = service::tenants::ensure_demo(&db, args.demo_password.clone())
+            .await
+            .map_err(anyhow_service)?
+    {
+        println!();
+        println!(
+            "  Demo tenant created: sign in at http://{}/login",
+            args.addr
+        );
+        println!("    tenant:   {}", demo.tenant.slug);
+        println!("    email:    {}", service::tenants::DEMO_OWNER);
+        match demo.generated_password {
+            Some(pw) => println!(
+                "    password: {pw}   (shown once; set TENANTRY_DEMO_PASSWORD to choose it)"
+            ),
+            None => println!("    password: the value of TENANTRY_DEMO_PASSWORD"),
+        }
+        println!();
+    }
+    let addr = args.addr;
+    if !args.site_root.join("pkg").exists() {
+        tracing::warn!(site_root = %args.site_root.display(), "the console's site folder has no pkg/: build it with `make build` (pages will not hydrate)");
+    }
+    let state = startup::build_state(db.clone(), master, args).await?;
+    let router = startup::build_router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listen on {addr}"))?;
+    let cleanup = workers::spawn_cleanup(db.clone());
+    tracing::info!("Tenantry is serving http://{addr}");
+    println!("Tenantry is serving http://{addr}  (Ctrl-C stops it)");
+    let served = startup::serve(listener, router, startup::shutdown_signal()).await;
+    cleanup.abort();
+    db.close().await;
+    served
+}

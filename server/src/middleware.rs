@@ -1,0 +1,269 @@
+//! The request pipeline in front of every handler, outermost first:
+//! request id → access log and metrics → session → caller → CSRF check (server functions).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use service::ctx::{AuthMethod, REQUEST_ID, RequestId};
+use service::sessions::{IDENTITY_KEY, TENANT_KEY};
+use service::{Ctx, Principal};
+use tower_sessions::Session;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::rest::problem::{ApiError, rejection};
+use crate::state::AppState;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Accepts a sane `X-Request-Id` (≤ 64 visible ASCII characters) or makes one.
+fn request_id_from(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::now_v7().to_string())
+}
+
+/// Gives the request its id, runs it inside a span carrying the id, echoes the id, logs one
+/// access line, and records the request's metrics by route.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = request_id_from(req.headers());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", request_id = %id);
+    let started = Instant::now();
+    let mut res = REQUEST_ID
+        .scope(RequestId(id.clone()), next.run(req))
+        .instrument(span.clone())
+        .await;
+    let elapsed = started.elapsed();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    let status = res.status().as_u16();
+    span.in_scope(|| {
+        if path.starts_with("/pkg/") || path == "/healthz" || path == "/metrics" {
+            tracing::debug!(%method, %path, status, ms = elapsed.as_secs_f64() * 1e3, "request");
+        } else {
+            tracing::info!(%method, %path, status, ms = elapsed.as_secs_f64() * 1e3, "request");
+        }
+    });
+    res
+}
+
+/// Counts requests and their latency by route template (never the raw path, whose ids would
+/// explode the number of series).
+pub async fn track_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", res.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    res
+}
+
+fn client_ip(req: &Request, trust_proxy: bool) -> Option<IpAddr> {
+    if trust_proxy
+        && let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Works out who is calling and puts a `Ctx` in the request's extensions.
+///
+/// `/v1` (the JSON API) trusts only the `Authorization` header, so cookies never act there
+/// and it needs no CSRF defence; everything else (pages, server functions) trusts only the
+/// session cookie.
+pub async fn resolve_caller(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let ip = client_ip(&req, state.config.trust_proxy);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(512).collect());
+    let api = req.uri().path().starts_with("/v1/");
+    let principal = if api {
+        bearer_principal(&state, req.headers()).await
+    } else {
+        match req.extensions().get::<Session>().cloned() {
+            Some(session) => session_principal(&state, &session).await,
+            None => Ok(Principal::Anonymous),
+        }
+    };
+    let principal = match principal {
+        Ok(p) => p,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let ctx = Ctx::new(principal, request_id).with_client(ip, user_agent);
+    req.extensions_mut().insert(ctx);
+    next.run(req).await
+}
+
+async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> service::Result<Principal> {
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+    else {
+        return Ok(Principal::Anonymous);
+    };
+    if let Some(expected) = &state.admin_token_hash
+        && service::crypto::constant_time_eq(&service::crypto::sha256(token.as_bytes()), expected)
+    {
+        return Ok(Principal::SuperAdmin);
+    }
+    let claims = match state.tokens.verify_access(token).await {
+        Ok(c) => c,
+        Err(service::Error::Unauthenticated) => return Ok(Principal::Anonymous),
+        Err(e) => return Err(e),
+    };
+    let caller =
+        service::auth::load_caller(&state.db, claims.tid, claims.sub, AuthMethod::AccessToken)
+            .await?;
+    Ok(caller
+        .map(Principal::Member)
+        .unwrap_or(Principal::Anonymous))
+}
+
+async fn session_principal(state: &AppState, session: &Session) -> service::Result<Principal> {
+    let internal = |e: tower_sessions::session::Error| service::Error::internal("session store", e);
+    let tenant: Option<Uuid> = session.get(TENANT_KEY).await.map_err(internal)?;
+    let identity: Option<Uuid> = session.get(IDENTITY_KEY).await.map_err(internal)?;
+    let (Some(tenant), Some(identity)) = (tenant, identity) else {
+        return Ok(Principal::Anonymous);
+    };
+    match service::auth::load_caller(&state.db, tenant, identity, AuthMethod::Session).await? {
+        Some(caller) => Ok(Principal::Member(caller)),
+        None => {
+            // Disabled or deleted since signing in: the session dies now.
+            session.flush().await.map_err(internal)?;
+            Ok(Principal::Anonymous)
+        }
+    }
+}
+
+/// Server functions act with the session cookie, so a cross-site page must not be able to
+/// call them: a state-changing request whose `Origin` (or `Sec-Fetch-Site`) says it comes
+/// from another site is refused. SameSite=Lax on the cookie is the second wall.
+pub async fn csrf_guard(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let guarded = path.starts_with("/api/")
+        && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if guarded && !same_origin(req.headers()) {
+        tracing::warn!(path, "cross-origin server function call refused");
+        return rejection(
+            StatusCode::FORBIDDEN,
+            "cross_origin_request",
+            "Cross-origin requests to the console's server functions are not allowed.".into(),
+        );
+    }
+    next.run(req).await
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let origin_host = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/'))
+            .unwrap_or("");
+        return Some(origin_host) == host;
+    }
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        // Neither header: not a browser, so no ambient cookie was sent on a user's behalf.
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn origin_checks() {
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "a.test"),
+            ("origin", "null")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "a.test"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("host", "a.test"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(same_origin(&headers(&[("host", "a.test")])));
+    }
+
+    #[test]
+    fn request_ids_are_accepted_only_when_sane() {
+        assert_eq!(
+            request_id_from(&headers(&[("x-request-id", "abc-123")])),
+            "abc-123"
+        );
+        let long = "a".repeat(65);
+        assert_ne!(request_id_from(&headers(&[("x-request-id", &long)])), long);
+        assert_ne!(request_id_from(&headers(&[("x-request-id", "a b")])), "a b");
+    }
+}

@@ -1,0 +1,41 @@
+//! Health and metrics endpoints for operators and load balancers.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+
+use crate::state::AppState;
+
+/// The process is up.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The process can serve: the database answers.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(state.db.pool())
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        }
+    }
+}
+
+/// Prometheus text exposition: request counts and latency by route, and pool gauges.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let pool = state.db.pool();
+    metrics::gauge!("db_pool_connections").set(pool.size() as f64);
+    metrics::gauge!("db_pool_idle_connections").set(pool.num_idle() as f64);
+    metrics::gauge!("db_pool_max_connections").set(pool.options().get_max_connections() as f64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,127 @@
+//! Extractors for REST handlers. A handler's signature says who may call it: `Member`
+//! needs a signed-in tenant member, `Caller` takes anyone (its `Ctx` may be anonymous).
+//! Body, query and path rejections become problem+json like every other error.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use service::{Ctx, Principal};
+
+use super::problem::{ApiError, rejection};
+
+/// Any caller; the `Ctx` says who (possibly nobody).
+pub struct Caller(pub Ctx);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Ctx>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| {
+                ApiError(service::Error::Internal(
+                    "no caller context on the request".into(),
+                ))
+                .into_response()
+            })
+    }
+}
+
+/// A caller that presented valid credentials (401 otherwise).
+pub struct Authenticated(pub Ctx);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(ctx) = Caller::from_request_parts(parts, state).await?;
+        if ctx.principal == Principal::Anonymous {
+            return Err(ApiError(service::Error::Unauthenticated).into_response());
+        }
+        Ok(Authenticated(ctx))
+    }
+}
+
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
+fn json_rejection(e: JsonRejection) -> Response {
+    match e {
+        JsonRejection::JsonDataError(e) => rejection(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!(
+                "The JSON body does not match the expected shape: {}",
+                e.body_text()
+            ),
+        ),
+        JsonRejection::MissingJsonContentType(_) => rejection(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as application/json.".into(),
+        ),
+        other => rejection(StatusCode::BAD_REQUEST, "malformed_body", other.body_text()),
+    }
+}
+
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(rejection(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                e.body_text(),
+            )),
+            Err(e) => Err(rejection(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                e.body_text(),
+            )),
+        }
+    }
+}
+
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            // A malformed id names nothing that exists.
+            Err(PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(ApiError(service::Error::NotFound {
+                    resource: "resource",
+                })
+                .into_response())
+            }
+            Err(e) => Err(rejection(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                e.body_text(),
+            )),
+        }
+    }
+}

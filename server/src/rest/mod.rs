@@ -1,0 +1,5 @@
+//! The JSON API's plumbing (errors, extractors) and its routes under `/v1`.
+
+pub mod extract;
+pub mod problem;
+pub mod v1;

@@ -1,0 +1,26 @@
+//! Work off the request path. Each worker is a loop on a timer whose every query can run on
+//! any number of instances at once (deletes of expired rows are idempotent).
+
+use std::time::Duration;
+
+use service::Db;
+use tokio::task::JoinHandle;
+
+/// Deletes expired console sessions and stale sign-in throttle counters every 10 minutes.
+pub fn spawn_cleanup(db: Db) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let store = service::sessions::PgSessionStore::new(db.pool().clone());
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match store.delete_expired().await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "session cleanup failed"),
+            }
+            if let Err(e) = service::auth::throttle::delete_stale(db.pool()).await {
+                tracing::warn!(error = ?e, "throttle cleanup failed");
+            }
+        }
+    })
+}
