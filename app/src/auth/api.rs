@@ -1,0 +1,119 @@
+//! Server functions for signing in and out.
+
+use leptos::prelude::*;
+
+use super::model::{PageState, UserView};
+use crate::error::AppError;
+
+/// The signed-in admin, or `None` for an anonymous visitor.
+#[server(endpoint = "auth/me")]
+pub async fn current_user() -> Result<Option<UserView>, AppError> {
+    let ctx = crate::server::any_ctx().await?;
+    Ok(match &ctx.principal {
+        service::Principal::Member(caller) => Some(UserView::from(caller)),
+        _ => None,
+    })
+}
+
+/// What every page frame needs first: who is signed in, and the failed plain-form
+/// submission (if any) to show on this page view.
+#[server(endpoint = "console/state")]
+pub async fn console_state() -> Result<PageState, AppError> {
+    let user = current_user().await?;
+    Ok(PageState {
+        user,
+        flash: crate::server::take_flash().await,
+    })
+}
+
+/// Password sign-in. On success the session id is rotated (no fixation) and the browser
+/// goes to `next` (a local path) or the identities screen.
+#[server(endpoint = "auth/login")]
+pub async fn login(
+    tenant: String,
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use service::auth::{LoginInput, login};
+    use service::ctx::AuthMethod;
+    use service::sessions::{IDENTITY_KEY, TENANT_KEY};
+
+    let ctx = crate::server::any_ctx().await?;
+    let db = crate::server::db()?;
+    let input = LoginInput {
+        tenant: tenant.clone(),
+        email: email.clone(),
+        password,
+    };
+    let caller = match login(&db, ctx.ip, input, AuthMethod::Session).await {
+        Ok(c) => c,
+        Err(e) => {
+            let err = AppError::from(e);
+            crate::server::flash_failure("login", &err, &[("tenant", &tenant), ("email", &email)])
+                .await;
+            return Err(err);
+        }
+    };
+    let session = crate::server::session().await?;
+    let internal =
+        |e: tower_sessions::session::Error| AppError::from(service::Error::internal("session", e));
+    session.cycle_id().await.map_err(internal)?;
+    session
+        .insert(TENANT_KEY, caller.tenant_id)
+        .await
+        .map_err(internal)?;
+    session
+        .insert(IDENTITY_KEY, caller.identity_id)
+        .await
+        .map_err(internal)?;
+    tracing::info!(tenant = %caller.tenant_slug, identity = %caller.identity_id, "console sign-in");
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Only local paths: an open redirect would let a link on another site send a freshly
+/// signed-in admin anywhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.starts_with("/login") =>
+        {
+            n.to_owned()
+        }
+        _ => "/identities".to_owned(),
+    }
+}
+
+#[server(endpoint = "auth/logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let session = crate::server::session().await?;
+    session
+        .flush()
+        .await
+        .map_err(|e| AppError::from(service::Error::internal("session", e)))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_must_be_local() {
+        assert_eq!(safe_next(Some("/identities/abc")), "/identities/abc");
+        for bad in [
+            None,
+            Some("https://evil.example"),
+            Some("//evil.example"),
+            Some("/\\evil"),
+            Some("/login"),
+        ] {
+            assert_eq!(safe_next(bad), "/identities");
+        }
+    }
+}

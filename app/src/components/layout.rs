@@ -1,0 +1,170 @@
+//! The console's frame: sidebar navigation, the top bar with tenant and user, and the guard
+//! that sends anonymous visitors to the sign-in page.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet, Redirect};
+use leptos_router::hooks::use_location;
+
+use crate::auth::api::{Logout, console_state};
+use crate::auth::model::UserView;
+use crate::components::forms::provide_flash;
+use crate::components::ui::{Loading, Pill};
+
+/// One entry of the navigation; `built` is false for screens that later issues deliver.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub built: bool,
+}
+
+pub const NAV: &[NavItem] = &[
+    NavItem {
+        href: "/identities",
+        label: "Identities",
+        built: true,
+    },
+    NavItem {
+        href: "/invitations",
+        label: "Invitations",
+        built: false,
+    },
+    NavItem {
+        href: "/roles",
+        label: "Roles",
+        built: false,
+    },
+    NavItem {
+        href: "/policies",
+        label: "Policies",
+        built: false,
+    },
+    NavItem {
+        href: "/memories",
+        label: "Memories",
+        built: false,
+    },
+    NavItem {
+        href: "/webhooks",
+        label: "Webhooks",
+        built: false,
+    },
+    NavItem {
+        href: "/audit",
+        label: "Audit trail",
+        built: false,
+    },
+    NavItem {
+        href: "/api-keys",
+        label: "API keys",
+        built: false,
+    },
+    NavItem {
+        href: "/settings",
+        label: "Settings",
+        built: false,
+    },
+];
+
+#[component]
+pub fn ConsoleLayout() -> impl IntoView {
+    let state = Resource::new_blocking(|| (), |_| console_state());
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <div class="p-8"><Loading/></div> }>
+            {move || {
+                state.get().map(|result| match result {
+                    Ok(crate::auth::model::PageState { user: Some(user), flash }) => {
+                        provide_context(user.clone());
+                        provide_flash(flash);
+                        view! { <Frame user=user/> }.into_any()
+                    }
+                    _ => {
+                        let here = location.pathname.get_untracked();
+                        let next = if here == "/" { String::new() } else { format!("?next={here}") };
+                        view! { <Redirect path=format!("/login{next}")/> }.into_any()
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Frame(user: UserView) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <div class="min-h-screen bg-slate-50 lg:flex">
+            <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2">
+                "Skip to content"
+            </a>
+            <aside class="bg-slate-900 text-slate-200 lg:w-60 lg:shrink-0">
+                <div class="lg:sticky lg:top-0">
+                <div class="flex h-16 items-center gap-2 px-5">
+                    <span class="flex h-8 w-8 items-center justify-center rounded-lg bg-indigo-500 font-bold text-white" aria-hidden="true">"T"</span>
+                    <span class="text-lg font-semibold text-white">"Tenantry"</span>
+                </div>
+                <nav aria-label="Main" class="px-3 pb-4">
+                    <ul class="flex flex-wrap gap-1 lg:block lg:space-y-1">
+                        {NAV
+                            .iter()
+                            .map(|item| {
+                                view! {
+                                    <li>
+                                        <A
+                                            href=item.href
+                                            attr:class="group flex items-center justify-between rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:bg-slate-800 aria-[current=page]:text-white"
+                                        >
+                                            <span>{item.label}</span>
+                                            {(!item.built).then(|| view! {
+                                                <span class="ml-2 rounded bg-slate-800 px-1.5 py-0.5 text-[10px] font-semibold uppercase tracking-wide text-slate-300 group-aria-[current=page]:bg-slate-700">"soon"</span>
+                                            })}
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+                </div>
+            </aside>
+            <div class="min-w-0 flex-1">
+                <header class="flex h-16 items-center justify-between border-b border-slate-200 bg-white px-6">
+                    <div class="flex items-center gap-3">
+                        <span class="text-sm font-semibold text-slate-900" data-testid="tenant-name">{user.tenant_name.clone()}</span>
+                        <Pill text=format!("{} plan", user.plan)/>
+                    </div>
+                    <div class="flex items-center gap-4">
+                        <div class="text-right">
+                            <p class="text-sm font-medium text-slate-900" data-testid="user-name">{user.label()}</p>
+                            <p class="text-xs text-slate-600">{user.role.clone()}</p>
+                        </div>
+                        <ActionForm action=logout>
+                            <button type="submit" class="rounded-md px-3 py-1.5 text-sm font-medium text-slate-700 ring-1 ring-inset ring-slate-300 hover:bg-slate-50">
+                                "Sign out"
+                            </button>
+                        </ActionForm>
+                    </div>
+                </header>
+                <main id="main" class="mx-auto max-w-6xl px-6 py-8">
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+}
+
+/// The page of a screen that a later release delivers: what it will do, plainly.
+#[component]
+pub fn ComingSoon(title: &'static str, description: &'static str) -> impl IntoView {
+    view! {
+        <leptos_meta::Title text=format!("{title} · Tenantry")/>
+        <crate::components::ui::PageHeader title=title/>
+        <section class="rounded-lg border border-dashed border-slate-300 bg-white p-10 text-center">
+            <h2 class="text-base font-semibold text-slate-900">"Not built yet"</h2>
+            <p class="mx-auto mt-2 max-w-xl text-sm text-slate-600">{description}</p>
+            <p class="mt-4 text-sm text-slate-600">
+                "Meanwhile, manage people and agents on the " <A href="/identities" attr:class=crate::components::ui::LINK>"Identities"</A> " screen."
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,5 @@
+//! Reusable widgets of the console.
+
+pub mod forms;
+pub mod layout;
+pub mod ui;

@@ -1,0 +1,91 @@
+//! Small presentational pieces: buttons, badges, banners, headers, empty states.
+
+use leptos::prelude::*;
+
+pub const BTN_PRIMARY: &str = "inline-flex items-center justify-center gap-2 rounded-md bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-700 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600 disabled:opacity-60";
+pub const BTN_SECONDARY: &str = "inline-flex items-center justify-center gap-2 rounded-md bg-white px-4 py-2 text-sm font-semibold text-slate-800 shadow-sm ring-1 ring-inset ring-slate-300 hover:bg-slate-50 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-indigo-600";
+pub const BTN_DANGER: &str = "inline-flex items-center justify-center gap-2 rounded-md bg-red-700 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-red-800 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-red-700 disabled:opacity-60";
+pub const BTN_GHOST_DANGER: &str = "inline-flex items-center justify-center gap-2 rounded-md bg-white px-4 py-2 text-sm font-semibold text-red-700 shadow-sm ring-1 ring-inset ring-red-300 hover:bg-red-50 focus-visible:outline focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-red-700";
+pub const CARD: &str = "rounded-lg bg-white shadow-sm ring-1 ring-slate-200";
+pub const LINK: &str =
+    "font-medium text-indigo-700 hover:text-indigo-900 underline-offset-2 hover:underline";
+
+/// A coloured pill for an identity's status.
+#[component]
+pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
+    let class = match status.as_str() {
+        "active" => "bg-emerald-50 text-emerald-800 ring-emerald-600/30",
+        "disabled" => "bg-amber-50 text-amber-900 ring-amber-600/30",
+        _ => "bg-slate-100 text-slate-700 ring-slate-500/30",
+    };
+    let dot = match status.as_str() {
+        "active" => "bg-emerald-500",
+        "disabled" => "bg-amber-500",
+        _ => "bg-slate-400",
+    };
+    view! {
+        <span class=format!("inline-flex items-center gap-1.5 rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset {class}")>
+            <span class=format!("h-1.5 w-1.5 rounded-full {dot}") aria-hidden="true"></span>
+            {status}
+        </span>
+    }
+}
+
+/// A neutral pill for a role, kind or plan.
+#[component]
+pub fn Pill(#[prop(into)] text: String) -> impl IntoView {
+    view! {
+        <span class="inline-flex items-center rounded-md bg-slate-100 px-2 py-0.5 text-xs font-medium text-slate-700 ring-1 ring-inset ring-slate-300">
+            {text}
+        </span>
+    }
+}
+
+#[component]
+pub fn ErrorBanner(#[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <div role="alert" class="rounded-md border border-red-200 bg-red-50 px-4 py-3 text-sm text-red-800">
+            {message}
+        </div>
+    }
+}
+
+#[component]
+pub fn SuccessBanner(#[prop(into)] message: String) -> impl IntoView {
+    view! {
+        <div role="status" class="rounded-md border border-emerald-200 bg-emerald-50 px-4 py-3 text-sm text-emerald-800">
+            {message}
+        </div>
+    }
+}
+
+/// The title row of a page, with optional actions on the right.
+#[component]
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(into, optional)] subtitle: Option<String>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <div class="mb-6 flex flex-wrap items-end justify-between gap-4">
+            <div>
+                <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{title}</h1>
+                {subtitle.map(|s| view! { <p class="mt-1 text-sm text-slate-600">{s}</p> })}
+            </div>
+            <div class="flex items-center gap-2">{children.map(|c| c())}</div>
+        </div>
+    }
+}
+
+/// A skeleton shown while a page's data loads.
+#[component]
+pub fn Loading() -> impl IntoView {
+    view! {
+        <div class="space-y-3" aria-busy="true" aria-live="polite">
+            <span class="sr-only">"Loading…"</span>
+            <div class="h-4 w-1/3 animate-pulse rounded bg-slate-200"></div>
+            <div class="h-4 w-2/3 animate-pulse rounded bg-slate-200"></div>
+            <div class="h-4 w-1/2 animate-pulse rounded bg-slate-200"></div>
+        </div>
+    }
+}

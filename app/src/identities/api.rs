@@ -1,0 +1,254 @@
+//! Server functions of the Identities screen: each turns its arguments into a service call
+//! and the result into wire types. No rule and no SQL here.
+
+use leptos::prelude::*;
+
+use super::model::{IdentityDetail, IdentityPageView};
+use crate::error::AppError;
+
+#[cfg(feature = "ssr")]
+fn parse_id(id: &str) -> Result<uuid::Uuid, AppError> {
+    uuid::Uuid::parse_str(id).map_err(|_| {
+        service::Error::NotFound {
+            resource: "identity",
+        }
+        .into()
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn parse_metadata(raw: &str) -> Result<Option<serde_json::Value>, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(Some(serde_json::json!({})));
+    }
+    serde_json::from_str(raw).map(Some).map_err(|e| {
+        service::Error::validation(
+            "metadata",
+            "invalid_json",
+            format!("Metadata must be valid JSON: {e}"),
+        )
+        .into()
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn parse_role(raw: &str) -> Result<Option<service::ctx::Role>, AppError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    service::ctx::Role::parse(raw).map(Some).ok_or_else(|| {
+        service::Error::validation("role", "invalid_value", "Choose a role from the list.").into()
+    })
+}
+
+#[server(endpoint = "identities/list")]
+pub async fn list_identities(
+    q: Option<String>,
+    status: Option<String>,
+    cursor: Option<String>,
+) -> Result<IdentityPageView, AppError> {
+    use service::identities::{ListQuery, StatusFilter};
+    let ctx = crate::server::ctx().await?;
+    let status = StatusFilter::parse(status.as_deref().unwrap_or("")).ok_or_else(|| {
+        AppError::from(service::Error::validation(
+            "status",
+            "invalid_value",
+            "Unknown status filter.",
+        ))
+    })?;
+    let page = service::identities::list(
+        &ctx,
+        &crate::server::db()?,
+        ListQuery {
+            q,
+            status,
+            kind: None,
+            limit: Some(25),
+            cursor: cursor.filter(|c| !c.is_empty()),
+        },
+    )
+    .await?;
+    Ok(IdentityPageView {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+#[server(endpoint = "identities/get")]
+pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
+    let ctx = crate::server::ctx().await?;
+    let db = crate::server::db()?;
+    let id = parse_id(&id)?;
+    let identity = service::identities::get(&ctx, &db, id).await?;
+    let activity = service::audit_log::for_target(&ctx, &db, "identity", id).await?;
+    Ok(IdentityDetail {
+        identity: identity.into(),
+        activity: activity.into_iter().take(20).map(Into::into).collect(),
+    })
+}
+
+#[server(endpoint = "identities/create")]
+#[allow(clippy::too_many_arguments)]
+pub async fn create_identity(
+    email: String,
+    display_name: String,
+    external_id: String,
+    kind: String,
+    role: String,
+    metadata: String,
+    password: String,
+) -> Result<(), AppError> {
+    let submitted = [
+        ("email", email.as_str()),
+        ("display_name", display_name.as_str()),
+        ("external_id", external_id.as_str()),
+        ("kind", kind.as_str()),
+        ("role", role.as_str()),
+        ("metadata", metadata.as_str()),
+    ];
+    let result = async {
+        let ctx = crate::server::ctx().await?;
+        let input = service::identities::NewIdentity {
+            email: Some(email.clone()),
+            display_name: Some(display_name.clone()),
+            external_id: Some(external_id.clone()),
+            kind: service::identities::Kind::parse(&kind),
+            role: parse_role(&role)?,
+            metadata: parse_metadata(&metadata)?,
+            password: Some(password),
+        };
+        Ok::<_, AppError>(service::identities::create(&ctx, &crate::server::db()?, input).await?)
+    }
+    .await;
+    match result {
+        Ok(identity) => {
+            leptos_axum::redirect(&format!("/identities/{}", identity.id));
+            Ok(())
+        }
+        Err(e) => {
+            crate::server::flash_failure("create_identity", &e, &submitted).await;
+            Err(e)
+        }
+    }
+}
+
+#[server(endpoint = "identities/update")]
+pub async fn update_identity(
+    id: String,
+    email: String,
+    display_name: String,
+    external_id: String,
+    role: String,
+    metadata: String,
+) -> Result<(), AppError> {
+    let submitted = [
+        ("email", email.as_str()),
+        ("display_name", display_name.as_str()),
+        ("external_id", external_id.as_str()),
+        ("role", role.as_str()),
+        ("metadata", metadata.as_str()),
+    ];
+    let result = async {
+        let ctx = crate::server::ctx().await?;
+        let uuid = parse_id(&id)?;
+        let external = external_id.trim();
+        let patch = service::identities::IdentityPatch {
+            email: Some(email.clone()),
+            display_name: Some(display_name.clone()),
+            external_id: Some((!external.is_empty()).then(|| external.to_owned())),
+            role: parse_role(&role)?,
+            metadata: parse_metadata(&metadata)?,
+            disabled: None,
+        };
+        Ok::<_, AppError>(
+            service::identities::update(&ctx, &crate::server::db()?, uuid, patch).await?,
+        )
+    }
+    .await;
+    match result {
+        Ok(identity) => {
+            leptos_axum::redirect(&format!("/identities/{}", identity.id));
+            Ok(())
+        }
+        Err(e) => {
+            crate::server::flash_failure("update_identity", &e, &submitted).await;
+            Err(e)
+        }
+    }
+}
+
+/// `status` is `active` (enable) or `disabled` (disable).
+#[server(endpoint = "identities/set_status")]
+pub async fn set_identity_status(id: String, status: String) -> Result<(), AppError> {
+    let ctx = crate::server::ctx().await?;
+    let disabled = match status.as_str() {
+        "disabled" => true,
+        "active" => false,
+        _ => {
+            return Err(
+                service::Error::validation("status", "invalid_value", "Unknown status.").into(),
+            );
+        }
+    };
+    let result =
+        service::identities::set_disabled(&ctx, &crate::server::db()?, parse_id(&id)?, disabled)
+            .await;
+    finish_action("identity_actions", &id, result.map(|_| ())).await
+}
+
+/// `mode` is `trash` (restorable) or `purge` (gone for good).
+#[server(endpoint = "identities/delete")]
+pub async fn delete_identity(id: String, mode: String) -> Result<(), AppError> {
+    let ctx = crate::server::ctx().await?;
+    let db = crate::server::db()?;
+    let uuid = parse_id(&id)?;
+    let result = match mode.as_str() {
+        "purge" => service::identities::hard_delete(&ctx, &db, uuid).await,
+        _ => service::identities::soft_delete(&ctx, &db, uuid)
+            .await
+            .map(|_| ()),
+    };
+    match result {
+        Ok(()) if mode == "purge" => {
+            leptos_axum::redirect("/identities?status=deleted&done=purged");
+            Ok(())
+        }
+        Ok(()) => {
+            leptos_axum::redirect("/identities?done=deleted");
+            Ok(())
+        }
+        Err(e) => finish_action("identity_actions", &id, Err(e)).await,
+    }
+}
+
+#[server(endpoint = "identities/restore")]
+pub async fn restore_identity(id: String) -> Result<(), AppError> {
+    let ctx = crate::server::ctx().await?;
+    let result = service::identities::restore(&ctx, &crate::server::db()?, parse_id(&id)?).await;
+    finish_action("identity_actions", &id, result.map(|_| ())).await
+}
+
+/// Sends the browser back to the identity's page; a failure is flashed for plain forms.
+#[cfg(feature = "ssr")]
+async fn finish_action(
+    form: &str,
+    id: &str,
+    result: Result<(), service::Error>,
+) -> Result<(), AppError> {
+    match result {
+        Ok(()) => {
+            leptos_axum::redirect(&format!("/identities/{id}"));
+            Ok(())
+        }
+        Err(e) => {
+            let e = AppError::from(e);
+            crate::server::flash_failure(form, &e, &[]).await;
+            if crate::server::is_plain_form() {
+                // Not back to a confirmation dialog: to the identity itself.
+                leptos_axum::redirect(&format!("/identities/{id}"));
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Wire types of the Identities screen. Built from the service's types on the server; an
+//! identity's password hash never reaches them (the service type has none).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityView {
+    pub id: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub kind: String,
+    pub role: String,
+    pub status: String,
+    /// Pretty-printed JSON object.
+    pub metadata: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub deleted_at: Option<String>,
+}
+
+impl IdentityView {
+    /// The name to show: display name, else email, else external id.
+    pub fn label(&self) -> String {
+        if !self.display_name.is_empty() {
+            self.display_name.clone()
+        } else {
+            self.email
+                .clone()
+                .or_else(|| self.external_id.clone())
+                .unwrap_or_else(|| self.id.clone())
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityPageView {
+    pub items: Vec<IdentityView>,
+    pub next_cursor: Option<String>,
+}
+
+/// One line of an identity's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityView {
+    pub action: String,
+    pub actor: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityDetail {
+    pub identity: IdentityView,
+    pub activity: Vec<ActivityView>,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use time::OffsetDateTime;
+    use time::macros::format_description;
+
+    use super::*;
+
+    pub fn when(t: OffsetDateTime) -> String {
+        t.format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .unwrap_or_default()
+    }
+
+    impl From<service::identities::Identity> for IdentityView {
+        fn from(i: service::identities::Identity) -> Self {
+            IdentityView {
+                id: i.id.to_string(),
+                email: i.email,
+                display_name: i.display_name,
+                external_id: i.external_id,
+                kind: i.kind.as_str().into(),
+                role: i.role.as_str().into(),
+                status: i.status.as_str().into(),
+                metadata: serde_json::to_string_pretty(&i.metadata).unwrap_or_else(|_| "{}".into()),
+                created_at: when(i.created_at),
+                updated_at: when(i.updated_at),
+                deleted_at: i.deleted_at.map(when),
+            }
+        }
+    }
+
+    impl From<service::audit_log::AuditRecord> for ActivityView {
+        fn from(r: service::audit_log::AuditRecord) -> Self {
+            let actor = match (r.actor_type.as_str(), r.actor_id) {
+                ("identity", Some(id)) => format!("identity {}", &id.to_string()[..8]),
+                ("super_admin", _) => "super-admin".into(),
+                _ => "system".into(),
+            };
+            ActivityView {
+                action: r.action,
+                actor,
+                at: when(r.occurred_at),
+            }
+        }
+    }
+}

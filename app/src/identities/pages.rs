@@ -1,0 +1,490 @@
+//! Pages of the Identities screen.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::api::{
+    CreateIdentity, DeleteIdentity, RestoreIdentity, SetIdentityStatus, UpdateIdentity,
+    get_identity, list_identities,
+};
+use super::model::{IdentityDetail, IdentityView};
+use crate::auth::model::UserView;
+use crate::components::forms::{FormState, SelectField, TextArea, TextField};
+use crate::components::ui::{
+    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading,
+    PageHeader, Pill, StatusBadge, SuccessBanner,
+};
+use crate::error::AppError;
+
+const ROLES: [(&str, &str); 4] = [
+    ("member", "Member"),
+    ("viewer", "Viewer"),
+    ("admin", "Admin"),
+    ("owner", "Owner"),
+];
+const KINDS: [(&str, &str); 2] = [
+    ("user", "User (a person)"),
+    ("agent", "Agent (a program or AI)"),
+];
+const STATUS_FILTERS: [(&str, &str); 5] = [
+    ("", "Active and disabled"),
+    ("active", "Active"),
+    ("disabled", "Disabled"),
+    ("deleted", "In the trash"),
+    ("all", "All"),
+];
+
+fn can_manage() -> bool {
+    use_context::<UserView>().is_some_and(|u| u.can_manage_identities())
+}
+
+/// A query string from pairs, skipping empty values.
+fn query_string(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", encode(v)))
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+pub fn IdentitiesPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q");
+    let status = move || query.read().get("status");
+    let cursor = move || query.read().get("cursor");
+    let done = move || query.read().get("done");
+    let page = Resource::new(
+        move || (q(), status(), cursor()),
+        |(q, status, cursor)| list_identities(q, status, cursor),
+    );
+    view! {
+        <Title text="Identities · Tenantry"/>
+        <PageHeader title="Identities" subtitle="People and agents of this tenant.">
+            {can_manage().then(|| view! { <A href="/identities/new" attr:class=BTN_PRIMARY>"New identity"</A> })}
+        </PageHeader>
+        {move || match done().as_deref() {
+            Some("deleted") => Some(view! { <div class="mb-4"><SuccessBanner message="Identity moved to the trash. You can restore it from the trash filter."/></div> }.into_any()),
+            Some("purged") => Some(view! { <div class="mb-4"><SuccessBanner message="Identity deleted permanently."/></div> }.into_any()),
+            _ => None,
+        }}
+        <Form method="GET" action="" attr:class="mb-4 flex flex-wrap items-end gap-3" attr:role="search" attr:aria-label="Search identities">
+            <div class="min-w-64 flex-1">
+                <label for="search-q" class="block text-sm font-medium text-slate-800">"Search"</label>
+                <input
+                    id="search-q"
+                    type="search"
+                    name="q"
+                    placeholder="Email, name or external id"
+                    prop:value=move || q().unwrap_or_default()
+                    value=move || q().unwrap_or_default()
+                    class="mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600"
+                />
+            </div>
+            <div>
+                <label for="search-status" class="block text-sm font-medium text-slate-800">"Status"</label>
+                <select
+                    id="search-status"
+                    name="status"
+                    class="mt-1 block rounded-md border-0 py-2 pl-3 pr-8 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-indigo-600"
+                >
+                    {STATUS_FILTERS
+                        .into_iter()
+                        .map(|(v, label)| view! { <option value=v selected=move || status().unwrap_or_default() == v>{label}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <button type="submit" class=BTN_SECONDARY>"Search"</button>
+        </Form>
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || page.get().map(|result| match result {
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(page) => {
+                    let next_href = page.next_cursor.clone().map(|c| {
+                        format!("/identities{}", query_string(&[("q", q()), ("status", status()), ("cursor", Some(c))]))
+                    });
+                    let first_href = cursor().is_some().then(|| {
+                        format!("/identities{}", query_string(&[("q", q()), ("status", status())]))
+                    });
+                    view! {
+                        <IdentityTable items=page.items filtered=q().is_some() || status().is_some()/>
+                        <nav class="mt-4 flex items-center justify-between" aria-label="Pagination">
+                            <div>{first_href.map(|h| view! { <A href=h attr:class=BTN_SECONDARY>"← First page"</A> })}</div>
+                            <div>{next_href.map(|h| view! { <A href=h attr:class=BTN_SECONDARY>"Next page →"</A> })}</div>
+                        </nav>
+                    }
+                    .into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
+    if items.is_empty() {
+        let (title, text) = if filtered {
+            (
+                "No identities match",
+                "Try another search or status filter.",
+            )
+        } else {
+            (
+                "No identities yet",
+                "Create the first one, or let programs add them through the API.",
+            )
+        };
+        return view! {
+            <div class=format!("{CARD} px-6 py-12 text-center")>
+                <h2 class="text-base font-semibold text-slate-900">{title}</h2>
+                <p class="mt-1 text-sm text-slate-600">{text}</p>
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <div class=format!("{CARD} overflow-x-auto")>
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="identities-table">
+                <caption class="sr-only">"Identities"</caption>
+                <thead class="bg-slate-50">
+                    <tr>
+                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Name"</th>
+                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Kind"</th>
+                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Role"</th>
+                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Status"</th>
+                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Created"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 bg-white">
+                    {items
+                        .into_iter()
+                        .map(|i| {
+                            let href = format!("/identities/{}", i.id);
+                            let secondary = if i.display_name.is_empty() { i.external_id.clone() } else { i.email.clone() };
+                            let label = i.label();
+                            let (kind, role, status, created) = (i.kind, i.role, i.status, i.created_at);
+                            view! {
+                                <tr class="hover:bg-slate-50">
+                                    <td class="px-4 py-3">
+                                        <A href=href attr:class=LINK>{label}</A>
+                                        {secondary.map(|s| view! { <div class="text-xs text-slate-600">{s}</div> })}
+                                    </td>
+                                    <td class="px-4 py-3 text-slate-700">{kind}</td>
+                                    <td class="px-4 py-3"><Pill text=role/></td>
+                                    <td class="px-4 py-3"><StatusBadge status=status/></td>
+                                    <td class="whitespace-nowrap px-4 py-3 text-slate-600">{created}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn NewIdentityPage() -> impl IntoView {
+    let action = ServerAction::<CreateIdentity>::new();
+    let form = FormState::new(
+        "create_identity",
+        action.version().into(),
+        action.value().into(),
+    );
+    view! {
+        <Title text="New identity · Tenantry"/>
+        <PageHeader title="New identity" subtitle="A person who signs in to the console or an agent that calls the API."/>
+        <div class=format!("{CARD} max-w-2xl p-6")>
+                {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
+                <ActionForm action=action attr:class="space-y-5" attr:aria-label="New identity">
+                    <div class="grid gap-5 sm:grid-cols-2">
+                        <SelectField name="kind" label="Kind" options=KINDS.to_vec() value=form.value("kind", "user".into()) error=form.field_error("kind")/>
+                        <SelectField name="role" label="Role" options=ROLES.to_vec() value=form.value("role", "member".into()) error=form.field_error("role")/>
+                    </div>
+                    <TextField name="email" label="Email" kind="email" value=form.value("email", String::new()) error=form.field_error("email") help="Required for users; unique in this tenant." autocomplete="off"/>
+                    <TextField name="display_name" label="Display name" value=form.value("display_name", String::new()) error=form.field_error("display_name") help="Required for agents."/>
+                    <TextField name="external_id" label="External id" value=form.value("external_id", String::new()) error=form.field_error("external_id") help="Your system's id for this identity (optional, unique)."/>
+                    <TextArea name="metadata" label="Metadata (JSON object)" value=form.value("metadata", "{}".into()) error=form.field_error("metadata") rows=4/>
+                    <TextField name="password" label="Initial password" kind="password" error=form.field_error("password") help="Optional: 12 characters or more, to sign in to the console." autocomplete="new-password"/>
+                    <div class="flex items-center gap-3 pt-2">
+                        <button type="submit" class=BTN_PRIMARY disabled=move || action.pending().get()>
+                            {move || if action.pending().get() { "Creating…" } else { "Create identity" }}
+                        </button>
+                        <A href="/identities" attr:class=BTN_SECONDARY>"Cancel"</A>
+                    </div>
+                </ActionForm>
+        </div>
+    }
+}
+
+fn id_param() -> impl Fn() -> String + Copy {
+    let params = use_params_map();
+    move || params.read().get("id").unwrap_or_default()
+}
+
+#[component]
+pub fn IdentityDetailPage() -> impl IntoView {
+    let id = id_param();
+    let query = use_query_map();
+    let confirm = move || query.read().get("confirm");
+    let status_action = ServerAction::<SetIdentityStatus>::new();
+    let restore_action = ServerAction::<RestoreIdentity>::new();
+    let delete_action = ServerAction::<DeleteIdentity>::new();
+    let detail = Resource::new(
+        move || {
+            (
+                id(),
+                status_action.version().get(),
+                restore_action.version().get(),
+            )
+        },
+        |(id, _, _)| get_identity(id),
+    );
+    let action_error = Signal::derive(move || {
+        [
+            status_action.value().get(),
+            restore_action.value().get(),
+            delete_action.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|r| r.err())
+    });
+    let dispatched = Signal::derive(move || {
+        status_action.version().get()
+            + restore_action.version().get()
+            + delete_action.version().get()
+    });
+    let form = FormState::new(
+        "identity_actions",
+        dispatched,
+        Signal::derive(move || action_error.get().map(Err::<(), AppError>)),
+    );
+    view! {
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || detail.get().map(|result| match result {
+                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(detail) => view! {
+                    <Title text=format!("{} · Identities · Tenantry", detail.identity.label())/>
+                    {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
+                    <Detail detail=detail.clone() status_action restore_action/>
+                    {move || confirm().filter(|c| c == "delete" || c == "purge").map(|mode| view! {
+                        <ConfirmDelete identity=detail.identity.clone() mode=mode action=delete_action/>
+                    })}
+                }
+                .into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn NotFoundCard() -> impl IntoView {
+    view! {
+        <Title text="Identity not found · Tenantry"/>
+        <div class=format!("{CARD} px-6 py-12 text-center")>
+            <h1 class="text-lg font-semibold text-slate-900">"Identity not found"</h1>
+            <p class="mt-1 text-sm text-slate-600">"It may have been deleted permanently, or the link is wrong."</p>
+            <A href="/identities" attr:class=format!("mt-4 {BTN_SECONDARY}")>"Back to identities"</A>
+        </div>
+    }
+}
+
+#[component]
+fn Detail(
+    detail: IdentityDetail,
+    status_action: ServerAction<SetIdentityStatus>,
+    restore_action: ServerAction<RestoreIdentity>,
+) -> impl IntoView {
+    let i = detail.identity;
+    let manage = can_manage();
+    let deleted = i.status == "deleted";
+    let (next_status, toggle_label) = if i.status == "disabled" {
+        ("active", "Enable")
+    } else {
+        ("disabled", "Disable")
+    };
+    let base = format!("/identities/{}", i.id);
+    let action_id = i.id.clone();
+    let row = |label: &'static str, value: String| {
+        view! {
+            <div class="py-3 sm:grid sm:grid-cols-3 sm:gap-4">
+                <dt class="text-sm font-medium text-slate-600">{label}</dt>
+                <dd class="mt-1 break-all text-sm text-slate-900 sm:col-span-2 sm:mt-0">{value}</dd>
+            </div>
+        }
+    };
+    view! {
+        <div class="mb-6">
+            <A href="/identities" attr:class="text-sm font-medium text-slate-600 hover:text-slate-900">"← Identities"</A>
+        </div>
+        <PageHeader title=i.label()>
+            <StatusBadge status=i.status.clone()/>
+        </PageHeader>
+        {manage.then(|| view! {
+            <div class="mb-6 flex flex-wrap gap-2" aria-label="Actions">
+                {if deleted {
+                    view! {
+                        <ActionForm action=restore_action>
+                            <input type="hidden" name="id" value=action_id.clone()/>
+                            <button type="submit" class=BTN_SECONDARY>"Restore"</button>
+                        </ActionForm>
+                        <A href=format!("{base}?confirm=purge") attr:class=BTN_GHOST_DANGER>"Delete permanently…"</A>
+                    }.into_any()
+                } else {
+                    view! {
+                        <A href=format!("{base}/edit") attr:class=BTN_SECONDARY>"Edit"</A>
+                        <ActionForm action=status_action>
+                            <input type="hidden" name="id" value=action_id.clone()/>
+                            <input type="hidden" name="status" value=next_status/>
+                            <button type="submit" class=BTN_SECONDARY>{toggle_label}</button>
+                        </ActionForm>
+                        <A href=format!("{base}?confirm=delete") attr:class=BTN_GHOST_DANGER>"Delete…"</A>
+                    }.into_any()
+                }}
+            </div>
+        })}
+        <div class="grid gap-6 lg:grid-cols-3">
+            <section class=format!("{CARD} p-6 lg:col-span-2") aria-labelledby="details-heading">
+                <h2 id="details-heading" class="text-base font-semibold text-slate-900">"Details"</h2>
+                <dl class="mt-2 divide-y divide-slate-100">
+                    {row("Email", i.email.clone().unwrap_or_else(|| "—".into()))}
+                    {row("Display name", if i.display_name.is_empty() { "—".into() } else { i.display_name.clone() })}
+                    {row("External id", i.external_id.clone().unwrap_or_else(|| "—".into()))}
+                    {row("Kind", i.kind.clone())}
+                    {row("Role", i.role.clone())}
+                    {row("Id", i.id.clone())}
+                    {row("Created", i.created_at.clone())}
+                    {row("Updated", i.updated_at.clone())}
+                    {i.deleted_at.clone().map(|d| row("Deleted", d))}
+                </dl>
+                <h3 class="mt-6 text-sm font-semibold text-slate-900">"Metadata"</h3>
+                <pre class="mt-2 overflow-x-auto rounded-md bg-slate-900 p-4 text-xs text-slate-100">{i.metadata.clone()}</pre>
+            </section>
+            <section class=format!("{CARD} p-6") aria-labelledby="activity-heading">
+                <h2 id="activity-heading" class="text-base font-semibold text-slate-900">"Activity"</h2>
+                <ol class="mt-4 space-y-4">
+                    {detail.activity.into_iter().map(|a| view! {
+                        <li class="border-l-2 border-indigo-200 pl-3">
+                            <p class="text-sm font-medium text-slate-900">{a.action}</p>
+                            <p class="text-xs text-slate-600">{a.at} " · by " {a.actor}</p>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn ConfirmDelete(
+    identity: IdentityView,
+    mode: String,
+    action: ServerAction<DeleteIdentity>,
+) -> impl IntoView {
+    let purge = mode == "purge";
+    let cancel = format!("/identities/{}", identity.id);
+    let (title, text, button) = if purge {
+        (
+            format!("Delete {} permanently?", identity.label()),
+            "The identity and its credentials are removed for good. The audit trail keeps a record of what it was. This cannot be undone.",
+            "Delete permanently",
+        )
+    } else {
+        (
+            format!("Delete {}?", identity.label()),
+            "The identity moves to the trash: it can no longer sign in, and you can restore it later.",
+            "Delete",
+        )
+    };
+    view! {
+        <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4">
+            <div role="dialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-text" class="w-full max-w-md rounded-lg bg-white p-6 shadow-xl">
+                <h2 id="confirm-title" class="text-lg font-semibold text-slate-900">{title}</h2>
+                <p id="confirm-text" class="mt-2 text-sm text-slate-700">{text}</p>
+                <div class="mt-6 flex justify-end gap-3">
+                    <A href=cancel attr:class=BTN_SECONDARY>"Cancel"</A>
+                    <ActionForm action=action>
+                        <input type="hidden" name="id" value=identity.id.clone()/>
+                        <input type="hidden" name="mode" value=if purge { "purge" } else { "trash" }/>
+                        <button type="submit" class=BTN_DANGER disabled=move || action.pending().get()>{button}</button>
+                    </ActionForm>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+pub fn EditIdentityPage() -> impl IntoView {
+    let id = id_param();
+    let detail = Resource::new(id, get_identity);
+    view! {
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || detail.get().map(|result| match result {
+                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(detail) => view! { <EditForm identity=detail.identity/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn EditForm(identity: IdentityView) -> impl IntoView {
+    let action = ServerAction::<UpdateIdentity>::new();
+    let form = FormState::new(
+        "update_identity",
+        action.version().into(),
+        action.value().into(),
+    );
+    let i = identity;
+    let back = format!("/identities/{}", i.id);
+    view! {
+        <Title text=format!("Edit {} · Tenantry", i.label())/>
+        <div class="mb-6">
+            <A href=back.clone() attr:class="text-sm font-medium text-slate-600 hover:text-slate-900">{format!("← {}", i.label())}</A>
+        </div>
+        <PageHeader title=format!("Edit {}", i.label())/>
+        <div class=format!("{CARD} max-w-2xl p-6")>
+            {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
+            <ActionForm action=action attr:class="space-y-5" attr:aria-label="Edit identity">
+                <input type="hidden" name="id" value=i.id.clone()/>
+                <SelectField name="role" label="Role" options=ROLES.to_vec() value=form.value("role", i.role.clone()) error=form.field_error("role")/>
+                <TextField name="email" label="Email" kind="email" value=form.value("email", i.email.clone().unwrap_or_default()) error=form.field_error("email") autocomplete="off"/>
+                <TextField name="display_name" label="Display name" value=form.value("display_name", i.display_name.clone()) error=form.field_error("display_name")/>
+                <TextField name="external_id" label="External id" value=form.value("external_id", i.external_id.clone().unwrap_or_default()) error=form.field_error("external_id") help="Leave empty to clear it."/>
+                <TextArea name="metadata" label="Metadata (JSON object)" value=form.value("metadata", i.metadata.clone()) error=form.field_error("metadata") rows=6/>
+                <div class="flex items-center gap-3 pt-2">
+                    <button type="submit" class=BTN_PRIMARY disabled=move || action.pending().get()>
+                        {move || if action.pending().get() { "Saving…" } else { "Save changes" }}
+                    </button>
+                    <A href=back attr:class=BTN_SECONDARY>"Cancel"</A>
+                </div>
+            </ActionForm>
+        </div>
+    }
+}

@@ -1,0 +1,91 @@
+//! Tenantry's console: an isomorphic Leptos app. The server renders it (feature `ssr`),
+//! the browser hydrates it (feature `hydrate`). Server functions are the console's door to
+//! the service layer; they hold no rule and no SQL.
+
+#![recursion_limit = "256"]
+
+pub mod auth;
+pub mod components;
+pub mod error;
+pub mod identities;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::SsrMode;
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+use crate::components::layout::{ComingSoon, ConsoleLayout};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Every page renders in `SsrMode::Async`: the server resolves the page's data before it
+/// sends anything, so the HTML is complete without JavaScript (forms work before
+/// hydration) and a page can still answer with a redirect or a status code.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tenantry.css"/>
+        <Title text="Tenantry"/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") ssr=SsrMode::Async view=auth::pages::LoginPage/>
+                <ParentRoute path=path!("") ssr=SsrMode::Async view=ConsoleLayout>
+                    <Route path=path!("") ssr=SsrMode::Async view=|| view! { <Redirect path="/identities"/> }/>
+                    <Route path=path!("identities") ssr=SsrMode::Async view=identities::pages::IdentitiesPage/>
+                    <Route path=path!("identities/new") ssr=SsrMode::Async view=identities::pages::NewIdentityPage/>
+                    <Route path=path!("identities/:id") ssr=SsrMode::Async view=identities::pages::IdentityDetailPage/>
+                    <Route path=path!("identities/:id/edit") ssr=SsrMode::Async view=identities::pages::EditIdentityPage/>
+                    <Route path=path!("invitations") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Invitations" description="Invite people by email with a role and groups; follow each invitation from pending to accepted, resend or revoke it."/> }/>
+                    <Route path=path!("roles") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Roles" description="System and custom roles as a permission matrix, granted to identities and groups."/> }/>
+                    <Route path=path!("policies") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Policies" description="Allow and deny rules with JSON Logic conditions, their version history, and a simulator that explains every decision."/> }/>
+                    <Route path=path!("memories") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Memories" description="Semantic memories of people and agents: search by meaning or keyword, expiry, trash and restore."/> }/>
+                    <Route path=path!("webhooks") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Webhooks" description="Signed, retried deliveries of every event to your endpoints, with a delivery log and test pings."/> }/>
+                    <Route path=path!("audit") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Audit trail" description="Every change with its actor, before and after, in a tamper-evident chain you can verify and export. The records are already being written."/> }/>
+                    <Route path=path!("api-keys") ssr=SsrMode::Async view=|| view! { <ComingSoon title="API keys" description="Keys for programs, with scopes and expiry, shown once and stored hashed."/> }/>
+                    <Route path=path!("settings") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Settings" description="Your tenant's plan, single sign-on providers and defaults."/> }/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found · Tenantry"/>
+        <main class="flex min-h-screen items-center justify-center bg-slate-100 px-4">
+            <div class="text-center">
+                <p class="text-sm font-semibold text-indigo-700">"404"</p>
+                <h1 class="mt-2 text-2xl font-semibold text-slate-900">"Page not found"</h1>
+                <p class="mt-2 text-sm text-slate-600">"The page you asked for does not exist."</p>
+                <a href="/identities" class="mt-6 inline-block text-sm font-medium text-indigo-700 hover:underline">"Go to the console"</a>
+            </div>
+        </main>
+    }
+}
