@@ -1,0 +1,271 @@
+//! The `tenantry` binary: its subcommands, and the embedded PostgreSQL it manages when no
+//! DATABASE_URL is given (two servers side by side, graceful stop).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::fresh_database;
+
+fn tenantry() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    for var in [
+        "DATABASE_URL",
+        "TENANTRY_ADDR",
+        "TENANTRY_DATA_DIR",
+        "TENANTRY_MASTER_KEY",
+        "TENANTRY_ADMIN_TOKEN",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("TENANTRY_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["tenant", "create", "--help"],
+        &["keys", "rotate", "--help"],
+    ] {
+        let out = tenantry().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Usage: tenantry"), "{args:?}: {text}");
+    }
+    let serve = String::from_utf8(
+        tenantry()
+            .args(["serve", "--help"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for var in [
+        "TENANTRY_ADDR",
+        "TENANTRY_DATA_DIR",
+        "DATABASE_URL",
+        "TENANTRY_ADMIN_TOKEN",
+        "TENANTRY_DEMO_PASSWORD",
+    ] {
+        assert!(serve.contains(var), "serve --help lists {var}");
+    }
+}
+
+#[tokio::test]
+async fn tenant_create_migrate_and_keys_rotate_on_a_database_url() {
+    let url = fresh_database().await;
+    let data = tempdir("cli");
+    let run = |args: &[&str]| {
+        tenantry()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("TENANTRY_DATA_DIR", &data)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run(&[
+        "tenant",
+        "create",
+        "--slug",
+        "umbrella",
+        "--name",
+        "Umbrella",
+        "--plan",
+        "pro",
+        "--owner-email",
+        "alice@umbrella.test",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("owner password (shown once): "))
+        .expect("the generated password is printed")
+        .to_owned();
+
+    let again = run(&[
+        "tenant",
+        "create",
+        "--slug",
+        "umbrella",
+        "--name",
+        "U",
+        "--owner-email",
+        "b@u.test",
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let out = run(&["keys", "rotate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("new signing key"));
+
+    // The owner can sign in with the printed password on a server over that database.
+    let db = service::Db::connect(&url, 2).await.unwrap();
+    let caller = service::auth::login(
+        &db,
+        None,
+        service::auth::LoginInput {
+            tenant: "umbrella".into(),
+            email: "alice@umbrella.test".into(),
+            password,
+        },
+        service::ctx::AuthMethod::AccessToken,
+    )
+    .await
+    .unwrap();
+    assert_eq!(caller.role, service::ctx::Role::Owner);
+    assert_eq!(caller.plan, service::ctx::Plan::Pro);
+}
+
+fn tempdir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tenantry-test-{}-{tag}-{}",
+        std::process::id(),
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Served {
+    child: Child,
+    base: String,
+}
+
+async fn serve_embedded(data: &std::path::Path, password: &str) -> Served {
+    let port = free_port();
+    let child = tenantry()
+        .arg("serve")
+        .env("TENANTRY_DATA_DIR", data)
+        .env("TENANTRY_ADDR", format!("127.0.0.1:{port}"))
+        .env("TENANTRY_DEMO_PASSWORD", password)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(res) = reqwest::get(format!("{base}/readyz")).await
+            && res.status() == StatusCode::OK
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the embedded server did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Served { child, base }
+}
+
+fn terminate(mut served: Served) -> std::process::ExitStatus {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(served.child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = served.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test]
+async fn two_embedded_servers_run_side_by_side_and_stop_gracefully() {
+    let (a, b) = (tempdir("embedded-a"), tempdir("embedded-b"));
+    // One data folder is closed to other users (as a checkout under /root is): when run as
+    // root, the cluster then lives outside it, linked from it.
+    std::fs::set_permissions(&b, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let (one, two) = tokio::join!(
+        serve_embedded(&a, "demo password one"),
+        serve_embedded(&b, "demo password two")
+    );
+    let client = reqwest::Client::new();
+    for (served, password) in [(&one, "demo password one"), (&two, "demo password two")] {
+        let res = client
+            .post(format!("{}/v1/auth/token", served.base))
+            .json(&json!({"tenant": "demo", "email": "admin@demo.test", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "the demo owner signs in on {}",
+            served.base
+        );
+        let body: Value = res.json().await.unwrap();
+        assert!(body["access_token"].is_string());
+    }
+    // Each has its own cluster and master key.
+    assert!(
+        a.join("postgres/data/PG_VERSION").exists() && b.join("postgres/data/PG_VERSION").exists()
+    );
+    assert!(a.join("master.key").exists());
+
+    for (served, dir) in [(one, &a), (two, &b)] {
+        let status = terminate(served);
+        assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+        assert!(
+            !dir.join("postgres/data/postmaster.pid").exists(),
+            "the cluster was stopped"
+        );
+    }
+
+    // A second start reuses the cluster and does not seed the demo tenant again.
+    let again = serve_embedded(&a, "ignored now").await;
+    let res = client
+        .post(format!("{}/v1/auth/token", again.base))
+        .json(
+            &json!({"tenant": "demo", "email": "admin@demo.test", "password": "demo password one"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(terminate(again).success());
+    for dir in [&a, &b] {
+        if let Ok(real) = std::fs::canonicalize(dir.join("postgres"))
+            && !real.starts_with(dir)
+        {
+            std::fs::remove_dir_all(real).unwrap();
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,350 @@
+//! The test harness: one throwaway PostgreSQL cluster per test binary (started with the
+//! server's own embedded-cluster code), a migrated template database, and for each test a
+//! fresh database cloned from it and a real server on a random port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use server::config::ServeArgs;
+use server::embedded_pg::{EmbeddedPostgres, Options};
+use service::Db;
+use service::ctx::{Plan, Role};
+use sqlx::Connection;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ADMIN_TOKEN: &str = "test-super-admin-token-0123456789";
+const TEMPLATE: &str = "tenantry_template";
+
+struct Cluster {
+    pg: EmbeddedPostgres,
+}
+
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            server::telemetry::init(server::config::LogFormat::Text, "info,sqlx=warn");
+        }
+        let base = std::env::temp_dir();
+        remove_stale_clusters(&base);
+        let dir = base.join(format!("tenantry-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let pg = EmbeddedPostgres::start(&dir, Options { ephemeral: true })
+            .expect("start the test cluster");
+        let url = pg.url("postgres");
+        let template_url = pg.url(TEMPLATE);
+        // The template is migrated once, on a runtime of its own (tests each have theirs).
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!("create database {TEMPLATE}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                Db::migrate(&template_url)
+                    .await
+                    .expect("migrate the template database");
+            })
+        })
+        .join()
+        .expect("template set-up");
+        Cluster { pg }
+    })
+}
+
+/// Clusters of earlier test runs whose process is gone.
+fn remove_stale_clusters(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(pid) = name
+            .strip_prefix("tenantry-test-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        {
+            let alive = PathBuf::from(format!("/proc/{pid}")).exists();
+            if !alive {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// A fresh, migrated database; returns its URL (as the cluster's superuser).
+pub async fn fresh_database() -> String {
+    let cluster = cluster();
+    let name = format!("t_{}", Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&cluster.pg.url("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create database {name} template {TEMPLATE}"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    cluster.pg.url(&name)
+}
+
+#[derive(Clone)]
+pub struct TestTenant {
+    pub id: Uuid,
+    pub slug: String,
+    pub owner_email: String,
+    pub owner_id: Uuid,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: Db,
+    pub db_url: String,
+    pub client: reqwest::Client,
+    pub acme: TestTenant,
+    pub globex: TestTenant,
+    pub master: service::crypto::MasterKey,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+pub fn serve_args() -> ServeArgs {
+    ServeArgs {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: PathBuf::from("target/site"),
+        admin_token: Some(ADMIN_TOKEN.into()),
+        demo_password: None,
+        seed_demo: false,
+        cookie_secure: Some(false),
+        access_token_ttl: 900,
+        refresh_token_ttl: 3600,
+        session_ttl: 3600,
+        trust_proxy: false,
+    }
+}
+
+impl TestApp {
+    /// A server on a random port over a fresh database holding two tenants, `acme` and
+    /// `globex`, each with an owner whose password is [`PASSWORD`].
+    pub async fn spawn() -> TestApp {
+        let db_url = fresh_database().await;
+        let db = Db::connect(&db_url, 5).await.expect("connect");
+        let acme = create_tenant(&db, "acme", Plan::Pro).await;
+        let globex = create_tenant(&db, "globex", Plan::Free).await;
+        TestApp::start(
+            db_url,
+            db,
+            service::crypto::MasterKey::generate().0,
+            acme,
+            globex,
+        )
+        .await
+    }
+
+    /// A second server instance on the same database and master key.
+    pub async fn spawn_second(&self) -> TestApp {
+        let db = Db::connect(&self.db_url, 5).await.expect("connect");
+        TestApp::start(
+            self.db_url.clone(),
+            db,
+            self.master.clone(),
+            self.acme.clone(),
+            self.globex.clone(),
+        )
+        .await
+    }
+
+    async fn start(
+        db_url: String,
+        db: Db,
+        master: service::crypto::MasterKey,
+        acme: TestTenant,
+        globex: TestTenant,
+    ) -> TestApp {
+        let state = server::startup::build_state(db.clone(), master.clone(), serve_args())
+            .await
+            .unwrap();
+        let router = server::startup::build_router(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            server::startup::serve(listener, router, std::future::pending())
+                .await
+                .unwrap();
+        });
+        TestApp {
+            addr,
+            db,
+            db_url,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            acme,
+            globex,
+            master,
+            _server: server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Creates an identity in `tenant` with `role` and the test password, via the service.
+    pub async fn member(&self, tenant: &TestTenant, role: Role) -> (Uuid, String) {
+        let email = format!(
+            "{}-{}@{}.test",
+            role.as_str(),
+            Uuid::now_v7().simple(),
+            tenant.slug
+        );
+        let ctx = owner_ctx(&self.db, tenant).await;
+        let identity = service::identities::create(
+            &ctx,
+            &self.db,
+            service::identities::NewIdentity {
+                email: Some(email.clone()),
+                display_name: Some(format!("A {}", role.as_str())),
+                role: Some(role),
+                password: Some(PASSWORD.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        (identity.id, email)
+    }
+
+    pub async fn token_response(&self, tenant: &str, email: &str, password: &str) -> Response {
+        self.client
+            .post(self.url("/v1/auth/token"))
+            .json(&json!({"tenant": tenant, "email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// An access token for `email` in `tenant` (password [`PASSWORD`]).
+    pub async fn token(&self, tenant: &str, email: &str) -> String {
+        let res = self.token_response(tenant, email, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in of {email} failed");
+        let body: Value = res.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn owner_token(&self, tenant: &TestTenant) -> String {
+        self.token(&tenant.slug, &tenant.owner_email).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A console session: signs in through the login server function like a browser
+    /// without JavaScript would, and returns a client that keeps the cookie.
+    pub async fn console_session(&self, tenant: &str, email: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let res = client
+            .post(self.url("/api/auth/login"))
+            .header("origin", self.url(""))
+            .form(&[("tenant", tenant), ("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "console login: {}",
+            res.status()
+        );
+        client
+    }
+}
+
+async fn create_tenant(db: &Db, slug: &str, plan: Plan) -> TestTenant {
+    let owner_email = format!("owner@{slug}.test");
+    let created = service::tenants::create(
+        &service::Ctx::system(),
+        db,
+        service::tenants::NewTenant {
+            slug: slug.into(),
+            name: format!("{slug} Inc."),
+            plan: Some(plan),
+            owner_email: owner_email.clone(),
+            owner_password: Some(PASSWORD.into()),
+        },
+    )
+    .await
+    .unwrap();
+    TestTenant {
+        id: created.tenant.id,
+        slug: slug.into(),
+        owner_email,
+        owner_id: created.owner.id,
+    }
+}
+
+/// A `Ctx` acting as the tenant's owner, for calling the service directly.
+pub async fn owner_ctx(db: &Db, tenant: &TestTenant) -> service::Ctx {
+    member_ctx(db, tenant.id, tenant.owner_id).await
+}
+
+pub async fn member_ctx(db: &Db, tenant_id: Uuid, identity_id: Uuid) -> service::Ctx {
+    let caller = service::auth::load_caller(
+        db,
+        tenant_id,
+        identity_id,
+        service::ctx::AuthMethod::Session,
+    )
+    .await
+    .unwrap()
+    .expect("active identity");
+    service::Ctx::new(
+        service::Principal::Member(caller),
+        format!("test-{}", Uuid::now_v7()),
+    )
+}
+
+/// Reads a problem+json body and checks its media type.
+pub async fn problem(res: Response) -> Value {
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(ct.as_deref(), Some("application/problem+json"));
+    res.json().await.unwrap()
+}

@@ -1,0 +1,354 @@
+//! Every route and every server function in one table, each tried anonymously, as another
+//! tenant's owner and as a viewer. A route or server function missing from the table fails
+//! the test, so nothing new ships unchecked.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use service::ctx::Role;
+
+use crate::helpers::{ADMIN_TOKEN, TestApp};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Access {
+    /// Anyone; the route itself decides (sign-in, JWKS).
+    Public,
+    /// A tenant member with read permission.
+    Read,
+    /// A tenant member with write permission (owner, admin).
+    Write,
+    /// The super-admin only.
+    SuperAdmin,
+}
+
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    /// Addresses one object of the target tenant (so another tenant gets 404).
+    object: bool,
+    body: Option<fn() -> Value>,
+}
+
+const fn route(method: &'static str, path: &'static str, access: Access, object: bool) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        object,
+        body: None,
+    }
+}
+
+fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            body: Some(
+                || json!({"tenant": "acme", "email": "x@acme.test", "password": "wrong password"}),
+            ),
+            ..route("POST", "/v1/auth/token", Access::Public, false)
+        },
+        Route {
+            body: Some(|| json!({"refresh_token": "rt1.bogus"})),
+            ..route("POST", "/v1/auth/refresh", Access::Public, false)
+        },
+        route("GET", "/.well-known/jwks.json", Access::Public, false),
+        route("GET", "/v1/identities", Access::Read, false),
+        Route {
+            body: Some(|| json!({"email": format!("{}@example.com", uuid::Uuid::now_v7())})),
+            ..route("POST", "/v1/identities", Access::Write, false)
+        },
+        route("GET", "/v1/identities/{id}", Access::Read, true),
+        Route {
+            body: Some(|| json!({"display_name": "Renamed"})),
+            ..route("PATCH", "/v1/identities/{id}", Access::Write, true)
+        },
+        route("DELETE", "/v1/identities/{id}", Access::Write, true),
+        route("POST", "/v1/identities/{id}/restore", Access::Write, true),
+        route("GET", "/v1/me", Access::Read, false),
+        route("GET", "/v1/admin/tenants", Access::SuperAdmin, false),
+        Route {
+            body: Some(
+                || json!({"slug": format!("t{}", uuid::Uuid::now_v7().simple()), "name": "T", "owner_email": "o@t.test"}),
+            ),
+            ..route("POST", "/v1/admin/tenants", Access::SuperAdmin, false)
+        },
+    ]
+}
+
+struct ServerFn {
+    path: &'static str,
+    access: Access,
+    object: bool,
+    args: &'static [(&'static str, &'static str)],
+}
+
+const SERVER_FNS: &[ServerFn] = &[
+    ServerFn {
+        path: "/api/auth/me",
+        access: Access::Public,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/auth/login",
+        access: Access::Public,
+        object: false,
+        args: &[
+            ("tenant", "acme"),
+            ("email", "x@acme.test"),
+            ("password", "wrong password"),
+        ],
+    },
+    ServerFn {
+        path: "/api/auth/logout",
+        access: Access::Public,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/console/state",
+        access: Access::Public,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/identities/list",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/identities/get",
+        access: Access::Read,
+        object: true,
+        args: &[("id", "{id}")],
+    },
+    ServerFn {
+        path: "/api/identities/create",
+        access: Access::Write,
+        object: false,
+        args: &[
+            ("email", "fn@example.com"),
+            ("display_name", ""),
+            ("external_id", ""),
+            ("kind", "user"),
+            ("role", "member"),
+            ("metadata", "{}"),
+            ("password", ""),
+        ],
+    },
+    ServerFn {
+        path: "/api/identities/update",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{id}"),
+            ("email", "target@acme.test"),
+            ("display_name", "Changed"),
+            ("external_id", ""),
+            ("role", "member"),
+            ("metadata", "{}"),
+        ],
+    },
+    ServerFn {
+        path: "/api/identities/set_status",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{id}"), ("status", "disabled")],
+    },
+    ServerFn {
+        path: "/api/identities/delete",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{id}"), ("mode", "trash")],
+    },
+    ServerFn {
+        path: "/api/identities/restore",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{id}")],
+    },
+];
+
+#[tokio::test]
+async fn every_route_is_in_the_table() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .get("/v1/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let table: BTreeSet<(String, String)> = routes()
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let missing: Vec<_> = documented.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from the isolation table: {missing:?}"
+    );
+    let stale: Vec<_> = table.difference(&documented).collect();
+    assert!(
+        stale.is_empty(),
+        "table rows for routes that do not exist: {stale:?}"
+    );
+
+    let registered: BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(p, _)| p.to_owned())
+        .collect();
+    let listed: BTreeSet<String> = SERVER_FNS.iter().map(|f| f.path.to_owned()).collect();
+    let missing: Vec<_> = registered.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "server functions missing from the isolation table: {missing:?}"
+    );
+    let stale: Vec<_> = listed.difference(&registered).collect();
+    assert!(
+        stale.is_empty(),
+        "table rows for server functions that do not exist: {stale:?}"
+    );
+}
+
+fn method(m: &str) -> Method {
+    Method::from_bytes(m.as_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn routes_answer_401_404_403_as_the_table_says() {
+    let app = TestApp::spawn().await;
+    let (target, _) = app.member(&app.acme, Role::Member).await;
+    let (_, viewer_email) = app.member(&app.acme, Role::Viewer).await;
+    let viewer = app.token("acme", &viewer_email).await;
+    let outsider = app.owner_token(&app.globex).await;
+    let owner = app.owner_token(&app.acme).await;
+
+    for r in routes() {
+        let path = r.path.replace("{id}", &target.to_string());
+        let call = |token: Option<String>| {
+            let body = r.body.map(|b| b());
+            let m = method(r.method);
+            let path = path.clone();
+            let app = &app;
+            async move { app.send(m, &path, token.as_deref(), body).await.status() }
+        };
+        let label = format!("{} {}", r.method, r.path);
+
+        let anonymous = call(None).await;
+        match r.access {
+            Access::Public => assert_ne!(
+                anonymous,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{label} anonymous"
+            ),
+            _ => assert_eq!(anonymous, StatusCode::UNAUTHORIZED, "{label} anonymous"),
+        }
+
+        let other_tenant = call(Some(outsider.clone())).await;
+        if r.access == Access::SuperAdmin {
+            assert_eq!(
+                other_tenant,
+                StatusCode::FORBIDDEN,
+                "{label} as a tenant owner"
+            );
+        } else if r.object {
+            assert_eq!(
+                other_tenant,
+                StatusCode::NOT_FOUND,
+                "{label} as another tenant's owner"
+            );
+        }
+
+        let as_viewer = call(Some(viewer.clone())).await;
+        match r.access {
+            Access::Write | Access::SuperAdmin => {
+                assert_eq!(as_viewer, StatusCode::FORBIDDEN, "{label} as a viewer")
+            }
+            Access::Read => assert!(as_viewer.is_success(), "{label} as a viewer: {as_viewer}"),
+            Access::Public => {}
+        }
+
+        // And the permitted caller gets through (the target may be in the trash by now).
+        let permitted = match r.access {
+            Access::SuperAdmin => call(Some(ADMIN_TOKEN.to_owned())).await,
+            Access::Read | Access::Write => call(Some(owner.clone())).await,
+            Access::Public => continue,
+        };
+        assert!(
+            permitted.is_success() || permitted == StatusCode::CONFLICT,
+            "{label} as a permitted caller: {permitted}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_functions_answer_401_404_403_as_the_table_says() {
+    let app = TestApp::spawn().await;
+    let (target, _) = app.member(&app.acme, Role::Member).await;
+    let (_, viewer_email) = app.member(&app.acme, Role::Viewer).await;
+    let viewer = app.console_session("acme", &viewer_email).await;
+    let outsider = app.console_session("globex", "owner@globex.test").await;
+    let owner = app.console_session("acme", "owner@acme.test").await;
+    let anonymous = reqwest::Client::new();
+    let target = target.to_string();
+
+    for f in SERVER_FNS {
+        let args: Vec<(&str, String)> = f
+            .args
+            .iter()
+            .map(|(k, v)| (*k, v.replace("{id}", &target)))
+            .collect();
+        let call = |client: &reqwest::Client| {
+            client
+                .post(app.url(f.path))
+                .header("origin", app.url(""))
+                .form(&args)
+                .send()
+        };
+        let anon = call(&anonymous).await.unwrap().status();
+        match f.access {
+            Access::Public => assert_ne!(
+                anon,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{} anonymous",
+                f.path
+            ),
+            _ => assert_eq!(anon, StatusCode::UNAUTHORIZED, "{} anonymous", f.path),
+        }
+        if f.access == Access::Public {
+            continue;
+        }
+        if f.object {
+            assert_eq!(
+                call(&outsider).await.unwrap().status(),
+                StatusCode::NOT_FOUND,
+                "{} as another tenant",
+                f.path
+            );
+        }
+        let as_viewer = call(&viewer).await.unwrap().status();
+        match f.access {
+            Access::Write => assert_eq!(as_viewer, StatusCode::FORBIDDEN, "{} as a viewer", f.path),
+            _ => assert!(
+                as_viewer.is_success(),
+                "{} as a viewer: {as_viewer}",
+                f.path
+            ),
+        }
+        let permitted = call(&owner).await.unwrap().status();
+        assert!(
+            permitted.is_success() || permitted == StatusCode::CONFLICT,
+            "{} as the owner: {permitted}",
+            f.path
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the real router and service layer on a real PostgreSQL.
+
+mod helpers;
+
+mod cli;
+mod http_auth;
+mod http_identities;
+mod isolation;
+mod ops;
+mod rls;
+mod service_identities;

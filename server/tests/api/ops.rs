@@ -1,0 +1,149 @@
+//! Health, readiness, metrics, request ids, the OpenAPI document, and what a broken
+//! database looks like to a caller.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::helpers::{TestApp, problem};
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/healthz", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "ok");
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+
+    let token = app.owner_token(&app.acme).await;
+    assert_eq!(
+        app.get("/v1/identities", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    let res = app.get("/metrics", None).await;
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains("route=\"/v1/identities\"")
+            && l.contains("status=\"200\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "latency histogram"
+    );
+    assert!(text.contains("db_pool_connections "), "pool gauge");
+    assert!(
+        !text.contains(&app.acme.owner_id.to_string()),
+        "no raw ids in labels"
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_and_in_error_bodies() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client
+        .get(app.url("/v1/me"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "trace-abc-123");
+    assert_eq!(problem(res).await["request_id"], "trace-abc-123");
+
+    let res = app.get("/healthz", None).await;
+    let generated = res.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(
+        uuid::Uuid::parse_str(generated).unwrap().get_version_num(),
+        7
+    );
+}
+
+#[tokio::test]
+async fn a_broken_database_gives_a_500_with_only_a_request_id() {
+    let app = TestApp::spawn().await;
+    let token = app.owner_token(&app.acme).await;
+    // Break the database on purpose: the outbox is gone.
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query("drop table outbox_events")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let res = app
+        .client
+        .post(app.url("/v1/identities"))
+        .bearer_auth(&token)
+        .header("x-request-id", "broken-db-1")
+        .json(&json!({"email": "lost@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let text = res.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "internal");
+    assert_eq!(body["request_id"], "broken-db-1");
+    assert_eq!(body["detail"], "An unexpected error occurred.");
+    for leak in ["outbox", "relation", "insert", "sqlx", "database"] {
+        assert!(
+            !text.to_lowercase().contains(leak),
+            "the body leaks {leak:?}: {text}"
+        );
+    }
+    // The change rolled back with its missing event: nothing half-written.
+    let n: i64 =
+        sqlx::query_scalar("select count(*) from identities where email = 'lost@example.com'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_api() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .get("/v1/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["info"]["title"], "Tenantry API");
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/v1/identities",
+        "/v1/identities/{id}",
+        "/v1/identities/{id}/restore",
+        "/v1/me",
+        "/v1/auth/token",
+        "/v1/auth/refresh",
+        "/v1/admin/tenants",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing");
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn security_headers_are_set() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/login", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Sign in to Tenantry"));
+    assert_eq!(
+        app.get("/no/such/page", None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
