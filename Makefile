@@ -1,0 +1,60 @@
+# Tenantry — `make run` and `make test` set up everything they need on a fresh Debian
+# machine (root, package registries only) and skip what is already there.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/tenantry-target
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# Queries are checked at compile time against the committed .sqlx/ data.
+export SQLX_OFFLINE ?= true
+
+BIN := $(CARGO_TARGET_DIR)/release/tenantry
+SITE := target/site
+
+.PHONY: deps build run test test-rust e2e bench fmt lint sqlx-prepare clean-data help
+
+help:
+	@echo "make run    - install what is missing, build, and serve the console on http://127.0.0.1:3000"
+	@echo "make test   - install what is missing and run every test (Rust and Playwright)"
+	@echo "make build  - release binary and console site"
+	@echo "make e2e    - Playwright tests against a release build"
+	@echo "make bench  - load benchmark against a running release build"
+	@echo "make fmt / make lint"
+
+deps:
+	@bash scripts/install-system.sh
+	@bash scripts/install-tools.sh
+
+build: deps
+	cargo leptos build --release
+
+run: build
+	$(BIN) serve
+
+test: deps test-rust e2e
+
+test-rust:
+	cargo test -p service -p server --no-fail-fast
+
+e2e: build
+	cd end2end && TENANTRY_BIN=$(BIN) npx playwright test
+
+bench: build
+	bash scripts/bench.sh
+
+fmt:
+	cargo fmt --all
+
+lint: deps
+	cargo fmt --all -- --check
+	cargo clippy -p service -p server --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	TENANTRY_NEED_SQLX_CLI=1 bash scripts/install-tools.sh
+	bash scripts/sqlx-prepare.sh --check
+
+# Regenerates .sqlx/ (the offline query data) against a throwaway migrated database.
+sqlx-prepare:
+	TENANTRY_NEED_SQLX_CLI=1 bash scripts/install-tools.sh
+	bash scripts/sqlx-prepare.sh
+
+clean-data:
+	rm -rf .tenantry

@@ -1,0 +1,126 @@
+import { DEMO, expect, hydrated, screen, signIn, test } from './fixtures';
+
+test('sign in, create, find, edit and delete an identity; an API client sees it', async ({ page, request }) => {
+  await page.goto('/identities');
+  await expect(page).toHaveURL(/\/login\?next=\/identities$/);
+  await hydrated(page);
+  await screen(page, '01-login');
+
+  await signIn(page);
+  await expect(page).toHaveURL(/\/identities$/);
+  await expect(page.getByTestId('tenant-name')).toHaveText('Demo Inc.');
+  await expect(page.getByTestId('user-name')).toHaveText('Owner');
+  await expect(page.getByTestId('identities-table')).toContainText('admin@demo.test');
+  await hydrated(page);
+  await screen(page, '02-identities');
+
+  // Create, after a server-side validation error shown inline.
+  await page.getByRole('link', { name: 'New identity' }).click();
+  await expect(page.getByRole('heading', { name: 'New identity' })).toBeVisible();
+  const email = `ada-${Date.now()}@example.com`;
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Display name').fill('Ada Lovelace');
+  await page.getByLabel('External id').fill(`crm-${Date.now()}`);
+  await page.getByLabel('Role').selectOption('admin');
+  await page.getByLabel('Metadata (JSON object)').fill('{"team": ');
+  await page.getByRole('button', { name: 'Create identity' }).click();
+  await expect(page.getByText('Metadata must be valid JSON')).toBeVisible();
+  await screen(page, '03-new-identity-error');
+  await page.getByLabel('Metadata (JSON object)').fill('{"team": "engines"}');
+  await page.getByRole('button', { name: 'Create identity' }).click();
+  await expect(page).toHaveURL(/\/identities\/[0-9a-f-]{36}$/);
+  const id = page.url().split('/').pop()!;
+  await expect(page.getByRole('heading', { name: 'Ada Lovelace' })).toBeVisible();
+  await expect(page.getByText('"engines"')).toBeVisible();
+  await expect(page.getByText('identity.created')).toBeVisible();
+  await screen(page, '04-identity-detail');
+
+  // Find it by search.
+  await page.getByRole('link', { name: '← Identities' }).click();
+  await page.getByRole('searchbox', { name: 'Search' }).fill('lovelace');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page).toHaveURL(/q=lovelace/);
+  const table = page.getByTestId('identities-table');
+  await expect(table.getByRole('row')).toHaveCount(2);
+  await expect(table).toContainText(email);
+  await screen(page, '05-search');
+
+  // Edit it.
+  await table.getByRole('link', { name: 'Ada Lovelace' }).click();
+  await page.getByRole('link', { name: 'Edit' }).click();
+  await expect(page.getByRole('heading', { name: 'Edit Ada Lovelace' })).toBeVisible();
+  await screen(page, '06-edit');
+  await page.getByLabel('Display name').fill('Ada King');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('heading', { name: 'Ada King' })).toBeVisible();
+  await expect(page.getByText('identity.updated')).toBeVisible();
+
+  // A program with a token sees what the console did.
+  const tokenRes = await request.post('/v1/auth/token', { data: DEMO });
+  expect(tokenRes.status()).toBe(200);
+  const { access_token } = await tokenRes.json();
+  const listed = await request.get(`/v1/identities?q=${encodeURIComponent(email)}`, {
+    headers: { Authorization: `Bearer ${access_token}` },
+  });
+  expect(listed.status()).toBe(200);
+  const body = await listed.json();
+  expect(body.items).toHaveLength(1);
+  expect(body.items[0]).toMatchObject({ id, email, display_name: 'Ada King', role: 'admin', status: 'active' });
+
+  // Disable, enable.
+  await page.getByRole('button', { name: 'Disable' }).click();
+  await expect(page.getByText('identity.disabled')).toBeVisible();
+  await page.getByRole('button', { name: 'Enable' }).click();
+  await expect(page.getByText('identity.enabled')).toBeVisible();
+
+  // Delete, through the confirmation dialog.
+  await page.getByRole('link', { name: 'Delete…' }).click();
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toBeVisible();
+  await expect(dialog).toContainText('Delete Ada King?');
+  await screen(page, '07-delete-dialog');
+  await dialog.getByRole('button', { name: 'Delete' }).click();
+  await expect(page).toHaveURL(/\/identities\?done=deleted$/);
+  await expect(page.getByText('Identity moved to the trash')).toBeVisible();
+  await expect(page.getByTestId('identities-table')).not.toContainText(email);
+
+  const after = await request.get(`/v1/identities/${id}`, { headers: { Authorization: `Bearer ${access_token}` } });
+  expect((await after.json()).status).toBe('deleted');
+
+  // It is in the trash, and can come back.
+  await page.getByRole('combobox', { name: 'Status' }).selectOption('deleted');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expect(page.getByTestId('identities-table')).toContainText(email);
+  await screen(page, '08-trash');
+});
+
+test('every screen of the shell is reachable and accessible', async ({ page }) => {
+  await signIn(page);
+  await expect(page).toHaveURL(/\/identities$/);
+  await hydrated(page);
+  for (const [name, heading] of [
+    ['Invitations', 'Invitations'], ['Roles', 'Roles'], ['Policies', 'Policies'], ['Memories', 'Memories'],
+    ['Webhooks', 'Webhooks'], ['Audit trail', 'Audit trail'], ['API keys', 'API keys'], ['Settings', 'Settings'],
+  ]) {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+    await expect(page.getByRole('heading', { level: 1, name: heading })).toBeVisible();
+    await expect(page.getByText('Not built yet')).toBeVisible();
+  }
+  await screen(page, '09-coming-soon');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await page.goto('/identities');
+  await expect(page).toHaveURL(/\/login/);
+});
+
+test('a wrong password is refused with a clear message', async ({ page }) => {
+  await page.goto('/login');
+  await hydrated(page);
+  await page.getByLabel('Tenant').fill('demo');
+  await page.getByLabel('Email').fill('admin@demo.test');
+  await page.getByLabel('Password').fill('not the password at all');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('Invalid credentials');
+  await expect(page).toHaveURL(/\/login/);
+  await screen(page, '10-login-error');
+});

@@ -1,0 +1,50 @@
+import { test as base, expect, Page } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+
+export const DEMO_PASSWORD = 'e2e demo password 2026';
+export const DEMO = { tenant: 'demo', email: 'admin@demo.test', password: DEMO_PASSWORD };
+
+// Every test fails on a browser console error or an uncaught exception (a failed
+// hydration shows up there).
+export const test = base.extend<{ consoleErrors: string[] }>({
+  consoleErrors: [
+    async ({ page }, use) => {
+      const errors: string[] = [];
+      page.on('console', (msg) => {
+        // A 4xx answer to a server function is an expected outcome (a validation error, a
+        // wrong password) that the page shows; the browser logs it anyway.
+        const expected = /^Failed to load resource: the server responded with a status of 4\d\d/;
+        if (msg.type() === 'error' && !expected.test(msg.text())) errors.push(msg.text());
+      });
+      page.on('pageerror', (err) => errors.push(err.message));
+      await use(errors);
+      expect(errors, 'browser console errors').toEqual([]);
+    },
+    { auto: true },
+  ],
+});
+export { expect };
+
+export async function signIn(page: Page, next = '') {
+  await page.goto(`/login${next}`);
+  await page.getByLabel('Tenant').fill(DEMO.tenant);
+  await page.getByLabel('Email').fill(DEMO.email);
+  await page.getByLabel('Password').fill(DEMO.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Saves a full-page screenshot as a test artifact and scans the page with axe. */
+export async function screen(page: Page, name: string) {
+  await page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(
+    serious.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`),
+    `accessibility violations on ${name}`,
+  ).toEqual([]);
+}
+
+/** Waits until the page is hydrated (the wasm module has run), so clicks are handled in the browser. */
+export async function hydrated(page: Page) {
+  await page.waitForFunction(() => (window as any).__tenantry_hydrated === true, undefined, { timeout: 20_000 });
+}

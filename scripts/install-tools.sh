@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Rust-side build tools (each only when missing or at the wrong version) and
+# the npm packages. Nothing here downloads a prebuilt binary from outside the registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_version() { # command, expected version substring
+  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q "$2"
+}
+
+if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+  echo "==> adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! have_version cargo-leptos "0.3.10"; then
+  echo "==> installing cargo-leptos 0.3.10 (about 20 minutes, once)"
+  cargo install --locked cargo-leptos@0.3.10 --features no_downloads
+fi
+if ! have_version wasm-bindgen "0.2.130"; then
+  echo "==> installing wasm-bindgen-cli 0.2.130 (about 6 minutes, once)"
+  cargo install wasm-bindgen-cli --version 0.2.130
+fi
+if ! have_version wasm-opt "116"; then
+  echo "==> installing wasm-opt 0.116.1 (binaryen 116; about 20 minutes, once)"
+  cargo install --locked wasm-opt --version 0.116.1
+fi
+if [ "${TENANTRY_NEED_SQLX_CLI:-0}" = 1 ] && ! have_version cargo-sqlx "0.9.0"; then
+  echo "==> installing sqlx-cli 0.9.0"
+  cargo install sqlx-cli --version 0.9.0 --no-default-features --features postgres,rustls --locked
+fi
+
+npm_install() { # folder
+  if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    echo "==> npm ci in $1"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+npm_install .
+npm_install end2end
+echo "==> build tools ready"
