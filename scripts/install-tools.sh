@@ -32,8 +32,10 @@ fi
 
 npm_install() { # folder
   if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
-    echo "==> npm ci in $1"
-    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "==> npm install in $1"
+    # `npm ci` refuses this lock file (npm leaves other platforms' optional Tailwind
+    # binaries out of it); `npm install` follows the lock file as well.
+    (cd "$1" && npm install --no-audit --no-fund --loglevel=error)
   fi
 }
 npm_install .
