@@ -281,10 +281,9 @@ impl EmbeddedPostgres {
                 let tail: Vec<&str> = tail.into_iter().rev().collect();
                 bail!("PostgreSQL exited during start-up:\n{}", tail.join("\n"));
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && self.dir.join("data").join("postmaster.pid").exists()
-                && running_port(&self.dir.join("data")) == Some(self.port)
-            {
+            // The postmaster writes "ready" into its pid file once it accepts connections
+            // (before that, a client is told "the database system is starting up").
+            if running_port(&self.dir.join("data")) == Some(self.port) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -414,18 +413,22 @@ fn init(
     Ok(())
 }
 
-/// The port of a live postmaster on `pgdata`, from its `postmaster.pid`.
+/// The port of a live postmaster on `pgdata` that is ready for connections, from its
+/// `postmaster.pid` (line 1: pid, line 4: port, line 8: status).
 fn running_port(pgdata: &Path) -> Option<u16> {
     let pidfile = fs::read_to_string(pgdata.join("postmaster.pid")).ok()?;
-    let mut lines = pidfile.lines();
-    let pid: i32 = lines.next()?.trim().parse().ok()?;
+    let lines: Vec<&str> = pidfile.lines().collect();
+    if lines.get(7).map(|s| s.trim()) != Some("ready") {
+        return None;
+    }
+    let pid: i32 = lines.first()?.trim().parse().ok()?;
     // SAFETY: signal 0 only checks that the process exists.
     let alive = unsafe { libc::kill(pid, 0) } == 0
         || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     if !alive {
         return None;
     }
-    lines.nth(2)?.trim().parse().ok()
+    lines.get(3)?.trim().parse().ok()
 }
 
 /// Spawns `cmd` from a thread that lives exactly as long as the child, with
