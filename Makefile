@@ -37,7 +37,8 @@ test-rust:
 	cargo test -p service -p server --no-fail-fast
 
 e2e: build
-	cd end2end && TENANTRY_BIN=$(BIN) npx playwright test
+	cd end2end && E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') \
+		TENANTRY_BIN=$(BIN) npx playwright test
 
 bench: build
 	bash scripts/bench.sh

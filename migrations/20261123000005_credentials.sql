@@ -46,10 +46,12 @@ create table signing_keys (
 );
 grant select, insert, update on signing_keys to tenantry_app;
 
--- Failed sign-in counters, shared by every server instance.
+-- Sign-in throttle counters, shared by every server instance: failed attempts in the
+-- current window, and attempts being checked right now.
 create table login_throttle (
     key          text primary key,
-    failures     integer not null,
+    failures     integer not null default 0,
+    inflight     integer not null default 0,
     window_start timestamptz not null,
     locked_until timestamptz
 );

@@ -102,7 +102,11 @@ fn referer_path() -> Option<String> {
     })
 }
 
+/// Takes the flash kept for this page view. Reading alone does not mark the session
+/// changed, so most page views do not write it back.
 pub async fn take_flash() -> Option<crate::components::forms::FormFlash> {
     let session = session().await.ok()?;
-    session.remove(FLASH_KEY).await.ok().flatten()
+    let flash: crate::components::forms::FormFlash = session.get(FLASH_KEY).await.ok().flatten()?;
+    let _ = session.remove_value(FLASH_KEY).await;
+    Some(flash)
 }

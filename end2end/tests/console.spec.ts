@@ -32,7 +32,7 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   const id = page.url().split('/').pop()!;
   await expect(page.getByRole('heading', { name: 'Ada Lovelace' })).toBeVisible();
   await expect(page.getByText('"engines"')).toBeVisible();
-  await expect(page.getByText('identity.created')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Activity' }).getByText('Created', { exact: true })).toBeVisible();
   await screen(page, '04-identity-detail');
 
   // Find it by search.
@@ -53,7 +53,7 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   await page.getByLabel('Display name').fill('Ada King');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await expect(page.getByRole('heading', { name: 'Ada King' })).toBeVisible();
-  await expect(page.getByText('identity.updated')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Activity' }).getByText('Edited', { exact: true })).toBeVisible();
 
   // A program with a token sees what the console did.
   const tokenRes = await request.post('/v1/auth/token', { data: DEMO });
@@ -69,9 +69,9 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
 
   // Disable, enable.
   await page.getByRole('button', { name: 'Disable' }).click();
-  await expect(page.getByText('identity.disabled')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Activity' }).getByText('Disabled', { exact: true })).toBeVisible();
   await page.getByRole('button', { name: 'Enable' }).click();
-  await expect(page.getByText('identity.enabled')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Activity' }).getByText('Enabled', { exact: true })).toBeVisible();
 
   // Delete, through the confirmation dialog.
   await page.getByRole('link', { name: 'Delete…' }).click();

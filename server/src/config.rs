@@ -141,7 +141,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
     pub seed_demo: bool,
 
-    /// Mark cookies Secure. Default: on unless listening on a loopback address.
+    /// Mark cookies Secure. Default: on, unless listening on a loopback address without
+    /// TENANTRY_TRUST_PROXY (behind a proxy, the browser talks HTTPS to the proxy).
     #[arg(long, env = "TENANTRY_COOKIE_SECURE", action = clap::ArgAction::Set)]
     pub cookie_secure: Option<bool>,
 
@@ -174,6 +175,7 @@ impl Default for ServeArgs {
 
 impl ServeArgs {
     pub fn cookie_secure(&self) -> bool {
-        self.cookie_secure.unwrap_or(!self.addr.ip().is_loopback())
+        self.cookie_secure
+            .unwrap_or(!self.addr.ip().is_loopback() || self.trust_proxy)
     }
 }

@@ -205,6 +205,9 @@ impl EmbeddedPostgres {
         let bin = bindir()?;
         let user = run_as()?;
         let dir = prepare_dir(dir, user.as_ref())?;
+        // Two processes starting on one folder take turns: the second finds the cluster
+        // initialised and running, and attaches to it.
+        let _lock = lock_folder(&dir)?;
         let pgdata = dir.join("data");
         let password_file = dir.join("superuser.password");
         if let Some(u) = &user {
@@ -352,6 +355,26 @@ impl Drop for EmbeddedPostgres {
     }
 }
 
+/// An exclusive lock on `<dir>/.lock`, released when the returned file is dropped.
+fn lock_folder(dir: &Path) -> Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(".lock"))?;
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        bail!(
+            "cannot lock {}: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(file)
+}
+
 fn chown(path: &Path, user: &RunAs) -> Result<()> {
     std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid))
         .with_context(|| format!("chown {}", path.display()))
@@ -377,8 +400,13 @@ fn init(
     }
     // initdb reads the password from a file the postgres user can read; it is removed after.
     let pwfile = dir.join(".initdb-pw");
-    fs::write(&pwfile, &password)?;
-    fs::set_permissions(&pwfile, fs::Permissions::from_mode(0o600))?;
+    fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&pwfile)?
+        .write_all(password.as_bytes())?;
     fs::create_dir_all(pgdata)?;
     fs::set_permissions(pgdata, fs::Permissions::from_mode(0o700))?;
     if let Some(u) = user {
@@ -422,10 +450,11 @@ fn running_port(pgdata: &Path) -> Option<u16> {
         return None;
     }
     let pid: i32 = lines.first()?.trim().parse().ok()?;
-    // SAFETY: signal 0 only checks that the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    if !alive {
+    // A pid file left by a killed postmaster can name a pid that now belongs to another
+    // program: the process must exist and be a postgres.
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let program = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    if !program.ends_with(b"postgres") && !program.starts_with(b"postgres") {
         return None;
     }
     lines.get(3)?.trim().parse().ok()

@@ -146,35 +146,38 @@ async fn serve_with(
             .await
             .map_err(anyhow_service)?
     {
-        println!();
-        println!(
+        eprintln!();
+        eprintln!(
             "  Demo tenant created: sign in at http://{}/login",
             args.addr
         );
-        println!("    tenant:   {}", demo.tenant.slug);
-        println!("    email:    {}", service::tenants::DEMO_OWNER);
+        eprintln!("    tenant:   {}", demo.tenant.slug);
+        eprintln!("    email:    {}", service::tenants::DEMO_OWNER);
         match demo.generated_password {
-            Some(pw) => println!(
+            Some(pw) => eprintln!(
                 "    password: {pw}   (shown once; set TENANTRY_DEMO_PASSWORD to choose it)"
             ),
-            None => println!("    password: the value of TENANTRY_DEMO_PASSWORD"),
+            None => eprintln!("    password: the value of TENANTRY_DEMO_PASSWORD"),
         }
-        println!();
+        eprintln!();
     }
     let addr = args.addr;
     if !args.site_root.join("pkg").exists() {
         tracing::warn!(site_root = %args.site_root.display(), "the console's site folder has no pkg/: build it with `make build` (pages will not hydrate)");
     }
     let state = startup::build_state(db.clone(), master, args).await?;
+    let key_reload = workers::spawn_key_reload(state.tokens.keys.clone());
     let router = startup::build_router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listen on {addr}"))?;
     let cleanup = workers::spawn_cleanup(db.clone());
     tracing::info!("Tenantry is serving http://{addr}");
-    println!("Tenantry is serving http://{addr}  (Ctrl-C stops it)");
+    // Human messages go to stderr; stdout carries only the logs (JSON lines if asked).
+    eprintln!("Tenantry is serving http://{addr}  (Ctrl-C stops it)");
     let served = startup::serve(listener, router, startup::shutdown_signal()).await;
     cleanup.abort();
+    key_reload.abort();
     db.close().await;
     served
 }

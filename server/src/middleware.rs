@@ -86,7 +86,8 @@ fn client_ip(req: &Request, trust_proxy: bool) -> Option<IpAddr> {
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The proxy appends the address it saw; earlier entries are the client's word.
+            .and_then(|v| v.split(',').next_back())
             .and_then(|v| v.trim().parse().ok())
     {
         return Some(ip);
@@ -117,8 +118,14 @@ pub async fn resolve_caller(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.chars().take(512).collect());
-    let api = req.uri().path().starts_with("/v1/");
-    let principal = if api {
+    let path = req.uri().path();
+    let api = path.starts_with("/v1/");
+    // Static files and probes never need to know who is calling: skip the lookups.
+    let anonymous_only = path.starts_with("/pkg/")
+        || matches!(path, "/favicon.ico" | "/healthz" | "/readyz" | "/metrics");
+    let principal = if anonymous_only {
+        Ok(Principal::Anonymous)
+    } else if api {
         bearer_principal(&state, req.headers()).await
     } else {
         match req.extensions().get::<Session>().cloned() {
@@ -200,7 +207,7 @@ pub async fn csrf_guard(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn same_origin(headers: &HeaderMap) -> bool {
+pub fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let origin_host = origin

@@ -54,7 +54,7 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 pub async fn build_state(db: Db, master: MasterKey, config: ServeArgs) -> Result<AppState> {
-    let keys = KeyRing::load_or_create(db.pool().clone(), master, config.access_token_ttl + 60)
+    let keys = KeyRing::load_or_create(db.pool().clone(), master, config.access_token_ttl)
         .await
         .map_err(|e| anyhow::anyhow!("load signing keys: {e:?}"))?;
     let tokens = Tokens {
@@ -117,6 +117,22 @@ pub fn build_router(state: AppState) -> Router {
         state.config.session_ttl,
     )));
 
+    let v1 = v1
+        .fallback(|| async {
+            rest::problem::rejection(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "There is no such API route; see /v1/openapi.json.".into(),
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            rest::problem::rejection(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This API route does not take that method; see /v1/openapi.json.".into(),
+            )
+        });
+
     Router::new()
         .nest("/v1", v1)
         .route(
@@ -127,6 +143,10 @@ pub fn build_router(state: AppState) -> Router {
             }),
         )
         .merge(well_known)
+        .route(
+            "/logout",
+            get(crate::logout::logout).post(crate::logout::logout),
+        )
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))
@@ -169,6 +189,10 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
         ))
         .layer(axum::middleware::from_fn(middleware::request_id))
         .with_state(state)

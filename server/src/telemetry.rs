@@ -1,5 +1,7 @@
 //! Logging: tracing to stdout, as text or JSON lines (`TENANTRY_LOG_FORMAT=json`). Each
 //! request runs in a span that carries its request id, so every line it logs has the id.
+//! Messages for a person at a terminal (the demo password, "serving on") go to stderr, so
+//! stdout stays pure JSON lines when asked.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;

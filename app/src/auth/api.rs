@@ -73,14 +73,16 @@ pub async fn login(
 }
 
 /// Only local paths: an open redirect would let a link on another site send a freshly
-/// signed-in admin anywhere.
+/// signed-in admin anywhere. Control characters and backslashes are refused outright
+/// (browsers drop tabs and newlines from URLs, turning `/\t/evil` into `//evil`).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.starts_with("/login") =>
+                && !n.starts_with("/login")
+                && n.len() <= 512
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
         {
             n.to_owned()
         }
@@ -111,6 +113,9 @@ mod tests {
             Some("https://evil.example"),
             Some("//evil.example"),
             Some("/\\evil"),
+            Some("/\t/evil.example"),
+            Some("/\n/evil.example"),
+            Some("/ /x"),
             Some("/login"),
         ] {
             assert_eq!(safe_next(bad), "/identities");

@@ -87,10 +87,13 @@ mod ssr {
 
     impl From<service::audit_log::AuditRecord> for ActivityView {
         fn from(r: service::audit_log::AuditRecord) -> Self {
-            let actor = match (r.actor_type.as_str(), r.actor_id) {
-                ("identity", Some(id)) => format!("identity {}", &id.to_string()[..8]),
-                ("super_admin", _) => "super-admin".into(),
-                _ => "system".into(),
+            let actor = match (r.actor_type.as_str(), r.actor_label, r.actor_id) {
+                ("identity", Some(label), _) => label,
+                ("identity", None, Some(id)) => {
+                    format!("a deleted identity ({})", &id.to_string()[..8])
+                }
+                ("super_admin", ..) => "the super-admin".into(),
+                _ => "Tenantry".into(),
             };
             ActivityView {
                 action: r.action,

@@ -341,9 +341,11 @@ fn Detail(
         <div class="mb-6">
             <A href="/identities" attr:class="text-sm font-medium text-slate-600 hover:text-slate-900">"← Identities"</A>
         </div>
-        <PageHeader title=i.label()>
+        <div class="mb-4 flex flex-wrap items-center gap-3">
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{i.label()}</h1>
             <StatusBadge status=i.status.clone()/>
-        </PageHeader>
+            <Pill text=i.kind.clone()/>
+        </div>
         {manage.then(|| view! {
             <div class="mb-6 flex flex-wrap gap-2" aria-label="Actions">
                 {if deleted {
@@ -389,13 +391,31 @@ fn Detail(
                 <ol class="mt-4 space-y-4">
                     {detail.activity.into_iter().map(|a| view! {
                         <li class="border-l-2 border-indigo-200 pl-3">
-                            <p class="text-sm font-medium text-slate-900">{a.action}</p>
+                            <p class="text-sm font-medium text-slate-900">{describe(&a.action)}</p>
                             <p class="text-xs text-slate-600">{a.at} " · by " {a.actor}</p>
                         </li>
                     }).collect_view()}
                 </ol>
             </section>
         </div>
+    }
+}
+
+/// A sentence for an audit action, e.g. `identity.disabled` → "Disabled".
+fn describe(action: &str) -> String {
+    match action {
+        "identity.created" => "Created".into(),
+        "identity.updated" => "Edited".into(),
+        "identity.disabled" => "Disabled".into(),
+        "identity.enabled" => "Enabled".into(),
+        "identity.deleted" => "Moved to the trash".into(),
+        "identity.restored" => "Restored from the trash".into(),
+        "auth.token_issued" => "Signed in to the API".into(),
+        "auth.token_refreshed" => "Refreshed an API token".into(),
+        "auth.refresh_token_reused" => {
+            "A spent refresh token was reused: its sign-in was revoked".into()
+        }
+        other => other.to_owned(),
     }
 }
 

@@ -46,6 +46,8 @@ pub struct AuditRecord {
     pub id: Uuid,
     pub actor_type: String,
     pub actor_id: Option<Uuid>,
+    /// The actor's display name or email, while the actor still exists.
+    pub actor_label: Option<String>,
     pub action: String,
     pub target_type: String,
     pub target_id: Option<Uuid>,
@@ -68,11 +70,14 @@ pub async fn for_target(
     // issue gives it its own `audit:read`.
     let mut tx = db.read(ctx, crate::authz::Action::IdentitiesRead).await?;
     let rows = sqlx::query!(
-        "select id, actor_type, actor_id, action, target_type, target_id, before, after,
-                request_id, host(ip) as ip, user_agent, occurred_at
-         from audit_log
-         where tenant_id = $1 and target_type = $2 and target_id = $3
-         order by id desc",
+        "select a.id, a.actor_type, a.actor_id,
+                coalesce(nullif(i.display_name, ''), i.email) as actor_label,
+                a.action, a.target_type, a.target_id, a.before, a.after,
+                a.request_id, host(a.ip) as ip, a.user_agent, a.occurred_at
+         from audit_log a
+         left join identities i on i.tenant_id = a.tenant_id and i.id = a.actor_id
+         where a.tenant_id = $1 and a.target_type = $2 and a.target_id = $3
+         order by a.id desc",
         tx.tenant_id,
         target_type,
         target_id
@@ -85,6 +90,7 @@ pub async fn for_target(
             id: r.id,
             actor_type: r.actor_type,
             actor_id: r.actor_id,
+            actor_label: r.actor_label,
             action: r.action,
             target_type: r.target_type,
             target_id: r.target_id,

@@ -59,6 +59,7 @@ impl Db {
             .map_err(|e| Error::internal("DATABASE_URL", e))?;
         let pool = PgPoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot connect to the database: {e}")))?;

@@ -132,6 +132,19 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
                 Error::Unavailable(format!("database: {err}"))
             }
+            // Two changes that lock the same rows in opposite order (two owners demoting
+            // each other): one of them is told to try again.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                Error::Conflict {
+                    code: "concurrent_change",
+                    message:
+                        "Another change to the same data happened at the same time; try again."
+                            .into(),
+                    field: None,
+                }
+            }
             _ => Error::Internal(format!("database: {err}")),
         }
     }

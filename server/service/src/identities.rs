@@ -644,6 +644,7 @@ async fn ensure_another_owner(
     let owners = sqlx::query_scalar!(
         "select id from identities
          where tenant_id = $1 and role = 'owner' and status = 'active'
+         order by id
          for update",
         tenant_id
     )

@@ -78,16 +78,15 @@ impl SessionStore for PgSessionStore {
         }
     }
 
+    /// Updates a session that exists. A session deleted meanwhile (signed out, revoked,
+    /// its identity disabled) stays deleted: a request still in flight cannot bring it back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_value(&record.data).map_err(backend)?;
         let (tenant, identity) = owner(record);
         sqlx::query!(
-            "insert into sessions (id_hash, data, expires_at, tenant_id, identity_id)
-             values ($1, $2, $3, $4, $5)
-             on conflict (id_hash) do update set
-                 data = excluded.data, expires_at = excluded.expires_at,
-                 tenant_id = excluded.tenant_id, identity_id = excluded.identity_id,
-                 last_seen_at = now()",
+            "update sessions set data = $2, expires_at = $3, tenant_id = $4, identity_id = $5,
+                                 last_seen_at = now()
+             where id_hash = $1",
             key(&record.id),
             data,
             record.expiry_date,

@@ -6,6 +6,21 @@ use std::time::Duration;
 use service::Db;
 use tokio::task::JoinHandle;
 
+/// Re-reads the JWT signing keys periodically, so a rotation made by another instance or
+/// by `tenantry keys rotate` is used for signing soon, and expired keys stop verifying.
+pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(service::auth::keys::RELOAD_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = keys.reload().await {
+                tracing::warn!(error = ?e, "signing key reload failed");
+            }
+        }
+    })
+}
+
 /// Deletes expired console sessions and stale sign-in throttle counters every 10 minutes.
 pub fn spawn_cleanup(db: Db) -> JoinHandle<()> {
     tokio::spawn(async move {

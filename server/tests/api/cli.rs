@@ -11,6 +11,17 @@ use crate::helpers::fresh_database;
 
 fn tenantry() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    // If the test process dies, the servers it started die with it (they stop their
+    // PostgreSQL on SIGTERM as usual).
+    // SAFETY: only prctl between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     for var in [
         "DATABASE_URL",
         "TENANTRY_ADDR",
@@ -163,13 +174,23 @@ struct Served {
 }
 
 async fn serve_embedded(data: &std::path::Path, password: &str) -> Served {
+    serve_embedded_with(data, password, &[]).await
+}
+
+async fn serve_embedded_with(
+    data: &std::path::Path,
+    password: &str,
+    env: &[(&str, &str)],
+) -> Served {
     let port = free_port();
+    let stdout = std::fs::File::create(data.join("stdout.log")).unwrap();
     let child = tenantry()
         .arg("serve")
+        .envs(env.iter().copied())
         .env("TENANTRY_DATA_DIR", data)
         .env("TENANTRY_ADDR", format!("127.0.0.1:{port}"))
         .env("TENANTRY_DEMO_PASSWORD", password)
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
@@ -212,8 +233,12 @@ async fn two_embedded_servers_run_side_by_side_and_stop_gracefully() {
     // One data folder is closed to other users (as a checkout under /root is): when run as
     // root, the cluster then lives outside it, linked from it.
     std::fs::set_permissions(&b, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let json_logs = [
+        ("TENANTRY_LOG_FORMAT", "json"),
+        ("TENANTRY_LOG", "info,sqlx=warn"),
+    ];
     let (one, two) = tokio::join!(
-        serve_embedded(&a, "demo password one"),
+        serve_embedded_with(&a, "demo password one", &json_logs),
         serve_embedded(&b, "demo password two")
     );
     let client = reqwest::Client::new();
@@ -233,6 +258,27 @@ async fn two_embedded_servers_run_side_by_side_and_stop_gracefully() {
         let body: Value = res.json().await.unwrap();
         assert!(body["access_token"].is_string());
     }
+    // JSON logs: every stdout line is a JSON object, and a request's lines carry its id.
+    let res = client
+        .get(format!("{}/v1/me", one.base))
+        .header("x-request-id", "json-log-check-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = std::fs::read_to_string(a.join("stdout.log")).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let request_line = lines
+        .iter()
+        .find(|l| l.to_string().contains("json-log-check-1"))
+        .expect("the request is logged with its id");
+    assert_eq!(request_line["span"]["request_id"], "json-log-check-1");
+    assert_eq!(request_line["status"], 401);
+
     // Each has its own cluster and master key.
     assert!(
         a.join("postgres/data/PG_VERSION").exists() && b.join("postgres/data/PG_VERSION").exists()

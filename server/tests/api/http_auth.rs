@@ -125,6 +125,33 @@ async fn repeated_failures_are_throttled_with_retry_after() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    let app = TestApp::spawn().await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (client, url) = (app.client.clone(), app.url("/v1/auth/token"));
+        guesses.spawn(async move {
+            let body = json!({"tenant": "acme", "email": "owner@acme.test", "password": format!("guess number {i:02}")});
+            client.post(url).json(&body).send().await.unwrap().status()
+        });
+    }
+    let statuses = guesses.join_all().await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    assert!(
+        checked <= 5,
+        "only 5 guesses may reach the password check, {checked} did"
+    );
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = TestApp::spawn().await;

@@ -231,6 +231,14 @@ async fn errors_are_problem_details_with_stable_codes() {
         StatusCode::BAD_REQUEST
     );
 
+    // Unknown API routes and methods answer in problem+json too.
+    let res = app.get("/v1/nothing-here", t).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(problem(res).await["code"], "not_found");
+    let res = app.send(Method::PUT, "/v1/identities", t, None).await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(problem(res).await["code"], "method_not_allowed");
+
     // 404 for an id that is not a UUID or does not exist.
     assert_eq!(
         app.get("/v1/identities/not-a-uuid", t).await.status(),

@@ -3,7 +3,8 @@
 //! stays in the JWKS (and keeps verifying) until every token it signed has expired.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +13,7 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde::Serialize;
 use sqlx::PgPool;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::crypto::MasterKey;
@@ -32,20 +34,32 @@ pub struct Jwk {
 struct Loaded {
     signing_kid: String,
     signing: EncodingKey,
-    verifying: HashMap<String, DecodingKey>,
+    /// Each key with the moment it stops verifying (retired keys only).
+    verifying: HashMap<String, (DecodingKey, Option<OffsetDateTime>)>,
     jwks: Vec<Jwk>,
 }
 
-/// The keys in memory, shared by every request; reloaded from the database when a token
-/// names a key this instance has not seen (another instance rotated).
+/// The keys in memory, shared by every request. They are re-read from the database
+/// periodically ([`KeyRing::reload`], run by a worker) so that every instance signs with
+/// the newest key soon after a rotation, and when a token names a key this instance has
+/// not seen, at most once per [`UNKNOWN_KID_RELOAD`] (so forged kids cannot turn into a
+/// query per request).
 #[derive(Clone)]
 pub struct KeyRing {
     pool: PgPool,
     master: MasterKey,
-    /// How long a retired key keeps verifying: the access-token lifetime plus clock skew.
+    /// How long a retired key keeps verifying: the access-token lifetime plus margin.
     retired_grace_secs: i64,
     loaded: Arc<RwLock<Loaded>>,
+    last_reload: Arc<Mutex<Option<Instant>>>,
 }
+
+const UNKNOWN_KID_RELOAD: Duration = Duration::from_secs(5);
+
+/// How often instances re-read the keys; retired keys verify `2 × RELOAD_EVERY` longer
+/// than the token lifetime so tokens signed just before an instance noticed a rotation
+/// stay valid to their end.
+pub const RELOAD_EVERY: Duration = Duration::from_secs(30);
 
 fn context(kid: &str) -> Vec<u8> {
     format!("signing_keys:{kid}").into_bytes()
@@ -56,8 +70,9 @@ impl KeyRing {
     pub async fn load_or_create(
         pool: PgPool,
         master: MasterKey,
-        retired_grace_secs: i64,
+        access_ttl_secs: i64,
     ) -> Result<KeyRing> {
+        let retired_grace_secs = access_ttl_secs + 2 * RELOAD_EVERY.as_secs() as i64 + 60;
         let loaded = match load(&pool, &master, retired_grace_secs).await? {
             Some(l) => l,
             None => {
@@ -74,6 +89,7 @@ impl KeyRing {
             master,
             retired_grace_secs,
             loaded: Arc::new(RwLock::new(loaded)),
+            last_reload: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -89,6 +105,7 @@ impl KeyRing {
         Ok(kid)
     }
 
+    /// Re-reads the keys: picks up a rotation and drops keys past their grace period.
     pub async fn reload(&self) -> Result<()> {
         if let Some(l) = load(&self.pool, &self.master, self.retired_grace_secs).await? {
             *self.loaded.write().expect("key ring lock") = l;
@@ -105,24 +122,28 @@ impl KeyRing {
         (l.signing_kid.clone(), l.signing.clone())
     }
 
+    /// The key named `kid`, if it exists and has not expired after its retirement.
     pub(crate) async fn verifying(&self, kid: &str) -> Result<Option<DecodingKey>> {
-        if let Some(k) = self
-            .loaded
-            .read()
-            .expect("key ring lock")
-            .verifying
-            .get(kid)
+        if let Some(found) = self.lookup(kid) {
+            return Ok(found);
+        }
         {
-            return Ok(Some(k.clone()));
+            let mut last = self.last_reload.lock().expect("reload lock");
+            if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_RELOAD) {
+                return Ok(None);
+            }
+            *last = Some(Instant::now());
         }
         self.reload().await?;
-        Ok(self
-            .loaded
-            .read()
-            .expect("key ring lock")
-            .verifying
-            .get(kid)
-            .cloned())
+        Ok(self.lookup(kid).flatten())
+    }
+
+    /// `None`: unknown kid; `Some(None)`: known but expired; `Some(Some(key))`: usable.
+    fn lookup(&self, kid: &str) -> Option<Option<DecodingKey>> {
+        let loaded = self.loaded.read().expect("key ring lock");
+        let (key, expires) = loaded.verifying.get(kid)?;
+        let usable = expires.is_none_or(|t| t > OffsetDateTime::now_utc());
+        Some(usable.then(|| key.clone()))
     }
 }
 
@@ -147,7 +168,8 @@ async fn insert_new<'e>(conn: impl sqlx::PgExecutor<'e>, master: &MasterKey) -> 
 
 async fn load(pool: &PgPool, master: &MasterKey, grace_secs: i64) -> Result<Option<Loaded>> {
     let rows = sqlx::query!(
-        r#"select kid, public_key, private_key_sealed, retired_at is null as "active!"
+        r#"select kid, public_key, private_key_sealed, retired_at is null as "active!",
+                  retired_at + make_interval(secs => $1) as verify_until
            from signing_keys
            where retired_at is null or retired_at > now() - make_interval(secs => $1)
            order by created_at desc"#,
@@ -163,7 +185,10 @@ async fn load(pool: &PgPool, master: &MasterKey, grace_secs: i64) -> Result<Opti
     let mut verifying = HashMap::new();
     let mut jwks = Vec::new();
     for r in &rows {
-        verifying.insert(r.kid.clone(), DecodingKey::from_ed_der(&r.public_key));
+        verifying.insert(
+            r.kid.clone(),
+            (DecodingKey::from_ed_der(&r.public_key), r.verify_until),
+        );
         jwks.push(Jwk {
             kty: "OKP",
             crv: "Ed25519",

@@ -37,7 +37,7 @@ pub async fn login(
     if let Some(ip) = ip {
         keys.push(throttle::Key::ip(ip));
     }
-    throttle::check(db.pool(), &keys).await?;
+    throttle::attempt(db.pool(), &keys).await?;
 
     let tenant_id = sqlx::query_scalar!("select id from tenants where slug = $1", slug)
         .fetch_optional(db.pool())
@@ -58,15 +58,15 @@ pub async fn login(
         None => None,
     };
     let stored = found.as_ref().and_then(|f| f.2.clone());
-    let password_ok = passwords::verify(stored, input.password).await?;
-    let active = found.as_ref().is_some_and(|f| f.3 == "active");
-    if !(password_ok && active) {
-        throttle::record_failure(db.pool(), &keys).await?;
+    let verified = passwords::verify(stored, input.password).await;
+    let ok = matches!(verified, Ok(true)) && found.as_ref().is_some_and(|f| f.3 == "active");
+    throttle::finish(db.pool(), &keys[0], &keys[1..], ok).await?;
+    verified?;
+    if !ok {
         tracing::info!(tenant = %slug, known = found.is_some(), "sign-in failed");
         return Err(Error::InvalidCredentials);
     }
     let (tenant_id, identity_id, _, _) = found.expect("checked above");
-    throttle::reset(db.pool(), &keys[0]).await?;
     load_caller(db, tenant_id, identity_id, via)
         .await?
         .ok_or(Error::InvalidCredentials)

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Load benchmark against the release build: starts `tenantry serve` over a throwaway
+# embedded cluster, seeds identities through the API, and drives each scenario with wrk
+# for a fixed time. Prints a Markdown table (paste it into docs/benchmarks.md).
+#
+#   make bench                      # or: BENCH_SECS=30 BENCH_CONN=32 bash scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${TENANTRY_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}/release/tenantry}
+secs=${BENCH_SECS:-15}
+conn=${BENCH_CONN:-16}
+threads=${BENCH_THREADS:-2}
+seed=${BENCH_SEED:-2000}
+port=${BENCH_PORT:-3207}
+base="http://127.0.0.1:$port"
+password="bench password 2026"
+
+command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+
+data=$(mktemp -d /tmp/tenantry-bench-XXXXXX); chmod 755 "$data"
+TENANTRY_DATA_DIR=$data TENANTRY_ADDR=127.0.0.1:$port TENANTRY_DEMO_PASSWORD=$password \
+  TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=3600 "$bin" serve >"$data/server.log" 2>&1 &
+server=$!
+cleanup() { kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$data"; }
+trap cleanup EXIT
+for _ in $(seq 1 600); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.2; done
+
+token=$(curl -sf "$base/v1/auth/token" -H 'content-type: application/json' \
+  -d "{\"tenant\":\"demo\",\"email\":\"admin@demo.test\",\"password\":\"$password\"}" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+echo "==> seeding $seed identities" >&2
+python3 - "$base" "$token" "$seed" <<'PY'
+import json, sys, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+base, token, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def create(i):
+    body = json.dumps({"email": f"seed-{i}@bench.test", "display_name": f"Seed Person {i}",
+                       "external_id": f"ext-{i}", "metadata": {"n": i}}).encode()
+    req = urllib.request.Request(base + "/v1/identities", data=body, method="POST",
+        headers={"content-type": "application/json", "authorization": "Bearer " + token})
+    urllib.request.urlopen(req).read()
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(create, range(n)))
+PY
+
+lua=$data/create.lua
+cat > "$lua" <<'LUA'
+local counter = 0
+local thread_id = 0
+local threads = {}
+function setup(thread) thread:set("tid", #threads); table.insert(threads, thread) end
+function init(args) wrk.method = "POST"; wrk.headers["content-type"] = "application/json" end
+function request()
+  counter = counter + 1
+  local body = string.format('{"email":"load-%d-%d-%d@bench.test","display_name":"Load"}', tid, counter, math.random(1e9))
+  return wrk.format(nil, nil, nil, body)
+end
+LUA
+login=$data/login.lua
+cat > "$login" <<LUA
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.body = '{"tenant":"demo","email":"admin@demo.test","password":"$password"}'
+LUA
+
+run() { # name, connections, path, extra wrk args...
+  local name=$1 c=$2 path=$3; shift 3
+  local out
+  out=$(wrk -t"$threads" -c"$c" -d"${secs}s" --latency "$@" "$base$path")
+  local rps p50 p99 non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$name" "$path" "$c" "$rps" "$p50" "$p99" "${non2xx:-0}"
+}
+
+echo
+echo "wrk -t$threads -c$conn -d${secs}s, $seed identities in the tenant, $(nproc) cores shared by server, PostgreSQL and wrk"
+echo
+one=$(curl -sf "$base/v1/identities?limit=1" -H "authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+echo "| scenario | request | connections | req/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|---|---|"
+run "liveness" "$conn" /healthz
+run "caller (JWT verify + identity read)" "$conn" /v1/me -H "authorization: Bearer $token"
+run "list, first page of 50" "$conn" "/v1/identities?limit=50" -H "authorization: Bearer $token"
+run "search by substring" "$conn" "/v1/identities?q=person%2012&limit=20" -H "authorization: Bearer $token"
+run "get one by id" "$conn" "/v1/identities/$one" -H "authorization: Bearer $token"
+run "create (audit + outbox in one tx)" "$conn" /v1/identities -s "$lua" -H "authorization: Bearer $token"
+# One account: the throttle admits at most 5 attempts in flight per account, so 4 here.
+run "password sign-in (argon2id), one account" 4 /v1/auth/token -s "$login"
