@@ -25,7 +25,7 @@ if ! have_version wasm-opt "116"; then
   echo "==> installing wasm-opt 0.116.1 (binaryen 116; about 20 minutes, once)"
   cargo install --locked wasm-opt --version 0.116.1
 fi
-if [ "${TENANTRY_NEED_SQLX_CLI:-0}" = 1 ] && ! have_version cargo-sqlx "0.9.0"; then
+if [ "${TENANTRY_NEED_SQLX_CLI:-0}" = 1 ] && ! have_version sqlx "0.9.0"; then
   echo "==> installing sqlx-cli 0.9.0"
   cargo install sqlx-cli --version 0.9.0 --no-default-features --features postgres,rustls --locked
 fi
