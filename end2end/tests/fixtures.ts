@@ -35,6 +35,8 @@ export async function signIn(page: Page, next = '') {
 
 /** Saves a full-page screenshot as a test artifact and scans the page with axe. */
 export async function screen(page: Page, name: string) {
+  // From the top, so sticky parts (the sidebar) sit where a person first sees them.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `test-results/screens/${name}.png`, fullPage: true });
   const results = await new AxeBuilder({ page }).analyze();
   const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
