@@ -57,6 +57,25 @@ pub fn is_plain_form() -> bool {
 
 const FLASH_KEY: &str = "form_flash";
 
+/// Ends a form's server function: on success the browser goes to the returned path; on
+/// failure the error (and, for a plain form post, the submitted values) goes back to the form.
+pub async fn finish_form(
+    form: &str,
+    submitted: &[(&str, &str)],
+    result: Result<String, AppError>,
+) -> Result<(), AppError> {
+    match result {
+        Ok(next) => {
+            leptos_axum::redirect(&next);
+            Ok(())
+        }
+        Err(e) => {
+            flash_failure(form, &e, submitted).await;
+            Err(e)
+        }
+    }
+}
+
 /// For a plain form post that failed: keeps the error and the submitted (non-secret) values
 /// in the session, so the page the browser is sent back to can show them. With JavaScript
 /// the action's value carries them instead.

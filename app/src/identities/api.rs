@@ -118,19 +118,11 @@ pub async fn create_identity(
             metadata: parse_metadata(&metadata)?,
             password: Some(password),
         };
-        Ok::<_, AppError>(service::identities::create(&ctx, &crate::server::db()?, input).await?)
+        let identity = service::identities::create(&ctx, &crate::server::db()?, input).await?;
+        Ok(format!("/identities/{}", identity.id))
     }
     .await;
-    match result {
-        Ok(identity) => {
-            leptos_axum::redirect(&format!("/identities/{}", identity.id));
-            Ok(())
-        }
-        Err(e) => {
-            crate::server::flash_failure("create_identity", &e, &submitted).await;
-            Err(e)
-        }
-    }
+    crate::server::finish_form("create_identity", &submitted, result).await
 }
 
 #[server(endpoint = "identities/update")]
@@ -161,21 +153,12 @@ pub async fn update_identity(
             metadata: parse_metadata(&metadata)?,
             disabled: None,
         };
-        Ok::<_, AppError>(
-            service::identities::update(&ctx, &crate::server::db()?, uuid, patch).await?,
-        )
+        let identity =
+            service::identities::update(&ctx, &crate::server::db()?, uuid, patch).await?;
+        Ok(format!("/identities/{}", identity.id))
     }
     .await;
-    match result {
-        Ok(identity) => {
-            leptos_axum::redirect(&format!("/identities/{}", identity.id));
-            Ok(())
-        }
-        Err(e) => {
-            crate::server::flash_failure("update_identity", &e, &submitted).await;
-            Err(e)
-        }
-    }
+    crate::server::finish_form("update_identity", &submitted, result).await
 }
 
 /// `status` is `active` (enable) or `disabled` (disable).
