@@ -5,6 +5,10 @@
 //! owners; the access-control issue swaps the body of [`Ctx::authorize`] for roles and
 //! policies without touching its callers.
 
+pub mod catalog;
+pub mod engine;
+pub mod logic;
+
 use uuid::Uuid;
 
 use crate::ctx::{Ctx, Principal, Role};
