@@ -21,7 +21,7 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Display name').fill('Ada Lovelace');
   await page.getByLabel('External id').fill(`crm-${Date.now()}`);
-  await page.getByLabel('Role').selectOption('admin');
+  await page.getByLabel('Initial role').selectOption('admin');
   await page.getByLabel('Metadata (JSON object)').fill('{"team": ');
   await page.getByRole('button', { name: 'Create identity' }).click();
   await expect(page.getByText('Metadata must be valid JSON')).toBeVisible();
@@ -55,6 +55,14 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   await expect(page.getByRole('heading', { name: 'Ada King' })).toBeVisible();
   await expect(page.getByRole('region', { name: 'Activity' }).getByText('Edited', { exact: true })).toBeVisible();
 
+  // Give a second role (the checkboxes skip the unchecked ones: indices have gaps).
+  const rolesCard = page.getByRole('region', { name: 'Roles' });
+  await rolesCard.getByLabel('viewer').check();
+  await rolesCard.getByRole('button', { name: 'Save roles' }).click();
+  await expect(page.getByRole('region', { name: 'Activity' }).getByText('Roles changed', { exact: true })).toBeVisible();
+  await expect(rolesCard.getByLabel('viewer')).toBeChecked();
+  await expect(rolesCard.getByLabel('admin')).toBeChecked();
+
   // A program with a token sees what the console did.
   const tokenRes = await request.post('/v1/auth/token', { data: DEMO });
   expect(tokenRes.status()).toBe(200);
@@ -65,7 +73,7 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   expect(listed.status()).toBe(200);
   const body = await listed.json();
   expect(body.items).toHaveLength(1);
-  expect(body.items[0]).toMatchObject({ id, email, display_name: 'Ada King', role: 'admin', status: 'active' });
+  expect(body.items[0]).toMatchObject({ id, email, display_name: 'Ada King', roles: ['admin', 'viewer'], status: 'active' });
 
   // Disable, enable.
   await page.getByRole('button', { name: 'Disable' }).click();

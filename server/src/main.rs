@@ -172,12 +172,14 @@ async fn serve_with(
         .await
         .with_context(|| format!("listen on {addr}"))?;
     let cleanup = workers::spawn_cleanup(db.clone());
+    let authz_listener = workers::spawn_authz_listener(db.clone());
     tracing::info!("Tenantry is serving http://{addr}");
     // Human messages go to stderr; stdout carries only the logs (JSON lines if asked).
     eprintln!("Tenantry is serving http://{addr}  (Ctrl-C stops it)");
     let served = startup::serve(listener, router, startup::shutdown_signal()).await;
     cleanup.abort();
     key_reload.abort();
+    authz_listener.abort();
     db.close().await;
     served
 }

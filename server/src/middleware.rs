@@ -168,7 +168,7 @@ async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> service::Res
         service::auth::load_caller(&state.db, claims.tid, claims.sub, AuthMethod::AccessToken)
             .await?;
     Ok(caller
-        .map(Principal::Member)
+        .map(|c| Principal::Member(Box::new(c)))
         .unwrap_or(Principal::Anonymous))
 }
 
@@ -180,7 +180,7 @@ async fn session_principal(state: &AppState, session: &Session) -> service::Resu
         return Ok(Principal::Anonymous);
     };
     match service::auth::load_caller(&state.db, tenant, identity, AuthMethod::Session).await? {
-        Some(caller) => Ok(Principal::Member(caller)),
+        Some(caller) => Ok(Principal::Member(Box::new(caller))),
         None => {
             // Disabled or deleted since signing in: the session dies now.
             session.flush().await.map_err(internal)?;

@@ -9,10 +9,7 @@ use crate::error::AppError;
 #[server(endpoint = "auth/me")]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
     let ctx = crate::server::any_ctx().await?;
-    Ok(match &ctx.principal {
-        service::Principal::Member(caller) => Some(UserView::from(caller)),
-        _ => None,
-    })
+    Ok(UserView::from_ctx(&ctx))
 }
 
 /// What every page frame needs first: who is signed in, and the failed plain-form

@@ -12,16 +12,24 @@ pub struct UserView {
     pub identity_id: String,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    /// Role names, held directly or through groups.
+    pub roles: Vec<String>,
+    /// `module:action` permissions the admin holds on whole modules.
+    pub permissions: Vec<String>,
     pub tenant_slug: String,
     pub tenant_name: String,
     pub plan: String,
 }
 
 impl UserView {
-    /// Whether the role may change identities. The server decides; this only hides buttons.
-    pub fn can_manage_identities(&self) -> bool {
-        matches!(self.role.as_str(), "owner" | "admin")
+    /// Whether the admin holds `permission` (e.g. `identities:create`). The server decides
+    /// every call; this only hides what would be refused.
+    pub fn can(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+
+    pub fn roles_label(&self) -> String {
+        self.roles.join(", ")
     }
 
     pub fn label(&self) -> String {
@@ -34,16 +42,22 @@ impl UserView {
 }
 
 #[cfg(feature = "ssr")]
-impl From<&service::ctx::Caller> for UserView {
-    fn from(c: &service::ctx::Caller) -> Self {
-        UserView {
+impl UserView {
+    pub fn from_ctx(ctx: &service::Ctx) -> Option<UserView> {
+        let c = ctx.caller().ok()?;
+        Some(UserView {
             identity_id: c.identity_id.to_string(),
             email: c.email.clone().unwrap_or_default(),
             display_name: c.display_name.clone(),
-            role: c.role.as_str().into(),
+            roles: c.role_names(),
+            permissions: ctx
+                .allowed_permissions()
+                .into_iter()
+                .map(|p| p.to_key())
+                .collect(),
             tenant_slug: c.tenant_slug.clone(),
             tenant_name: c.tenant_name.clone(),
             plan: c.plan.as_str().into(),
-        }
+        })
     }
 }

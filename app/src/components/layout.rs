@@ -136,7 +136,7 @@ fn Frame(user: UserView) -> impl IntoView {
                     <div class="flex items-center gap-4">
                         <div class="text-right">
                             <p class="text-sm font-medium text-slate-900" data-testid="user-name">{user.label()}</p>
-                            <p class="text-xs text-slate-600">{user.role.clone()}</p>
+                            <p class="text-xs text-slate-600">{user.roles_label()}</p>
                         </div>
                         <ActionForm action=logout>
                             <button type="submit" class="rounded-md px-3 py-1.5 text-sm font-medium text-slate-700 ring-1 ring-inset ring-slate-300 hover:bg-slate-50">

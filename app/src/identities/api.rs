@@ -32,16 +32,6 @@ fn parse_metadata(raw: &str) -> Result<Option<serde_json::Value>, AppError> {
     })
 }
 
-#[cfg(feature = "ssr")]
-fn parse_role(raw: &str) -> Result<Option<service::ctx::Role>, AppError> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    service::ctx::Role::parse(raw).map(Some).ok_or_else(|| {
-        service::Error::validation("role", "invalid_value", "Choose a role from the list.").into()
-    })
-}
-
 #[server(endpoint = "identities/list")]
 pub async fn list_identities(
     q: Option<String>,
@@ -81,10 +71,22 @@ pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
     let db = crate::server::db()?;
     let id = parse_id(&id)?;
     let identity = service::identities::get(&ctx, &db, id).await?;
-    let activity = service::audit_log::for_target(&ctx, &db, "identity", id).await?;
+    // The history and the role list are extras: an admin who may read the identity but
+    // not the audit trail or the roles still sees the identity.
+    let activity = match service::audit_log::for_target(&ctx, &db, "identity", id).await {
+        Ok(records) => records.into_iter().take(20).map(Into::into).collect(),
+        Err(service::Error::Forbidden { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let all_roles = match service::roles::list(&ctx, &db).await {
+        Ok(roles) => roles.into_iter().map(|r| r.name).collect(),
+        Err(service::Error::Forbidden { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
     Ok(IdentityDetail {
         identity: identity.into(),
-        activity: activity.into_iter().take(20).map(Into::into).collect(),
+        activity,
+        all_roles,
     })
 }
 
@@ -114,7 +116,7 @@ pub async fn create_identity(
             display_name: Some(display_name.clone()),
             external_id: Some(external_id.clone()),
             kind: service::identities::Kind::parse(&kind),
-            role: parse_role(&role)?,
+            roles: (!role.is_empty()).then(|| vec![role.clone()]),
             metadata: parse_metadata(&metadata)?,
             password: Some(password),
         };
@@ -131,14 +133,12 @@ pub async fn update_identity(
     email: String,
     display_name: String,
     external_id: String,
-    role: String,
     metadata: String,
 ) -> Result<(), AppError> {
     let submitted = [
         ("email", email.as_str()),
         ("display_name", display_name.as_str()),
         ("external_id", external_id.as_str()),
-        ("role", role.as_str()),
         ("metadata", metadata.as_str()),
     ];
     let result = async {
@@ -149,7 +149,6 @@ pub async fn update_identity(
             email: Some(email.clone()),
             display_name: Some(display_name.clone()),
             external_id: Some((!external.is_empty()).then(|| external.to_owned())),
-            role: parse_role(&role)?,
             metadata: parse_metadata(&metadata)?,
             disabled: None,
         };
@@ -159,6 +158,21 @@ pub async fn update_identity(
     }
     .await;
     crate::server::finish_form("update_identity", &submitted, result).await
+}
+
+/// Replaces the roles the identity holds directly (checkboxes named `roles[i]`; none
+/// checked sends no `roles` at all).
+#[server(endpoint = "identities/set_roles")]
+pub async fn set_identity_roles(id: String, roles: Option<Vec<String>>) -> Result<(), AppError> {
+    let ctx = crate::server::ctx().await?;
+    let result = service::roles::set_identity_roles(
+        &ctx,
+        &crate::server::db()?,
+        parse_id(&id)?,
+        roles.unwrap_or_default(),
+    )
+    .await;
+    finish_action("identity_actions", &id, result.map(|_| ())).await
 }
 
 /// `status` is `active` (enable) or `disabled` (disable).

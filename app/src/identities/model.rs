@@ -10,7 +10,8 @@ pub struct IdentityView {
     pub display_name: String,
     pub external_id: Option<String>,
     pub kind: String,
-    pub role: String,
+    /// Role names held directly.
+    pub roles: Vec<String>,
     pub status: String,
     /// Pretty-printed JSON object.
     pub metadata: String,
@@ -50,7 +51,10 @@ pub struct ActivityView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityDetail {
     pub identity: IdentityView,
+    /// Empty unless the admin may read the audit trail.
     pub activity: Vec<ActivityView>,
+    /// Every role of the tenant, for the roles form; empty unless the admin may read roles.
+    pub all_roles: Vec<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -75,7 +79,7 @@ mod ssr {
                 display_name: i.display_name,
                 external_id: i.external_id,
                 kind: i.kind.as_str().into(),
-                role: i.role.as_str().into(),
+                roles: i.roles,
                 status: i.status.as_str().into(),
                 metadata: serde_json::to_string_pretty(&i.metadata).unwrap_or_else(|_| "{}".into()),
                 created_at: when(i.created_at),

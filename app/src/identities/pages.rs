@@ -6,8 +6,8 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::api::{
-    CreateIdentity, DeleteIdentity, RestoreIdentity, SetIdentityStatus, UpdateIdentity,
-    get_identity, list_identities,
+    CreateIdentity, DeleteIdentity, RestoreIdentity, SetIdentityRoles, SetIdentityStatus,
+    UpdateIdentity, get_identity, list_identities,
 };
 use super::model::{IdentityDetail, IdentityView};
 use crate::auth::model::UserView;
@@ -36,8 +36,9 @@ const STATUS_FILTERS: [(&str, &str); 5] = [
     ("all", "All"),
 ];
 
-fn can_manage() -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can_manage_identities())
+/// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
+fn can(permission: &str) -> bool {
+    use_context::<UserView>().is_some_and(|u| u.can(permission))
 }
 
 /// A query string from pairs, skipping empty values.
@@ -82,7 +83,7 @@ pub fn IdentitiesPage() -> impl IntoView {
     view! {
         <Title text="Identities · Tenantry"/>
         <PageHeader title="Identities" subtitle="People and agents of this tenant.">
-            {can_manage().then(|| view! { <A href="/identities/new" attr:class=BTN_PRIMARY>"New identity"</A> })}
+            {can("identities:create").then(|| view! { <A href="/identities/new" attr:class=BTN_PRIMARY>"New identity"</A> })}
         </PageHeader>
         {move || match done().as_deref() {
             Some("deleted") => Some(view! { <div class="mb-4"><SuccessBanner message="Identity moved to the trash. You can restore it from the trash filter."/></div> }.into_any()),
@@ -171,7 +172,7 @@ fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
                     <tr>
                         <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Name"</th>
                         <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Kind"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Role"</th>
+                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Roles"</th>
                         <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Status"</th>
                         <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Created"</th>
                     </tr>
@@ -183,7 +184,8 @@ fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
                             let href = format!("/identities/{}", i.id);
                             let secondary = if i.display_name.is_empty() { i.external_id.clone() } else { i.email.clone() };
                             let label = i.label();
-                            let (kind, role, status, created) = (i.kind, i.role, i.status, i.created_at);
+                            let roles = i.roles.join(", ");
+                            let (kind, status, created) = (i.kind, i.status, i.created_at);
                             view! {
                                 <tr class="hover:bg-slate-50">
                                     <td class="px-4 py-3">
@@ -191,7 +193,7 @@ fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
                                         {secondary.map(|s| view! { <div class="text-xs text-slate-600">{s}</div> })}
                                     </td>
                                     <td class="px-4 py-3 text-slate-700">{kind}</td>
-                                    <td class="px-4 py-3"><Pill text=role/></td>
+                                    <td class="px-4 py-3 text-slate-700">{roles}</td>
                                     <td class="px-4 py-3"><StatusBadge status=status/></td>
                                     <td class="whitespace-nowrap px-4 py-3 text-slate-600">{created}</td>
                                 </tr>
@@ -221,7 +223,7 @@ pub fn NewIdentityPage() -> impl IntoView {
                 <ActionForm action=action attr:class="space-y-5" attr:aria-label="New identity">
                     <div class="grid gap-5 sm:grid-cols-2">
                         <SelectField name="kind" label="Kind" options=KINDS.to_vec() value=form.value("kind", "user".into()) error=form.field_error("kind")/>
-                        <SelectField name="role" label="Role" options=ROLES.to_vec() value=form.value("role", "member".into()) error=form.field_error("role")/>
+                        <SelectField name="role" label="Initial role" options=ROLES.to_vec() value=form.value("role", "member".into()) error=form.field_error("roles") help="More roles, custom ones included, on the identity's page."/>
                     </div>
                     <TextField name="email" label="Email" kind="email" value=form.value("email", String::new()) error=form.field_error("email") help="Required for users; unique in this tenant." autocomplete="off"/>
                     <TextField name="display_name" label="Display name" value=form.value("display_name", String::new()) error=form.field_error("display_name") help="Required for agents."/>
@@ -252,21 +254,24 @@ pub fn IdentityDetailPage() -> impl IntoView {
     let status_action = ServerAction::<SetIdentityStatus>::new();
     let restore_action = ServerAction::<RestoreIdentity>::new();
     let delete_action = ServerAction::<DeleteIdentity>::new();
+    let roles_action = ServerAction::<SetIdentityRoles>::new();
     let detail = Resource::new(
         move || {
             (
                 id(),
                 status_action.version().get(),
                 restore_action.version().get(),
+                roles_action.version().get(),
             )
         },
-        |(id, _, _)| get_identity(id),
+        |(id, ..)| get_identity(id),
     );
     let action_error = Signal::derive(move || {
         [
             status_action.value().get(),
             restore_action.value().get(),
             delete_action.value().get(),
+            roles_action.value().get(),
         ]
         .into_iter()
         .flatten()
@@ -276,6 +281,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
         status_action.version().get()
             + restore_action.version().get()
             + delete_action.version().get()
+            + roles_action.version().get()
     });
     let form = FormState::new(
         "identity_actions",
@@ -290,7 +296,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
                 Ok(detail) => view! {
                     <Title text=format!("{} · Identities · Tenantry", detail.identity.label())/>
                     {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
-                    <Detail detail=detail.clone() status_action restore_action/>
+                    <Detail detail=detail.clone() status_action restore_action roles_action/>
                     {move || confirm().filter(|c| c == "delete" || c == "purge").map(|mode| view! {
                         <ConfirmDelete identity=detail.identity.clone() mode=mode action=delete_action/>
                     })}
@@ -318,9 +324,11 @@ fn Detail(
     detail: IdentityDetail,
     status_action: ServerAction<SetIdentityStatus>,
     restore_action: ServerAction<RestoreIdentity>,
+    roles_action: ServerAction<SetIdentityRoles>,
 ) -> impl IntoView {
     let i = detail.identity;
-    let manage = can_manage();
+    let (can_update, can_delete) = (can("identities:update"), can("identities:delete"));
+    let manage = can_update || can_delete;
     let deleted = i.status == "deleted";
     let (next_status, toggle_label) = if i.status == "disabled" {
         ("active", "Enable")
@@ -350,21 +358,29 @@ fn Detail(
             <div class="mb-6 flex flex-wrap gap-2" aria-label="Actions">
                 {if deleted {
                     view! {
-                        <ActionForm action=restore_action>
-                            <input type="hidden" name="id" value=action_id.clone()/>
-                            <button type="submit" class=BTN_SECONDARY>"Restore"</button>
-                        </ActionForm>
-                        <A href=format!("{base}?confirm=purge") attr:class=BTN_GHOST_DANGER>"Delete permanently…"</A>
+                        {can_update.then(|| view! {
+                            <ActionForm action=restore_action>
+                                <input type="hidden" name="id" value=action_id.clone()/>
+                                <button type="submit" class=BTN_SECONDARY>"Restore"</button>
+                            </ActionForm>
+                        })}
+                        {can_delete.then(|| view! {
+                            <A href=format!("{base}?confirm=purge") attr:class=BTN_GHOST_DANGER>"Delete permanently…"</A>
+                        })}
                     }.into_any()
                 } else {
                     view! {
-                        <A href=format!("{base}/edit") attr:class=BTN_SECONDARY>"Edit"</A>
-                        <ActionForm action=status_action>
-                            <input type="hidden" name="id" value=action_id.clone()/>
-                            <input type="hidden" name="status" value=next_status/>
-                            <button type="submit" class=BTN_SECONDARY>{toggle_label}</button>
-                        </ActionForm>
-                        <A href=format!("{base}?confirm=delete") attr:class=BTN_GHOST_DANGER>"Delete…"</A>
+                        {can_update.then(|| view! {
+                            <A href=format!("{base}/edit") attr:class=BTN_SECONDARY>"Edit"</A>
+                            <ActionForm action=status_action>
+                                <input type="hidden" name="id" value=action_id.clone()/>
+                                <input type="hidden" name="status" value=next_status/>
+                                <button type="submit" class=BTN_SECONDARY>{toggle_label}</button>
+                            </ActionForm>
+                        })}
+                        {can_delete.then(|| view! {
+                            <A href=format!("{base}?confirm=delete") attr:class=BTN_GHOST_DANGER>"Delete…"</A>
+                        })}
                     }.into_any()
                 }}
             </div>
@@ -377,7 +393,6 @@ fn Detail(
                     {row("Display name", if i.display_name.is_empty() { "—".into() } else { i.display_name.clone() })}
                     {row("External id", i.external_id.clone().unwrap_or_else(|| "—".into()))}
                     {row("Kind", i.kind.clone())}
-                    {row("Role", i.role.clone())}
                     {row("Id", i.id.clone())}
                     {row("Created", i.created_at.clone())}
                     {row("Updated", i.updated_at.clone())}
@@ -386,6 +401,8 @@ fn Detail(
                 <h3 class="mt-6 text-sm font-semibold text-slate-900">"Metadata"</h3>
                 <pre class="mt-2 overflow-x-auto rounded-md bg-slate-900 p-4 text-xs text-slate-100">{i.metadata.clone()}</pre>
             </section>
+            <div class="space-y-6">
+            <RolesCard id=i.id.clone() held=i.roles.clone() all=detail.all_roles action=roles_action/>
             <section class=format!("{CARD} p-6") aria-labelledby="activity-heading">
                 <h2 id="activity-heading" class="text-base font-semibold text-slate-900">"Activity"</h2>
                 <ol class="mt-4 space-y-4">
@@ -397,7 +414,57 @@ fn Detail(
                     }).collect_view()}
                 </ol>
             </section>
+            </div>
         </div>
+    }
+}
+
+/// The roles an identity holds: a checkbox per role of the tenant for admins who may
+/// assign roles, a plain list for the others.
+#[component]
+fn RolesCard(
+    id: String,
+    held: Vec<String>,
+    all: Vec<String>,
+    action: ServerAction<SetIdentityRoles>,
+) -> impl IntoView {
+    let editable = can("roles:manage") && !all.is_empty();
+    view! {
+        <section class=format!("{CARD} p-6") aria-labelledby="roles-heading">
+            <h2 id="roles-heading" class="text-base font-semibold text-slate-900">"Roles"</h2>
+            {if editable {
+                view! {
+                    <ActionForm action=action attr:class="mt-3 space-y-3" attr:aria-label="Roles">
+                        <input type="hidden" name="id" value=id.clone()/>
+                        <fieldset>
+                            <legend class="sr-only">"Roles held directly"</legend>
+                            <div class="space-y-2">
+                                {all.iter().enumerate().map(|(n, name)| {
+                                    let checked = held.contains(name);
+                                    let field = format!("role-{name}");
+                                    view! {
+                                        <div class="flex items-center gap-2">
+                                            <input id=field.clone() type="checkbox" name=format!("roles[{n}]") value=name.clone() checked=checked
+                                                class="h-4 w-4 rounded border-slate-400 text-indigo-600 focus:ring-indigo-600"/>
+                                            <label for=field class="text-sm text-slate-800">{name.clone()}</label>
+                                        </div>
+                                    }
+                                }).collect_view()}
+                            </div>
+                        </fieldset>
+                        <button type="submit" class=BTN_SECONDARY>"Save roles"</button>
+                    </ActionForm>
+                }.into_any()
+            } else if held.is_empty() {
+                view! { <p class="mt-2 text-sm text-slate-600">"No roles: this identity can do nothing yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="mt-3 flex flex-wrap gap-2">
+                        {held.into_iter().map(|r| view! { <Pill text=r/> }).collect_view()}
+                    </div>
+                }.into_any()
+            }}
+        </section>
     }
 }
 
@@ -410,6 +477,7 @@ fn describe(action: &str) -> String {
         "identity.enabled" => "Enabled".into(),
         "identity.deleted" => "Moved to the trash".into(),
         "identity.restored" => "Restored from the trash".into(),
+        "identity.roles_changed" => "Roles changed".into(),
         "auth.token_issued" => "Signed in to the API".into(),
         "auth.token_refreshed" => "Refreshed an API token".into(),
         "auth.refresh_token_reused" => {
@@ -493,7 +561,6 @@ fn EditForm(identity: IdentityView) -> impl IntoView {
             {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
             <ActionForm action=action attr:class="space-y-5" attr:aria-label="Edit identity">
                 <input type="hidden" name="id" value=i.id.clone()/>
-                <SelectField name="role" label="Role" options=ROLES.to_vec() value=form.value("role", i.role.clone()) error=form.field_error("role")/>
                 <TextField name="email" label="Email" kind="email" value=form.value("email", i.email.clone().unwrap_or_default()) error=form.field_error("email") autocomplete="off"/>
                 <TextField name="display_name" label="Display name" value=form.value("display_name", i.display_name.clone()) error=form.field_error("display_name")/>
                 <TextField name="external_id" label="External id" value=form.value("external_id", i.external_id.clone().unwrap_or_default()) error=form.field_error("external_id") help="Leave empty to clear it."/>

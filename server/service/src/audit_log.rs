@@ -66,9 +66,7 @@ pub async fn for_target(
     target_type: &str,
     target_id: Uuid,
 ) -> Result<Vec<AuditRecord>> {
-    // Reading the trail needs the same permission as reading identities for now; the audit
-    // issue gives it its own `audit:read`.
-    let mut tx = db.read(ctx, crate::authz::Action::IdentitiesRead).await?;
+    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
     let rows = sqlx::query!(
         "select a.id, a.actor_type, a.actor_id,
                 coalesce(nullif(i.display_name, ''), i.email) as actor_label,

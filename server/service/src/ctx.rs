@@ -3,38 +3,14 @@
 
 use std::net::IpAddr;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::authz::engine::Compiled;
+
 use crate::error::{Error, Result};
-
-/// The four fixed roles of the foundation. The access-control issue replaces them with
-/// tenant-defined roles; every check already goes through [`crate::authz`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -69,8 +45,9 @@ pub enum AuthMethod {
 }
 
 /// A signed-in member of a tenant, as loaded fresh from the database on each request so that
-/// a disabled identity or a changed role takes effect at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// a disabled identity or a changed role takes effect at once, together with the tenant's
+/// compiled access-control data that decides what the caller may do.
+#[derive(Clone)]
 pub struct Caller {
     pub tenant_id: Uuid,
     pub tenant_slug: String,
@@ -79,15 +56,57 @@ pub struct Caller {
     pub identity_id: Uuid,
     pub email: Option<String>,
     pub display_name: String,
-    pub role: Role,
+    pub kind: String,
+    pub metadata: serde_json::Value,
+    /// Roles held directly.
+    pub roles: Vec<Uuid>,
+    /// Groups the caller is a member of.
+    pub groups: Vec<Uuid>,
     pub via: AuthMethod,
+    pub authz: Arc<Compiled>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Caller {
+    /// The names of every role the caller holds, directly or through groups.
+    pub fn role_names(&self) -> Vec<String> {
+        self.authz
+            .effective_roles(&self.roles, &self.groups)
+            .into_iter()
+            .filter_map(|r| self.authz.role_name(r).map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether the caller holds the owner role (directly or through a group).
+    pub fn is_owner(&self) -> bool {
+        self.authz
+            .is_owner(&self.authz.effective_roles(&self.roles, &self.groups))
+    }
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("tenant", &self.tenant_slug)
+            .field("identity_id", &self.identity_id)
+            .field("roles", &self.roles)
+            .field("via", &self.via)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Caller {
+    fn eq(&self, other: &Self) -> bool {
+        self.tenant_id == other.tenant_id
+            && self.identity_id == other.identity_id
+            && self.via == other.via
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub enum Principal {
     Anonymous,
     /// A member of one tenant.
-    Member(Caller),
+    Member(Box<Caller>),
     /// The cross-tenant operator (bearer `TENANTRY_ADMIN_TOKEN`): may manage tenants, and
     /// nothing inside them.
     SuperAdmin,

@@ -13,8 +13,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use crate::audit_log;
-use crate::authz::{Action, Resource};
+use crate::authz::cache::{self, AuthzCache};
+use crate::authz::{Permission, Target};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::events;
@@ -27,6 +30,7 @@ pub const APP_ROLE: &str = "tenantry_app";
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: PgPool,
+    authz: Arc<AuthzCache>,
 }
 
 impl Db {
@@ -49,7 +53,10 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot connect to the database: {e}")))?;
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            authz: Arc::new(AuthzCache::default()),
+        })
     }
 
     /// Applies pending migrations as the role `url` names (the owner of the schema).
@@ -75,24 +82,31 @@ impl Db {
         &self.pool
     }
 
+    /// The tenants' compiled access-control data.
+    pub fn authz(&self) -> &AuthzCache {
+        &self.authz
+    }
+
     pub async fn close(&self) {
         self.pool.close().await
     }
 
-    /// A read-only view of the caller's tenant, after authorizing `action` on it.
-    pub async fn read(&self, ctx: &Ctx, action: Action) -> Result<ReadTx> {
+    /// A read-only view of the caller's tenant, after authorizing `permission` on the
+    /// permission's module as a whole.
+    pub async fn read(&self, ctx: &Ctx, permission: Permission) -> Result<ReadTx> {
         let tenant_id = ctx.tenant_id()?;
-        ctx.authorize(action, Resource::Tenant(tenant_id))?;
+        ctx.authorize(permission, Target::collection(tenant_id, permission.module))?;
         Ok(ReadTx {
             tx: self.begin_tenant(tenant_id).await?,
             tenant_id,
         })
     }
 
-    /// A change inside the caller's tenant, after authorizing `action` on it.
-    pub async fn change<'c>(&self, ctx: &'c Ctx, action: Action) -> Result<ChangeTx<'c>> {
+    /// A change inside the caller's tenant, after authorizing `permission` on the
+    /// permission's module as a whole.
+    pub async fn change<'c>(&self, ctx: &'c Ctx, permission: Permission) -> Result<ChangeTx<'c>> {
         let tenant_id = ctx.tenant_id()?;
-        ctx.authorize(action, Resource::Tenant(tenant_id))?;
+        ctx.authorize(permission, Target::collection(tenant_id, permission.module))?;
         self.change_in(ctx, tenant_id).await
     }
 
@@ -108,6 +122,8 @@ impl Db {
             ctx,
             tenant_id,
             recorded: 0,
+            authz: self.authz.clone(),
+            authz_changed: false,
         })
     }
 
@@ -159,17 +175,40 @@ pub struct ChangeTx<'c> {
     ctx: &'c Ctx,
     pub tenant_id: Uuid,
     recorded: usize,
+    authz: Arc<AuthzCache>,
+    authz_changed: bool,
 }
 
 impl<'c> ChangeTx<'c> {
     /// Continues a tenant transaction that began before the caller was known.
-    pub(crate) fn wrap(tx: Transaction<'static, Postgres>, ctx: &'c Ctx, tenant_id: Uuid) -> Self {
+    pub(crate) fn wrap(
+        tx: Transaction<'static, Postgres>,
+        ctx: &'c Ctx,
+        tenant_id: Uuid,
+        db: &Db,
+    ) -> Self {
         ChangeTx {
             tx,
             ctx,
             tenant_id,
             recorded: 0,
+            authz: db.authz.clone(),
+            authz_changed: false,
         }
+    }
+
+    pub fn ctx(&self) -> &Ctx {
+        self.ctx
+    }
+
+    /// The change touches roles, groups or policies: every instance recompiles the tenant
+    /// once it commits.
+    pub async fn authz_changed(&mut self) -> Result<()> {
+        if !self.authz_changed {
+            cache::notify_changed(&mut self.tx, self.tenant_id).await?;
+            self.authz_changed = true;
+        }
+        Ok(())
     }
 
     pub fn conn(&mut self) -> &mut PgConnection {
@@ -192,6 +231,11 @@ impl<'c> ChangeTx<'c> {
             ));
         }
         self.tx.commit().await?;
+        if self.authz_changed {
+            // The notification reaches this instance too; evicting now makes the change
+            // visible to this caller's very next request.
+            self.authz.evict(self.tenant_id);
+        }
         Ok(())
     }
 }

@@ -49,7 +49,7 @@ pub async fn for_subject(
     db: &crate::Db,
     subject_id: Uuid,
 ) -> Result<Vec<OutboxEvent>> {
-    let mut tx = db.read(ctx, crate::authz::Action::IdentitiesRead).await?;
+    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
     let rows = sqlx::query_as!(
         OutboxEvent,
         "select id, event_type, subject_type, subject_id, payload, audit_id

@@ -11,11 +11,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::passwords;
-use crate::authz::{Action, Resource};
-use crate::ctx::{Ctx, Role};
+use crate::authz::{Target, perm};
+use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
 use crate::pagination::{self, Page};
+use crate::roles;
 use crate::validation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +79,8 @@ pub struct Identity {
     pub email: Option<String>,
     pub display_name: String,
     pub kind: Kind,
-    pub role: Role,
+    /// Names of the roles held directly, sorted.
+    pub roles: Vec<String>,
     pub metadata: Value,
     pub status: Status,
     #[serde(with = "time::serde::rfc3339")]
@@ -94,12 +96,20 @@ impl Identity {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    fn resource(&self) -> Resource {
-        Resource::Identity {
+    /// The identity as the target of a permission check: an identity owns itself, so a
+    /// policy can let people edit their own profile.
+    fn target(&self) -> Target {
+        Target {
             tenant_id: self.tenant_id,
-            id: self.id,
-            role: self.role,
+            kind: "identities",
+            id: Some(self.id),
+            owner: Some(self.id),
+            metadata: Some(self.metadata.clone()),
         }
+    }
+
+    pub fn is_owner(&self) -> bool {
+        self.roles.iter().any(|r| r == roles::OWNER)
     }
 }
 
@@ -110,7 +120,7 @@ struct Row {
     email: Option<String>,
     display_name: String,
     kind: String,
-    role: String,
+    roles: Vec<String>,
     metadata: Value,
     status: String,
     created_at: OffsetDateTime,
@@ -127,7 +137,7 @@ impl TryFrom<Row> for Identity {
         };
         Ok(Identity {
             kind: Kind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?,
-            role: Role::parse(&r.role).ok_or_else(|| bad("role", &r.role))?,
+            roles: r.roles,
             status: Status::parse(&r.status).ok_or_else(|| bad("status", &r.status))?,
             id: r.id,
             tenant_id: r.tenant_id,
@@ -214,20 +224,24 @@ pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Page<Identity>
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(contains_pattern);
-    let mut tx = db.read(ctx, Action::IdentitiesRead).await?;
+    let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let rows = sqlx::query_as!(
         Row,
-        r#"select tenant_id, id, external_id, email, display_name, kind, role, metadata,
-                  status as "status!", created_at, updated_at, deleted_at
-           from identities
-           where tenant_id = $1
-             and ($2::text is null or search_text like $2)
-             and (case $3::text when 'present' then status <> 'deleted'
+        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
+                  array(select r.name from identity_roles ir
+                        join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
+                        where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
+                        order by r.name) as "roles!",
+                  i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
+           from identities i
+           where i.tenant_id = $1
+             and ($2::text is null or i.search_text like $2)
+             and (case $3::text when 'present' then i.status <> 'deleted'
                                 when 'all' then true
-                                else status = $3 end)
-             and ($4::text is null or kind = $4)
-             and ($5::uuid is null or id < $5)
-           order by id desc
+                                else i.status = $3 end)
+             and ($4::text is null or i.kind = $4)
+             and ($5::uuid is null or i.id < $5)
+           order by i.id desc
            limit $6"#,
         tx.tenant_id,
         pattern,
@@ -246,44 +260,67 @@ pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Page<Identity>
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
-    let mut tx = db.read(ctx, Action::IdentitiesRead).await?;
+    let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id, false).await
+    let identity = fetch(tx.conn(), tenant_id, id).await?;
+    ctx.authorize(perm::IDENTITIES_READ, identity.target())?;
+    Ok(identity)
 }
 
-async fn fetch(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    id: Uuid,
-    for_update: bool,
-) -> Result<Identity> {
-    let row = if for_update {
-        sqlx::query_as!(
-            Row,
-            r#"select tenant_id, id, external_id, email, display_name, kind, role, metadata,
-                      status as "status!", created_at, updated_at, deleted_at
-               from identities where tenant_id = $1 and id = $2 for update"#,
-            tenant_id,
-            id
-        )
-        .fetch_optional(conn)
-        .await?
-    } else {
-        sqlx::query_as!(
-            Row,
-            r#"select tenant_id, id, external_id, email, display_name, kind, role, metadata,
-                      status as "status!", created_at, updated_at, deleted_at
-               from identities where tenant_id = $1 and id = $2"#,
-            tenant_id,
-            id
-        )
-        .fetch_optional(conn)
-        .await?
-    };
-    row.ok_or(Error::NotFound {
+async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Identity> {
+    sqlx::query_as!(
+        Row,
+        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
+                  array(select r.name from identity_roles ir
+                        join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
+                        where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
+                        order by r.name) as "roles!",
+                  i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
+           from identities i where i.tenant_id = $1 and i.id = $2"#,
+        tenant_id,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(Error::NotFound {
         resource: "identity",
     })?
     .try_into()
+}
+
+/// Locks the identity's row for the rest of the transaction and returns it.
+pub(crate) async fn fetch_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Identity> {
+    let found = sqlx::query_scalar!(
+        "select id from identities where tenant_id = $1 and id = $2 for update",
+        tenant_id,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if found.is_none() {
+        return Err(Error::NotFound {
+            resource: "identity",
+        });
+    }
+    fetch(conn, tenant_id, id).await
+}
+
+/// Fails with 404 unless the identity exists in the tenant.
+pub(crate) async fn exists(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<()> {
+    let found = sqlx::query_scalar!(
+        "select id from identities where tenant_id = $1 and id = $2",
+        tenant_id,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    found.map(|_| ()).ok_or(Error::NotFound {
+        resource: "identity",
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -292,7 +329,8 @@ pub struct NewIdentity {
     pub display_name: Option<String>,
     pub external_id: Option<String>,
     pub kind: Option<Kind>,
-    pub role: Option<Role>,
+    /// Role names; default `member`.
+    pub roles: Option<Vec<String>>,
     pub metadata: Option<Value>,
     /// An initial password for console sign-in; most identities get one through an invitation.
     pub password: Option<String>,
@@ -303,7 +341,7 @@ struct ValidNew {
     display_name: String,
     external_id: Option<String>,
     kind: Kind,
-    role: Role,
+    roles: Vec<String>,
     metadata: Value,
     password: Option<String>,
 }
@@ -361,12 +399,20 @@ fn validate_new(input: NewIdentity) -> Result<ValidNew> {
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
+    let roles = match input.roles {
+        Some(r) => r
+            .into_iter()
+            .map(|n| n.trim().to_lowercase())
+            .filter(|n| !n.is_empty())
+            .collect(),
+        None => vec!["member".to_owned()],
+    };
     Ok(ValidNew {
         email,
         display_name,
         external_id,
         kind,
-        role: input.role.unwrap_or(Role::Member),
+        roles,
         metadata,
         password: input.password.filter(|p| !p.is_empty()),
     })
@@ -390,13 +436,20 @@ fn conflict_from(err: sqlx::Error) -> Error {
 
 pub async fn create(ctx: &Ctx, db: &Db, input: NewIdentity) -> Result<Identity> {
     let valid = validate_new(input)?;
-    ctx.authorize_role_grant(valid.role)?;
     let password_hash = match &valid.password {
         Some(pw) => Some(passwords::hash(pw.clone()).await?),
         None => None,
     };
-    let mut tx = db.change(ctx, Action::IdentitiesCreate).await?;
-    let identity = insert(&mut tx, &valid, password_hash).await?;
+    let mut tx = db.change(ctx, perm::IDENTITIES_CREATE).await?;
+    let tenant_id = tx.tenant_id;
+    let roles = roles::by_names(tx.conn(), tenant_id, &valid.roles, "roles").await?;
+    if !roles.is_empty() {
+        ctx.authorize(perm::ROLES_MANAGE, Target::collection(tenant_id, "roles"))?;
+    }
+    for r in &roles {
+        ctx.authorize_role_grant(r.is_owner(), &r.allows())?;
+    }
+    let identity = insert(&mut tx, &valid, password_hash, &roles).await?;
     tx.record(Change {
         action: "identity.created",
         target_type: "identity",
@@ -413,29 +466,28 @@ async fn insert(
     tx: &mut ChangeTx<'_>,
     v: &ValidNew,
     password_hash: Option<String>,
+    roles: &[roles::Role],
 ) -> Result<Identity> {
     let tenant_id = tx.tenant_id;
-    let row = sqlx::query_as!(
-        Row,
-        r#"insert into identities
-              (tenant_id, id, external_id, email, display_name, kind, role, metadata, password_hash)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
-                     status as "status!", created_at, updated_at, deleted_at"#,
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "insert into identities
+            (tenant_id, id, external_id, email, display_name, kind, metadata, password_hash)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)",
         tenant_id,
-        Uuid::now_v7(),
+        id,
         v.external_id,
         v.email,
         v.display_name,
         v.kind.as_str(),
-        v.role.as_str(),
         v.metadata,
         password_hash,
     )
-    .fetch_one(tx.conn())
+    .execute(tx.conn())
     .await
     .map_err(conflict_from)?;
-    row.try_into()
+    roles::grant_initial(tx, id, roles).await?;
+    fetch(tx.conn(), tenant_id, id).await
 }
 
 /// Creates the first owner of a freshly created tenant inside the tenant's own transaction.
@@ -445,16 +497,18 @@ pub(crate) async fn insert_owner(
     display_name: &str,
     password_hash: String,
 ) -> Result<Identity> {
+    let tenant_id = tx.tenant_id;
+    let owner = roles::by_names(tx.conn(), tenant_id, &[roles::OWNER.to_owned()], "roles").await?;
     let valid = ValidNew {
         email: Some(email.to_owned()),
         display_name: display_name.to_owned(),
         external_id: None,
         kind: Kind::User,
-        role: Role::Owner,
+        roles: vec![roles::OWNER.to_owned()],
         metadata: Value::Object(Default::default()),
         password: None,
     };
-    let identity = insert(tx, &valid, Some(password_hash)).await?;
+    let identity = insert(tx, &valid, Some(password_hash), &owner).await?;
     tx.record(Change {
         action: "identity.created",
         target_type: "identity",
@@ -467,12 +521,12 @@ pub(crate) async fn insert_owner(
 }
 
 /// A partial update; `None` leaves a field as it is. `external_id: Some(None)` clears it.
+/// Roles change through [`roles::set_identity_roles`].
 #[derive(Debug, Clone, Default)]
 pub struct IdentityPatch {
     pub email: Option<String>,
     pub display_name: Option<String>,
     pub external_id: Option<Option<String>>,
-    pub role: Option<Role>,
     pub metadata: Option<Value>,
     /// `Some(true)` disables, `Some(false)` enables.
     pub disabled: Option<bool>,
@@ -483,7 +537,6 @@ impl IdentityPatch {
         self.email.is_none()
             && self.display_name.is_none()
             && self.external_id.is_none()
-            && self.role.is_none()
             && self.metadata.is_none()
             && self.disabled.is_none()
     }
@@ -493,19 +546,29 @@ impl IdentityPatch {
             && self.email.is_none()
             && self.display_name.is_none()
             && self.external_id.is_none()
-            && self.role.is_none()
             && self.metadata.is_none()
     }
+}
+
+/// Only an owner changes or removes an owner.
+fn guard_owner(ctx: &Ctx, target: &Identity, what: &str) -> Result<()> {
+    if target.is_owner() && !matches!(ctx.caller(), Ok(c) if c.is_owner()) && ctx.caller().is_ok() {
+        return Err(Error::Forbidden {
+            action: format!("{what} an owner"),
+        });
+    }
+    Ok(())
 }
 
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Result<Identity> {
     if patch.is_empty() {
         return Err(Error::BadRequest("nothing to update".into()));
     }
-    let mut tx = db.change(ctx, Action::IdentitiesUpdate).await?;
+    let mut tx = db.change(ctx, perm::IDENTITIES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id, true).await?;
-    ctx.authorize(Action::IdentitiesUpdate, before.resource())?;
+    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
+    ctx.authorize(perm::IDENTITIES_UPDATE, before.target())?;
+    guard_owner(ctx, &before, "change")?;
     if before.status == Status::Deleted {
         return Err(Error::Conflict {
             code: "identity_deleted",
@@ -560,31 +623,16 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
         return Err(Error::Validation(errors));
     }
 
-    let role = patch.role.unwrap_or(before.role);
     let disabled = patch.disabled.unwrap_or(before.status == Status::Disabled);
-    let loses_ownership = before.role == Role::Owner
-        && before.status == Status::Active
-        && (role != Role::Owner || disabled);
-    if role != before.role {
-        ctx.authorize_role_grant(role)?;
-        if is_self(ctx, id) {
-            return Err(Error::Conflict {
-                code: "cannot_change_own_role",
-                message: "You cannot change your own role; ask another owner.".into(),
-                field: Some("role"),
-            });
-        }
-    }
     if disabled && before.status != Status::Disabled {
         refuse_self(ctx, id, "disable")?;
-    }
-    if loses_ownership {
-        ensure_another_owner(tx.conn(), tenant_id, id).await?;
+        if before.is_owner() {
+            roles::ensure_another_owner(tx.conn(), tenant_id, id).await?;
+        }
     }
     let unchanged = email == before.email
         && display_name == before.display_name
         && external_id == before.external_id
-        && role == before.role
         && metadata == before.metadata
         && disabled == (before.status == Status::Disabled);
     if unchanged {
@@ -592,27 +640,23 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
         return Ok(before);
     }
 
-    let row = sqlx::query_as!(
-        Row,
-        r#"update identities
-           set email = $3, display_name = $4, external_id = $5, role = $6, metadata = $7,
-               disabled = $8, updated_at = now()
-           where tenant_id = $1 and id = $2
-           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
-                     status as "status!", created_at, updated_at, deleted_at"#,
+    sqlx::query!(
+        "update identities
+         set email = $3, display_name = $4, external_id = $5, metadata = $6, disabled = $7,
+             updated_at = now()
+         where tenant_id = $1 and id = $2",
         tenant_id,
         id,
         email,
         display_name,
         external_id,
-        role.as_str(),
         metadata,
         disabled,
     )
-    .fetch_one(tx.conn())
+    .execute(tx.conn())
     .await
     .map_err(conflict_from)?;
-    let after: Identity = row.try_into()?;
+    let after = fetch(tx.conn(), tenant_id, id).await?;
     let action = match (patch.only_status(), after.status) {
         (true, Status::Disabled) => "identity.disabled",
         (true, _) => "identity.enabled",
@@ -632,34 +676,6 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
 
 fn is_self(ctx: &Ctx, id: Uuid) -> bool {
     matches!(ctx.caller(), Ok(c) if c.identity_id == id)
-}
-
-/// Fails unless an active owner other than `leaving` remains. Locks the owners' rows so two
-/// concurrent demotions cannot both pass.
-async fn ensure_another_owner(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    leaving: Uuid,
-) -> Result<()> {
-    let owners = sqlx::query_scalar!(
-        "select id from identities
-         where tenant_id = $1 and role = 'owner' and status = 'active'
-         order by id
-         for update",
-        tenant_id
-    )
-    .fetch_all(conn)
-    .await?;
-    if owners.iter().any(|o| *o != leaving) {
-        Ok(())
-    } else {
-        Err(Error::Conflict {
-            code: "last_owner",
-            message: "A tenant must keep at least one active owner; make someone else owner first."
-                .into(),
-            field: None,
-        })
-    }
 }
 
 fn refuse_self(ctx: &Ctx, id: Uuid, what: &str) -> Result<()> {
@@ -686,29 +702,26 @@ pub async fn set_disabled(ctx: &Ctx, db: &Db, id: Uuid, disabled: bool) -> Resul
 
 /// Moves an identity to the trash; it can be restored until it is deleted for good.
 pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
-    let mut tx = db.change(ctx, Action::IdentitiesDelete).await?;
+    let mut tx = db.change(ctx, perm::IDENTITIES_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id, true).await?;
-    ctx.authorize(Action::IdentitiesDelete, before.resource())?;
+    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
+    ctx.authorize(perm::IDENTITIES_DELETE, before.target())?;
+    guard_owner(ctx, &before, "delete")?;
     if before.status == Status::Deleted {
         return Ok(before);
     }
     refuse_self(ctx, id, "delete")?;
-    if before.role == Role::Owner {
-        ensure_another_owner(tx.conn(), tenant_id, id).await?;
+    if before.is_owner() && before.status == Status::Active {
+        roles::ensure_another_owner(tx.conn(), tenant_id, id).await?;
     }
-    let row = sqlx::query_as!(
-        Row,
-        r#"update identities set deleted_at = now(), updated_at = now()
-           where tenant_id = $1 and id = $2
-           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
-                     status as "status!", created_at, updated_at, deleted_at"#,
+    sqlx::query!(
+        "update identities set deleted_at = now(), updated_at = now() where tenant_id = $1 and id = $2",
         tenant_id,
         id
     )
-    .fetch_one(tx.conn())
+    .execute(tx.conn())
     .await?;
-    let after: Identity = row.try_into()?;
+    let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
         action: "identity.deleted",
         target_type: "identity",
@@ -722,10 +735,11 @@ pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
 }
 
 pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
-    let mut tx = db.change(ctx, Action::IdentitiesUpdate).await?;
+    let mut tx = db.change(ctx, perm::IDENTITIES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id, true).await?;
-    ctx.authorize(Action::IdentitiesUpdate, before.resource())?;
+    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
+    ctx.authorize(perm::IDENTITIES_UPDATE, before.target())?;
+    guard_owner(ctx, &before, "restore")?;
     if before.status != Status::Deleted {
         return Err(Error::Conflict {
             code: "not_deleted",
@@ -733,18 +747,14 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
             field: None,
         });
     }
-    let row = sqlx::query_as!(
-        Row,
-        r#"update identities set deleted_at = null, updated_at = now()
-           where tenant_id = $1 and id = $2
-           returning tenant_id, id, external_id, email, display_name, kind, role, metadata,
-                     status as "status!", created_at, updated_at, deleted_at"#,
+    sqlx::query!(
+        "update identities set deleted_at = null, updated_at = now() where tenant_id = $1 and id = $2",
         tenant_id,
         id
     )
-    .fetch_one(tx.conn())
+    .execute(tx.conn())
     .await?;
-    let after: Identity = row.try_into()?;
+    let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
         action: "identity.restored",
         target_type: "identity",
@@ -759,13 +769,14 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
 
 /// Removes an identity for good. The audit record keeps what it was.
 pub async fn hard_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
-    let mut tx = db.change(ctx, Action::IdentitiesDelete).await?;
+    let mut tx = db.change(ctx, perm::IDENTITIES_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id, true).await?;
-    ctx.authorize(Action::IdentitiesDelete, before.resource())?;
+    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
+    ctx.authorize(perm::IDENTITIES_DELETE, before.target())?;
+    guard_owner(ctx, &before, "delete")?;
     refuse_self(ctx, id, "delete")?;
-    if before.role == Role::Owner && before.status == Status::Active {
-        ensure_another_owner(tx.conn(), tenant_id, id).await?;
+    if before.is_owner() && before.status == Status::Active {
+        roles::ensure_another_owner(tx.conn(), tenant_id, id).await?;
     }
     sqlx::query!(
         "delete from identities where tenant_id = $1 and id = $2",
@@ -833,8 +844,8 @@ mod tests {
         .ok()
         .unwrap();
         assert_eq!(
-            (ok.kind, ok.role, ok.email),
-            (Kind::Agent, Role::Member, None)
+            (ok.kind, ok.roles, ok.email),
+            (Kind::Agent, vec!["member".to_owned()], None)
         );
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod identities;
 pub mod pagination;
+pub mod roles;
 pub mod sessions;
 pub mod tenants;
 pub mod validation;

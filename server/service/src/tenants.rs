@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::passwords;
-use crate::authz::{Action, Resource};
+use crate::authz::PlatformAction;
 use crate::ctx::{Ctx, Plan};
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
@@ -74,7 +74,7 @@ fn valid_slug(slug: &str) -> bool {
 }
 
 pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenant> {
-    ctx.authorize(Action::TenantsCreate, Resource::Platform)?;
+    ctx.authorize_platform(PlatformAction::TenantsCreate)?;
     let mut errors = Vec::new();
     let slug = input.slug.trim().to_lowercase();
     if !valid_slug(&slug) {
@@ -133,6 +133,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenan
         after: Some(serde_json::to_value(&tenant).unwrap_or_default()),
     })
     .await?;
+    crate::roles::seed_system_roles(&mut tx).await?;
     let owner = identities::insert_owner(&mut tx, &email, "Owner", hash).await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant.slug, "tenant created");
@@ -149,7 +150,7 @@ pub async fn list(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<Page<Tenant>> {
-    ctx.authorize(Action::TenantsList, Resource::Platform)?;
+    ctx.authorize_platform(PlatformAction::TenantsList)?;
     let limit = pagination::limit(limit)?;
     let after = cursor.map(pagination::decode_cursor).transpose()?;
     let rows = sqlx::query_as!(
@@ -171,7 +172,7 @@ pub async fn list(
 /// The caller's own tenant.
 pub async fn current(ctx: &Ctx, db: &Db) -> Result<Tenant> {
     let tenant_id = ctx.tenant_id()?;
-    ctx.authorize(Action::TenantsRead, Resource::Tenant(tenant_id))?;
+    // Every member may see which tenant they are in (name, slug and plan): no permission.
     sqlx::query_as!(
         Row,
         "select id, slug, name, plan, created_at from tenants where id = $1",

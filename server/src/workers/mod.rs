@@ -6,6 +6,47 @@ use std::time::Duration;
 use service::Db;
 use tokio::task::JoinHandle;
 
+/// Listens for access-control changes made by any instance (PostgreSQL NOTIFY on
+/// `tenantry_authz`) and drops that tenant's compiled roles and policies, so the next
+/// request recompiles them. If the connection is lost, notifications may have been missed:
+/// everything is dropped and the listener reconnects.
+pub fn spawn_authz_listener(db: Db) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sqlx::postgres::PgListener::connect_with(db.pool()).await {
+                Ok(mut listener) => {
+                    if let Err(e) = listener.listen(service::authz::cache::CHANNEL).await {
+                        tracing::warn!(error = %e, "cannot listen for access-control changes");
+                    } else {
+                        db.authz().clear();
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(n)) => match uuid::Uuid::parse_str(n.payload()) {
+                                    Ok(tenant) => db.authz().evict(tenant),
+                                    Err(_) => db.authz().clear(),
+                                },
+                                Ok(None) => {
+                                    tracing::warn!(
+                                        "access-control listener lost its connection; reconnecting"
+                                    );
+                                    db.authz().clear();
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "access-control listener failed");
+                                    db.authz().clear();
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot connect the access-control listener"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
 /// Re-reads the JWT signing keys periodically, so a rotation made by another instance or
 /// by `tenantry keys rotate` is used for signing soon, and expired keys stop verifying.
 pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {

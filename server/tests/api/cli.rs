@@ -146,7 +146,8 @@ async fn tenant_create_migrate_and_keys_rotate_on_a_database_url() {
     )
     .await
     .unwrap();
-    assert_eq!(caller.role, service::ctx::Role::Owner);
+    assert!(caller.is_owner());
+    assert_eq!(caller.role_names(), ["owner"]);
     assert_eq!(caller.plan, service::ctx::Plan::Pro);
 }
 

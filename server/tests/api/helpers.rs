@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use server::config::ServeArgs;
 use server::embedded_pg::{EmbeddedPostgres, Options};
 use service::Db;
-use service::ctx::{Plan, Role};
+use service::ctx::Plan;
 use sqlx::Connection;
 use uuid::Uuid;
 
@@ -176,6 +176,8 @@ impl TestApp {
         let router = server::startup::build_router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // Like `tenantry serve`, each instance listens for access-control changes.
+        let _authz_listener = server::workers::spawn_authz_listener(db.clone());
         let server = tokio::spawn(async move {
             server::startup::serve(listener, router, std::future::pending())
                 .await
@@ -200,22 +202,18 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Creates an identity in `tenant` with `role` and the test password, via the service.
-    pub async fn member(&self, tenant: &TestTenant, role: Role) -> (Uuid, String) {
-        let email = format!(
-            "{}-{}@{}.test",
-            role.as_str(),
-            Uuid::now_v7().simple(),
-            tenant.slug
-        );
+    /// Creates an identity in `tenant` holding the role named `role` and the test password,
+    /// via the service.
+    pub async fn member(&self, tenant: &TestTenant, role: &str) -> (Uuid, String) {
+        let email = format!("{}-{}@{}.test", role, Uuid::now_v7().simple(), tenant.slug);
         let ctx = owner_ctx(&self.db, tenant).await;
         let identity = service::identities::create(
             &ctx,
             &self.db,
             service::identities::NewIdentity {
                 email: Some(email.clone()),
-                display_name: Some(format!("A {}", role.as_str())),
-                role: Some(role),
+                display_name: Some(format!("A {role}")),
+                roles: Some(vec![role.to_owned()]),
                 password: Some(PASSWORD.into()),
                 ..Default::default()
             },
@@ -334,7 +332,7 @@ pub async fn member_ctx(db: &Db, tenant_id: Uuid, identity_id: Uuid) -> service:
     .unwrap()
     .expect("active identity");
     service::Ctx::new(
-        service::Principal::Member(caller),
+        service::Principal::Member(Box::new(caller)),
         format!("test-{}", Uuid::now_v7()),
     )
 }

@@ -58,7 +58,7 @@ async fn token_is_a_jwt_that_the_published_jwks_verifies() {
     assert_eq!(claims.tid, app.acme.id);
     assert_eq!(
         (
-            claims.role.as_str(),
+            claims.roles.join(",").as_str(),
             claims.plan.as_str(),
             claims.scope.as_str()
         ),
@@ -208,7 +208,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 #[tokio::test]
 async fn disabled_identities_lose_access_at_once() {
     let app = TestApp::spawn().await;
-    let (id, email) = app.member(&app.acme, service::ctx::Role::Admin).await;
+    let (id, email) = app.member(&app.acme, "admin").await;
     let token = app.token("acme", &email).await;
     assert_eq!(
         app.get("/v1/me", Some(&token)).await.status(),

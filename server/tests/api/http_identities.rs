@@ -18,7 +18,7 @@ async fn the_identity_lifecycle_over_rest() {
             t,
             Some(
                 json!({"email": "Ada@Example.com", "display_name": "Ada", "external_id": "crm-7",
-                        "role": "admin", "metadata": {"team": "engines"}}),
+                        "roles": ["admin"], "metadata": {"team": "engines"}}),
             ),
         )
         .await;

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use service::ctx::Role;
 
 use crate::helpers::{ADMIN_TOKEN, TestApp};
 
@@ -24,6 +23,7 @@ enum Access {
 
 struct Route {
     method: &'static str,
+    /// `{id}` is an identity of the target tenant, `{role}` one of its custom roles.
     path: &'static str,
     access: Access,
     /// Addresses one object of the target tenant (so another tenant gets 404).
@@ -67,6 +67,31 @@ fn routes() -> Vec<Route> {
         route("DELETE", "/v1/identities/{id}", Access::Write, true),
         route("POST", "/v1/identities/{id}/restore", Access::Write, true),
         route("GET", "/v1/me", Access::Read, false),
+        route("GET", "/v1/permissions", Access::Read, false),
+        route("GET", "/v1/roles", Access::Read, false),
+        Route {
+            body: Some(
+                || json!({"name": format!("r{}", uuid::Uuid::now_v7().simple()), "permissions": {"memories:read": "allow"}}),
+            ),
+            ..route("POST", "/v1/roles", Access::Write, false)
+        },
+        route("GET", "/v1/roles/{role}", Access::Read, true),
+        Route {
+            body: Some(|| json!({"description": "changed"})),
+            ..route("PATCH", "/v1/roles/{role}", Access::Write, true)
+        },
+        route("GET", "/v1/roles/{role}/permissions", Access::Read, true),
+        Route {
+            body: Some(
+                || json!({"permissions": {"memories:read": "allow", "memories:update": "allow"}}),
+            ),
+            ..route("PUT", "/v1/roles/{role}/permissions", Access::Write, true)
+        },
+        route("GET", "/v1/identities/{id}/roles", Access::Read, true),
+        Route {
+            body: Some(|| json!({"roles": ["member"]})),
+            ..route("PUT", "/v1/identities/{id}/roles", Access::Write, true)
+        },
         route("GET", "/v1/admin/tenants", Access::SuperAdmin, false),
         Route {
             body: Some(
@@ -74,6 +99,8 @@ fn routes() -> Vec<Route> {
             ),
             ..route("POST", "/v1/admin/tenants", Access::SuperAdmin, false)
         },
+        // Last: it removes the role the rows above use.
+        route("DELETE", "/v1/roles/{role}", Access::Write, true),
     ]
 }
 
@@ -170,6 +197,12 @@ const SERVER_FNS: &[ServerFn] = &[
         object: true,
         args: &[("id", "{id}")],
     },
+    ServerFn {
+        path: "/api/identities/set_roles",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{id}"), ("roles[0]", "member")],
+    },
 ];
 
 #[tokio::test]
@@ -190,7 +223,7 @@ async fn every_route_is_in_the_table() {
     }
     let table: BTreeSet<(String, String)> = routes()
         .iter()
-        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .map(|r| (r.method.to_owned(), r.path.replace("{role}", "{id}")))
         .collect();
     let missing: Vec<_> = documented.difference(&table).collect();
     assert!(
@@ -226,14 +259,27 @@ fn method(m: &str) -> Method {
 #[tokio::test]
 async fn routes_answer_401_404_403_as_the_table_says() {
     let app = TestApp::spawn().await;
-    let (target, _) = app.member(&app.acme, Role::Member).await;
-    let (_, viewer_email) = app.member(&app.acme, Role::Viewer).await;
+    let (target, _) = app.member(&app.acme, "member").await;
+    let (_, viewer_email) = app.member(&app.acme, "viewer").await;
     let viewer = app.token("acme", &viewer_email).await;
     let outsider = app.owner_token(&app.globex).await;
     let owner = app.owner_token(&app.acme).await;
+    let role = service::roles::create(
+        &crate::helpers::owner_ctx(&app.db, &app.acme).await,
+        &app.db,
+        service::roles::RoleInput {
+            name: "table-role".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
 
     for r in routes() {
-        let path = r.path.replace("{id}", &target.to_string());
+        let path = r
+            .path
+            .replace("{id}", &target.to_string())
+            .replace("{role}", &role.id.to_string());
         let call = |token: Option<String>| {
             let body = r.body.map(|b| b());
             let m = method(r.method);
@@ -293,8 +339,8 @@ async fn routes_answer_401_404_403_as_the_table_says() {
 #[tokio::test]
 async fn server_functions_answer_401_404_403_as_the_table_says() {
     let app = TestApp::spawn().await;
-    let (target, _) = app.member(&app.acme, Role::Member).await;
-    let (_, viewer_email) = app.member(&app.acme, Role::Viewer).await;
+    let (target, _) = app.member(&app.acme, "member").await;
+    let (_, viewer_email) = app.member(&app.acme, "viewer").await;
     let viewer = app.console_session("acme", &viewer_email).await;
     let outsider = app.console_session("globex", "owner@globex.test").await;
     let owner = app.console_session("acme", "owner@acme.test").await;

@@ -9,3 +9,4 @@ mod isolation;
 mod ops;
 mod rls;
 mod service_identities;
+mod service_roles;

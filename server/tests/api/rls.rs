@@ -21,7 +21,20 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
         .execute(&mut conn)
         .await
         .unwrap();
-    for table in ["identities", "audit_log", "outbox_events", "refresh_tokens"] {
+    for table in [
+        "identities",
+        "audit_log",
+        "outbox_events",
+        "refresh_tokens",
+        "roles",
+        "role_permissions",
+        "identity_roles",
+        "groups",
+        "group_members",
+        "group_roles",
+        "policies",
+        "policy_versions",
+    ] {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
                 .fetch_one(&mut conn)
@@ -44,12 +57,14 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
     assert_eq!(rows[0].get::<uuid::Uuid, _>(0), app.acme.id);
 
     // Writing into another tenant is refused by the policy's WITH CHECK.
-    let err = sqlx::query("insert into identities (tenant_id, id, email, kind, role) values ($1, $2, 'x@y.z', 'user', 'member')")
-        .bind(app.globex.id)
-        .bind(uuid::Uuid::now_v7())
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
+    let err = sqlx::query(
+        "insert into identities (tenant_id, id, email, kind) values ($1, $2, 'x@y.z', 'user')",
+    )
+    .bind(app.globex.id)
+    .bind(uuid::Uuid::now_v7())
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
     tx.rollback().await.unwrap();
 

@@ -2,11 +2,11 @@
 //! outbox event.
 
 use service::audit_log;
-use service::ctx::Role;
 use service::events;
 use service::identities::{
     self, IdentityPatch, Kind, ListQuery, NewIdentity, Status, StatusFilter,
 };
+use service::roles;
 
 use crate::helpers::{TestApp, member_ctx, owner_ctx};
 
@@ -30,7 +30,7 @@ async fn create_writes_the_identity_its_audit_record_and_its_event() {
             display_name: Some("Ada".into()),
             external_id: Some("crm-1".into()),
             kind: Some(Kind::User),
-            role: Some(Role::Admin),
+            roles: Some(vec!["admin".into()]),
             metadata: Some(serde_json::json!({"team": "math"})),
             password: None,
         },
@@ -39,8 +39,8 @@ async fn create_writes_the_identity_its_audit_record_and_its_event() {
     .unwrap();
     assert_eq!(created.email.as_deref(), Some("ada@example.com"));
     assert_eq!(
-        (created.role, created.status, created.kind),
-        (Role::Admin, Status::Active, Kind::User)
+        (created.roles.clone(), created.status, created.kind),
+        (vec!["admin".to_owned()], Status::Active, Kind::User)
     );
     assert_eq!(created.tenant_id, app.acme.id);
     assert_eq!(created.id.get_version_num(), 7, "ids are UUIDv7");
@@ -227,7 +227,6 @@ async fn update_changes_fields_and_records_before_and_after() {
         IdentityPatch {
             display_name: Some("Grace Hopper".into()),
             external_id: Some(None),
-            role: Some(Role::Viewer),
             metadata: Some(serde_json::json!({"navy": true})),
             ..Default::default()
         },
@@ -236,7 +235,6 @@ async fn update_changes_fields_and_records_before_and_after() {
     .unwrap();
     assert_eq!(updated.display_name, "Grace Hopper");
     assert_eq!(updated.external_id, None);
-    assert_eq!(updated.role, Role::Viewer);
     assert_eq!(updated.email, created.email);
     assert!(updated.updated_at >= created.updated_at);
 
@@ -245,7 +243,7 @@ async fn update_changes_fields_and_records_before_and_after() {
         .unwrap();
     assert_eq!(audit[0].action, "identity.updated");
     assert_eq!(audit[0].before.as_ref().unwrap()["external_id"], "g-1");
-    assert_eq!(audit[0].after.as_ref().unwrap()["role"], "viewer");
+    assert_eq!(audit[0].after.as_ref().unwrap()["metadata"]["navy"], true);
 
     // An update that changes nothing writes nothing.
     identities::update(
@@ -253,7 +251,7 @@ async fn update_changes_fields_and_records_before_and_after() {
         &app.db,
         created.id,
         IdentityPatch {
-            role: Some(Role::Viewer),
+            display_name: Some("Grace Hopper".into()),
             ..Default::default()
         },
     )
@@ -376,47 +374,33 @@ async fn disable_enable_soft_delete_restore_and_hard_delete() {
 async fn owners_are_protected() {
     let app = TestApp::spawn().await;
     let owner = owner_ctx(&app.db, &app.acme).await;
-    let (admin_id, _) = app.member(&app.acme, Role::Admin).await;
+    let (admin_id, _) = app.member(&app.acme, "admin").await;
     let admin = member_ctx(&app.db, app.acme.id, admin_id).await;
 
     // Nobody disables, deletes or demotes themselves, and the last owner stays.
     let me = app.acme.owner_id;
-    assert_eq!(
+    for err in [
         identities::set_disabled(&owner, &app.db, me, true)
             .await
-            .unwrap_err()
-            .code(),
-        "cannot_target_self"
-    );
-    assert_eq!(
+            .unwrap_err(),
         identities::soft_delete(&owner, &app.db, me)
             .await
-            .unwrap_err()
-            .code(),
-        "cannot_target_self"
-    );
-    assert_eq!(
+            .unwrap_err(),
         identities::hard_delete(&owner, &app.db, me)
             .await
-            .unwrap_err()
-            .code(),
-        "cannot_target_self"
-    );
-    let demote = IdentityPatch {
-        role: Some(Role::Admin),
-        ..Default::default()
-    };
-    assert_eq!(
-        identities::update(&owner, &app.db, me, demote.clone())
-            .await
-            .unwrap_err()
-            .code(),
-        "cannot_change_own_role"
-    );
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.code(), "cannot_target_self");
+    }
+    let demote = || vec!["admin".to_owned()];
+    let err = roles::set_identity_roles(&owner, &app.db, me, demote())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "cannot_change_own_role");
 
     // An admin may not touch an owner nor make one.
     assert_eq!(
-        identities::update(&admin, &app.db, me, demote.clone())
+        roles::set_identity_roles(&admin, &app.db, me, demote())
             .await
             .unwrap_err()
             .status(),
@@ -429,8 +413,15 @@ async fn owners_are_protected() {
             .status(),
         403
     );
+    assert_eq!(
+        identities::set_disabled(&admin, &app.db, me, true)
+            .await
+            .unwrap_err()
+            .status(),
+        403
+    );
     let mut new_owner = new_user("boss@example.com");
-    new_owner.role = Some(Role::Owner);
+    new_owner.roles = Some(vec!["owner".into()]);
     assert_eq!(
         identities::create(&admin, &app.db, new_owner.clone())
             .await
@@ -443,25 +434,45 @@ async fn owners_are_protected() {
     let second = identities::create(&owner, &app.db, new_owner)
         .await
         .unwrap();
+    assert_eq!(second.roles, ["owner"]);
     let second_ctx = member_ctx(&app.db, app.acme.id, second.id).await;
-    identities::update(&second_ctx, &app.db, me, demote)
+    let now = roles::set_identity_roles(&second_ctx, &app.db, me, demote())
         .await
         .unwrap();
-    // Now `second` is the last owner: the demoted one cannot remove them.
-    let admin_again = member_ctx(&app.db, app.acme.id, me).await;
     assert_eq!(
-        identities::soft_delete(&admin_again, &app.db, second.id)
+        now.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        ["admin"]
+    );
+    // Now `second` is the last owner: the demoted one cannot remove them.
+    let demoted = member_ctx(&app.db, app.acme.id, me).await;
+    assert!(!demoted.caller().unwrap().is_owner());
+    assert_eq!(
+        identities::soft_delete(&demoted, &app.db, second.id)
             .await
             .unwrap_err()
             .status(),
         403
     );
+    // And the last owner cannot be demoted, even by themselves through a group trick.
+    let err = roles::set_identity_roles(
+        &owner_ctx_of(&app, second.id).await,
+        &app.db,
+        second.id,
+        demote(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "cannot_change_own_role");
+}
+
+async fn owner_ctx_of(app: &TestApp, id: uuid::Uuid) -> service::Ctx {
+    member_ctx(&app.db, app.acme.id, id).await
 }
 
 #[tokio::test]
 async fn viewers_and_members_read_but_do_not_write() {
     let app = TestApp::spawn().await;
-    for role in [Role::Viewer, Role::Member] {
+    for role in ["viewer", "member"] {
         let (id, _) = app.member(&app.acme, role).await;
         let ctx = member_ctx(&app.db, app.acme.id, id).await;
         assert!(

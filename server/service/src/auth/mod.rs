@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::ctx::{AuthMethod, Caller, Plan, Role};
+use crate::authz::cache::AuthzCache;
+use crate::ctx::{AuthMethod, Caller, Plan};
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -80,25 +81,31 @@ pub async fn load_caller(
     via: AuthMethod,
 ) -> Result<Option<Caller>> {
     let mut tx = db.begin_tenant(tenant_id).await?;
-    load_caller_in(&mut tx, tenant_id, identity_id, via).await
+    load_caller_in(&mut tx, db.authz(), tenant_id, identity_id, via).await
 }
 
 pub(crate) async fn load_caller_in(
     conn: &mut PgConnection,
+    cache: &AuthzCache,
     tenant_id: Uuid,
     identity_id: Uuid,
     via: AuthMethod,
 ) -> Result<Option<Caller>> {
     let row = sqlx::query!(
-        r#"select t.slug, t.name, t.plan, i.email, i.display_name, i.role
+        r#"select t.slug, t.name, t.plan, i.email, i.display_name, i.kind, i.metadata,
+                  array(select ir.role_id from identity_roles ir
+                        where ir.tenant_id = i.tenant_id and ir.identity_id = i.id) as "roles!",
+                  array(select gm.group_id from group_members gm
+                        where gm.tenant_id = i.tenant_id and gm.identity_id = i.id) as "groups!"
            from identities i join tenants t on t.id = i.tenant_id
            where i.tenant_id = $1 and i.id = $2 and i.status = 'active'"#,
         tenant_id,
         identity_id
     )
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
+    let authz = cache.get(conn, tenant_id).await?;
     Ok(Some(Caller {
         tenant_id,
         tenant_slug: r.slug,
@@ -108,8 +115,11 @@ pub(crate) async fn load_caller_in(
         identity_id,
         email: r.email,
         display_name: r.display_name,
-        role: Role::parse(&r.role)
-            .ok_or_else(|| Error::Internal(format!("unknown role {}", r.role)))?,
+        kind: r.kind,
+        metadata: r.metadata,
+        roles: r.roles,
+        groups: r.groups,
         via,
+        authz,
     }))
 }

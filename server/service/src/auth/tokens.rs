@@ -29,7 +29,8 @@ pub struct Claims {
     pub sub: Uuid,
     /// The tenant.
     pub tid: Uuid,
-    pub role: String,
+    /// Names of the roles the identity holds (directly or through groups).
+    pub roles: Vec<String>,
     pub plan: String,
     pub scope: String,
     pub jti: Uuid,
@@ -61,7 +62,7 @@ impl Tokens {
             aud: AUDIENCE.into(),
             sub: caller.identity_id,
             tid: caller.tenant_id,
-            role: caller.role.as_str().into(),
+            roles: caller.role_names(),
             plan: caller.plan.as_str().into(),
             scope: "api".into(),
             jti: Uuid::now_v7(),
@@ -142,17 +143,22 @@ impl Tokens {
         if !constant_time_eq(&row.token_hash, &sha256(&secret)) || row.revoked_at.is_some() {
             return Err(Error::Unauthenticated);
         }
-        let caller =
-            super::load_caller_in(&mut tx, tenant_id, row.identity_id, AuthMethod::AccessToken)
-                .await?;
+        let caller = super::load_caller_in(
+            &mut tx,
+            db.authz(),
+            tenant_id,
+            row.identity_id,
+            AuthMethod::AccessToken,
+        )
+        .await?;
         let ctx = Ctx {
             principal: match &caller {
-                Some(c) => Principal::Member(c.clone()),
+                Some(c) => Principal::Member(Box::new(c.clone())),
                 None => Principal::System,
             },
             ..request.clone()
         };
-        let mut tx = ChangeTx::wrap(tx, &ctx, tenant_id);
+        let mut tx = ChangeTx::wrap(tx, &ctx, tenant_id, db);
         let reused = row.used_at.is_some();
         if reused || caller.is_none() {
             sqlx::query!(

@@ -1,238 +1,246 @@
 //! The single authorization choke point. Every service function asks
-//! `ctx.authorize(action, resource)` before it reads or changes anything.
+//! `ctx.authorize(permission, target)` before it reads or changes anything inside a tenant;
+//! tenant management asks `ctx.authorize_platform(action)`.
 //!
-//! Today the decision is a fixed role → permission table plus two rules that protect
-//! owners; the access-control issue swaps the body of [`Ctx::authorize`] for roles and
-//! policies without touching its callers.
+//! Inside a tenant the answer comes from the tenant's compiled roles, groups and policies
+//! ([`engine::Compiled::decide`]); another tenant's object is always "not found".
 
+pub mod cache;
 pub mod catalog;
 pub mod engine;
 pub mod logic;
 
+use serde_json::Value;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::ctx::{Ctx, Principal, Role};
-use crate::error::{Error, Result};
+pub use catalog::Permission;
 
-/// A permission, written `resource:action`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    TenantsRead,
-    TenantsCreate,
-    TenantsList,
-    IdentitiesRead,
-    IdentitiesCreate,
-    IdentitiesUpdate,
-    IdentitiesDelete,
-    SigningKeysRotate,
+use crate::ctx::{Caller, Ctx, Principal};
+use crate::error::{Error, Result};
+use engine::{Context, Decision, Request, Subject, Target as EngineTarget};
+
+/// `module:action` constants for the permissions the service layer checks.
+pub mod perm {
+    use super::Permission;
+
+    const fn p(module: &'static str, action: &'static str) -> Permission {
+        Permission { module, action }
+    }
+
+    pub const IDENTITIES_READ: Permission = p("identities", "read");
+    pub const IDENTITIES_CREATE: Permission = p("identities", "create");
+    pub const IDENTITIES_UPDATE: Permission = p("identities", "update");
+    pub const IDENTITIES_DELETE: Permission = p("identities", "delete");
+    pub const ROLES_READ: Permission = p("roles", "read");
+    pub const ROLES_CREATE: Permission = p("roles", "create");
+    pub const ROLES_UPDATE: Permission = p("roles", "update");
+    pub const ROLES_DELETE: Permission = p("roles", "delete");
+    /// Assigning roles to identities and groups.
+    pub const ROLES_MANAGE: Permission = p("roles", "manage");
+    pub const GROUPS_READ: Permission = p("groups", "read");
+    pub const GROUPS_CREATE: Permission = p("groups", "create");
+    pub const GROUPS_UPDATE: Permission = p("groups", "update");
+    pub const GROUPS_DELETE: Permission = p("groups", "delete");
+    /// Adding and removing members.
+    pub const GROUPS_MANAGE: Permission = p("groups", "manage");
+    pub const POLICIES_READ: Permission = p("policies", "read");
+    pub const POLICIES_CREATE: Permission = p("policies", "create");
+    pub const POLICIES_UPDATE: Permission = p("policies", "update");
+    pub const POLICIES_DELETE: Permission = p("policies", "delete");
+    pub const AUDIT_READ: Permission = p("audit", "read");
+    pub const SETTINGS_READ: Permission = p("settings", "read");
 }
 
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::TenantsRead => "tenants:read",
-            Action::TenantsCreate => "tenants:create",
-            Action::TenantsList => "tenants:list",
-            Action::IdentitiesRead => "identities:read",
-            Action::IdentitiesCreate => "identities:create",
-            Action::IdentitiesUpdate => "identities:update",
-            Action::IdentitiesDelete => "identities:delete",
-            Action::SigningKeysRotate => "signing_keys:rotate",
+/// What a permission is checked against.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub tenant_id: Uuid,
+    /// The module (`identities`, `memories`, ...).
+    pub kind: &'static str,
+    pub id: Option<Uuid>,
+    /// The identity that owns the resource, when it has one.
+    pub owner: Option<Uuid>,
+    pub metadata: Option<Value>,
+}
+
+impl Target {
+    /// A module of a tenant as a whole (listing, creating).
+    pub fn collection(tenant_id: Uuid, kind: &'static str) -> Target {
+        Target {
+            tenant_id,
+            kind,
+            id: None,
+            owner: None,
+            metadata: None,
+        }
+    }
+
+    pub fn object(tenant_id: Uuid, kind: &'static str, id: Uuid) -> Target {
+        Target {
+            tenant_id,
+            kind,
+            id: Some(id),
+            owner: None,
+            metadata: None,
         }
     }
 }
 
-/// What an action is about. Attributes that rules look at travel with it.
-#[derive(Debug, Clone, Copy)]
-pub enum Resource {
-    /// The platform itself (tenant management, signing keys).
-    Platform,
-    /// A tenant as a whole, or a collection inside it.
-    Tenant(Uuid),
-    /// One identity, with the role it holds now.
-    Identity {
-        tenant_id: Uuid,
-        id: Uuid,
-        role: Role,
-    },
+/// Cross-tenant actions: the super-admin's and the system's only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlatformAction {
+    TenantsCreate,
+    TenantsList,
 }
 
-/// The permissions each fixed role grants inside its own tenant.
-pub fn role_grants(role: Role, action: Action) -> bool {
-    use Action::*;
-    match action {
-        TenantsRead | IdentitiesRead => true,
-        IdentitiesCreate | IdentitiesUpdate | IdentitiesDelete => {
-            matches!(role, Role::Owner | Role::Admin)
+impl PlatformAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformAction::TenantsCreate => "tenants:create",
+            PlatformAction::TenantsList => "tenants:list",
         }
-        TenantsCreate | TenantsList | SigningKeysRotate => false,
+    }
+}
+
+/// Builds the engine's request for a caller.
+pub fn request_for<'a>(
+    caller: &'a Caller,
+    ctx: &'a Ctx,
+    permission: Permission,
+    target: &'a Target,
+) -> Request<'a> {
+    Request {
+        subject: Subject {
+            id: caller.identity_id,
+            kind: &caller.kind,
+            roles: &caller.roles,
+            groups: &caller.groups,
+            metadata: &caller.metadata,
+        },
+        permission,
+        target: EngineTarget {
+            kind: target.kind,
+            id: target.id,
+            owner: target.owner,
+            metadata: target.metadata.as_ref(),
+        },
+        context: Context {
+            time: OffsetDateTime::now_utc(),
+            ip: ctx.ip,
+            plan: caller.plan.as_str(),
+        },
     }
 }
 
 impl Ctx {
-    pub fn authorize(&self, action: Action, resource: Resource) -> Result<()> {
-        let forbidden = || {
-            Err(Error::Forbidden {
-                action: action.as_str().to_owned(),
-            })
-        };
+    pub fn authorize(&self, permission: Permission, target: Target) -> Result<()> {
         match &self.principal {
             Principal::Anonymous => Err(Error::Unauthenticated),
             Principal::System => Ok(()),
-            Principal::SuperAdmin => match (action, resource) {
-                (Action::TenantsCreate | Action::TenantsList, Resource::Platform) => Ok(()),
-                _ => forbidden(),
-            },
+            Principal::SuperAdmin => Err(Error::Forbidden {
+                action: permission.to_key(),
+            }),
             Principal::Member(caller) => {
-                let tenant = match resource {
-                    Resource::Platform => return forbidden(),
-                    Resource::Tenant(t) | Resource::Identity { tenant_id: t, .. } => t,
-                };
                 // Another tenant's object does not exist for this caller.
-                if tenant != caller.tenant_id {
+                if target.tenant_id != caller.tenant_id {
                     return Err(Error::NotFound {
                         resource: "resource",
                     });
                 }
-                if !role_grants(caller.role, action) {
-                    return forbidden();
+                let decision = caller
+                    .authz
+                    .decide(&request_for(caller, self, permission, &target), false);
+                if decision.allowed {
+                    Ok(())
+                } else {
+                    tracing::info!(
+                        permission = %permission,
+                        reason = %decision.reason.describe(),
+                        "authorization denied"
+                    );
+                    Err(Error::Forbidden {
+                        action: permission.to_key(),
+                    })
                 }
-                // Only an owner may change or remove an owner.
-                if let Resource::Identity {
-                    role: Role::Owner, ..
-                } = resource
-                    && action != Action::IdentitiesRead
-                    && caller.role != Role::Owner
-                {
-                    return forbidden();
-                }
-                Ok(())
             }
         }
     }
 
-    /// Granting a role is itself guarded: nobody hands out more than they hold.
-    pub fn authorize_role_grant(&self, role: Role) -> Result<()> {
+    /// The same decision, explained (the policy simulator and `/v1/authz/check`).
+    pub fn explain(&self, permission: Permission, target: Target) -> Result<Decision> {
+        let caller = self.caller()?;
+        if target.tenant_id != caller.tenant_id {
+            return Err(Error::NotFound {
+                resource: "resource",
+            });
+        }
+        Ok(caller
+            .authz
+            .decide(&request_for(caller, self, permission, &target), true))
+    }
+
+    /// The permissions the caller holds on whole modules (no particular object): what the
+    /// console uses to hide what the caller may not do. The server still decides each call.
+    pub fn allowed_permissions(&self) -> Vec<Permission> {
+        let Ok(caller) = self.caller() else {
+            return Vec::new();
+        };
+        catalog::all()
+            .filter(|p| {
+                let target = Target::collection(caller.tenant_id, p.module);
+                caller
+                    .authz
+                    .decide(&request_for(caller, self, *p, &target), false)
+                    .allowed
+            })
+            .collect()
+    }
+
+    pub fn authorize_platform(&self, action: PlatformAction) -> Result<()> {
+        match &self.principal {
+            Principal::System | Principal::SuperAdmin => Ok(()),
+            Principal::Anonymous => Err(Error::Unauthenticated),
+            Principal::Member(_) => Err(Error::Forbidden {
+                action: action.as_str().to_owned(),
+            }),
+        }
+    }
+
+    /// Whether the caller may hand out a role: nobody gives more than they have. The
+    /// owner role takes an owner; any other role takes every permission it allows.
+    pub fn authorize_role_grant(&self, role_is_owner: bool, allows: &[Permission]) -> Result<()> {
         match &self.principal {
             Principal::System => Ok(()),
-            Principal::Member(caller) if role != Role::Owner || caller.role == Role::Owner => {
-                Ok(())
-            }
             Principal::Anonymous => Err(Error::Unauthenticated),
-            _ => Err(Error::Forbidden {
-                action: format!("grant the {} role", role.as_str()),
+            Principal::SuperAdmin => Err(Error::Forbidden {
+                action: "grant roles".into(),
             }),
+            Principal::Member(caller) => {
+                if caller.is_owner() {
+                    return Ok(());
+                }
+                let missing = if role_is_owner {
+                    Some("the owner role".to_owned())
+                } else {
+                    allows
+                        .iter()
+                        .find(|p| {
+                            let target = Target::collection(caller.tenant_id, p.module);
+                            !caller
+                                .authz
+                                .decide(&request_for(caller, self, **p, &target), false)
+                                .allowed
+                        })
+                        .map(|p| p.to_key())
+                };
+                match missing {
+                    None => Ok(()),
+                    Some(what) => Err(Error::Forbidden {
+                        action: format!("grant a role with {what}, which you do not have yourself"),
+                    }),
+                }
+            }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ctx::{AuthMethod, Caller, Plan};
-
-    fn member(tenant: Uuid, role: Role) -> Ctx {
-        Ctx::new(
-            Principal::Member(Caller {
-                tenant_id: tenant,
-                tenant_slug: "t".into(),
-                tenant_name: "T".into(),
-                plan: Plan::Free,
-                identity_id: Uuid::now_v7(),
-                email: None,
-                display_name: String::new(),
-                role,
-                via: AuthMethod::Session,
-            }),
-            "req",
-        )
-    }
-
-    #[test]
-    fn role_table() {
-        let t = Uuid::now_v7();
-        for role in Role::ALL {
-            let ctx = member(t, role);
-            assert!(
-                ctx.authorize(Action::IdentitiesRead, Resource::Tenant(t))
-                    .is_ok()
-            );
-            let may_write = ctx
-                .authorize(Action::IdentitiesCreate, Resource::Tenant(t))
-                .is_ok();
-            assert_eq!(
-                may_write,
-                matches!(role, Role::Owner | Role::Admin),
-                "{role:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn other_tenant_is_not_found_not_forbidden() {
-        let ctx = member(Uuid::now_v7(), Role::Owner);
-        let err = ctx
-            .authorize(Action::IdentitiesRead, Resource::Tenant(Uuid::now_v7()))
-            .unwrap_err();
-        assert_eq!(err.status(), 404);
-    }
-
-    #[test]
-    fn only_owners_touch_owners() {
-        let t = Uuid::now_v7();
-        let owner_target = Resource::Identity {
-            tenant_id: t,
-            id: Uuid::now_v7(),
-            role: Role::Owner,
-        };
-        assert_eq!(
-            member(t, Role::Admin)
-                .authorize(Action::IdentitiesUpdate, owner_target)
-                .unwrap_err()
-                .status(),
-            403
-        );
-        assert!(
-            member(t, Role::Admin)
-                .authorize(Action::IdentitiesRead, owner_target)
-                .is_ok()
-        );
-        assert!(
-            member(t, Role::Owner)
-                .authorize(Action::IdentitiesDelete, owner_target)
-                .is_ok()
-        );
-        assert!(
-            member(t, Role::Admin)
-                .authorize_role_grant(Role::Owner)
-                .is_err()
-        );
-        assert!(
-            member(t, Role::Admin)
-                .authorize_role_grant(Role::Admin)
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn super_admin_manages_tenants_only() {
-        let ctx = Ctx::new(Principal::SuperAdmin, "req");
-        assert!(
-            ctx.authorize(Action::TenantsCreate, Resource::Platform)
-                .is_ok()
-        );
-        assert_eq!(
-            ctx.authorize(Action::IdentitiesRead, Resource::Tenant(Uuid::now_v7()))
-                .unwrap_err()
-                .status(),
-            403
-        );
-        let anon = Ctx::new(Principal::Anonymous, "req");
-        assert_eq!(
-            anon.authorize(Action::TenantsList, Resource::Platform)
-                .unwrap_err()
-                .status(),
-            401
-        );
     }
 }

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use service::ctx::Role;
 use service::identities::{
     self, Identity, IdentityPatch, Kind, ListQuery, NewIdentity, StatusFilter,
 };
@@ -26,8 +25,9 @@ pub struct IdentityBody {
     pub display_name: String,
     #[schema(example = "user")]
     pub kind: String,
-    #[schema(example = "member")]
-    pub role: String,
+    /// Names of the roles held directly.
+    #[schema(example = json!(["member"]))]
+    pub roles: Vec<String>,
     #[schema(example = "active")]
     pub status: String,
     #[schema(value_type = Object)]
@@ -48,7 +48,7 @@ impl From<Identity> for IdentityBody {
             email: i.email,
             display_name: i.display_name,
             kind: i.kind.as_str().into(),
-            role: i.role.as_str().into(),
+            roles: i.roles,
             status: i.status.as_str().into(),
             metadata: i.metadata,
             created_at: i.created_at,
@@ -82,13 +82,6 @@ pub struct ListParams {
 
 fn invalid(field: &str, message: &str) -> ApiError {
     ApiError(service::Error::validation(field, "invalid_value", message))
-}
-
-fn parse_role(field: &str, role: Option<String>) -> Result<Option<Role>, ApiError> {
-    role.map(|r| {
-        Role::parse(&r).ok_or_else(|| invalid(field, "role must be owner, admin, member or viewer"))
-    })
-    .transpose()
 }
 
 fn parse_kind(kind: Option<String>) -> Result<Option<Kind>, ApiError> {
@@ -138,8 +131,9 @@ pub struct CreateIdentity {
     pub external_id: Option<String>,
     /// `user` (default) or `agent`.
     pub kind: Option<String>,
-    /// `owner`, `admin`, `member` (default) or `viewer`.
-    pub role: Option<String>,
+    /// Role names (system roles `owner`, `admin`, `member`, `viewer` or custom ones);
+    /// default `["member"]`.
+    pub roles: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
     /// Optional initial password (12-256 characters) for console sign-in.
@@ -163,7 +157,7 @@ pub async fn create(
             display_name: body.display_name,
             external_id: body.external_id,
             kind: parse_kind(body.kind)?,
-            role: parse_role("role", body.role)?,
+            roles: body.roles,
             metadata: body.metadata,
             password: body.password,
         },
@@ -209,7 +203,6 @@ pub struct UpdateIdentity {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub external_id: Option<Option<String>>,
-    pub role: Option<String>,
     /// Replaces the whole metadata object.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
@@ -243,7 +236,6 @@ pub async fn update(
         email: body.email,
         display_name: body.display_name,
         external_id: body.external_id,
-        role: parse_role("role", body.role)?,
         metadata: body.metadata,
         disabled,
     };

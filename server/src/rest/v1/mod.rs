@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod identities;
+pub mod roles;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -19,6 +20,7 @@ use crate::state::AppState;
     tags(
         (name = "auth", description = "Access and refresh tokens"),
         (name = "identities", description = "People and agents of a tenant"),
+        (name = "roles", description = "Roles, their permissions, and who holds them"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -59,6 +61,11 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(identities::restore))
         .routes(routes!(identities::me))
         .routes(routes!(admin::list, admin::create))
+        .routes(routes!(roles::catalogue))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::get, roles::update, roles::delete))
+        .routes(routes!(roles::permissions, roles::set_permissions))
+        .routes(routes!(roles::identity_roles, roles::set_identity_roles))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);
