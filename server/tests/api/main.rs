@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod access;
 mod cli;
 mod http_auth;
 mod http_identities;

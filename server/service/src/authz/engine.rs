@@ -23,6 +23,8 @@ use uuid::Uuid;
 use super::catalog::{ACTIONS, MODULES, PERMISSION_COUNT, Permission};
 use super::logic::{self, Condition, RuleError};
 
+const MATCHED: &str = "matched";
+
 /// The priority of role grants and denies; policies above it override roles, below it only
 /// fill gaps.
 pub const ROLE_PRIORITY: i32 = 0;
@@ -295,6 +297,8 @@ impl Compiled {
         };
 
         let index = req.permission.index();
+        // With `explain`: which trace step holds the candidate that currently wins.
+        let mut winner_step: Option<usize> = None;
         for role_id in &roles {
             let Some(role) = self.roles.get(role_id) else {
                 continue;
@@ -310,16 +314,15 @@ impl Compiled {
                     },
                 );
                 if explain {
+                    if won {
+                        winner_step = Some(trace.len());
+                    }
                     trace.push(Step {
                         kind: StepKind::Role,
                         name: role.name.clone(),
                         effect,
                         priority: Some(ROLE_PRIORITY),
-                        outcome: if won {
-                            "matched".into()
-                        } else {
-                            "matched, outranked".into()
-                        },
+                        outcome: MATCHED.into(),
                     });
                 }
             }
@@ -362,7 +365,7 @@ impl Compiled {
                     }
                 }
             }
-            consider(
+            let won = consider(
                 &mut best,
                 p.priority,
                 p.effect,
@@ -374,14 +377,22 @@ impl Compiled {
                 },
             );
             if explain {
-                trace.push(Step::policy(
-                    p,
-                    if p.condition.is_some() {
-                        "matched, condition is true"
+                if won {
+                    winner_step = Some(trace.len());
+                }
+                trace.push(Step::policy(p, MATCHED));
+            }
+        }
+        if explain {
+            // Now that the winner is known, say of each matching rule whether it decided.
+            for (i, step) in trace.iter_mut().enumerate() {
+                if step.outcome == MATCHED {
+                    step.outcome = if Some(i) == winner_step {
+                        "matched: this decided".into()
                     } else {
-                        "matched"
-                    },
-                ));
+                        "matched, outranked".into()
+                    };
+                }
             }
         }
 

@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod groups;
 pub mod identities;
+pub mod policies;
 pub mod roles;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -21,6 +23,8 @@ use crate::state::AppState;
         (name = "auth", description = "Access and refresh tokens"),
         (name = "identities", description = "People and agents of a tenant"),
         (name = "roles", description = "Roles, their permissions, and who holds them"),
+        (name = "groups", description = "The group tree, memberships and group roles"),
+        (name = "policies", description = "Allow and deny policies, their versions, and the decision point"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -66,6 +70,18 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(roles::get, roles::update, roles::delete))
         .routes(routes!(roles::permissions, roles::set_permissions))
         .routes(routes!(roles::identity_roles, roles::set_identity_roles))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::tree))
+        .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(groups::members, groups::add_members))
+        .routes(routes!(groups::remove_member))
+        .routes(routes!(groups::roles, groups::set_roles))
+        .routes(routes!(policies::list, policies::create))
+        .routes(routes!(policies::bulk))
+        .routes(routes!(policies::get, policies::update, policies::delete))
+        .routes(routes!(policies::versions))
+        .routes(routes!(policies::restore))
+        .routes(routes!(policies::check))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);
