@@ -2,12 +2,15 @@
 //! the browser hydrates it (feature `hydrate`). Server functions are the console's door to
 //! the service layer; they hold no rule and no SQL.
 
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod groups;
 pub mod identities;
+pub mod policies;
+pub mod roles;
 #[cfg(feature = "ssr")]
 pub mod server;
 
@@ -58,8 +61,15 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("identities/:id") ssr=SsrMode::Async view=identities::pages::IdentityDetailPage/>
                     <Route path=path!("identities/:id/edit") ssr=SsrMode::Async view=identities::pages::EditIdentityPage/>
                     <Route path=path!("invitations") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Invitations" description="Invite people by email with a role and groups; follow each invitation from pending to accepted, resend or revoke it."/> }/>
-                    <Route path=path!("roles") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Roles" description="System and custom roles as a permission matrix, granted to identities and groups."/> }/>
-                    <Route path=path!("policies") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Policies" description="Allow and deny rules with JSON Logic conditions, their version history, and a simulator that explains every decision."/> }/>
+                    <Route path=path!("roles") ssr=SsrMode::Async view=roles::pages::RolesListPage/>
+                    <Route path=path!("roles/new") ssr=SsrMode::Async view=roles::pages::RolePage/>
+                    <Route path=path!("roles/:id") ssr=SsrMode::Async view=roles::pages::RolePage/>
+                    <Route path=path!("groups") ssr=SsrMode::Async view=groups::pages::GroupsPage/>
+                    <Route path=path!("groups/:id") ssr=SsrMode::Async view=groups::pages::GroupPage/>
+                    <Route path=path!("policies") ssr=SsrMode::Async view=policies::pages::PoliciesPage/>
+                    <Route path=path!("policies/new") ssr=SsrMode::Async view=policies::pages::PolicyPage/>
+                    <Route path=path!("policies/simulator") ssr=SsrMode::Async view=policies::pages::SimulatorPage/>
+                    <Route path=path!("policies/:id") ssr=SsrMode::Async view=policies::pages::PolicyPage/>
                     <Route path=path!("memories") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Memories" description="Semantic memories of people and agents: search by meaning or keyword, expiry, trash and restore."/> }/>
                     <Route path=path!("webhooks") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Webhooks" description="Signed, retried deliveries of every event to your endpoints, with a delivery log and test pings."/> }/>
                     <Route path=path!("audit") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Audit trail" description="Every change with its actor, before and after, in a tamper-evident chain you can verify and export. The records are already being written."/> }/>

@@ -1,5 +1,8 @@
 //! The console's browser entry point: hydrate the server-rendered page, nothing else.
 
+// The console's views are deeply nested types; their layout needs a deeper query limit.
+#![recursion_limit = "512"]
+
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();

@@ -35,6 +35,22 @@ pub fn provide_flash(flash: Option<FormFlash>) {
     });
 }
 
+/// Counts the actions that finished without error, for data that must reload after a
+/// successful save but not while a failed form still holds what the admin typed.
+pub fn successes<T, E>(value: Signal<Option<Result<T, E>>>) -> Signal<usize>
+where
+    T: Send + Sync + 'static,
+    E: Send + Sync + 'static,
+{
+    let count = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        if value.with(|v| matches!(v, Some(Ok(_)))) {
+            count.update(|n| *n += 1);
+        }
+    });
+    count.into()
+}
+
 /// The error and the submitted values a form shows: the latest action result when
 /// JavaScript dispatched it, or the flash of a plain form post. An error that arrives in
 /// the URL (server_fn's `__err` for plain forms) is ignored: anyone can write a URL, so

@@ -24,18 +24,23 @@ pub const NAV: &[NavItem] = &[
         built: true,
     },
     NavItem {
-        href: "/invitations",
-        label: "Invitations",
-        built: false,
+        href: "/groups",
+        label: "Groups",
+        built: true,
     },
     NavItem {
         href: "/roles",
         label: "Roles",
-        built: false,
+        built: true,
     },
     NavItem {
         href: "/policies",
         label: "Policies",
+        built: true,
+    },
+    NavItem {
+        href: "/invitations",
+        label: "Invitations",
         built: false,
     },
     NavItem {

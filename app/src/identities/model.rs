@@ -58,12 +58,16 @@ pub struct IdentityDetail {
 }
 
 #[cfg(feature = "ssr")]
+pub use ssr::when;
+
+#[cfg(feature = "ssr")]
 mod ssr {
     use time::OffsetDateTime;
     use time::macros::format_description;
 
     use super::*;
 
+    /// A timestamp as the console shows it.
     pub fn when(t: OffsetDateTime) -> String {
         t.format(format_description!(
             "[year]-[month]-[day] [hour]:[minute] UTC"

@@ -288,6 +288,23 @@ async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Ide
     .try_into()
 }
 
+/// The identity with this email (case-insensitive) in the caller's tenant.
+pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> {
+    let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
+    let tenant_id = tx.tenant_id;
+    let id = sqlx::query_scalar!(
+        "select id from identities where tenant_id = $1 and lower(email) = lower($2)",
+        tenant_id,
+        email.trim()
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(Error::NotFound {
+        resource: "identity with this email",
+    })?;
+    fetch(tx.conn(), tenant_id, id).await
+}
+
 /// Locks the identity's row for the rest of the transaction and returns it.
 pub(crate) async fn fetch_for_update(
     conn: &mut PgConnection,

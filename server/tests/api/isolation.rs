@@ -261,6 +261,130 @@ const SERVER_FNS: &[ServerFn] = &[
         object: true,
         args: &[("id", "{id}"), ("roles[0]", "member")],
     },
+    ServerFn {
+        path: "/api/roles/list",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/roles/save",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{role}"),
+            ("name", "table-role"),
+            ("description", "changed"),
+            ("permissions[memories:read]", "allow"),
+        ],
+    },
+    ServerFn {
+        path: "/api/groups/list",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/groups/get",
+        access: Access::Read,
+        object: true,
+        args: &[("id", "{group}")],
+    },
+    ServerFn {
+        path: "/api/groups/save",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{group}"),
+            ("name", "Renamed"),
+            ("kind", "team"),
+            ("description", ""),
+            ("parent_id", ""),
+        ],
+    },
+    ServerFn {
+        path: "/api/groups/add_member",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{group}"), ("email", "owner@acme.test")],
+    },
+    ServerFn {
+        path: "/api/groups/remove_member",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{group}"), ("identity_id", "{id}")],
+    },
+    ServerFn {
+        path: "/api/groups/set_roles",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{group}"), ("roles[0]", "viewer")],
+    },
+    ServerFn {
+        path: "/api/policies/list",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/policies/get",
+        access: Access::Read,
+        object: true,
+        args: &[("id", "{policy}")],
+    },
+    ServerFn {
+        path: "/api/policies/save",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{policy}"),
+            ("name", "Table policy"),
+            ("description", ""),
+            ("effect", "allow"),
+            ("priority", "3"),
+            ("resource_pattern", "memories"),
+            ("action_pattern", "read"),
+            ("condition", ""),
+            ("enabled", "on"),
+        ],
+    },
+    ServerFn {
+        path: "/api/policies/restore",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{policy}"), ("version", "1")],
+    },
+    ServerFn {
+        path: "/api/policies/simulate",
+        access: Access::Read,
+        object: false,
+        args: &[
+            ("principal", "owner@acme.test"),
+            ("action", "identities:read"),
+            ("resource_owner", ""),
+            ("resource_id", ""),
+            ("ip", ""),
+        ],
+    },
+    // Last: they remove what the rows above use.
+    ServerFn {
+        path: "/api/roles/delete",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{role}")],
+    },
+    ServerFn {
+        path: "/api/policies/delete",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{policy}")],
+    },
+    ServerFn {
+        path: "/api/groups/delete",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{group}")],
+    },
 ];
 
 #[tokio::test]
@@ -445,14 +569,52 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
     let outsider = app.console_session("globex", "owner@globex.test").await;
     let owner = app.console_session("acme", "owner@acme.test").await;
     let anonymous = reqwest::Client::new();
-    let target = target.to_string();
+    let owner_ctx = crate::helpers::owner_ctx(&app.db, &app.acme).await;
+    let role = service::roles::create(
+        &owner_ctx,
+        &app.db,
+        service::roles::RoleInput {
+            name: "table-role".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let group = service::groups::create(
+        &owner_ctx,
+        &app.db,
+        service::groups::GroupInput {
+            name: Some("Table group".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    service::groups::add_members(&owner_ctx, &app.db, group.id, vec![target])
+        .await
+        .unwrap();
+    let policy = service::policies::create(
+        &owner_ctx,
+        &app.db,
+        service::policies::PolicyInput {
+            name: Some("Table policy".into()),
+            effect: Some("allow".into()),
+            resource_pattern: Some("memories".into()),
+            action_pattern: Some("read".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let substitute = |text: &str| {
+        text.replace("{id}", &target.to_string())
+            .replace("{role}", &role.id.to_string())
+            .replace("{group}", &group.id.to_string())
+            .replace("{policy}", &policy.id.to_string())
+    };
 
     for f in SERVER_FNS {
-        let args: Vec<(&str, String)> = f
-            .args
-            .iter()
-            .map(|(k, v)| (*k, v.replace("{id}", &target)))
-            .collect();
+        let args: Vec<(&str, String)> = f.args.iter().map(|(k, v)| (*k, substitute(v))).collect();
         let call = |client: &reqwest::Client| {
             client
                 .post(app.url(f.path))

@@ -1,0 +1,6 @@
+//! The Policies screen: the list in decision order, the editor with validation, the version
+//! history with diffs, and the simulator that explains a decision.
+
+pub mod api;
+pub mod model;
+pub mod pages;

@@ -1,0 +1,5 @@
+//! The Roles screen: system and custom roles, edited as a permission matrix.
+
+pub mod api;
+pub mod model;
+pub mod pages;
