@@ -11,7 +11,7 @@ export SQLX_OFFLINE ?= true
 BIN := $(CARGO_TARGET_DIR)/release/tenantry
 SITE := target/site
 
-.PHONY: deps build run test test-rust e2e bench fmt lint sqlx-prepare clean-data help
+.PHONY: deps build run test test-rust e2e bench fuzz fmt lint sqlx-prepare clean-data help
 
 help:
 	@echo "make run    - install what is missing, build, and serve the console on http://127.0.0.1:3000"
@@ -19,6 +19,7 @@ help:
 	@echo "make build  - release binary and console site"
 	@echo "make e2e    - Playwright tests against a release build"
 	@echo "make bench  - load benchmark against a running release build"
+	@echo "make fuzz   - fuzz the policy rule compiler and decision engine (FUZZ_SECONDS, default 120; nightly)"
 	@echo "make fmt / make lint"
 
 deps:
@@ -41,14 +42,25 @@ e2e: build
 		TENANTRY_BIN=$(BIN) npx playwright test
 
 bench: build
+	cargo bench -p bench
 	bash scripts/bench.sh
+
+# Not part of `make test`: coverage-guided fuzzing for a bounded time. New inputs go to
+# server/service/fuzz/corpus/ (ignored by git); the committed seeds are read, never written.
+FUZZ_SECONDS ?= 120
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@rustup toolchain list | grep -q '^nightly' || { echo "make fuzz needs a nightly toolchain (rustup toolchain install nightly)"; exit 1; }
+	cd server/service/fuzz && mkdir -p corpus/policy_rules && \
+		CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)/fuzz cargo +nightly fuzz run policy_rules \
+		corpus/policy_rules seeds/policy_rules -- -max_total_time=$(FUZZ_SECONDS)
 
 fmt:
 	cargo fmt --all
 
 lint: deps
 	cargo fmt --all -- --check
-	cargo clippy -p service -p server --all-targets -- -D warnings
+	cargo clippy -p service -p server -p bench --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 	TENANTRY_NEED_SQLX_CLI=1 bash scripts/install-tools.sh
 	bash scripts/sqlx-prepare.sh --check

@@ -44,6 +44,28 @@ with ThreadPoolExecutor(8) as pool:
     list(pool.map(create, range(n)))
 PY
 
+echo "==> seeding 100 policies" >&2
+python3 - "$base" "$token" <<'PY'
+import json, random, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+random.seed(7)
+modules = ["identities", "groups", "roles", "policies", "invitations", "api_keys", "sessions", "memories", "webhooks", "audit", "settings"]
+actions = ["read", "create", "update", "delete", "manage"]
+items = []
+for i in range(100):
+    deny = random.random() < 0.25
+    item = {"op": "create", "name": f"bench policy {i}", "effect": "deny" if deny else "allow", "priority": 0,
+            "resource_pattern": random.choice(modules), "action_pattern": random.choice(actions)}
+    if deny:
+        item["condition"] = {"==": [{"var": "resource.metadata.classified"}, True]}
+    elif random.random() < 0.5:
+        item["condition"] = {"==": [{"var": "resource.owner"}, {"var": "principal.id"}]}
+    items.append(item)
+req = urllib.request.Request(base + "/v1/policies/bulk", data=json.dumps({"items": items}).encode(), method="POST",
+    headers={"content-type": "application/json", "authorization": "Bearer " + token})
+urllib.request.urlopen(req).read()
+PY
+
 lua=$data/create.lua
 cat > "$lua" <<'LUA'
 local counter = 0
@@ -56,6 +78,12 @@ function request()
   local body = string.format('{"email":"load-%d-%d-%d@bench.test","display_name":"Load"}', tid, counter, math.random(1e9))
   return wrk.format(nil, nil, nil, body)
 end
+LUA
+check=$data/check.lua
+cat > "$check" <<'LUA'
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.body = '{"action": "memories:read", "resource": {"metadata": {"classified": false}}}'
 LUA
 login=$data/login.lua
 cat > "$login" <<LUA
@@ -88,5 +116,6 @@ run "list, first page of 50" "$conn" "/v1/identities?limit=50" -H "authorization
 run "search by substring" "$conn" "/v1/identities?q=person%2012&limit=20" -H "authorization: Bearer $token"
 run "get one by id" "$conn" "/v1/identities/$one" -H "authorization: Bearer $token"
 run "create (audit + outbox in one tx)" "$conn" /v1/identities -s "$lua" -H "authorization: Bearer $token"
+run "decision point, 100 policies" 64 /v1/authz/check -s "$check" -H "authorization: Bearer $token"
 # One account: the throttle admits at most 5 attempts in flight per account, so 4 here.
 run "password sign-in (argon2id), one account" 4 /v1/auth/token -s "$login"

@@ -59,11 +59,18 @@ pub async fn check(ctx: &Ctx, db: &Db, req: CheckRequest) -> Result<CheckResult>
             Target::collection(caller.tenant_id, "policies"),
         )?;
     }
-    let principal = auth::load_caller(db, caller.tenant_id, principal_id, AuthMethod::AccessToken)
-        .await?
-        .ok_or(Error::NotFound {
-            resource: "active identity",
-        })?;
+    // Asking about oneself needs no second look-up.
+    let loaded;
+    let principal = if principal_id == caller.identity_id {
+        caller
+    } else {
+        loaded = auth::load_caller(db, caller.tenant_id, principal_id, AuthMethod::AccessToken)
+            .await?
+            .ok_or(Error::NotFound {
+                resource: "active identity",
+            })?;
+        &loaded
+    };
     let request = Request {
         subject: Subject {
             id: principal.identity_id,

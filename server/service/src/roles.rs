@@ -30,7 +30,7 @@ pub struct Role {
     pub system: Option<String>,
     /// Every permission the role allows or denies, in catalogue order.
     pub permissions: Vec<Grant>,
-    /// Identities holding the role directly.
+    /// Identities holding the role directly (0 where not counted, see `load_roles`).
     pub identity_count: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -99,24 +99,31 @@ async fn load_roles(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     only: Option<Uuid>,
+    names: Option<&[String]>,
 ) -> Result<Vec<Role>> {
+    // Counting holders scans the role's assignments: only screens that show it pay for it.
+    let count_holders = names.is_none();
     let rows = sqlx::query!(
         r#"select r.id, r.name, r.description, r.system_key, r.created_at, r.updated_at,
-                  (select count(*) from identity_roles ir
-                   where ir.tenant_id = r.tenant_id and ir.role_id = r.id) as "identity_count!"
+                  case when $4 then (select count(*) from identity_roles ir
+                   where ir.tenant_id = r.tenant_id and ir.role_id = r.id) else 0 end as "identity_count!"
            from roles r
            where r.tenant_id = $1 and ($2::uuid is null or r.id = $2)
+             and ($3::text[] is null or r.name = any($3))
            order by r.system_key is null, array_position(array['owner','admin','member','viewer'], r.system_key), r.name"#,
         tenant_id,
-        only
+        only,
+        names,
+        count_holders
     )
     .fetch_all(&mut *conn)
     .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let grants = sqlx::query!(
         "select role_id, permission, effect from role_permissions
-         where tenant_id = $1 and ($2::uuid is null or role_id = $2)",
+         where tenant_id = $1 and role_id = any($2)",
         tenant_id,
-        only
+        &ids
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -157,7 +164,7 @@ async fn load_roles(
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Role>> {
     let mut tx = db.read(ctx, perm::ROLES_READ).await?;
     let tenant_id = tx.tenant_id;
-    load_roles(tx.conn(), tenant_id, None).await
+    load_roles(tx.conn(), tenant_id, None, None).await
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Role> {
@@ -167,7 +174,7 @@ pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Role> {
 }
 
 async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Role> {
-    load_roles(conn, tenant_id, Some(id))
+    load_roles(conn, tenant_id, Some(id), None)
         .await?
         .pop()
         .ok_or(Error::NotFound { resource: "role" })
@@ -180,7 +187,10 @@ pub(crate) async fn by_names(
     names: &[String],
     field: &str,
 ) -> Result<Vec<Role>> {
-    let all = load_roles(conn, tenant_id, None).await?;
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = load_roles(conn, tenant_id, None, Some(names)).await?;
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         match all.iter().find(|r| r.name == *name) {
@@ -424,7 +434,7 @@ pub async fn of_identity(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<Ro
     )
     .fetch_all(tx.conn())
     .await?;
-    let all = load_roles(tx.conn(), tenant_id, None).await?;
+    let all = load_roles(tx.conn(), tenant_id, None, None).await?;
     Ok(all.into_iter().filter(|r| ids.contains(&r.id)).collect())
 }
 
@@ -446,7 +456,7 @@ pub async fn set_identity_roles(
     )
     .fetch_all(tx.conn())
     .await?;
-    let all = load_roles(tx.conn(), tenant_id, None).await?;
+    let all = load_roles(tx.conn(), tenant_id, None, None).await?;
     let held: Vec<&Role> = all.iter().filter(|r| current.contains(&r.id)).collect();
     for added in wanted.iter().filter(|r| !current.contains(&r.id)) {
         ctx.authorize_role_grant(added.is_owner(), &added.allows())?;

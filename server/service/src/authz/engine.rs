@@ -12,6 +12,7 @@
 //! 3. The highest priority decides; at equal priority deny beats allow.
 //! 4. No candidate means deny ("no rule allowed").
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -21,6 +22,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::catalog::{ACTIONS, MODULES, PERMISSION_COUNT, Permission};
+use datalogic_rs::DataValue;
+
 use super::logic::{self, Condition, RuleError};
 
 const MATCHED: &str = "matched";
@@ -328,25 +331,34 @@ impl Compiled {
             }
         }
 
-        let mut data: Option<Value> = None;
+        // The document conditions read is built and converted once, on the first condition.
+        let arena = bumpalo::Bump::new();
+        let document: OnceCell<Value> = OnceCell::new();
+        let data: OnceCell<Result<&DataValue<'_>, String>> = OnceCell::new();
         for &i in &self.by_permission[index] {
             let p = &self.policies[i as usize];
             if let Some((bp, be, _)) = &best {
-                // Sorted by priority: nothing further down can win any more.
-                if p.priority < *bp || (p.priority == *bp && *be == Effect::Deny) {
+                // Sorted by priority, and deny first within a priority: once this policy
+                // cannot beat the current winner, nothing further down can either.
+                if p.priority < *bp
+                    || (p.priority == *bp && (*be == Effect::Deny || p.effect == Effect::Allow))
+                {
                     if explain {
-                        trace.push(Step::policy(
-                            p,
-                            "not needed: a higher or equal deny decided",
-                        ));
+                        trace.push(Step::policy(p, "not needed: the decision was already made"));
                         continue;
                     }
                     break;
                 }
             }
             if let Some(cond) = &p.condition {
-                let doc = data.get_or_insert_with(|| self.document(req, &roles));
-                match cond.eval(doc) {
+                let doc = data.get_or_init(|| {
+                    logic::prepare(document.get_or_init(|| self.document(req, &roles)), &arena)
+                });
+                let outcome = match doc {
+                    Ok(doc) => cond.eval_in(doc, &arena),
+                    Err(e) => Err(e.clone()),
+                };
+                match outcome {
                     Ok(true) => {}
                     Ok(false) => {
                         if explain {

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::sync::{Arc, LazyLock};
 
 use bumpalo::Bump;
-use datalogic_rs::Engine;
+use datalogic_rs::{DataValue, Engine, EvalInput};
 use serde_json::Value;
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(Engine::new);
@@ -92,7 +92,11 @@ pub const OPERATORS: [&str; 35] = [
 
 /// Checks the shape of a rule: each operation is an object with one known operator, and
 /// every `var` starts at a root a condition can see (see the module comment).
-fn check_vars(rule: &Value, pointer: &str, errors: &mut Vec<RuleError>) {
+///
+/// Inside the per-element argument of `map`, `filter`, `reduce`, `all`, `none` and `some`,
+/// `var` names the element (and `current`/`accumulator` for `reduce`), so roots are not
+/// checked there (`element` is true).
+fn check_vars(rule: &Value, pointer: &str, element: bool, errors: &mut Vec<RuleError>) {
     match rule {
         Value::Object(map) => {
             if map.len() != 1 {
@@ -118,7 +122,7 @@ fn check_vars(rule: &Value, pointer: &str, errors: &mut Vec<RuleError>) {
                     });
                     return;
                 }
-                if op == "var" {
+                if op == "var" && !element {
                     let path = match args {
                         Value::String(s) => Some(s.as_str()),
                         Value::Array(items) => items.first().and_then(Value::as_str),
@@ -143,12 +147,23 @@ fn check_vars(rule: &Value, pointer: &str, errors: &mut Vec<RuleError>) {
                         }),
                     }
                 }
-                check_vars(args, &here, errors);
+                let per_element = matches!(
+                    op.as_str(),
+                    "map" | "filter" | "reduce" | "all" | "none" | "some"
+                );
+                match args {
+                    Value::Array(items) if per_element => {
+                        for (i, item) in items.iter().enumerate() {
+                            check_vars(item, &format!("{here}/{i}"), element || i == 1, errors);
+                        }
+                    }
+                    _ => check_vars(args, &here, element, errors),
+                }
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_vars(item, &format!("{pointer}/{i}"), errors);
+                check_vars(item, &format!("{pointer}/{i}"), element, errors);
             }
         }
         _ => {}
@@ -158,7 +173,7 @@ fn check_vars(rule: &Value, pointer: &str, errors: &mut Vec<RuleError>) {
 /// Compiles a rule, or says what is wrong with it and where.
 pub fn compile(rule: &Value) -> Result<Condition, RuleError> {
     let mut errors = Vec::new();
-    check_vars(rule, "", &mut errors);
+    check_vars(rule, "", false, &mut errors);
     if let Some(first) = errors.into_iter().next() {
         return Err(first);
     }
@@ -177,7 +192,20 @@ thread_local! {
     static ARENA: RefCell<Bump> = RefCell::new(Bump::with_capacity(16 * 1024));
 }
 
+/// Converts a document once into `arena`, for several conditions to read.
+pub fn prepare<'a>(doc: &'a Value, arena: &'a Bump) -> Result<&'a DataValue<'a>, String> {
+    EvalInput::into_arena_value(doc, arena).map_err(|e| e.to_string())
+}
+
 impl Condition {
+    /// Evaluates against a document already in `arena` (see [`prepare`]).
+    pub fn eval_in<'a>(&'a self, data: &'a DataValue<'a>, arena: &'a Bump) -> Result<bool, String> {
+        ENGINE
+            .evaluate(&self.logic, data, arena)
+            .map(|v| ENGINE.truthy(v))
+            .map_err(|e| e.to_string())
+    }
+
     /// Evaluates against `data`; a rule that fails at run time (a type error) is false, and
     /// the error is returned for the explanation.
     pub fn eval(&self, data: &Value) -> Result<bool, String> {
@@ -234,6 +262,24 @@ mod tests {
         assert!(err.message.contains("unknown operator"), "{err}");
         let err = compile(&json!({"==": [1, 1], "!=": [1, 2]})).unwrap_err();
         assert!(err.message.contains("exactly one key"), "{err}");
+    }
+
+    #[test]
+    fn element_scopes_see_their_element() {
+        // Inside `some`/`reduce`, `var` names the element and the accumulator.
+        let rule = compile(&json!({"and": [
+            {"some": [{"var": "principal.metadata.teams"}, {"==": [{"var": "name"}, "ops"]}]},
+            {">": [{"reduce": [{"var": "principal.roles"}, {"+": [{"var": "accumulator"}, 1]}, 0]}, 1]}
+        ]}))
+        .unwrap();
+        let data = json!({"principal": {
+            "roles": ["a", "b"],
+            "metadata": {"teams": [{"name": "dev"}, {"name": "ops"}]}
+        }});
+        assert_eq!(rule.eval(&data), Ok(true));
+        // The array the element operators walk is still checked.
+        let err = compile(&json!({"some": [{"var": "princpal.roles"}, {"var": ""}]})).unwrap_err();
+        assert_eq!(err.pointer, "/some/0/var");
     }
 
     #[test]

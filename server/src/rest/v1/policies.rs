@@ -364,7 +364,7 @@ pub enum CheckResponse {
     Many {
         results: Vec<Value>,
     },
-    One(DecisionBody),
+    One(Box<DecisionBody>),
 }
 
 fn to_request(item: CheckItem) -> CheckRequest {
@@ -393,7 +393,7 @@ pub async fn check(
     match body {
         CheckBody::One(item) => {
             let result = decisions::check(&ctx, &state.db, to_request(item)).await?;
-            Ok(axum::Json(CheckResponse::One(result.into())))
+            Ok(axum::Json(CheckResponse::One(Box::new(result.into()))))
         }
         CheckBody::Many { checks } => {
             let results = decisions::check_many(
