@@ -180,6 +180,13 @@ async fn serve_with(
     cleanup.abort();
     key_reload.abort();
     authz_listener.abort();
-    db.close().await;
+    // Requests still running after the grace period hold pooled connections; do not let
+    // them keep the process (and its embedded PostgreSQL) alive.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database connections still busy at shutdown; closing anyway");
+    }
     served
 }

@@ -133,7 +133,16 @@ impl Db {
         &self,
         tenant_id: Uuid,
     ) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
+        // sqlx 0.9.0's Postgres `begin` is not cancel-safe (transact-rs/sqlx#4393, fixed
+        // upstream after 0.9.0): a request dropped while its BEGIN is in flight leaves the
+        // pooled connection inside a transaction that the next borrower's statements
+        // silently join, holding their locks. Beginning in a task of its own lets BEGIN
+        // finish even when the request goes away; the finished transaction is then dropped
+        // and rolled back as usual.
+        let pool = self.pool.clone();
+        let mut tx = tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(|e| Error::internal("begin a transaction", e))??;
         set_tenant(&mut tx, tenant_id).await?;
         Ok(tx)
     }

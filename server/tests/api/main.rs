@@ -8,6 +8,7 @@ mod http_auth;
 mod http_identities;
 mod isolation;
 mod ops;
+mod pool;
 mod rls;
 mod service_identities;
 mod service_roles;
