@@ -117,5 +117,8 @@ run "search by substring" "$conn" "/v1/identities?q=person%2012&limit=20" -H "au
 run "get one by id" "$conn" "/v1/identities/$one" -H "authorization: Bearer $token"
 run "create (audit + outbox in one tx)" "$conn" /v1/identities -s "$lua" -H "authorization: Bearer $token"
 run "decision point, 100 policies" 64 /v1/authz/check -s "$check" -H "authorization: Bearer $token"
+key=$(curl -sf "$base/v1/api-keys" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+  -d '{"name":"bench","scopes":["identities:read"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
+run "get one by id, API key (hash check + key row read)" "$conn" "/v1/identities/$one" -H "x-api-key: $key"
 # One account: the throttle admits at most 5 attempts in flight per account, so 4 here.
 run "password sign-in (argon2id), one account" 4 /v1/auth/token -s "$login"

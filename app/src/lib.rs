@@ -4,6 +4,8 @@
 
 #![recursion_limit = "512"]
 
+pub mod account;
+pub mod api_keys;
 pub mod auth;
 pub mod components;
 pub mod error;
@@ -73,7 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("memories") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Memories" description="Semantic memories of people and agents: search by meaning or keyword, expiry, trash and restore."/> }/>
                     <Route path=path!("webhooks") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Webhooks" description="Signed, retried deliveries of every event to your endpoints, with a delivery log and test pings."/> }/>
                     <Route path=path!("audit") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Audit trail" description="Every change with its actor, before and after, in a tamper-evident chain you can verify and export. The records are already being written."/> }/>
-                    <Route path=path!("api-keys") ssr=SsrMode::Async view=|| view! { <ComingSoon title="API keys" description="Keys for programs, with scopes and expiry, shown once and stored hashed."/> }/>
+                    <Route path=path!("api-keys") ssr=SsrMode::Async view=api_keys::pages::ApiKeysPage/>
+                    <Route path=path!("account") ssr=SsrMode::Async view=account::pages::AccountPage/>
                     <Route path=path!("settings") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Settings" description="Your tenant's plan, single sign-on providers and defaults."/> }/>
                 </ParentRoute>
             </Routes>

@@ -123,13 +123,24 @@ pub async fn resolve_caller(
     // Static files and probes never need to know who is calling: skip the lookups.
     let anonymous_only = path.starts_with("/pkg/")
         || matches!(path, "/favicon.ico" | "/healthz" | "/readyz" | "/metrics");
+    let mut session_key = None;
     let principal = if anonymous_only {
         Ok(Principal::Anonymous)
     } else if api {
-        bearer_principal(&state, req.headers()).await
+        bearer_principal(&state, req.headers(), ip).await
     } else {
         match req.extensions().get::<Session>().cloned() {
-            Some(session) => session_principal(&state, &session).await,
+            Some(session) => {
+                let principal = session_principal(&state, &session).await;
+                if let (Ok(Principal::Member(_)), Some(id)) = (&principal, session.id()) {
+                    let key = service::sessions::key_of(&id);
+                    if let Err(e) = service::sessions::touch(state.db.pool(), &key).await {
+                        tracing::warn!(error = %e, "could not mark the session as seen");
+                    }
+                    session_key = Some(key);
+                }
+                principal
+            }
             None => Ok(Principal::Anonymous),
         }
     };
@@ -137,21 +148,39 @@ pub async fn resolve_caller(
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
-    let ctx = Ctx::new(principal, request_id).with_client(ip, user_agent);
+    let ctx = Ctx::new(principal, request_id)
+        .with_client(ip, user_agent)
+        .with_session(session_key);
     req.extensions_mut().insert(ctx);
     next.run(req).await
 }
 
-async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> service::Result<Principal> {
-    let Some(token) = headers
+async fn bearer_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> service::Result<Principal> {
+    let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim)
-    else {
+        .map(str::trim);
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    // An API key, in either header: a bad one is refused at once (401), whatever the route.
+    if let Some(key) = bearer
+        .filter(|t| t.starts_with(service::api_keys::PREFIX))
+        .or(api_key)
+    {
+        let caller = service::api_keys::authenticate(&state.db, key, ip).await?;
+        return Ok(Principal::Member(Box::new(caller)));
+    }
+    let Some(token) = bearer else {
         return Ok(Principal::Anonymous);
     };
     if let Some(expected) = &state.admin_token_hash

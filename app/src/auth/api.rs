@@ -64,6 +64,19 @@ pub async fn login(
         .insert(IDENTITY_KEY, caller.identity_id)
         .await
         .map_err(internal)?;
+    // Where the sign-in came from, for the sessions list.
+    if let Some(ip) = ctx.ip {
+        session
+            .insert(service::sessions::IP_KEY, ip.to_string())
+            .await
+            .map_err(internal)?;
+    }
+    if let Some(ua) = &ctx.user_agent {
+        session
+            .insert(service::sessions::USER_AGENT_KEY, ua)
+            .await
+            .map_err(internal)?;
+    }
     tracing::info!(tenant = %caller.tenant_slug, identity = %caller.identity_id, "console sign-in");
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())

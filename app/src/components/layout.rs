@@ -39,6 +39,11 @@ pub const NAV: &[NavItem] = &[
         built: true,
     },
     NavItem {
+        href: "/api-keys",
+        label: "API keys",
+        built: true,
+    },
+    NavItem {
         href: "/invitations",
         label: "Invitations",
         built: false,
@@ -56,11 +61,6 @@ pub const NAV: &[NavItem] = &[
     NavItem {
         href: "/audit",
         label: "Audit trail",
-        built: false,
-    },
-    NavItem {
-        href: "/api-keys",
-        label: "API keys",
         built: false,
     },
     NavItem {
@@ -97,6 +97,7 @@ pub fn ConsoleLayout() -> impl IntoView {
 #[component]
 fn Frame(user: UserView) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
+    let name = user.label();
     view! {
         <div class="min-h-screen bg-slate-50 lg:flex">
             <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2">
@@ -140,7 +141,7 @@ fn Frame(user: UserView) -> impl IntoView {
                     </div>
                     <div class="flex items-center gap-4">
                         <div class="text-right">
-                            <p class="text-sm font-medium text-slate-900" data-testid="user-name">{user.label()}</p>
+                            <a href="/account" class="text-sm font-medium text-slate-900 hover:text-indigo-700 hover:underline" data-testid="user-name" title="Your account">{name}</a>
                             <p class="text-xs text-slate-600">{user.roles_label()}</p>
                         </div>
                         <ActionForm action=logout>

@@ -15,12 +15,14 @@ pub const LINK: &str =
 pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
     let class = match status.as_str() {
         "active" => "bg-emerald-50 text-emerald-800 ring-emerald-600/30",
-        "disabled" => "bg-amber-50 text-amber-900 ring-amber-600/30",
+        "disabled" | "expired" => "bg-amber-50 text-amber-900 ring-amber-600/30",
+        "revoked" => "bg-red-50 text-red-800 ring-red-600/30",
         _ => "bg-slate-100 text-slate-700 ring-slate-500/30",
     };
     let dot = match status.as_str() {
         "active" => "bg-emerald-500",
-        "disabled" => "bg-amber-500",
+        "disabled" | "expired" => "bg-amber-500",
+        "revoked" => "bg-red-500",
         _ => "bg-slate-400",
     };
     view! {

@@ -42,6 +42,33 @@ impl Plan {
 pub enum AuthMethod {
     Session,
     AccessToken,
+    ApiKey,
+}
+
+/// What an API key adds to its identity: the key, and the scopes that narrow what it may
+/// do (`memories:read`, `memories:*`, `*:read`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyGrant {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<String>,
+}
+
+impl KeyGrant {
+    /// Whether one of the key's scopes matches `permission`.
+    pub fn allows(&self, permission: crate::authz::Permission) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| scope_matches(s, permission.module, permission.action))
+    }
+}
+
+/// Whether a `module:action` pattern (either side may be `*`) matches.
+pub fn scope_matches(scope: &str, module: &str, action: &str) -> bool {
+    match scope.split_once(':') {
+        Some((m, a)) => (m == "*" || m == module) && (a == "*" || a == action),
+        None => false,
+    }
 }
 
 /// A signed-in member of a tenant, as loaded fresh from the database on each request so that
@@ -63,6 +90,8 @@ pub struct Caller {
     /// Groups the caller is a member of.
     pub groups: Vec<Uuid>,
     pub via: AuthMethod,
+    /// Set when the caller is an API key acting for this identity.
+    pub api_key: Option<KeyGrant>,
     pub authz: Arc<Compiled>,
 }
 
@@ -120,6 +149,9 @@ pub struct Ctx {
     pub request_id: String,
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+    /// The stored key of the console session this request came with (to mark and spare
+    /// the current session).
+    pub session_key: Option<Vec<u8>>,
 }
 
 impl Ctx {
@@ -129,6 +161,7 @@ impl Ctx {
             request_id: request_id.into(),
             ip: None,
             user_agent: None,
+            session_key: None,
         }
     }
 
@@ -140,6 +173,11 @@ impl Ctx {
     pub fn with_client(mut self, ip: Option<IpAddr>, user_agent: Option<String>) -> Self {
         self.ip = ip;
         self.user_agent = user_agent;
+        self
+    }
+
+    pub fn with_session(mut self, session_key: Option<Vec<u8>>) -> Self {
+        self.session_key = session_key;
         self
     }
 
@@ -161,7 +199,10 @@ impl Ctx {
     /// The (type, id) pair recorded as the actor of audit records.
     pub fn actor(&self) -> (&'static str, Option<Uuid>) {
         match &self.principal {
-            Principal::Member(c) => ("identity", Some(c.identity_id)),
+            Principal::Member(c) => match &c.api_key {
+                Some(key) => ("api_key", Some(key.id)),
+                None => ("identity", Some(c.identity_id)),
+            },
             Principal::SuperAdmin => ("super_admin", None),
             Principal::System | Principal::Anonymous => ("system", None),
         }

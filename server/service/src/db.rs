@@ -31,6 +31,8 @@ pub const APP_ROLE: &str = "tenantry_app";
 pub struct Db {
     pool: PgPool,
     authz: Arc<AuthzCache>,
+    /// Seals what must be secret at rest (queued mail); set by the server at start.
+    master: Option<Arc<crate::crypto::MasterKey>>,
 }
 
 impl Db {
@@ -56,6 +58,7 @@ impl Db {
         Ok(Db {
             pool,
             authz: Arc::new(AuthzCache::default()),
+            master: None,
         })
     }
 
@@ -76,6 +79,18 @@ impl Db {
             .map_err(|e| Error::internal("migrations", e));
         pool.close().await;
         result
+    }
+
+    /// The same handle, able to seal and open secrets at rest with `master`.
+    pub fn with_master_key(mut self, master: crate::crypto::MasterKey) -> Db {
+        self.master = Some(Arc::new(master));
+        self
+    }
+
+    pub fn master_key(&self) -> Result<&crate::crypto::MasterKey> {
+        self.master
+            .as_deref()
+            .ok_or_else(|| Error::Internal("the database handle has no master key".into()))
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -267,7 +267,7 @@ pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     Ok(identity)
 }
 
-async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Identity> {
+pub(crate) async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Identity> {
     sqlx::query_as!(
         Row,
         r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
@@ -673,6 +673,10 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
     .execute(tx.conn())
     .await
     .map_err(conflict_from)?;
+    if disabled && before.status != Status::Disabled {
+        // Signed out everywhere: sessions end and refresh tokens die with the change.
+        crate::sessions::end_sessions_of(tx.conn(), tenant_id, id, None).await?;
+    }
     let after = fetch(tx.conn(), tenant_id, id).await?;
     let action = match (patch.only_status(), after.status) {
         (true, Status::Disabled) => "identity.disabled",
@@ -738,6 +742,7 @@ pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     )
     .execute(tx.conn())
     .await?;
+    crate::sessions::end_sessions_of(tx.conn(), tenant_id, id, None).await?;
     let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
         action: "identity.deleted",

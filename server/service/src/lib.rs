@@ -6,6 +6,8 @@
 //! transaction to the caller's tenant for row-level security, and refuses to commit without
 //! writing the audit record and the outbox event of the change.
 
+pub mod account;
+pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod authz;

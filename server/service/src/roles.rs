@@ -20,6 +20,8 @@ use crate::error::{Error, FieldError, Result, unique_violation};
 use crate::validation;
 
 pub const OWNER: &str = "owner";
+/// The role a new identity gets when nothing else is said.
+pub const MEMBER: &str = "member";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Role {

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use service::authz::engine::Effect;
+
 use crate::helpers::{ADMIN_TOKEN, TestApp};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -148,6 +150,28 @@ fn routes() -> Vec<Route> {
             body: Some(|| json!({"action": "identities:read"})),
             ..route("POST", "/v1/authz/check", Access::Read, false)
         },
+        route("GET", "/v1/api-keys", Access::Write, false),
+        Route {
+            body: Some(|| json!({"name": "table key", "scopes": ["identities:read"]})),
+            ..route("POST", "/v1/api-keys", Access::Write, false)
+        },
+        route("POST", "/v1/api-keys/test", Access::Read, false),
+        route("GET", "/v1/api-keys/{key}", Access::Write, true),
+        Route {
+            body: Some(|| json!({"name": "renamed key"})),
+            ..route("PATCH", "/v1/api-keys/{key}", Access::Write, true)
+        },
+        Route {
+            body: Some(|| json!({"display_name": "Renamed me"})),
+            ..route("PATCH", "/v1/me", Access::Read, false)
+        },
+        route("GET", "/v1/sessions", Access::Write, false),
+        route("DELETE", "/v1/sessions/{session}", Access::Write, true),
+        route("DELETE", "/v1/sessions", Access::Write, false),
+        Route {
+            body: Some(|| json!({"refresh_token": "rt1.bogus"})),
+            ..route("POST", "/v1/auth/logout", Access::Public, false)
+        },
         route("GET", "/v1/admin/tenants", Access::SuperAdmin, false),
         Route {
             body: Some(
@@ -159,7 +183,75 @@ fn routes() -> Vec<Route> {
         route("DELETE", "/v1/roles/{role}", Access::Write, true),
         route("DELETE", "/v1/policies/{policy}", Access::Write, true),
         route("DELETE", "/v1/groups/{group}", Access::Write, true),
+        route("DELETE", "/v1/api-keys/{key}", Access::Write, true),
+        // Changes the caller's password (viewer's, then owner's): the tokens above stay valid.
+        Route {
+            body: Some(
+                || json!({"current_password": crate::helpers::PASSWORD, "new_password": "a new password for the table"}),
+            ),
+            ..route("POST", "/v1/me/password", Access::Read, false)
+        },
     ]
+}
+
+/// The permission a route checks first: an identity holding every permission but this one
+/// gets 403. `None` for routes any member (or anyone) may call.
+fn permission_of(method: &str, path: &str) -> Option<&'static str> {
+    let module = path.strip_prefix("/v1/")?.split('/').next()?;
+    let is_object = path.matches('{').count() > 0;
+    Some(match (method, module) {
+        (_, "admin" | "auth" | "me" | "permissions" | "authz") => return None,
+        ("POST", "api-keys") if path.ends_with("/test") => return None,
+        (_, "identities") if path.ends_with("/roles") => {
+            if method == "GET" {
+                "roles:read"
+            } else {
+                "roles:manage"
+            }
+        }
+        ("POST", "identities") if path.ends_with("/restore") => "identities:update",
+        (_, "groups") if path.contains("/members") && method != "GET" => "groups:manage",
+        (_, "groups") if path.ends_with("/roles") => {
+            if method == "GET" {
+                "groups:read"
+            } else {
+                "roles:manage"
+            }
+        }
+        ("POST", "policies") if path.ends_with("/restore") => "policies:update",
+        ("PUT", "roles") => "roles:update",
+        ("POST", "policies") if path.ends_with("/bulk") => "policies:create",
+        ("GET", m) => return Some(read(m)),
+        ("POST", m) if !is_object => return Some(create(m)),
+        ("PATCH", m) => return Some(update(m)),
+        ("DELETE", m) => return Some(delete(m)),
+        _ => panic!("no permission known for {method} {path}: add it to permission_of"),
+    })
+}
+
+fn module_name(m: &str) -> &'static str {
+    match m {
+        "identities" => "identities",
+        "roles" => "roles",
+        "groups" => "groups",
+        "policies" => "policies",
+        "api-keys" => "api_keys",
+        "sessions" => "sessions",
+        other => panic!("unknown module {other}"),
+    }
+}
+
+fn read(m: &str) -> &'static str {
+    Box::leak(format!("{}:read", module_name(m)).into_boxed_str())
+}
+fn create(m: &str) -> &'static str {
+    Box::leak(format!("{}:create", module_name(m)).into_boxed_str())
+}
+fn update(m: &str) -> &'static str {
+    Box::leak(format!("{}:update", module_name(m)).into_boxed_str())
+}
+fn delete(m: &str) -> &'static str {
+    Box::leak(format!("{}:delete", module_name(m)).into_boxed_str())
 }
 
 struct ServerFn {
@@ -366,6 +458,52 @@ const SERVER_FNS: &[ServerFn] = &[
             ("ip", ""),
         ],
     },
+    ServerFn {
+        path: "/api/account/get",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/account/profile",
+        access: Access::Read,
+        object: false,
+        args: &[("display_name", "Renamed me")],
+    },
+    ServerFn {
+        path: "/api/account/revoke_session",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{session}")],
+    },
+    ServerFn {
+        path: "/api/account/revoke_others",
+        access: Access::Write,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/api_keys/list",
+        access: Access::Write,
+        object: false,
+        args: &[("all", "false")],
+    },
+    ServerFn {
+        path: "/api/api_keys/create",
+        access: Access::Write,
+        object: false,
+        args: &[
+            ("name", "table key"),
+            ("scopes", "memories:read"),
+            ("expires_in_days", "30"),
+        ],
+    },
+    ServerFn {
+        path: "/api/api_keys/revoke",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{key}")],
+    },
     // Last: they remove what the rows above use.
     ServerFn {
         path: "/api/roles/delete",
@@ -384,6 +522,16 @@ const SERVER_FNS: &[ServerFn] = &[
         access: Access::Write,
         object: true,
         args: &[("id", "{group}")],
+    },
+    // Changes the caller's password (viewer's, then owner's); their sessions stay signed in.
+    ServerFn {
+        path: "/api/account/password",
+        access: Access::Read,
+        object: false,
+        args: &[
+            ("current_password", crate::helpers::PASSWORD),
+            ("new_password", "a new password for the table"),
+        ],
     },
 ];
 
@@ -437,6 +585,8 @@ async fn every_route_is_in_the_table() {
 /// A table path as the OpenAPI document spells it.
 fn openapi_path(path: &str) -> String {
     path.replace("{role}", "{id}")
+        .replace("{key}", "{id}")
+        .replace("{session}", "{id}")
         .replace("{group}", "{id}")
         .replace("{policy}", "{id}")
         .replace("{member}", "{identity_id}")
@@ -493,12 +643,65 @@ async fn routes_answer_401_404_403_as_the_table_says() {
     .await
     .unwrap();
 
+    let key = service::api_keys::create(
+        &owner_ctx,
+        &app.db,
+        service::api_keys::NewApiKey {
+            name: "table key".into(),
+            scopes: vec!["*:read".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // A console session of the owner, for the session routes.
+    let _console = app.console_session("acme", "owner@acme.test").await;
+    let session: uuid::Uuid =
+        sqlx::query_scalar("select public_id from sessions where identity_id = $1")
+            .bind(app.acme.owner_id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+
+    // For each permission a route checks, an identity holding every permission but that one.
+    let mut lacking: std::collections::HashMap<&'static str, String> = Default::default();
+    for r in routes() {
+        let Some(p) = permission_of(r.method, r.path) else {
+            continue;
+        };
+        if lacking.contains_key(p) {
+            continue;
+        }
+        let permissions = service::authz::catalog::all()
+            .map(|q| q.to_key())
+            .filter(|q| q != p)
+            .map(|q| (q, Effect::Allow))
+            .collect();
+        let name = format!("all-but-{}", p.replace([':', '_'], "-"));
+        service::roles::create(
+            &owner_ctx,
+            &app.db,
+            service::roles::RoleInput {
+                name: name.clone(),
+                permissions,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let (_, email) = app.member(&app.acme, &name).await;
+        lacking.insert(p, app.token("acme", &email).await);
+    }
+
     let substitute = |text: &str| {
         text.replace("{id}", &target.to_string())
             .replace("{member}", &target.to_string())
             .replace("{role}", &role.id.to_string())
             .replace("{group}", &group.id.to_string())
             .replace("{policy}", &policy.id.to_string())
+            .replace("{key}", &key.key.id.to_string())
+            .replace("{session}", &session.to_string())
     };
     for r in routes() {
         let path = substitute(r.path);
@@ -545,6 +748,12 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             }
             Access::Read => assert!(as_viewer.is_success(), "{label} as a viewer: {as_viewer}"),
             Access::Public => {}
+        }
+
+        // The permission column: holding everything but the route's permission is not enough.
+        if let Some(p) = permission_of(r.method, r.path) {
+            let without = call(Some(lacking[p].clone())).await;
+            assert_eq!(without, StatusCode::FORBIDDEN, "{label} without {p}");
         }
 
         // And the permitted caller gets through (the target may be in the trash by now).
@@ -606,11 +815,33 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
     )
     .await
     .unwrap();
+    let key = service::api_keys::create(
+        &owner_ctx,
+        &app.db,
+        service::api_keys::NewApiKey {
+            name: "table key".into(),
+            scopes: vec!["*:read".into()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Another console session of the owner, for the row that ends one.
+    let _spare = app.console_session("acme", "owner@acme.test").await;
+    let spare_session: uuid::Uuid = sqlx::query_scalar(
+        "select public_id from sessions where identity_id = $1 order by created_at desc limit 1",
+    )
+    .bind(app.acme.owner_id)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
     let substitute = |text: &str| {
         text.replace("{id}", &target.to_string())
             .replace("{role}", &role.id.to_string())
             .replace("{group}", &group.id.to_string())
             .replace("{policy}", &policy.id.to_string())
+            .replace("{key}", &key.key.id.to_string())
+            .replace("{session}", &spare_session.to_string())
     };
 
     for f in SERVER_FNS {

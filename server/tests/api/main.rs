@@ -4,8 +4,10 @@ mod helpers;
 
 mod access;
 mod cli;
+mod http_api_keys;
 mod http_auth;
 mod http_identities;
+mod http_sessions;
 mod isolation;
 mod ops;
 mod pool;

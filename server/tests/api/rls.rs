@@ -34,6 +34,7 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
         "group_roles",
         "policies",
         "policy_versions",
+        "api_keys",
     ] {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))

@@ -120,6 +120,7 @@ pub(crate) async fn load_caller_in(
         roles: r.roles,
         groups: r.groups,
         via,
+        api_key: None,
         authz,
     }))
 }

@@ -125,6 +125,56 @@ impl Tokens {
         })
     }
 
+    /// Signs an API client out: the presented refresh token's whole family is revoked, so
+    /// neither it nor any token rotated from it works again. An unknown or already revoked
+    /// token changes nothing and is not an error (logging out twice is fine).
+    pub async fn logout(&self, request: &Ctx, db: &Db, presented: &str) -> Result<()> {
+        let Some((tenant_id, token_id, secret)) = parse_refresh(presented) else {
+            return Ok(());
+        };
+        let mut tx = db.begin_tenant(tenant_id).await?;
+        let Some(row) = sqlx::query!(
+            "select family_id, identity_id, token_hash from refresh_tokens
+             where tenant_id = $1 and id = $2 for update",
+            tenant_id,
+            token_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(());
+        };
+        if !constant_time_eq(&row.token_hash, &sha256(&secret)) {
+            return Ok(());
+        }
+        let ctx = Ctx {
+            principal: Principal::System,
+            ..request.clone()
+        };
+        let mut tx = ChangeTx::wrap(tx, &ctx, tenant_id, db);
+        let revoked = sqlx::query!(
+            "update refresh_tokens set revoked_at = now()
+             where tenant_id = $1 and family_id = $2 and revoked_at is null",
+            tenant_id,
+            row.family_id
+        )
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        if revoked == 0 {
+            return Ok(());
+        }
+        tx.record(Change {
+            action: "auth.logged_out",
+            target_type: "identity",
+            target_id: Some(row.identity_id),
+            before: None,
+            after: Some(serde_json::json!({ "family_id": row.family_id })),
+        })
+        .await?;
+        tx.commit().await
+    }
+
     /// Rotates a refresh token: the presented one is spent, a new one of the same family
     /// comes back with a fresh access token.
     pub async fn refresh(&self, request: &Ctx, db: &Db, presented: &str) -> Result<TokenPair> {

@@ -124,7 +124,8 @@ pub fn system_role_grants(role: &str, p: Permission) -> bool {
         "member" => match p.module {
             "identities" | "groups" | "roles" | "invitations" => p.action == "read",
             "memories" => p.action != "manage",
-            "api_keys" | "sessions" => matches!(p.action, "read" | "create" | "delete"),
+            "api_keys" => matches!(p.action, "read" | "create" | "update" | "delete"),
+            "sessions" => matches!(p.action, "read" | "create" | "delete"),
             _ => false,
         },
         "viewer" => p.action == "read" && !matches!(p.module, "audit" | "sessions" | "api_keys"),

@@ -508,6 +508,11 @@ pub enum Reason {
         priority: i32,
     },
     NoRuleAllowed,
+    /// The caller is an API key whose scopes do not cover the permission (checked before
+    /// the identity's own roles and policies).
+    OutsideKeyScopes {
+        key: String,
+    },
 }
 
 impl Reason {
@@ -542,6 +547,9 @@ impl Reason {
                 format!("Denied by the policy \"{name}\" (priority {priority}).")
             }
             Reason::NoRuleAllowed => "Denied: no rule allowed it.".into(),
+            Reason::OutsideKeyScopes { key } => {
+                format!("Denied: the API key \"{key}\" has no scope for this action.")
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ pub use catalog::Permission;
 
 use crate::ctx::{Caller, Ctx, Principal};
 use crate::error::{Error, Result};
-use engine::{Context, Decision, Request, Subject, Target as EngineTarget};
+use engine::{Context, Decision, Reason, Request, Subject, Target as EngineTarget};
 
 /// `module:action` constants for the permissions the service layer checks.
 pub mod perm {
@@ -48,6 +48,22 @@ pub mod perm {
     pub const POLICIES_CREATE: Permission = p("policies", "create");
     pub const POLICIES_UPDATE: Permission = p("policies", "update");
     pub const POLICIES_DELETE: Permission = p("policies", "delete");
+    pub const API_KEYS_READ: Permission = p("api_keys", "read");
+    pub const API_KEYS_CREATE: Permission = p("api_keys", "create");
+    pub const API_KEYS_UPDATE: Permission = p("api_keys", "update");
+    pub const API_KEYS_DELETE: Permission = p("api_keys", "delete");
+    /// Other identities' keys.
+    pub const API_KEYS_MANAGE: Permission = p("api_keys", "manage");
+    pub const INVITATIONS_READ: Permission = p("invitations", "read");
+    pub const INVITATIONS_CREATE: Permission = p("invitations", "create");
+    /// Resending.
+    pub const INVITATIONS_UPDATE: Permission = p("invitations", "update");
+    /// Revoking.
+    pub const INVITATIONS_DELETE: Permission = p("invitations", "delete");
+    pub const SESSIONS_READ: Permission = p("sessions", "read");
+    pub const SESSIONS_DELETE: Permission = p("sessions", "delete");
+    /// Other identities' sessions.
+    pub const SESSIONS_MANAGE: Permission = p("sessions", "manage");
     pub const AUDIT_READ: Permission = p("audit", "read");
     pub const SETTINGS_READ: Permission = p("settings", "read");
 }
@@ -148,6 +164,14 @@ impl Ctx {
                         resource: "resource",
                     });
                 }
+                if let Some(key) = &caller.api_key
+                    && !key.allows(permission)
+                {
+                    tracing::info!(permission = %permission, key = %key.id, "outside the API key's scopes");
+                    return Err(Error::Forbidden {
+                        action: format!("{permission} with this API key (not in its scopes)"),
+                    });
+                }
                 let decision = caller
                     .authz
                     .decide(&request_for(caller, self, permission, &target), false);
@@ -175,6 +199,17 @@ impl Ctx {
                 resource: "resource",
             });
         }
+        if let Some(key) = &caller.api_key
+            && !key.allows(permission)
+        {
+            return Ok(Decision {
+                allowed: false,
+                reason: Reason::OutsideKeyScopes {
+                    key: key.name.clone(),
+                },
+                trace: Vec::new(),
+            });
+        }
         Ok(caller
             .authz
             .decide(&request_for(caller, self, permission, &target), true))
@@ -187,6 +222,7 @@ impl Ctx {
             return Vec::new();
         };
         catalog::all()
+            .filter(|p| caller.api_key.as_ref().is_none_or(|k| k.allows(*p)))
             .filter(|p| {
                 let target = Target::collection(caller.tenant_id, p.module);
                 caller
@@ -195,6 +231,23 @@ impl Ctx {
                     .allowed
             })
             .collect()
+    }
+
+    /// The first of `perms` the caller does not hold on the whole module (`None` when it
+    /// holds them all): nobody hands out more than they have.
+    pub fn missing_permission(&self, perms: &[Permission]) -> Option<Permission> {
+        match &self.principal {
+            Principal::System => None,
+            Principal::Member(caller) => perms.iter().copied().find(|p| {
+                let target = Target::collection(caller.tenant_id, p.module);
+                caller.api_key.as_ref().is_some_and(|k| !k.allows(*p))
+                    || !caller
+                        .authz
+                        .decide(&request_for(caller, self, *p, &target), false)
+                        .allowed
+            }),
+            Principal::Anonymous | Principal::SuperAdmin => perms.first().copied(),
+        }
     }
 
     pub fn authorize_platform(&self, action: PlatformAction) -> Result<()> {

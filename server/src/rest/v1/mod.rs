@@ -2,13 +2,15 @@
 //! OpenAPI document lists every route there is, and the isolation test walks that list.
 
 pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod groups;
 pub mod identities;
 pub mod policies;
 pub mod roles;
+pub mod sessions;
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,6 +27,8 @@ use crate::state::AppState;
         (name = "roles", description = "Roles, their permissions, and who holds them"),
         (name = "groups", description = "The group tree, memberships and group roles"),
         (name = "policies", description = "Allow and deny policies, their versions, and the decision point"),
+        (name = "api_keys", description = "Keys for programs: `Authorization: Bearer tnr_...` or `X-API-Key: tnr_...`"),
+        (name = "sessions", description = "Console sessions: list, revoke one or all"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -45,6 +49,10 @@ impl Modify for Security {
             ),
         );
         components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
             "admin_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
@@ -63,7 +71,11 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             identities::delete
         ))
         .routes(routes!(identities::restore))
-        .routes(routes!(identities::me))
+        .routes(routes!(identities::me, sessions::update_me))
+        .routes(routes!(sessions::change_password))
+        .routes(routes!(sessions::list, sessions::revoke_all))
+        .routes(routes!(sessions::revoke))
+        .routes(routes!(sessions::logout))
         .routes(routes!(admin::list, admin::create))
         .routes(routes!(roles::catalogue))
         .routes(routes!(roles::list, roles::create))
@@ -82,6 +94,9 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(policies::versions))
         .routes(routes!(policies::restore))
         .routes(routes!(policies::check))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::test))
+        .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);

@@ -1,0 +1,350 @@
+//! Sessions and self-service over HTTP: console sessions listed with their device, revoked
+//! one by one, all at once or by an admin; a password change or a disabled identity ends
+//! them; API clients log out by revoking their refresh token family.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::helpers::{PASSWORD, TestApp, problem};
+
+/// Whether a console client is still signed in (a server function that needs a member).
+async fn signed_in(app: &TestApp, client: &reqwest::Client) -> bool {
+    let status = client
+        .post(app.url("/api/api_keys/list"))
+        .header("origin", app.url(""))
+        .form(&[("all", "false")])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    match status {
+        StatusCode::OK => true,
+        StatusCode::UNAUTHORIZED => false,
+        other => panic!("unexpected status {other}"),
+    }
+}
+
+async fn sessions(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let res = app.get(&format!("/v1/sessions{query}"), Some(token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    body["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_their_device_and_revoked_one_by_one_or_all() {
+    let app = TestApp::spawn().await;
+    let laptop = app.console_session("acme", "owner@acme.test").await;
+    let phone = app.console_session("acme", "owner@acme.test").await;
+    let token = app.owner_token(&app.acme).await;
+
+    let listed = sessions(&app, &token, "").await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for s in &listed {
+        assert_eq!(s["ip"], "127.0.0.1");
+        assert_eq!(s["current"], false, "an API call has no console session");
+        assert!(s["device"].as_str().unwrap().len() > 1);
+        assert_eq!(s["identity_id"], app.acme.owner_id.to_string());
+    }
+    assert!(signed_in(&app, &laptop).await && signed_in(&app, &phone).await);
+
+    // One revoked: that browser is out, the other is not.
+    let first = listed[0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/sessions/{first}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(sessions(&app, &token, "").await.len(), 1);
+    let still = [
+        signed_in(&app, &laptop).await,
+        signed_in(&app, &phone).await,
+    ];
+    assert_eq!(still.iter().filter(|s| **s).count(), 1, "{still:?}");
+
+    // Another tenant's owner cannot even see it exists.
+    let remaining = sessions(&app, &token, "").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let globex = app.owner_token(&app.globex).await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/sessions/{remaining}"),
+            Some(&globex),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(sessions(&app, &globex, "").await.is_empty());
+
+    // All at once (an API caller has no current session to keep); refresh tokens die too.
+    let pair: Value = app
+        .token_response("acme", "owner@acme.test", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .send(Method::DELETE, "/v1/sessions", Some(&token), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["sessions_ended"], 1);
+    assert!(!signed_in(&app, &laptop).await && !signed_in(&app, &phone).await);
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": pair["refresh_token"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn admins_end_other_peoples_sessions_and_members_cannot() {
+    let app = TestApp::spawn().await;
+    let (member_id, member_email) = app.member(&app.acme, "member").await;
+    let member_console = app.console_session("acme", &member_email).await;
+    let member = app.token("acme", &member_email).await;
+    let owner_console = app.console_session("acme", "owner@acme.test").await;
+    let owner = app.owner_token(&app.acme).await;
+
+    // A member sees their own sessions but not the owner's, and cannot end the owner's.
+    assert_eq!(sessions(&app, &member, "").await.len(), 1);
+    let res = app
+        .get(
+            &format!("/v1/sessions?identity_id={}", app.acme.owner_id),
+            Some(&member),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let owners = sessions(&app, &owner, "").await;
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/sessions/{}", owners[0]["id"].as_str().unwrap()),
+            Some(&member),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(signed_in(&app, &owner_console).await);
+
+    // The owner ends every session of the member.
+    let listed = sessions(&app, &owner, &format!("?identity_id={member_id}")).await;
+    assert_eq!(listed.len(), 1);
+    let res = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/sessions?identity_id={member_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!signed_in(&app, &member_console).await);
+    assert!(signed_in(&app, &owner_console).await);
+
+    // Disabling an identity ends its sessions and refresh tokens at once.
+    let again = app.console_session("acme", &member_email).await;
+    let pair: Value = app
+        .token_response("acme", &member_email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/identities/{member_id}"),
+            Some(&owner),
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert!(res.status().is_success());
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    let (rows, live): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from sessions where identity_id = $1),
+                (select count(*) from refresh_tokens where identity_id = $1 and revoked_at is null)",
+    )
+    .bind(member_id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((rows, live), (0, 0));
+    assert!(!signed_in(&app, &again).await);
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": pair["refresh_token"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn changing_the_password_checks_the_current_one_and_signs_out_elsewhere() {
+    let app = TestApp::spawn().await;
+    let elsewhere = app.console_session("acme", "owner@acme.test").await;
+    let pair: Value = app
+        .token_response("acme", "owner@acme.test", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = pair["access_token"].as_str().unwrap();
+
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/me/password",
+            Some(token),
+            Some(change("not my password", "a brand new long password")),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem(res).await["errors"][0]["field"], "current_password");
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/me/password",
+            Some(token),
+            Some(change(PASSWORD, "short")),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem(res).await["errors"][0]["field"], "new_password");
+    assert!(
+        signed_in(&app, &elsewhere).await,
+        "failed attempts change nothing"
+    );
+
+    let new_password = "a brand new long password";
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/me/password",
+            Some(token),
+            Some(change(PASSWORD, new_password)),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(done["sessions_ended"], 1);
+    assert!(done["refresh_tokens_revoked"].as_u64().unwrap() >= 1);
+    assert!(!signed_in(&app, &elsewhere).await);
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": pair["refresh_token"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.token_response("acme", "owner@acme.test", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.token_response("acme", "owner@acme.test", new_password)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // The audit record says what happened and holds no password material.
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    let after: Value = sqlx::query_scalar(
+        "select after from audit_log where action = 'identity.password_changed'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(after["sessions_ended"], 1);
+    assert!(!after.to_string().contains("argon2"));
+}
+
+#[tokio::test]
+async fn profile_changes_and_api_logout() {
+    let app = TestApp::spawn().await;
+    let pair: Value = app
+        .token_response("acme", "owner@acme.test", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = pair["access_token"].as_str().unwrap();
+    let res = app
+        .send(
+            Method::PATCH,
+            "/v1/me",
+            Some(token),
+            Some(json!({"display_name": "Ada Owner"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["display_name"],
+        "Ada Owner"
+    );
+    let res = app
+        .send(
+            Method::PATCH,
+            "/v1/me",
+            Some(token),
+            Some(json!({"display_name": " "})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // An API key is not its person: no profile or password changes with one.
+    let key: Value = app
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(token),
+            Some(json!({"name": "k", "scopes": ["*:*"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .send(
+            Method::PATCH,
+            "/v1/me",
+            Some(key["secret"].as_str().unwrap()),
+            Some(json!({"display_name": "Hijacked"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // Logout revokes the refresh token family; doing it twice, or with junk, is fine.
+    let logout = |t: &str| json!({"refresh_token": t});
+    let rt = pair["refresh_token"].as_str().unwrap();
+    for body in [logout(rt), logout(rt), logout("rt1.junk")] {
+        let res = app
+            .send(Method::POST, "/v1/auth/logout", None, Some(body))
+            .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+    let res = app
+        .send(Method::POST, "/v1/auth/refresh", None, Some(logout(rt)))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
