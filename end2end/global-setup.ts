@@ -1,13 +1,46 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { port } from './playwright.config';
 import { DEMO_PASSWORD } from './tests/fixtures';
 
-// Starts `tenantry serve` with a throwaway data folder, waits until it is ready, and
-// returns the teardown: SIGTERM (the server stops its PostgreSQL), then the folder goes.
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port: p } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(p));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitFor(url: string, what: string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`${what} did not start in 30 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// Starts a real SMTP server (maildev) and `tenantry serve` sending mail to it, with a
+// throwaway data folder; waits until both are ready, and returns the teardown: SIGTERM
+// (the server stops its PostgreSQL), then maildev, then the folder goes. Tests read the
+// mail through maildev's API at MAILDEV_WEB_PORT.
 export default async function globalSetup() {
+  const smtpPort = await freePort();
+  const webPort = await freePort();
+  const maildev = spawn(path.join(__dirname, 'node_modules/.bin/maildev'),
+    ['--ip', '127.0.0.1', '--web-ip', '127.0.0.1', '-s', String(smtpPort), '-w', String(webPort)],
+    { stdio: 'ignore' });
+  process.env.MAILDEV_WEB_PORT = String(webPort);
+  await waitFor(`http://127.0.0.1:${webPort}/api/email`, 'maildev');
+
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-e2e-'));
   // mkdtemp makes the folder 0700; PostgreSQL runs as the postgres user and must enter it.
   fs.chmodSync(dataDir, 0o755);
@@ -24,6 +57,8 @@ export default async function globalSetup() {
       TENANTRY_DEMO_PASSWORD: DEMO_PASSWORD,
       TENANTRY_SITE_ROOT: 'target/site',
       TENANTRY_LOG: 'info,sqlx=warn',
+      TENANTRY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      TENANTRY_MAIL_FROM: 'Tenantry E2E <no-reply@tenantry.test>',
     },
   });
   let exited = false;
@@ -31,7 +66,7 @@ export default async function globalSetup() {
 
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (exited) throw new Error(`tenantry exited during start-up; see end2end/test-results/server.log`);
+    if (exited) { maildev.kill('SIGTERM'); throw new Error(`tenantry exited during start-up; see end2end/test-results/server.log`); }
     try {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       if (res.ok) break;
@@ -47,6 +82,7 @@ export default async function globalSetup() {
       while (!exited && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 100));
       if (!exited) server.kill('SIGKILL');
     }
+    maildev.kill('SIGTERM');
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

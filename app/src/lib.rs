@@ -11,6 +11,7 @@ pub mod components;
 pub mod error;
 pub mod groups;
 pub mod identities;
+pub mod invitations;
 pub mod policies;
 pub mod roles;
 #[cfg(feature = "ssr")]
@@ -56,13 +57,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=path!("/login") ssr=SsrMode::Async view=auth::pages::LoginPage/>
+                <Route path=path!("/invite/:token") ssr=SsrMode::Async view=invitations::pages::AcceptPage/>
                 <ParentRoute path=path!("") ssr=SsrMode::Async view=ConsoleLayout>
                     <Route path=path!("") ssr=SsrMode::Async view=|| view! { <Redirect path="/identities"/> }/>
                     <Route path=path!("identities") ssr=SsrMode::Async view=identities::pages::IdentitiesPage/>
                     <Route path=path!("identities/new") ssr=SsrMode::Async view=identities::pages::NewIdentityPage/>
                     <Route path=path!("identities/:id") ssr=SsrMode::Async view=identities::pages::IdentityDetailPage/>
                     <Route path=path!("identities/:id/edit") ssr=SsrMode::Async view=identities::pages::EditIdentityPage/>
-                    <Route path=path!("invitations") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Invitations" description="Invite people by email with a role and groups; follow each invitation from pending to accepted, resend or revoke it."/> }/>
+                    <Route path=path!("invitations") ssr=SsrMode::Async view=invitations::pages::InvitationsPage/>
                     <Route path=path!("roles") ssr=SsrMode::Async view=roles::pages::RolesListPage/>
                     <Route path=path!("roles/new") ssr=SsrMode::Async view=roles::pages::RolePage/>
                     <Route path=path!("roles/:id") ssr=SsrMode::Async view=roles::pages::RolePage/>

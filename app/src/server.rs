@@ -129,3 +129,31 @@ pub async fn take_flash() -> Option<crate::components::forms::FormFlash> {
     let _ = session.remove_value(FLASH_KEY).await;
     Some(flash)
 }
+
+/// Signs `caller` in to the console: a new session id (no fixation) holding who they are and
+/// where they signed in from (shown in their sessions list).
+pub async fn start_session(ctx: &Ctx, caller: &service::ctx::Caller) -> Result<(), AppError> {
+    use service::sessions::{IDENTITY_KEY, IP_KEY, TENANT_KEY, USER_AGENT_KEY};
+    let session = session().await?;
+    let internal =
+        |e: tower_sessions::session::Error| AppError::from(service::Error::internal("session", e));
+    session.cycle_id().await.map_err(internal)?;
+    session
+        .insert(TENANT_KEY, caller.tenant_id)
+        .await
+        .map_err(internal)?;
+    session
+        .insert(IDENTITY_KEY, caller.identity_id)
+        .await
+        .map_err(internal)?;
+    if let Some(ip) = ctx.ip {
+        session
+            .insert(IP_KEY, ip.to_string())
+            .await
+            .map_err(internal)?;
+    }
+    if let Some(ua) = &ctx.user_agent {
+        session.insert(USER_AGENT_KEY, ua).await.map_err(internal)?;
+    }
+    Ok(())
+}

@@ -107,7 +107,7 @@ test('every screen of the shell is reachable and accessible', async ({ page }) =
   await expect(page).toHaveURL(/\/identities$/);
   await hydrated(page);
   for (const [name, heading] of [
-    ['Invitations', 'Invitations'], ['Memories', 'Memories'],
+    ['Memories', 'Memories'],
     ['Webhooks', 'Webhooks'], ['Audit trail', 'Audit trail'], ['Settings', 'Settings'],
   ]) {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();

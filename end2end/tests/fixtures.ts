@@ -50,3 +50,15 @@ export async function screen(page: Page, name: string) {
 export async function hydrated(page: Page) {
   await page.waitForFunction(() => (window as any).__tenantry_hydrated === true, undefined, { timeout: 20_000 });
 }
+
+/** The mails the SMTP capture (maildev) received for `address`, waiting for at least `count`. */
+export async function mailsTo(address: string, count = 1): Promise<any[]> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const res = await fetch(`http://127.0.0.1:${process.env.MAILDEV_WEB_PORT}/api/email`);
+    const all: any[] = await res.json();
+    const mine = all.filter((m) => (m.to ?? []).some((t: any) => t.address === address));
+    if (mine.length >= count || Date.now() > deadline) return mine;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

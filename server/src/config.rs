@@ -161,6 +161,25 @@ pub struct ServeArgs {
     /// Trust the first address of X-Forwarded-For as the client IP (behind a proxy only).
     #[arg(long, env = "TENANTRY_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    /// SMTP server for outgoing mail: `smtp://host:port` (plain), `smtp+starttls://` or
+    /// `smtps://`, with optional `user:password@`. Unset: mail is written to the log and
+    /// shown in the console's outbox.
+    #[arg(long, env = "TENANTRY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "TENANTRY_MAIL_FROM",
+        default_value = "Tenantry <no-reply@tenantry.local>"
+    )]
+    pub mail_from: String,
+
+    /// The address people reach this server at, for links in mail
+    /// (`https://id.example.com`). Default: `http://` and the listen address.
+    #[arg(long, env = "TENANTRY_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeArgs {
@@ -174,6 +193,12 @@ impl Default for ServeArgs {
 }
 
 impl ServeArgs {
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr))
+    }
+
     pub fn cookie_secure(&self) -> bool {
         self.cookie_secure
             .unwrap_or(!self.addr.ip().is_loopback() || self.trust_proxy)

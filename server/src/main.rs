@@ -140,7 +140,18 @@ async fn serve_with(
 ) -> Result<()> {
     let db = service::Db::connect(&database.url, global.db_max_connections)
         .await
-        .map_err(anyhow_service)?;
+        .map_err(anyhow_service)?
+        .with_master_key(master.clone());
+    let mailer = workers::mail::Mailer::new(
+        args.smtp_url.as_deref(),
+        &args.mail_from,
+        &args.public_url(),
+    )?;
+    if !mailer.smtp_configured() {
+        tracing::info!(
+            "no TENANTRY_SMTP_URL: outgoing mail is written to the log and shown in the console's outbox"
+        );
+    }
     if args.seed_demo
         && let Some(demo) = service::tenants::ensure_demo(&db, args.demo_password.clone())
             .await
@@ -173,6 +184,7 @@ async fn serve_with(
         .with_context(|| format!("listen on {addr}"))?;
     let cleanup = workers::spawn_cleanup(db.clone());
     let authz_listener = workers::spawn_authz_listener(db.clone());
+    let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     tracing::info!("Tenantry is serving http://{addr}");
     // Human messages go to stderr; stdout carries only the logs (JSON lines if asked).
     eprintln!("Tenantry is serving http://{addr}  (Ctrl-C stops it)");
@@ -180,6 +192,7 @@ async fn serve_with(
     cleanup.abort();
     key_reload.abort();
     authz_listener.abort();
+    mail_sender.abort();
     // Requests still running after the grace period hold pooled connections; do not let
     // them keep the process (and its embedded PostgreSQL) alive.
     if tokio::time::timeout(std::time::Duration::from_secs(5), db.close())

@@ -34,7 +34,6 @@ pub async fn login(
 ) -> Result<(), AppError> {
     use service::auth::{LoginInput, login};
     use service::ctx::AuthMethod;
-    use service::sessions::{IDENTITY_KEY, TENANT_KEY};
 
     let ctx = crate::server::any_ctx().await?;
     let db = crate::server::db()?;
@@ -52,31 +51,7 @@ pub async fn login(
             return Err(err);
         }
     };
-    let session = crate::server::session().await?;
-    let internal =
-        |e: tower_sessions::session::Error| AppError::from(service::Error::internal("session", e));
-    session.cycle_id().await.map_err(internal)?;
-    session
-        .insert(TENANT_KEY, caller.tenant_id)
-        .await
-        .map_err(internal)?;
-    session
-        .insert(IDENTITY_KEY, caller.identity_id)
-        .await
-        .map_err(internal)?;
-    // Where the sign-in came from, for the sessions list.
-    if let Some(ip) = ctx.ip {
-        session
-            .insert(service::sessions::IP_KEY, ip.to_string())
-            .await
-            .map_err(internal)?;
-    }
-    if let Some(ua) = &ctx.user_agent {
-        session
-            .insert(service::sessions::USER_AGENT_KEY, ua)
-            .await
-            .map_err(internal)?;
-    }
+    crate::server::start_session(&ctx, &caller).await?;
     tracing::info!(tenant = %caller.tenant_slug, identity = %caller.identity_id, "console sign-in");
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())

@@ -46,7 +46,7 @@ pub const NAV: &[NavItem] = &[
     NavItem {
         href: "/invitations",
         label: "Invitations",
-        built: false,
+        built: true,
     },
     NavItem {
         href: "/memories",

@@ -14,15 +14,17 @@ pub const LINK: &str =
 #[component]
 pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
     let class = match status.as_str() {
-        "active" => "bg-emerald-50 text-emerald-800 ring-emerald-600/30",
+        "active" | "accepted" | "sent" => "bg-emerald-50 text-emerald-800 ring-emerald-600/30",
+        "pending" | "queued" | "logged" => "bg-sky-50 text-sky-800 ring-sky-600/30",
         "disabled" | "expired" => "bg-amber-50 text-amber-900 ring-amber-600/30",
-        "revoked" => "bg-red-50 text-red-800 ring-red-600/30",
+        "revoked" | "failed" => "bg-red-50 text-red-800 ring-red-600/30",
         _ => "bg-slate-100 text-slate-700 ring-slate-500/30",
     };
     let dot = match status.as_str() {
-        "active" => "bg-emerald-500",
+        "active" | "accepted" | "sent" => "bg-emerald-500",
+        "pending" | "queued" | "logged" => "bg-sky-500",
         "disabled" | "expired" => "bg-amber-500",
-        "revoked" => "bg-red-500",
+        "revoked" | "failed" => "bg-red-500",
         _ => "bg-slate-400",
     };
     view! {

@@ -507,6 +507,36 @@ async fn insert(
     fetch(tx.conn(), tenant_id, id).await
 }
 
+/// Creates the person who accepted an invitation, with the invited roles, inside the
+/// acceptance's transaction.
+pub(crate) async fn insert_invited(
+    tx: &mut ChangeTx<'_>,
+    email: &str,
+    display_name: &str,
+    password_hash: String,
+    roles: &[roles::Role],
+) -> Result<Identity> {
+    let valid = ValidNew {
+        email: Some(email.to_owned()),
+        display_name: display_name.to_owned(),
+        external_id: None,
+        kind: Kind::User,
+        roles: roles.iter().map(|r| r.name.clone()).collect(),
+        metadata: Value::Object(Default::default()),
+        password: None,
+    };
+    let identity = insert(tx, &valid, Some(password_hash), roles).await?;
+    tx.record(Change {
+        action: "identity.created",
+        target_type: "identity",
+        target_id: Some(identity.id),
+        before: None,
+        after: Some(identity.snapshot()),
+    })
+    .await?;
+    Ok(identity)
+}
+
 /// Creates the first owner of a freshly created tenant inside the tenant's own transaction.
 pub(crate) async fn insert_owner(
     tx: &mut ChangeTx<'_>,

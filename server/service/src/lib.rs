@@ -19,6 +19,8 @@ pub mod error;
 pub mod events;
 pub mod groups;
 pub mod identities;
+pub mod invitations;
+pub mod mail;
 pub mod pagination;
 pub mod policies;
 pub mod roles;

@@ -1,6 +1,8 @@
 //! Work off the request path. Each worker is a loop on a timer whose every query can run on
 //! any number of instances at once (deletes of expired rows are idempotent).
 
+pub mod mail;
+
 use std::time::Duration;
 
 use service::Db;

@@ -129,7 +129,107 @@ pub fn serve_args() -> ServeArgs {
         refresh_token_ttl: 3600,
         session_ttl: 3600,
         trust_proxy: false,
+        smtp_url: None,
+        mail_from: "Tenantry Tests <no-reply@tenantry.test>".into(),
+        public_url: None,
     }
+}
+
+/// A real SMTP server for the tests that send mail: maildev (from end2end/node_modules,
+/// installed by `make deps`), one per test binary, on free loopback ports. A watcher ends
+/// it when this test process ends. Tests tell their mails apart by recipient.
+pub struct MailDev {
+    pub smtp_port: u16,
+    pub web_port: u16,
+    /// The watcher shell; it ends maildev and itself when the test process is gone.
+    _watcher: std::sync::Mutex<std::process::Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn maildev() -> &'static MailDev {
+    static MAILDEV: OnceLock<MailDev> = OnceLock::new();
+    MAILDEV.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let bin = root.join("end2end/node_modules/.bin/maildev");
+        assert!(
+            bin.exists(),
+            "maildev is not installed: run `make deps` (npm install in end2end/)"
+        );
+        let (smtp_port, web_port) = (free_port(), free_port());
+        let script = format!(
+            "'{}' --ip 127.0.0.1 --web-ip 127.0.0.1 -s {smtp_port} -w {web_port} >/dev/null 2>&1 & m=$!; \
+             while kill -0 {pid} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
+            bin.display(),
+            pid = std::process::id()
+        );
+        let watcher = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start maildev");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", web_port)).is_err()
+            || std::net::TcpStream::connect(("127.0.0.1", smtp_port)).is_err()
+        {
+            assert!(std::time::Instant::now() < deadline, "maildev did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        MailDev {
+            smtp_port,
+            web_port,
+            _watcher: std::sync::Mutex::new(watcher),
+        }
+    })
+}
+
+impl MailDev {
+    pub fn smtp_url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.smtp_port)
+    }
+
+    /// The mails maildev received for `to`, waiting up to 15 s for at least `count`.
+    pub async fn mails_to(&self, to: &str, count: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let all: Vec<Value> =
+                reqwest::get(format!("http://127.0.0.1:{}/api/email", self.web_port))
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+            let mine: Vec<Value> = all
+                .into_iter()
+                .filter(|m| {
+                    m["to"]
+                        .as_array()
+                        .is_some_and(|t| t.iter().any(|a| a["address"] == to))
+                })
+                .collect();
+            if mine.len() >= count || std::time::Instant::now() > deadline {
+                return mine;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The first `iv1.` invitation token in a mail's text.
+pub fn invitation_token(mail: &Value) -> String {
+    let text = mail["text"].as_str().unwrap();
+    let start = text.find("/invite/iv1.").expect("an invitation link") + "/invite/".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect()
 }
 
 impl TestApp {
@@ -163,6 +263,19 @@ impl TestApp {
         .await
     }
 
+    /// Like [`TestApp::spawn`], with the mail sender delivering to [`maildev`].
+    pub async fn spawn_with_mail() -> TestApp {
+        let app = TestApp::spawn().await;
+        let mailer = server::workers::mail::Mailer::new(
+            Some(&maildev().smtp_url()),
+            "Tenantry Tests <no-reply@tenantry.test>",
+            &app.url(""),
+        )
+        .unwrap();
+        server::workers::mail::spawn_mailer(app.db.clone(), mailer);
+        app
+    }
+
     async fn start(
         db_url: String,
         db: Db,
@@ -170,6 +283,7 @@ impl TestApp {
         acme: TestTenant,
         globex: TestTenant,
     ) -> TestApp {
+        let db = db.with_master_key(master.clone());
         let state = server::startup::build_state(db.clone(), master.clone(), serve_args())
             .await
             .unwrap();

@@ -150,6 +150,30 @@ fn routes() -> Vec<Route> {
             body: Some(|| json!({"action": "identities:read"})),
             ..route("POST", "/v1/authz/check", Access::Read, false)
         },
+        route("GET", "/v1/invitations", Access::Read, false),
+        Route {
+            body: Some(
+                || json!({"email": format!("inv-{}@example.com", uuid::Uuid::now_v7().simple()), "roles": ["viewer"]}),
+            ),
+            ..route("POST", "/v1/invitations", Access::Write, false)
+        },
+        route("GET", "/v1/invitations/{invitation}", Access::Read, true),
+        route(
+            "POST",
+            "/v1/invitations/{invitation}/resend",
+            Access::Write,
+            true,
+        ),
+        Route {
+            body: Some(|| json!({"token": "iv1.bogus"})),
+            ..route("POST", "/v1/invitations/validate", Access::Public, false)
+        },
+        Route {
+            body: Some(
+                || json!({"token": "iv1.bogus", "display_name": "X", "password": "a long enough password"}),
+            ),
+            ..route("POST", "/v1/invitations/accept", Access::Public, false)
+        },
         route("GET", "/v1/api-keys", Access::Write, false),
         Route {
             body: Some(|| json!({"name": "table key", "scopes": ["identities:read"]})),
@@ -184,6 +208,12 @@ fn routes() -> Vec<Route> {
         route("DELETE", "/v1/policies/{policy}", Access::Write, true),
         route("DELETE", "/v1/groups/{group}", Access::Write, true),
         route("DELETE", "/v1/api-keys/{key}", Access::Write, true),
+        route(
+            "DELETE",
+            "/v1/invitations/{invitation}",
+            Access::Write,
+            true,
+        ),
         // Changes the caller's password (viewer's, then owner's): the tokens above stay valid.
         Route {
             body: Some(
@@ -202,6 +232,10 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
     Some(match (method, module) {
         (_, "admin" | "auth" | "me" | "permissions" | "authz") => return None,
         ("POST", "api-keys") if path.ends_with("/test") => return None,
+        ("POST", "invitations") if path.ends_with("/validate") || path.ends_with("/accept") => {
+            return None;
+        }
+        ("POST", "invitations") if path.ends_with("/resend") => "invitations:update",
         (_, "identities") if path.ends_with("/roles") => {
             if method == "GET" {
                 "roles:read"
@@ -237,6 +271,7 @@ fn module_name(m: &str) -> &'static str {
         "policies" => "policies",
         "api-keys" => "api_keys",
         "sessions" => "sessions",
+        "invitations" => "invitations",
         other => panic!("unknown module {other}"),
     }
 }
@@ -483,6 +518,44 @@ const SERVER_FNS: &[ServerFn] = &[
         args: &[],
     },
     ServerFn {
+        path: "/api/invitations/list",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/invitations/create",
+        access: Access::Write,
+        object: false,
+        args: &[
+            ("email", "fn-invite@example.com"),
+            ("message", ""),
+            ("expires_in_days", "7"),
+        ],
+    },
+    ServerFn {
+        path: "/api/invitations/resend",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{invitation}")],
+    },
+    ServerFn {
+        path: "/api/invite/preview",
+        access: Access::Public,
+        object: false,
+        args: &[("token", "iv1.bogus")],
+    },
+    ServerFn {
+        path: "/api/invite/accept",
+        access: Access::Public,
+        object: false,
+        args: &[
+            ("token", "iv1.bogus"),
+            ("display_name", "Someone"),
+            ("password", "a long enough password"),
+        ],
+    },
+    ServerFn {
         path: "/api/api_keys/list",
         access: Access::Write,
         object: false,
@@ -522,6 +595,12 @@ const SERVER_FNS: &[ServerFn] = &[
         access: Access::Write,
         object: true,
         args: &[("id", "{group}")],
+    },
+    ServerFn {
+        path: "/api/invitations/revoke",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{invitation}")],
     },
     // Changes the caller's password (viewer's, then owner's); their sessions stay signed in.
     ServerFn {
@@ -587,6 +666,7 @@ fn openapi_path(path: &str) -> String {
     path.replace("{role}", "{id}")
         .replace("{key}", "{id}")
         .replace("{session}", "{id}")
+        .replace("{invitation}", "{id}")
         .replace("{group}", "{id}")
         .replace("{policy}", "{id}")
         .replace("{member}", "{identity_id}")
@@ -655,6 +735,16 @@ async fn routes_answer_401_404_403_as_the_table_says() {
     .await
     .unwrap();
 
+    let invitation = service::invitations::create(
+        &owner_ctx,
+        &app.db,
+        service::invitations::NewInvitation {
+            email: "invited@example.com".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     // A console session of the owner, for the session routes.
     let _console = app.console_session("acme", "owner@acme.test").await;
     let session: uuid::Uuid =
@@ -702,6 +792,7 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{policy}", &policy.id.to_string())
             .replace("{key}", &key.key.id.to_string())
             .replace("{session}", &session.to_string())
+            .replace("{invitation}", &invitation.id.to_string())
     };
     for r in routes() {
         let path = substitute(r.path);
@@ -826,6 +917,16 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
     )
     .await
     .unwrap();
+    let invitation = service::invitations::create(
+        &owner_ctx,
+        &app.db,
+        service::invitations::NewInvitation {
+            email: "invited@example.com".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     // Another console session of the owner, for the row that ends one.
     let _spare = app.console_session("acme", "owner@acme.test").await;
     let spare_session: uuid::Uuid = sqlx::query_scalar(
@@ -842,6 +943,7 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
             .replace("{policy}", &policy.id.to_string())
             .replace("{key}", &key.key.id.to_string())
             .replace("{session}", &spare_session.to_string())
+            .replace("{invitation}", &invitation.id.to_string())
     };
 
     for f in SERVER_FNS {

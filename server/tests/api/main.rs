@@ -7,6 +7,7 @@ mod cli;
 mod http_api_keys;
 mod http_auth;
 mod http_identities;
+mod http_invitations;
 mod http_sessions;
 mod isolation;
 mod ops;

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod groups;
 pub mod identities;
+pub mod invitations;
 pub mod policies;
 pub mod roles;
 pub mod sessions;
@@ -28,6 +29,7 @@ use crate::state::AppState;
         (name = "groups", description = "The group tree, memberships and group roles"),
         (name = "policies", description = "Allow and deny policies, their versions, and the decision point"),
         (name = "api_keys", description = "Keys for programs: `Authorization: Bearer tnr_...` or `X-API-Key: tnr_...`"),
+        (name = "invitations", description = "Invite people by email; validate and accept invitations"),
         (name = "sessions", description = "Console sessions: list, revoke one or all"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
@@ -94,6 +96,11 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(policies::versions))
         .routes(routes!(policies::restore))
         .routes(routes!(policies::check))
+        .routes(routes!(invitations::list, invitations::create))
+        .routes(routes!(invitations::validate))
+        .routes(routes!(invitations::accept))
+        .routes(routes!(invitations::get, invitations::revoke))
+        .routes(routes!(invitations::resend))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::test))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))

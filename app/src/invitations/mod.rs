@@ -1,0 +1,6 @@
+//! The Invitations screen (invite, follow, resend, revoke; the mail outbox) and the public
+//! page an invitee's link opens.
+
+pub mod api;
+pub mod model;
+pub mod pages;

@@ -1,0 +1,667 @@
+//! Invitations: a tenant asks a person, by email, to join with roles and groups.
+//!
+//! The invitee's link carries `iv1.<base64url(tenant id, invitation id, 32-byte secret)>`;
+//! only SHA-256 of the secret is stored, compared in constant time. A token works once and
+//! until its expiry; a resend replaces it, so the old link dies; revoking kills it. The mail
+//! goes out through the outbox (see [`crate::mail`]) in the transaction that creates or
+//! resends the invitation, so it is never lost and never sent for a change that rolled back.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use sqlx::PgConnection;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::auth::passwords;
+use crate::authz::{Target, perm};
+use crate::crypto::{constant_time_eq, random_bytes, sha256};
+use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
+use crate::db::{Change, ChangeTx, Db};
+use crate::error::{Error, FieldError, Result};
+use crate::mail::{self, Payload};
+use crate::{identities, roles, validation};
+
+pub const DEFAULT_DAYS: u32 = 7;
+pub const MAX_DAYS: u32 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Accepted,
+    Expired,
+    Revoked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Accepted => "accepted",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Pending,
+            Status::Accepted,
+            Status::Expired,
+            Status::Revoked,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+fn status_of(
+    expires_at: OffsetDateTime,
+    accepted_at: Option<OffsetDateTime>,
+    revoked_at: Option<OffsetDateTime>,
+) -> Status {
+    if revoked_at.is_some() {
+        Status::Revoked
+    } else if accepted_at.is_some() {
+        Status::Accepted
+    } else if expires_at <= OffsetDateTime::now_utc() {
+        Status::Expired
+    } else {
+        Status::Pending
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub email: String,
+    pub roles: Vec<String>,
+    pub group_ids: Vec<Uuid>,
+    pub message: String,
+    pub status: Status,
+    pub invited_by: Option<Uuid>,
+    pub inviter_name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub sent_count: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_sent_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub accepted_at: Option<OffsetDateTime>,
+    pub accepted_by: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Invitation {
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "email": self.email, "roles": self.roles, "group_ids": self.group_ids,
+            "status": self.status, "expires_at": self.expires_at, "sent_count": self.sent_count,
+        })
+    }
+}
+
+struct Row {
+    id: Uuid,
+    email: String,
+    roles: Vec<String>,
+    group_ids: Vec<Uuid>,
+    message: String,
+    invited_by: Option<Uuid>,
+    inviter_name: Option<String>,
+    created_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    sent_count: i32,
+    last_sent_at: OffsetDateTime,
+    accepted_at: Option<OffsetDateTime>,
+    accepted_by: Option<Uuid>,
+    revoked_at: Option<OffsetDateTime>,
+}
+
+impl From<Row> for Invitation {
+    fn from(r: Row) -> Invitation {
+        Invitation {
+            status: status_of(r.expires_at, r.accepted_at, r.revoked_at),
+            id: r.id,
+            email: r.email,
+            roles: r.roles,
+            group_ids: r.group_ids,
+            message: r.message,
+            invited_by: r.invited_by,
+            inviter_name: r.inviter_name,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            sent_count: r.sent_count,
+            last_sent_at: r.last_sent_at,
+            accepted_at: r.accepted_at,
+            accepted_by: r.accepted_by,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+async fn load(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    only: Option<Uuid>,
+) -> Result<Vec<Invitation>> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select v.id, v.email, v.roles, v.group_ids, v.message, v.invited_by,
+                  nullif(coalesce(nullif(i.display_name, ''), i.email), '') as inviter_name,
+                  v.created_at, v.expires_at, v.sent_count, v.last_sent_at, v.accepted_at,
+                  v.accepted_by, v.revoked_at
+           from invitations v
+           left join identities i on i.tenant_id = v.tenant_id and i.id = v.invited_by
+           where v.tenant_id = $1 and ($2::uuid is null or v.id = $2)
+           order by v.created_at desc, v.id"#,
+        tenant_id,
+        only
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Invitation::from).collect())
+}
+
+async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Invitation> {
+    load(conn, tenant_id, Some(id))
+        .await?
+        .pop()
+        .ok_or(Error::NotFound {
+            resource: "invitation",
+        })
+}
+
+fn format_token(tenant: Uuid, id: Uuid, secret: &[u8; 32]) -> String {
+    let mut raw = Vec::with_capacity(64);
+    raw.extend_from_slice(tenant.as_bytes());
+    raw.extend_from_slice(id.as_bytes());
+    raw.extend_from_slice(secret);
+    format!("iv1.{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
+pub fn parse_token(token: &str) -> Option<(Uuid, Uuid, [u8; 32])> {
+    let raw = URL_SAFE_NO_PAD
+        .decode(token.trim().strip_prefix("iv1.")?)
+        .ok()?;
+    if raw.len() != 64 {
+        return None;
+    }
+    Some((
+        Uuid::from_slice(&raw[..16]).ok()?,
+        Uuid::from_slice(&raw[16..32]).ok()?,
+        raw[32..].try_into().ok()?,
+    ))
+}
+
+/// The path of the accept page for `token`.
+pub fn accept_path(token: &str) -> String {
+    format!("/invite/{token}")
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Option<Status>,
+}
+
+pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Vec<Invitation>> {
+    let mut tx = db.read(ctx, perm::INVITATIONS_READ).await?;
+    let tenant_id = tx.tenant_id;
+    let all = load(tx.conn(), tenant_id, None).await?;
+    Ok(match query.status {
+        Some(s) => all.into_iter().filter(|i| i.status == s).collect(),
+        None => all,
+    })
+}
+
+pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
+    let mut tx = db.read(ctx, perm::INVITATIONS_READ).await?;
+    let tenant_id = tx.tenant_id;
+    fetch(tx.conn(), tenant_id, id).await
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewInvitation {
+    pub email: String,
+    /// Role names; default `member`.
+    pub roles: Option<Vec<String>>,
+    pub group_ids: Vec<Uuid>,
+    pub message: String,
+    /// Days until the link expires (1-30, default 7).
+    pub expires_in_days: Option<u32>,
+}
+
+/// Queues the invitation mail with a fresh token; returns the token's hash to store.
+async fn send(
+    tx: &mut ChangeTx<'_>,
+    db: &Db,
+    invitation: (Uuid, &str, &str, OffsetDateTime),
+) -> Result<[u8; 32]> {
+    let (id, email, message, expires_at) = invitation;
+    let tenant_id = tx.tenant_id;
+    let secret = random_bytes::<32>();
+    let token = format_token(tenant_id, id, &secret);
+    let caller = tx.ctx().caller()?;
+    let inviter = if caller.display_name.is_empty() {
+        caller.email.clone().unwrap_or_default()
+    } else {
+        caller.display_name.clone()
+    };
+    let payload = Payload::Invitation {
+        tenant_name: caller.tenant_name.clone(),
+        inviter,
+        message: message.to_owned(),
+        path: accept_path(&token),
+        expires_at,
+    };
+    let master = db.master_key()?;
+    mail::enqueue(tx.conn(), master, tenant_id, Some(id), email, &payload).await?;
+    Ok(sha256(&secret))
+}
+
+pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitation> {
+    let mut errors = Vec::new();
+    let email = validation::email("email", &input.email, &mut errors);
+    let message = validation::text("message", &input.message, 2000, false, &mut errors);
+    let days = input.expires_in_days.unwrap_or(DEFAULT_DAYS);
+    if !(1..=MAX_DAYS).contains(&days) {
+        errors.push(FieldError::new(
+            "expires_in_days",
+            "out_of_range",
+            format!("Choose between 1 and {MAX_DAYS} days."),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (email, message) = (email.expect("checked"), message.unwrap_or_default());
+    let names: Vec<String> = input
+        .roles
+        .unwrap_or_else(|| vec![roles::MEMBER.to_owned()])
+        .into_iter()
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+
+    let mut tx = db.change(ctx, perm::INVITATIONS_CREATE).await?;
+    let tenant_id = tx.tenant_id;
+    // Nobody invites anyone with more than they hold themselves.
+    let granted = roles::by_names(tx.conn(), tenant_id, &names, "roles").await?;
+    for r in &granted {
+        ctx.authorize_role_grant(r.is_owner(), &r.allows())?;
+    }
+    let mut group_ids = input.group_ids.clone();
+    group_ids.sort();
+    group_ids.dedup();
+    if !group_ids.is_empty() {
+        ctx.authorize(perm::GROUPS_MANAGE, Target::collection(tenant_id, "groups"))?;
+        let found: i64 = sqlx::query_scalar!(
+            r#"select count(*) as "n!" from groups where tenant_id = $1 and id = any($2)"#,
+            tenant_id,
+            &group_ids
+        )
+        .fetch_one(tx.conn())
+        .await?;
+        if found != group_ids.len() as i64 {
+            return Err(Error::validation(
+                "group_ids",
+                "unknown_group",
+                "One of the groups does not exist.",
+            ));
+        }
+    }
+    let member = sqlx::query_scalar!(
+        "select id from identities where tenant_id = $1 and lower(email) = $2",
+        tenant_id,
+        email
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    if member.is_some() {
+        return Err(Error::Conflict {
+            code: "already_member",
+            message: "Someone with this email is already in the tenant (or in its trash).".into(),
+            field: Some("email"),
+        });
+    }
+    let pending = sqlx::query_scalar!(
+        "select id from invitations where tenant_id = $1 and lower(email) = $2
+           and accepted_at is null and revoked_at is null and expires_at > now()",
+        tenant_id,
+        email
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    if pending.is_some() {
+        return Err(Error::Conflict {
+            code: "already_invited",
+            message: "This email already has a pending invitation: resend it instead.".into(),
+            field: Some("email"),
+        });
+    }
+
+    let id = Uuid::now_v7();
+    let expires_at = OffsetDateTime::now_utc() + Duration::days(i64::from(days));
+    let hash = send(&mut tx, db, (id, &email, &message, expires_at)).await?;
+    let role_names: Vec<String> = granted.iter().map(|r| r.name.clone()).collect();
+    let inviter = ctx.caller()?.identity_id;
+    sqlx::query!(
+        "insert into invitations (tenant_id, id, email, roles, group_ids, message, token_hash,
+                                  invited_by, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        tenant_id,
+        id,
+        email,
+        &role_names,
+        &group_ids,
+        message,
+        &hash[..],
+        inviter,
+        expires_at
+    )
+    .execute(tx.conn())
+    .await?;
+    let invitation = fetch(tx.conn(), tenant_id, id).await?;
+    tx.record(Change {
+        action: "invitation.created",
+        target_type: "invitation",
+        target_id: Some(id),
+        before: None,
+        after: Some(invitation.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(invitation)
+}
+
+/// Sends the invitation again with a new link (the old one stops working) and a fresh
+/// expiry. Works for pending and expired invitations.
+pub async fn resend(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
+    let mut tx = db.change(ctx, perm::INVITATIONS_UPDATE).await?;
+    let tenant_id = tx.tenant_id;
+    sqlx::query!(
+        "select id from invitations where tenant_id = $1 and id = $2 for update",
+        tenant_id,
+        id
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(Error::NotFound {
+        resource: "invitation",
+    })?;
+    let before = fetch(tx.conn(), tenant_id, id).await?;
+    if matches!(before.status, Status::Accepted | Status::Revoked) {
+        return Err(Error::Conflict {
+            code: "invitation_closed",
+            message: format!(
+                "This invitation was {}; invite the person again instead.",
+                before.status.as_str()
+            ),
+            field: None,
+        });
+    }
+    let days = (before.expires_at - before.created_at)
+        .whole_days()
+        .clamp(1, i64::from(MAX_DAYS));
+    let expires_at = OffsetDateTime::now_utc() + Duration::days(days);
+    let hash = send(
+        &mut tx,
+        db,
+        (id, &before.email, &before.message, expires_at),
+    )
+    .await?;
+    sqlx::query!(
+        "update invitations set token_hash = $3, expires_at = $4, sent_count = sent_count + 1,
+                last_sent_at = now()
+         where tenant_id = $1 and id = $2",
+        tenant_id,
+        id,
+        &hash[..],
+        expires_at
+    )
+    .execute(tx.conn())
+    .await?;
+    let after = fetch(tx.conn(), tenant_id, id).await?;
+    tx.record(Change {
+        action: "invitation.resent",
+        target_type: "invitation",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: Some(after.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Revokes a pending invitation: its link stops working. Revoking twice is fine; an
+/// accepted invitation cannot be revoked (disable the identity instead).
+pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
+    let mut tx = db.change(ctx, perm::INVITATIONS_DELETE).await?;
+    let tenant_id = tx.tenant_id;
+    let before = fetch(tx.conn(), tenant_id, id).await?;
+    match before.status {
+        Status::Revoked => return Ok(before),
+        Status::Accepted => {
+            return Err(Error::Conflict {
+                code: "invitation_accepted",
+                message: "This invitation was accepted; disable the identity instead.".into(),
+                field: None,
+            });
+        }
+        Status::Pending | Status::Expired => {}
+    }
+    sqlx::query!(
+        "update invitations set revoked_at = now() where tenant_id = $1 and id = $2 and revoked_at is null",
+        tenant_id,
+        id
+    )
+    .execute(tx.conn())
+    .await?;
+    let after = fetch(tx.conn(), tenant_id, id).await?;
+    tx.record(Change {
+        action: "invitation.revoked",
+        target_type: "invitation",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: Some(after.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// What the accept page shows about a token, whatever its state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preview {
+    pub status: Status,
+    pub tenant_slug: String,
+    pub tenant_name: String,
+    pub email: String,
+    pub inviter_name: Option<String>,
+    pub roles: Vec<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// The invitation a token opens, locked for the rest of `tx` when `lock`.
+async fn open_token(
+    tx: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+    secret: &[u8; 32],
+) -> Result<Invitation> {
+    let hash = sqlx::query_scalar!(
+        "select token_hash from invitations where tenant_id = $1 and id = $2 for update",
+        tenant_id,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    // The same work either way, and the same answer: unknown and forged look alike.
+    let presented = sha256(secret);
+    match hash {
+        Some(h) if constant_time_eq(&h, &presented) => fetch(tx, tenant_id, id).await,
+        _ => Err(Error::NotFound {
+            resource: "invitation",
+        }),
+    }
+}
+
+/// Checks a token without using it (anyone holding the link may).
+pub async fn validate(db: &Db, token: &str) -> Result<Preview> {
+    let (tenant_id, id, secret) = parse_token(token).ok_or(Error::NotFound {
+        resource: "invitation",
+    })?;
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
+    let tenant = sqlx::query!("select slug, name from tenants where id = $1", tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(Preview {
+        status: invitation.status,
+        tenant_slug: tenant.slug,
+        tenant_name: tenant.name,
+        email: invitation.email,
+        inviter_name: invitation.inviter_name,
+        roles: invitation.roles,
+        expires_at: invitation.expires_at,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub token: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+/// Accepts an invitation: creates the identity with the invited roles and groups and its
+/// password, uses up the token, and returns the new member, signed in by the door that
+/// called (a console session, or a token pair). `request` carries the client's address
+/// for the audit trail.
+pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller> {
+    let mut errors = Vec::new();
+    let display_name =
+        validation::text("display_name", &input.display_name, 200, true, &mut errors);
+    validation::password("password", &input.password, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (tenant_id, id, secret) = parse_token(&input.token).ok_or(Error::NotFound {
+        resource: "invitation",
+    })?;
+    let password_hash = passwords::hash(input.password).await?;
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
+    let closed = |code: &'static str, message: &str| Error::Conflict {
+        code,
+        message: message.into(),
+        field: None,
+    };
+    match invitation.status {
+        Status::Pending => {}
+        Status::Accepted => {
+            return Err(closed(
+                "invitation_used",
+                "This invitation was already accepted. Sign in instead.",
+            ));
+        }
+        Status::Expired => {
+            return Err(closed(
+                "invitation_expired",
+                "This invitation has expired. Ask for a new one.",
+            ));
+        }
+        Status::Revoked => {
+            return Err(closed(
+                "invitation_revoked",
+                "This invitation was withdrawn.",
+            ));
+        }
+    }
+    let ctx = Ctx {
+        principal: Principal::System,
+        ..request.clone()
+    };
+    let mut tx = ChangeTx::wrap(tx, &ctx, tenant_id, db);
+    // Roles deleted since the invitation was sent are skipped, not refused.
+    let mut granted = Vec::new();
+    for name in &invitation.roles {
+        if let Ok(mut r) =
+            roles::by_names(tx.conn(), tenant_id, std::slice::from_ref(name), "roles").await
+        {
+            granted.append(&mut r);
+        }
+    }
+    let identity = identities::insert_invited(
+        &mut tx,
+        &invitation.email,
+        display_name.as_deref().unwrap_or_default(),
+        password_hash,
+        &granted,
+    )
+    .await?;
+    sqlx::query!(
+        "insert into group_members (tenant_id, group_id, identity_id)
+         select $1, g.id, $2 from groups g where g.tenant_id = $1 and g.id = any($3)
+         on conflict do nothing",
+        tenant_id,
+        identity.id,
+        &invitation.group_ids
+    )
+    .execute(tx.conn())
+    .await?;
+    sqlx::query!(
+        "update invitations set accepted_at = now(), accepted_by = $3 where tenant_id = $1 and id = $2",
+        tenant_id,
+        id,
+        identity.id
+    )
+    .execute(tx.conn())
+    .await?;
+    tx.record(Change {
+        action: "invitation.accepted",
+        target_type: "invitation",
+        target_id: Some(id),
+        before: Some(invitation.snapshot()),
+        after: Some(serde_json::json!({"identity_id": identity.id})),
+    })
+    .await?;
+    tx.commit().await?;
+    crate::auth::load_caller(db, tenant_id, identity.id, AuthMethod::Session)
+        .await?
+        .ok_or_else(|| Error::Internal("the invited identity is not active".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_reject_garbage() {
+        let (t, i, s) = (Uuid::now_v7(), Uuid::now_v7(), random_bytes::<32>());
+        let token = format_token(t, i, &s);
+        assert!(token.starts_with("iv1."));
+        assert_eq!(parse_token(&token), Some((t, i, s)));
+        assert_eq!(parse_token(&token[..token.len() - 2]), None);
+        assert_eq!(parse_token("iv1.!!!"), None);
+        assert_eq!(parse_token(&token.replacen("iv1.", "iv2.", 1)), None);
+    }
+
+    #[test]
+    fn status_prefers_revoked_then_accepted_then_expiry() {
+        let now = OffsetDateTime::now_utc();
+        let later = now + Duration::days(1);
+        let earlier = now - Duration::days(1);
+        assert_eq!(status_of(later, None, None), Status::Pending);
+        assert_eq!(status_of(earlier, None, None), Status::Expired);
+        assert_eq!(status_of(earlier, Some(now), None), Status::Accepted);
+        assert_eq!(status_of(later, Some(now), Some(now)), Status::Revoked);
+        assert_eq!(Status::parse("expired"), Some(Status::Expired));
+    }
+}
