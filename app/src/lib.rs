@@ -58,6 +58,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") ssr=SsrMode::Async view=auth::pages::LoginPage/>
                 <Route path=path!("/invite/:token") ssr=SsrMode::Async view=invitations::pages::AcceptPage/>
+                <Route path=path!("/forgot-password") ssr=SsrMode::Async view=auth::pages::ForgotPasswordPage/>
+                <Route path=path!("/reset-password/:token") ssr=SsrMode::Async view=auth::pages::ResetPasswordPage/>
                 <ParentRoute path=path!("") ssr=SsrMode::Async view=ConsoleLayout>
                     <Route path=path!("") ssr=SsrMode::Async view=|| view! { <Redirect path="/identities"/> }/>
                     <Route path=path!("identities") ssr=SsrMode::Async view=identities::pages::IdentitiesPage/>

@@ -107,3 +107,33 @@ mod tests {
         }
     }
 }
+
+/// Asks for a password reset link; the answer never says whether the account exists.
+#[server(endpoint = "auth/forgot")]
+pub async fn forgot_password(tenant: String, email: String) -> Result<(), AppError> {
+    let submitted = [("tenant", tenant.as_str()), ("email", email.as_str())];
+    let result = async {
+        let ctx = crate::server::any_ctx().await?;
+        service::account::request_password_reset(&ctx, &crate::server::db()?, &tenant, &email)
+            .await?;
+        Ok(format!(
+            "/forgot-password?sent=1&tenant={}",
+            tenant.trim().to_lowercase()
+        ))
+    }
+    .await;
+    crate::server::finish_form("forgot_password", &submitted, result).await
+}
+
+/// Sets a new password with a reset link, then sends the browser to sign in.
+#[server(endpoint = "auth/reset")]
+pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
+    let result = async {
+        let ctx = crate::server::any_ctx().await?;
+        service::account::reset_password(&ctx, &crate::server::db()?, &token, &new_password)
+            .await?;
+        Ok("/login?reset=1".to_owned())
+    }
+    .await;
+    crate::server::finish_form("reset_password", &[], result).await
+}

@@ -159,3 +159,211 @@ pub async fn change_password(ctx: &Ctx, db: &Db, input: PasswordChange) -> Resul
         refresh_tokens_revoked,
     })
 }
+
+// ---------------------------------------------------------------------------------------
+// Password reset by email.
+
+/// How long a reset link works.
+pub const RESET_MINUTES: i64 = 60;
+
+fn format_reset_token(tenant: uuid::Uuid, id: uuid::Uuid, secret: &[u8; 32]) -> String {
+    use base64::Engine;
+    let mut raw = Vec::with_capacity(64);
+    raw.extend_from_slice(tenant.as_bytes());
+    raw.extend_from_slice(id.as_bytes());
+    raw.extend_from_slice(secret);
+    format!(
+        "pr1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
+}
+
+fn parse_reset_token(token: &str) -> Option<(uuid::Uuid, uuid::Uuid, [u8; 32])> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim().strip_prefix("pr1.")?)
+        .ok()?;
+    if raw.len() != 64 {
+        return None;
+    }
+    Some((
+        uuid::Uuid::from_slice(&raw[..16]).ok()?,
+        uuid::Uuid::from_slice(&raw[16..32]).ok()?,
+        raw[32..].try_into().ok()?,
+    ))
+}
+
+/// Mails a reset link to the person with this email in this tenant, if there is one. The
+/// answer is the same either way (nobody learns who has an account), and a person gets at
+/// most one mail a minute.
+pub async fn request_password_reset(
+    request: &Ctx,
+    db: &Db,
+    tenant: &str,
+    email: &str,
+) -> Result<()> {
+    let slug = tenant.trim().to_lowercase();
+    let email = email.trim().to_lowercase();
+    let Some(t) = sqlx::query!("select id, name from tenants where slug = $1", slug)
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(());
+    };
+    let mut tx = db.begin_tenant(t.id).await?;
+    let found = sqlx::query!(
+        r#"select i.id,
+                  exists(select 1 from password_resets r
+                         where r.tenant_id = i.tenant_id and r.identity_id = i.id
+                           and r.created_at > now() - interval '1 minute') as "recent!"
+           from identities i
+           where i.tenant_id = $1 and lower(i.email) = $2 and i.kind = 'user'
+             and i.status = 'active'"#,
+        t.id,
+        email
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(found) = found else {
+        tracing::info!(tenant = %slug, "password reset asked for an unknown account");
+        return Ok(());
+    };
+    if found.recent {
+        return Ok(());
+    }
+    let ctx = Ctx {
+        principal: crate::Principal::System,
+        ..request.clone()
+    };
+    let mut tx = crate::db::ChangeTx::wrap(tx, &ctx, t.id, db);
+    let id = uuid::Uuid::now_v7();
+    let secret = crate::crypto::random_bytes::<32>();
+    let token = format_reset_token(t.id, id, &secret);
+    let expires_at = time::OffsetDateTime::now_utc() + time::Duration::minutes(RESET_MINUTES);
+    sqlx::query!(
+        "insert into password_resets (tenant_id, id, identity_id, token_hash, expires_at)
+         values ($1, $2, $3, $4, $5)",
+        t.id,
+        id,
+        found.id,
+        &crate::crypto::sha256(&secret)[..],
+        expires_at
+    )
+    .execute(tx.conn())
+    .await?;
+    let payload = crate::mail::Payload::PasswordReset {
+        tenant_name: t.name,
+        path: format!("/reset-password/{token}"),
+        expires_at,
+    };
+    crate::mail::enqueue(
+        tx.conn(),
+        db.master_key()?,
+        t.id,
+        Some(id),
+        &email,
+        &payload,
+    )
+    .await?;
+    tx.record(Change {
+        action: "identity.password_reset_requested",
+        target_type: "identity",
+        target_id: Some(found.id),
+        before: None,
+        after: None,
+    })
+    .await?;
+    tx.commit().await
+}
+
+/// Sets a new password with a reset link: the link is used up (with any other reset link of
+/// the same person), and every session and refresh token of theirs ends.
+pub async fn reset_password(request: &Ctx, db: &Db, token: &str, new_password: &str) -> Result<()> {
+    let mut errors = Vec::new();
+    validation::password("new_password", new_password, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let invalid = || {
+        Error::Conflict {
+        code: "reset_link_invalid",
+        message: "This reset link does not work any more: it was used, it expired, or a newer one was sent. Ask for a new one.".into(),
+        field: None,
+    }
+    };
+    let (tenant_id, id, secret) = parse_reset_token(token).ok_or_else(invalid)?;
+    let hash = passwords::hash(new_password.to_owned()).await?;
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let row = sqlx::query!(
+        "select identity_id, token_hash, expires_at, used_at from password_resets
+         where tenant_id = $1 and id = $2 for update",
+        tenant_id,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(invalid)?;
+    let presented = crate::crypto::sha256(&secret);
+    if !crate::crypto::constant_time_eq(&row.token_hash, &presented)
+        || row.used_at.is_some()
+        || row.expires_at <= time::OffsetDateTime::now_utc()
+    {
+        return Err(invalid());
+    }
+    let ctx = Ctx {
+        principal: crate::Principal::System,
+        ..request.clone()
+    };
+    let mut tx = crate::db::ChangeTx::wrap(tx, &ctx, tenant_id, db);
+    let changed = sqlx::query!(
+        "update identities set password_hash = $3, updated_at = now()
+         where tenant_id = $1 and id = $2 and status = 'active'",
+        tenant_id,
+        row.identity_id,
+        hash
+    )
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(invalid());
+    }
+    sqlx::query!(
+        "update password_resets set used_at = now()
+         where tenant_id = $1 and identity_id = $2 and used_at is null",
+        tenant_id,
+        row.identity_id
+    )
+    .execute(tx.conn())
+    .await?;
+    let (sessions_ended, refresh_tokens_revoked) =
+        crate::sessions::end_sessions_of(tx.conn(), tenant_id, row.identity_id, None).await?;
+    tx.record(Change {
+        action: "identity.password_reset",
+        target_type: "identity",
+        target_id: Some(row.identity_id),
+        before: None,
+        after: Some(serde_json::json!({
+            "sessions_ended": sessions_ended,
+            "refresh_tokens_revoked": refresh_tokens_revoked,
+        })),
+    })
+    .await?;
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_tokens_round_trip() {
+        let (t, i) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let s = crate::crypto::random_bytes::<32>();
+        let token = format_reset_token(t, i, &s);
+        assert!(token.starts_with("pr1."));
+        assert_eq!(parse_reset_token(&token), Some((t, i, s)));
+        assert_eq!(parse_reset_token("pr1.short"), None);
+        assert_eq!(parse_reset_token(&token.replacen("pr1.", "iv1.", 1)), None);
+    }
+}

@@ -289,6 +289,14 @@ pub(crate) async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) ->
 }
 
 /// The identity with this email (case-insensitive) in the caller's tenant.
+/// The caller's own identity: everyone may read themselves, whatever their permissions (or
+/// their API key's scopes).
+pub async fn me(ctx: &Ctx, db: &Db) -> Result<Identity> {
+    let caller = ctx.caller()?;
+    let mut tx = db.begin_tenant(caller.tenant_id).await?;
+    fetch(&mut tx, caller.tenant_id, caller.identity_id).await
+}
+
 pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> {
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let tenant_id = tx.tenant_id;

@@ -30,19 +30,27 @@ pub enum Payload {
         #[serde(with = "time::serde::rfc3339")]
         expires_at: OffsetDateTime,
     },
+    PasswordReset {
+        tenant_name: String,
+        /// The path of the reset page, token included: `/reset-password/pr1.…`.
+        path: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+    },
 }
 
 impl Payload {
     pub fn kind(&self) -> &'static str {
         match self {
             Payload::Invitation { .. } => "invitation",
+            Payload::PasswordReset { .. } => "password_reset",
         }
     }
 
     /// The link the message carries, relative to the server.
     pub fn path(&self) -> &str {
         match self {
-            Payload::Invitation { path, .. } => path,
+            Payload::Invitation { path, .. } | Payload::PasswordReset { path, .. } => path,
         }
     }
 }
@@ -57,7 +65,24 @@ pub struct Rendered {
 /// Renders `payload` with the server's public address (`https://id.example.com`).
 pub fn render(payload: &Payload, base_url: &str) -> Rendered {
     let base = base_url.trim_end_matches('/');
+    let when = |t: &OffsetDateTime| {
+        t.format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute] UTC"
+        ))
+        .unwrap_or_default()
+    };
     match payload {
+        Payload::PasswordReset {
+            tenant_name,
+            path,
+            expires_at,
+        } => Rendered {
+            subject: format!("Reset your {tenant_name} password on Tenantry"),
+            text: format!(
+                "Hello,\n\nSomeone asked to reset the password of your {tenant_name} account on Tenantry.\nIf it was you, choose a new password here:\n\n  {base}{path}\n\nThe link works once and until {}. If it was not you, ignore this message: your password stays as it is.\n",
+                when(expires_at)
+            ),
+        },
         Payload::Invitation {
             tenant_name,
             inviter,
@@ -65,11 +90,7 @@ pub fn render(payload: &Payload, base_url: &str) -> Rendered {
             path,
             expires_at,
         } => {
-            let expiry = expires_at
-                .format(time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute] UTC"
-                ))
-                .unwrap_or_default();
+            let expiry = when(expires_at);
             let note = if message.trim().is_empty() {
                 String::new()
             } else {
@@ -176,7 +197,8 @@ pub async fn outbox(ctx: &crate::Ctx, db: &crate::Db, limit: i64) -> Result<Vec<
                 (None, Some(_)) => "failed",
                 (None, None) => "queued",
             };
-            let link_path = (status == "logged")
+            // Only invitation links: a password reset link is its owner's alone.
+            let link_path = (status == "logged" && r.kind == "invitation")
                 .then(|| open(master, &r.body_sealed).ok())
                 .flatten()
                 .map(|p| p.path().to_owned());

@@ -402,6 +402,39 @@ pub fn key_of(id: &Id) -> Vec<u8> {
     key(id)
 }
 
+/// Removes what can never be used again, tenant by tenant (row-level security applies):
+/// refresh tokens and password reset links a day past their expiry, and mail sent more than
+/// 30 days ago. Returns how many rows went.
+pub async fn delete_expired_credentials(db: &crate::Db) -> crate::Result<u64> {
+    let tenants = sqlx::query_scalar!("select id from tenants")
+        .fetch_all(db.pool())
+        .await?;
+    let mut removed = 0;
+    for tenant_id in tenants {
+        let mut tx = db.begin_tenant(tenant_id).await?;
+        removed += sqlx::query!(
+            "delete from refresh_tokens where tenant_id = $1 and expires_at < now() - interval '1 day'",
+            tenant_id
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        removed += sqlx::query!(
+            "delete from password_resets where tenant_id = $1 and expires_at < now() - interval '1 day'",
+            tenant_id
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+    }
+    removed += sqlx::query!("delete from mail_outbox where sent_at < now() - interval '30 days'")
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    Ok(removed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::describe_device;

@@ -79,6 +79,13 @@ pub fn spawn_cleanup(db: Db) -> JoinHandle<()> {
             if let Err(e) = service::auth::throttle::delete_stale(db.pool()).await {
                 tracing::warn!(error = ?e, "throttle cleanup failed");
             }
+            match service::sessions::delete_expired_credentials(&db).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(deleted = n, "expired tokens and old mail removed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "token cleanup failed"),
+            }
         }
     })
 }

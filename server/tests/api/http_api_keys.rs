@@ -111,6 +111,11 @@ async fn a_key_is_shown_once_and_acts_within_its_scopes() {
     assert_eq!(echo["api_key"]["id"], id);
     assert_eq!(echo["api_key"]["scopes"], json!(["identities:read"]));
     assert_eq!(echo["permissions"], json!(["identities:read"]));
+    let me: Value = app.get("/v1/me", Some(&secret)).await.json().await.unwrap();
+    assert_eq!(me["via"], "api_key");
+    assert_eq!(me["scopes"], json!(["identities:read"]));
+    assert_eq!(me["tenant"]["plan"], "pro");
+    assert!(me["roles"].as_array().unwrap().contains(&json!("owner")));
 
     // Last use is recorded.
     let one: Value = app
@@ -121,6 +126,20 @@ async fn a_key_is_shown_once_and_acts_within_its_scopes() {
         .unwrap();
     assert!(one["last_used_at"].is_string(), "{one}");
     assert_eq!(one["last_used_ip"], "127.0.0.1");
+
+    // Any key can ask who it is, whatever its scopes.
+    let narrow = create_key(
+        &app,
+        &owner,
+        json!({"name": "narrow", "scopes": ["memories:read"]}),
+    )
+    .await;
+    let res = app.get("/v1/me", narrow["secret"].as_str()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["permissions"],
+        json!(["memories:read"])
+    );
 
     // A key cannot mint keys.
     let res = app

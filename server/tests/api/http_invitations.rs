@@ -441,6 +441,25 @@ async fn the_outbox_retries_and_without_smtp_keeps_the_link_for_the_console() {
     let res = post(&app, "/v1/invitations/validate", json!({"token": token})).await;
     assert_eq!(res.status(), StatusCode::OK);
 
+    // A password reset link is its owner's alone: logged, but never shown to admins.
+    let res = post(
+        &app,
+        "/v1/auth/password-reset",
+        json!({"tenant": "acme", "email": "owner@acme.test"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        server::workers::mail::deliver_due(&app.db, &log_only)
+            .await
+            .unwrap(),
+        1
+    );
+    let outbox = service::mail::outbox(&ctx, &app.db, 50).await.unwrap();
+    let reset = outbox.iter().find(|m| m.kind == "password_reset").unwrap();
+    assert_eq!(reset.status, "logged");
+    assert!(reset.link_path.is_none());
+
     // Another tenant's outbox is its own.
     let globex = owner_ctx(&app.db, &app.globex).await;
     assert!(
@@ -449,4 +468,150 @@ async fn the_outbox_retries_and_without_smtp_keeps_the_link_for_the_console() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The first `pr1.` reset token in a mail's text.
+fn reset_token(mail: &Value) -> String {
+    let text = mail["text"].as_str().unwrap();
+    let start = text.find("/reset-password/pr1.").expect("a reset link") + "/reset-password/".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_password_reset_link_arrives_by_mail_and_works_once() {
+    let app = TestApp::spawn_with_mail().await;
+    let (_, email) = app.member(&app.acme, "member").await;
+    let console = app.console_session("acme", &email).await;
+    let pair: Value = app
+        .token_response("acme", &email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Unknown accounts get the same answer and no mail.
+    let nobody = unique_email("nobody");
+    for (tenant, who) in [
+        ("acme", nobody.as_str()),
+        ("no-such-tenant", email.as_str()),
+    ] {
+        let res = post(
+            &app,
+            "/v1/auth/password-reset",
+            json!({"tenant": tenant, "email": who}),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    let res = post(
+        &app,
+        "/v1/auth/password-reset",
+        json!({"tenant": "ACME", "email": email.to_uppercase()}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    // A second ask within a minute sends nothing more.
+    post(
+        &app,
+        "/v1/auth/password-reset",
+        json!({"tenant": "acme", "email": email}),
+    )
+    .await;
+    let mails = maildev().mails_to(&email, 1).await;
+    assert_eq!(mails.len(), 1);
+    assert!(maildev().mails_to(&nobody, 0).await.is_empty());
+    assert_eq!(
+        mails[0]["subject"],
+        "Reset your acme Inc. password on Tenantry"
+    );
+    let token = reset_token(&mails[0]);
+
+    let confirm = |t: &str, p: &str| json!({"token": t, "new_password": p});
+    let res = post(
+        &app,
+        "/v1/auth/password-reset/confirm",
+        confirm(&token, "short"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let new_password = "a brand new password after reset";
+    let res = post(
+        &app,
+        "/v1/auth/password-reset/confirm",
+        confirm(&token, new_password),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+
+    // The old password is gone, the new one works, and every session ended.
+    assert_eq!(
+        app.token_response("acme", &email, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.token_response("acme", &email, new_password)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let status = console
+        .post(app.url("/api/account/get"))
+        .header("origin", app.url(""))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let res = post(
+        &app,
+        "/v1/auth/refresh",
+        json!({"refresh_token": pair["refresh_token"]}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Used once.
+    let res = post(
+        &app,
+        "/v1/auth/password-reset/confirm",
+        confirm(&token, "yet another long password"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(problem(res).await["code"], "reset_link_invalid");
+
+    // Expired links do not work either.
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query("update password_resets set created_at = now() - interval '2 minutes'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    post(
+        &app,
+        "/v1/auth/password-reset",
+        json!({"tenant": "acme", "email": email}),
+    )
+    .await;
+    let mails = maildev().mails_to(&email, 2).await;
+    let second = mails
+        .iter()
+        .map(reset_token)
+        .find(|t| *t != token)
+        .expect("a second link");
+    sqlx::query(
+        "update password_resets set expires_at = now() - interval '1 second' where used_at is null",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let res = post(
+        &app,
+        "/v1/auth/password-reset/confirm",
+        confirm(&second, "yet another long password"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
 }

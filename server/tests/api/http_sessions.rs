@@ -348,3 +348,32 @@ async fn profile_changes_and_api_logout() {
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn the_cleanup_removes_dead_tokens_and_keeps_live_ones() {
+    let app = TestApp::spawn().await;
+    for _ in 0..2 {
+        let res = app
+            .token_response("acme", "owner@acme.test", PASSWORD)
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    // One of the two expired two days ago.
+    sqlx::query(
+        "update refresh_tokens set expires_at = now() - interval '2 days'
+         where id = (select id from refresh_tokens order by created_at limit 1)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let removed = service::sessions::delete_expired_credentials(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let left: i64 = sqlx::query_scalar("select count(*) from refresh_tokens")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}

@@ -56,6 +56,19 @@ fn routes() -> Vec<Route> {
             ..route("POST", "/v1/auth/refresh", Access::Public, false)
         },
         route("GET", "/.well-known/jwks.json", Access::Public, false),
+        Route {
+            body: Some(|| json!({"tenant": "acme", "email": "nobody@acme.test"})),
+            ..route("POST", "/v1/auth/password-reset", Access::Public, false)
+        },
+        Route {
+            body: Some(|| json!({"token": "pr1.bogus", "new_password": "a long enough password"})),
+            ..route(
+                "POST",
+                "/v1/auth/password-reset/confirm",
+                Access::Public,
+                false,
+            )
+        },
         route("GET", "/v1/identities", Access::Read, false),
         Route {
             body: Some(|| json!({"email": format!("{}@example.com", uuid::Uuid::now_v7())})),
@@ -311,6 +324,21 @@ const SERVER_FNS: &[ServerFn] = &[
             ("tenant", "acme"),
             ("email", "x@acme.test"),
             ("password", "wrong password"),
+        ],
+    },
+    ServerFn {
+        path: "/api/auth/forgot",
+        access: Access::Public,
+        object: false,
+        args: &[("tenant", "acme"), ("email", "nobody@acme.test")],
+    },
+    ServerFn {
+        path: "/api/auth/reset",
+        access: Access::Public,
+        object: false,
+        args: &[
+            ("token", "pr1.bogus"),
+            ("new_password", "a long enough password"),
         ],
     },
     ServerFn {

@@ -106,3 +106,59 @@ pub async fn jwks(
         }),
     )
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    #[schema(example = "demo")]
+    pub tenant: String,
+    #[schema(example = "admin@demo.test")]
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResetAccepted {
+    pub message: String,
+}
+
+/// Ask for a password reset link by mail. The answer is the same whether or not the account
+/// exists.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, body = ResetAccepted)))]
+pub async fn password_reset(
+    Caller(ctx): Caller,
+    State(state): State<AppState>,
+    Json(body): Json<ResetRequest>,
+) -> ApiResult<(axum::http::StatusCode, axum::Json<ResetAccepted>)> {
+    service::account::request_password_reset(&ctx, &state.db, &body.tenant, &body.email).await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(ResetAccepted {
+            message:
+                "If an account with this email exists in this tenant, a reset link is on its way."
+                    .into(),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    /// The `pr1.…` token from the reset link.
+    pub token: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// Set a new password with a reset link's token. Every session and refresh token of the
+/// account ends.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
+    responses((status = 204), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn password_reset_confirm(
+    Caller(ctx): Caller,
+    State(state): State<AppState>,
+    Json(body): Json<ResetConfirm>,
+) -> ApiResult<axum::http::StatusCode> {
+    service::account::reset_password(&ctx, &state.db, &body.token, &body.new_password).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

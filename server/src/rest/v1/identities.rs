@@ -288,6 +288,15 @@ pub async fn restore(
 pub struct MeBody {
     pub identity: IdentityBody,
     pub tenant: super::admin::TenantBody,
+    /// Every role held, directly or through groups.
+    pub roles: Vec<String>,
+    /// What this request may do on whole modules (`module:action`), after the roles, the
+    /// policies and, for an API key, its scopes.
+    pub permissions: Vec<String>,
+    /// The API key's scopes when an API key made the request; `["*:*"]` otherwise.
+    pub scopes: Vec<String>,
+    /// `session`, `access_token` or `api_key`.
+    pub via: String,
 }
 
 /// The caller: their identity and tenant.
@@ -299,10 +308,26 @@ pub async fn me(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<MeBody>> {
     let caller = ctx.caller()?;
-    let identity = identities::get(&ctx, &state.db, caller.identity_id).await?;
+    let identity = identities::me(&ctx, &state.db).await?;
     let tenant = service::tenants::current(&ctx, &state.db).await?;
     Ok(axum::Json(MeBody {
         identity: identity.into(),
         tenant: tenant.into(),
+        roles: caller.role_names(),
+        permissions: ctx
+            .allowed_permissions()
+            .into_iter()
+            .map(|p| p.to_key())
+            .collect(),
+        scopes: match &caller.api_key {
+            Some(k) => k.scopes.clone(),
+            None => vec!["*:*".to_owned()],
+        },
+        via: match caller.via {
+            service::ctx::AuthMethod::Session => "session",
+            service::ctx::AuthMethod::AccessToken => "access_token",
+            service::ctx::AuthMethod::ApiKey => "api_key",
+        }
+        .to_owned(),
     }))
 }

@@ -66,6 +66,8 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::token))
         .routes(routes!(auth::refresh))
+        .routes(routes!(auth::password_reset))
+        .routes(routes!(auth::password_reset_confirm))
         .routes(routes!(identities::list, identities::create))
         .routes(routes!(
             identities::get,
