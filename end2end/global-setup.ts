@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { port } from './playwright.config';
-import { DEMO_PASSWORD } from './tests/fixtures';
+import { DEMO_PASSWORD, E2E_ADMIN_TOKEN } from './tests/fixtures';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -28,7 +28,8 @@ async function waitFor(url: string, what: string) {
   }
 }
 
-// Starts a real SMTP server (maildev) and `tenantry serve` sending mail to it, with a
+// Starts a real SMTP server (maildev), a real OpenID provider (oidc-provider) and
+// `tenantry serve` sending mail to the first, with a
 // throwaway data folder; waits until both are ready, and returns the teardown: SIGTERM
 // (the server stops its PostgreSQL), then maildev, then the folder goes. Tests read the
 // mail through maildev's API at MAILDEV_WEB_PORT.
@@ -40,6 +41,26 @@ export default async function globalSetup() {
     { stdio: 'ignore' });
   process.env.MAILDEV_WEB_PORT = String(webPort);
   await waitFor(`http://127.0.0.1:${webPort}/api/email`, 'maildev');
+
+  // A real OpenID provider for single sign-on, with a client registered for this server
+  // (RFC 7591 dynamic registration); the SSO tests read OIDC_* from the environment.
+  const oidcPort = await freePort();
+  const oidc = spawn('node', [path.join(__dirname, 'oidc/provider.mjs'), String(oidcPort)], { stdio: 'ignore' });
+  const issuer = `http://127.0.0.1:${oidcPort}`;
+  await waitFor(`${issuer}/.well-known/openid-configuration`, 'the OpenID provider');
+  const registered = await fetch(`${issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      redirect_uris: [`http://127.0.0.1:${port}/auth/oidc/callback`],
+      token_endpoint_auth_method: 'client_secret_basic',
+    }),
+  });
+  if (registered.status !== 201) throw new Error(`client registration failed: ${registered.status}`);
+  const client = await registered.json();
+  process.env.OIDC_ISSUER = issuer;
+  process.env.OIDC_CLIENT_ID = client.client_id;
+  process.env.OIDC_CLIENT_SECRET = client.client_secret;
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-e2e-'));
   // mkdtemp makes the folder 0700; PostgreSQL runs as the postgres user and must enter it.
@@ -57,6 +78,7 @@ export default async function globalSetup() {
       TENANTRY_DEMO_PASSWORD: DEMO_PASSWORD,
       TENANTRY_SITE_ROOT: 'target/site',
       TENANTRY_LOG: 'info,sqlx=warn',
+      TENANTRY_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
       TENANTRY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       TENANTRY_MAIL_FROM: 'Tenantry E2E <no-reply@tenantry.test>',
     },
@@ -66,7 +88,7 @@ export default async function globalSetup() {
 
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (exited) { maildev.kill('SIGTERM'); throw new Error(`tenantry exited during start-up; see end2end/test-results/server.log`); }
+    if (exited) { maildev.kill('SIGTERM'); oidc.kill('SIGTERM'); throw new Error(`tenantry exited during start-up; see end2end/test-results/server.log`); }
     try {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       if (res.ok) break;
@@ -83,6 +105,7 @@ export default async function globalSetup() {
       if (!exited) server.kill('SIGKILL');
     }
     maildev.kill('SIGTERM');
+    oidc.kill('SIGTERM');
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

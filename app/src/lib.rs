@@ -16,6 +16,7 @@ pub mod policies;
 pub mod roles;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod sso;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -81,7 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Audit trail" description="Every change with its actor, before and after, in a tamper-evident chain you can verify and export. The records are already being written."/> }/>
                     <Route path=path!("api-keys") ssr=SsrMode::Async view=api_keys::pages::ApiKeysPage/>
                     <Route path=path!("account") ssr=SsrMode::Async view=account::pages::AccountPage/>
-                    <Route path=path!("settings") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Settings" description="Your tenant's plan, single sign-on providers and defaults."/> }/>
+                    <Route path=path!("settings") ssr=SsrMode::Async view=sso::pages::SettingsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -28,6 +28,16 @@ pub async fn any_ctx() -> Result<Ctx, AppError> {
     Ok(ctx)
 }
 
+/// The URL people reach this server at (`TENANTRY_PUBLIC_URL`), provided by the server.
+#[derive(Clone, Debug)]
+pub struct PublicUrl(pub String);
+
+pub fn public_url() -> Result<String, AppError> {
+    use_context::<PublicUrl>()
+        .map(|u| u.0)
+        .ok_or_else(|| service::Error::Internal("no public URL in context".into()).into())
+}
+
 pub fn db() -> Result<Db, AppError> {
     use_context::<Db>()
         .ok_or_else(|| service::Error::Internal("no database in context".into()).into())
@@ -84,21 +94,27 @@ pub async fn flash_failure(form: &str, error: &AppError, values: &[(&str, &str)]
         return;
     }
     if let Ok(session) = session().await {
-        let flash = crate::components::forms::FormFlash {
-            form: form.to_owned(),
-            error: error.clone(),
-            values: values
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        };
-        if let Err(e) = session.insert(FLASH_KEY, flash).await {
-            tracing::warn!(error = %e, "could not keep the form error in the session");
-        }
+        keep_flash(&session, form, error, values).await;
     }
     // Back to the form, without the error server_fn would otherwise put in the URL.
     if let Some(back) = referer_path() {
         leptos_axum::redirect(&back);
+    }
+}
+
+/// Keeps `error` and the submitted (non-secret) `values` in the session for the next view
+/// of the page holding `form`, which shows them in its banner and fields.
+pub async fn keep_flash(session: &Session, form: &str, error: &AppError, values: &[(&str, &str)]) {
+    let flash = crate::components::forms::FormFlash {
+        form: form.to_owned(),
+        error: error.clone(),
+        values: values
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    if let Err(e) = session.insert(FLASH_KEY, flash).await {
+        tracing::warn!(error = %e, "could not keep the form error in the session");
     }
 }
 
@@ -133,8 +149,26 @@ pub async fn take_flash() -> Option<crate::components::forms::FormFlash> {
 /// Signs `caller` in to the console: a new session id (no fixation) holding who they are and
 /// where they signed in from (shown in their sessions list).
 pub async fn start_session(ctx: &Ctx, caller: &service::ctx::Caller) -> Result<(), AppError> {
-    use service::sessions::{IDENTITY_KEY, IP_KEY, TENANT_KEY, USER_AGENT_KEY};
-    let session = session().await?;
+    start_session_keeping(ctx, caller, false).await
+}
+
+/// The session key listing every tenant this browser signed in to.
+pub const SIGNINS_KEY: &str = "signins";
+
+/// Like [`start_session`]; with `keep_others`, the tenants this browser is already signed
+/// in to stay available to switch to (the person asked to add a tenant). Otherwise they are
+/// forgotten: someone else signing in on a shared browser never inherits them.
+pub async fn start_session_keeping(
+    ctx: &Ctx,
+    caller: &service::ctx::Caller,
+    keep_others: bool,
+) -> Result<(), AppError> {
+    sign_in_session(&session().await?, ctx, caller, keep_others).await
+}
+
+/// Makes `session` act for `caller` under a new session id (no fixation).
+pub async fn act_as(session: &Session, caller: &service::ctx::Caller) -> Result<(), AppError> {
+    use service::sessions::{IDENTITY_KEY, TENANT_KEY};
     let internal =
         |e: tower_sessions::session::Error| AppError::from(service::Error::internal("session", e));
     session.cycle_id().await.map_err(internal)?;
@@ -144,6 +178,40 @@ pub async fn start_session(ctx: &Ctx, caller: &service::ctx::Caller) -> Result<(
         .map_err(internal)?;
     session
         .insert(IDENTITY_KEY, caller.identity_id)
+        .await
+        .map_err(internal)
+}
+
+/// Signs `caller` in on `session` (see [`start_session_keeping`]); also used by the SSO
+/// callback, which is an axum handler rather than a server function.
+pub async fn sign_in_session(
+    session: &Session,
+    ctx: &Ctx,
+    caller: &service::ctx::Caller,
+    keep_others: bool,
+) -> Result<(), AppError> {
+    use crate::auth::model::SignIn;
+    use service::sessions::{IP_KEY, USER_AGENT_KEY};
+    let internal =
+        |e: tower_sessions::session::Error| AppError::from(service::Error::internal("session", e));
+    let mut signins: Vec<SignIn> = if keep_others && ctx.caller().is_ok() {
+        session
+            .get(SIGNINS_KEY)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    signins.retain(|s| s.tenant_id != caller.tenant_id.to_string());
+    signins.push(SignIn {
+        tenant_id: caller.tenant_id.to_string(),
+        identity_id: caller.identity_id.to_string(),
+        tenant_name: caller.tenant_name.clone(),
+    });
+    act_as(session, caller).await?;
+    session
+        .insert(SIGNINS_KEY, signins)
         .await
         .map_err(internal)?;
     if let Some(ip) = ctx.ip {

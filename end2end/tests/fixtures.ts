@@ -3,6 +3,8 @@ import AxeBuilder from '@axe-core/playwright';
 
 export const DEMO_PASSWORD = 'e2e demo password 2026';
 export const DEMO = { tenant: 'demo', email: 'admin@demo.test', password: DEMO_PASSWORD };
+/** The super-admin token the test server is started with (it creates extra tenants). */
+export const E2E_ADMIN_TOKEN = 'e2e-super-admin-token-2026-not-secret';
 
 // Every test fails on a browser console error or an uncaught exception (a failed
 // hydration shows up there).

@@ -98,7 +98,11 @@ pub fn build_router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let context = {
         let db = state.db.clone();
-        move || provide_context(db.clone())
+        let public_url = app::server::PublicUrl(state.config.public_url());
+        move || {
+            provide_context(db.clone());
+            provide_context(public_url.clone());
+        }
     };
     let pkg_dir = format!(
         "{}/{}",
@@ -147,6 +151,7 @@ pub fn build_router(state: AppState) -> Router {
             "/logout",
             get(crate::logout::logout).post(crate::logout::logout),
         )
+        .route("/auth/oidc/callback", get(crate::oidc::callback))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))

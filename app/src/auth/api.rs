@@ -9,7 +9,64 @@ use crate::error::AppError;
 #[server(endpoint = "auth/me")]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
     let ctx = crate::server::any_ctx().await?;
-    Ok(UserView::from_ctx(&ctx))
+    let Some(mut user) = UserView::from_ctx(&ctx) else {
+        return Ok(None);
+    };
+    let session = crate::server::session().await?;
+    let signins: Vec<super::model::SignIn> = session
+        .get(crate::server::SIGNINS_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let current = ctx.caller()?.tenant_id.to_string();
+    user.other_tenants = signins
+        .into_iter()
+        .filter(|s| s.tenant_id != current)
+        .map(|s| (s.tenant_id, s.tenant_name))
+        .collect();
+    Ok(Some(user))
+}
+
+/// Switches the console to another tenant this browser signed in to. The identity there
+/// must still be active; a tenant not signed in to is "not found".
+#[server(endpoint = "auth/switch_tenant")]
+pub async fn switch_tenant(tenant: String) -> Result<(), AppError> {
+    let result = async {
+        let ctx = crate::server::ctx().await?;
+        let session = crate::server::session().await?;
+        let internal = |e: tower_sessions::session::Error| {
+            AppError::from(service::Error::internal("session", e))
+        };
+        let signins: Vec<super::model::SignIn> = session
+            .get(crate::server::SIGNINS_KEY)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default();
+        let not_found = || AppError::from(service::Error::NotFound { resource: "tenant" });
+        let target = signins
+            .iter()
+            .find(|s| s.tenant_id == tenant.trim())
+            .ok_or_else(not_found)?;
+        let (tenant_id, identity_id) = (
+            uuid::Uuid::parse_str(&target.tenant_id).map_err(|_| not_found())?,
+            uuid::Uuid::parse_str(&target.identity_id).map_err(|_| not_found())?,
+        );
+        let db = crate::server::db()?;
+        let caller = service::auth::load_caller(
+            &db,
+            tenant_id,
+            identity_id,
+            service::ctx::AuthMethod::Session,
+        )
+        .await?
+        .ok_or_else(|| AppError::from(service::Error::Unauthenticated))?;
+        crate::server::act_as(&session, &caller).await?;
+        tracing::info!(from = %ctx.caller()?.tenant_slug, to = %caller.tenant_slug, "tenant switched");
+        Ok("/identities".to_owned())
+    }
+    .await;
+    crate::server::finish_form("switch_tenant", &[], result).await
 }
 
 /// What every page frame needs first: who is signed in, and the failed plain-form
@@ -31,6 +88,7 @@ pub async fn login(
     email: String,
     password: String,
     next: Option<String>,
+    add: Option<String>,
 ) -> Result<(), AppError> {
     use service::auth::{LoginInput, login};
     use service::ctx::AuthMethod;
@@ -51,7 +109,8 @@ pub async fn login(
             return Err(err);
         }
     };
-    crate::server::start_session(&ctx, &caller).await?;
+    let adding = add.as_deref().is_some_and(|a| !a.is_empty());
+    crate::server::start_session_keeping(&ctx, &caller, adding).await?;
     tracing::info!(tenant = %caller.tenant_slug, identity = %caller.identity_id, "console sign-in");
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())

@@ -19,6 +19,17 @@ pub struct UserView {
     pub tenant_slug: String,
     pub tenant_name: String,
     pub plan: String,
+    /// The other tenants this browser is signed in to: (tenant id, name).
+    #[serde(default)]
+    pub other_tenants: Vec<(String, String)>,
+}
+
+/// One tenant this browser signed in to (kept in the session, server side).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub tenant_id: String,
+    pub identity_id: String,
+    pub tenant_name: String,
 }
 
 impl UserView {
@@ -58,6 +69,7 @@ impl UserView {
             tenant_slug: c.tenant_slug.clone(),
             tenant_name: c.tenant_name.clone(),
             plan: c.plan.as_str().into(),
+            other_tenants: Vec::new(),
         })
     }
 }

@@ -2,10 +2,11 @@
 //! that sends anonymous visitors to the sign-in page.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
-use crate::auth::api::{Logout, console_state};
+use crate::auth::api::{Logout, SwitchTenant, console_state};
 use crate::auth::model::UserView;
 use crate::components::forms::provide_flash;
 use crate::components::ui::{Loading, Pill};
@@ -66,7 +67,7 @@ pub const NAV: &[NavItem] = &[
     NavItem {
         href: "/settings",
         label: "Settings",
-        built: false,
+        built: true,
     },
 ];
 
@@ -138,6 +139,7 @@ fn Frame(user: UserView) -> impl IntoView {
                     <div class="flex items-center gap-3">
                         <span class="text-sm font-semibold text-slate-900" data-testid="tenant-name">{user.tenant_name.clone()}</span>
                         <Pill text=format!("{} plan", user.plan)/>
+                        <TenantSwitcher others=user.other_tenants.clone()/>
                     </div>
                     <div class="flex items-center gap-4">
                         <div class="text-right">
@@ -157,6 +159,31 @@ fn Frame(user: UserView) -> impl IntoView {
             </div>
         </div>
     }
+}
+
+/// Switching between the tenants this browser signed in to, and signing in to another.
+#[component]
+fn TenantSwitcher(others: Vec<(String, String)>) -> impl IntoView {
+    // A plain form on purpose: switching reloads the whole console for the other tenant.
+    let action = SwitchTenant::url();
+    let add = view! {
+        <a href="/login?add=1" class="text-xs font-medium text-indigo-700 hover:underline">"Add a tenant"</a>
+    };
+    if others.is_empty() {
+        return add.into_any();
+    }
+    view! {
+        <form method="post" action=action class="flex items-center gap-2" aria-label="Switch tenant">
+            <label for="switch-tenant" class="sr-only">"Switch to tenant"</label>
+            <select id="switch-tenant" name="tenant"
+                class="rounded-md border-0 py-1 pl-2 pr-7 text-xs text-slate-900 ring-1 ring-inset ring-slate-300">
+                {others.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+            </select>
+            <button type="submit" class="rounded-md px-2 py-1 text-xs font-medium text-slate-700 ring-1 ring-inset ring-slate-300 hover:bg-slate-50">"Switch"</button>
+            {add}
+        </form>
+    }
+    .into_any()
 }
 
 /// The page of a screen that a later release delivers: what it will do, plainly.

@@ -293,6 +293,7 @@ fn AcceptBody(preview: InvitePreview, token: String) -> impl IntoView {
 
 #[component]
 fn AcceptForm(preview: InvitePreview, token: String) -> impl IntoView {
+    let sso_token = token.clone();
     let accept = ServerAction::<AcceptInvitation>::new();
     let form = FormState::new(
         "accept_invitation",
@@ -315,7 +316,7 @@ fn AcceptForm(preview: InvitePreview, token: String) -> impl IntoView {
             <div class="mt-4">
                 {move || form.banner().get().map(|m| view! { <div class="mb-3"><ErrorBanner message=m/></div> })}
                 <ActionForm action=accept attr:class="space-y-4" attr:aria-label="Accept the invitation">
-                    <input type="hidden" name="token" value=token/>
+                    <input type="hidden" name="token" value=token.clone()/>
                     <TextField name="display_name" label="Your name" required=true autocomplete="name"
                         value=form.value("display_name", String::new()) error=form.field_error("display_name")/>
                     <TextField name="password" label="Choose a password" kind="password" required=true
@@ -325,7 +326,37 @@ fn AcceptForm(preview: InvitePreview, token: String) -> impl IntoView {
                         {move || if accept.pending().get() { "Joining…" } else { "Accept and sign in" }}
                     </button>
                 </ActionForm>
+                <InviteSso tenant=preview.tenant.clone() token=sso_token/>
             </div>
         </div>
+    }
+}
+
+/// Accepting with the tenant's single sign-on instead of a password.
+#[component]
+fn InviteSso(tenant: String, token: String) -> impl IntoView {
+    let options =
+        Resource::new_blocking(move || tenant.clone(), crate::sso::api::sso_sign_in_options);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || options.get().and_then(Result::ok).filter(|o| !o.is_empty()).map(|options| {
+                let token = token.clone();
+                view! {
+                    <div class="my-5 flex items-center gap-3 text-xs text-slate-500" aria-hidden="true">
+                        <div class="h-px flex-1 bg-slate-200"></div>"or"<div class="h-px flex-1 bg-slate-200"></div>
+                    </div>
+                    <div class="space-y-2">
+                        {options.into_iter().map(|o| {
+                            let href = o.href(&[("invitation", &token)]);
+                            view! {
+                                <a href=href rel="external" class=format!("{BTN_SECONDARY} w-full")>
+                                    {format!("Accept with {}", o.name)}
+                                </a>
+                            }
+                        }).collect_view()}
+                    </div>
+                }
+            })}
+        </Suspense>
     }
 }

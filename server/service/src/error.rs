@@ -38,6 +38,10 @@ pub enum Error {
     /// 403: signed in, but the action is not permitted.
     #[error("you are not allowed to {action}")]
     Forbidden { action: String },
+    /// 403: a sign-in or acceptance the rules refuse (an unverified email at the identity
+    /// provider, a domain not allowed); the message tells the person what to do.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// 404: does not exist, or belongs to another tenant (existence must not leak).
     #[error("{resource} not found")]
     NotFound { resource: &'static str },
@@ -70,6 +74,7 @@ impl Error {
             Error::Unauthenticated => "unauthenticated",
             Error::InvalidCredentials => "invalid_credentials",
             Error::Forbidden { .. } => "forbidden",
+            Error::Refused { code, .. } => code,
             Error::NotFound { .. } => "not_found",
             Error::Conflict { code, .. } => code,
             Error::Validation(_) => "validation_failed",
@@ -83,7 +88,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => 400,
             Error::Unauthenticated | Error::InvalidCredentials => 401,
-            Error::Forbidden { .. } => 403,
+            Error::Forbidden { .. } | Error::Refused { .. } => 403,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } => 409,
             Error::Validation(_) => 422,

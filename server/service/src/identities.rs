@@ -515,13 +515,13 @@ async fn insert(
     fetch(tx.conn(), tenant_id, id).await
 }
 
-/// Creates the person who accepted an invitation, with the invited roles, inside the
-/// acceptance's transaction.
+/// Creates a person who came in by invitation or by a first sign-in through SSO, with
+/// the given roles and (for invitations) a password, inside the caller's transaction.
 pub(crate) async fn insert_invited(
     tx: &mut ChangeTx<'_>,
     email: &str,
     display_name: &str,
-    password_hash: String,
+    password_hash: Option<String>,
     roles: &[roles::Role],
 ) -> Result<Identity> {
     let valid = ValidNew {
@@ -533,7 +533,7 @@ pub(crate) async fn insert_invited(
         metadata: Value::Object(Default::default()),
         password: None,
     };
-    let identity = insert(tx, &valid, Some(password_hash), roles).await?;
+    let identity = insert(tx, &valid, password_hash, roles).await?;
     tx.record(Change {
         action: "identity.created",
         target_type: "identity",

@@ -552,10 +552,41 @@ pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller>
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let (tenant_id, id, secret) = parse_token(&input.token).ok_or(Error::NotFound {
+    let password_hash = passwords::hash(input.password).await?;
+    let ctx = Ctx {
+        principal: Principal::System,
+        ..request.clone()
+    };
+    let (tx, identity) = accept_in(
+        &ctx,
+        db,
+        &input.token,
+        display_name.as_deref().unwrap_or_default(),
+        Some(password_hash),
+        None,
+    )
+    .await?;
+    let tenant_id = tx.tenant_id;
+    tx.commit().await?;
+    crate::auth::load_caller(db, tenant_id, identity.id, AuthMethod::Session)
+        .await?
+        .ok_or_else(|| Error::Internal("the invited identity is not active".into()))
+}
+
+/// Uses up an invitation inside a transaction the caller commits: the identity with the
+/// invited roles and groups, and the token marked accepted. `verified_email`, for a
+/// sign-in through SSO, must be the invited address.
+pub(crate) async fn accept_in<'c>(
+    ctx: &'c Ctx,
+    db: &Db,
+    token: &str,
+    display_name: &str,
+    password_hash: Option<String>,
+    verified_email: Option<&str>,
+) -> Result<(ChangeTx<'c>, identities::Identity)> {
+    let (tenant_id, id, secret) = parse_token(token).ok_or(Error::NotFound {
         resource: "invitation",
     })?;
-    let password_hash = passwords::hash(input.password).await?;
     let mut tx = db.begin_tenant(tenant_id).await?;
     let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
     let closed = |code: &'static str, message: &str| Error::Conflict {
@@ -584,11 +615,18 @@ pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller>
             ));
         }
     }
-    let ctx = Ctx {
-        principal: Principal::System,
-        ..request.clone()
-    };
-    let mut tx = ChangeTx::wrap(tx, &ctx, tenant_id, db);
+    if let Some(email) = verified_email
+        && !email.eq_ignore_ascii_case(&invitation.email)
+    {
+        return Err(Error::Refused {
+            code: "sso_invitation_email_mismatch",
+            message: format!(
+                "This invitation is for {}, but the identity provider signed you in as {email}.",
+                invitation.email
+            ),
+        });
+    }
+    let mut tx = ChangeTx::wrap(tx, ctx, tenant_id, db);
     // Roles deleted since the invitation was sent are skipped, not refused.
     let mut granted = Vec::new();
     for name in &invitation.roles {
@@ -601,7 +639,7 @@ pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller>
     let identity = identities::insert_invited(
         &mut tx,
         &invitation.email,
-        display_name.as_deref().unwrap_or_default(),
+        display_name,
         password_hash,
         &granted,
     )
@@ -632,10 +670,7 @@ pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller>
         after: Some(serde_json::json!({"identity_id": identity.id})),
     })
     .await?;
-    tx.commit().await?;
-    crate::auth::load_caller(db, tenant_id, identity.id, AuthMethod::Session)
-        .await?
-        .ok_or_else(|| Error::Internal("the invited identity is not active".into()))
+    Ok((tx, identity))
 }
 
 #[cfg(test)]

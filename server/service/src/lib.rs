@@ -25,6 +25,7 @@ pub mod pagination;
 pub mod policies;
 pub mod roles;
 pub mod sessions;
+pub mod sso;
 pub mod tenants;
 pub mod validation;
 

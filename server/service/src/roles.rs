@@ -210,6 +210,15 @@ pub(crate) async fn by_names(
     Ok(out)
 }
 
+/// The role `id`, if it still exists.
+pub(crate) async fn by_id(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Role>> {
+    Ok(load_roles(conn, tenant_id, Some(id), None).await?.pop())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RoleInput {
     pub name: String,

@@ -222,6 +222,77 @@ impl MailDev {
     }
 }
 
+/// A real OpenID provider for the SSO tests: panva's `oidc-provider` (end2end/oidc/
+/// provider.mjs), started once per test binary. Each test server registers a client of its
+/// own through dynamic client registration.
+pub struct OidcProvider {
+    port: u16,
+    /// The watcher shell; it ends the provider and itself when the test process is gone.
+    _watcher: std::sync::Mutex<std::process::Child>,
+}
+
+pub fn oidc_provider() -> &'static OidcProvider {
+    static PROVIDER: OnceLock<OidcProvider> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let script = root.join("end2end/oidc/provider.mjs");
+        assert!(
+            root.join("end2end/node_modules/oidc-provider").exists(),
+            "oidc-provider is not installed: run `make deps` (npm install in end2end/)"
+        );
+        let port = free_port();
+        let shell = format!(
+            "node '{}' {port} >/dev/null 2>&1 & p=$!; \
+             while kill -0 {pid} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 1; done; kill $p 2>/dev/null",
+            script.display(),
+            pid = std::process::id()
+        );
+        let watcher = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(shell)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start the OpenID provider");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the OpenID provider did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        OidcProvider {
+            port,
+            _watcher: std::sync::Mutex::new(watcher),
+        }
+    })
+}
+
+impl OidcProvider {
+    pub fn issuer(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Registers a confidential client for `app` (RFC 7591): its client id and secret.
+    pub async fn register(&self, app: &TestApp) -> (String, String) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/reg", self.issuer()))
+            .json(&json!({
+                "redirect_uris": [app.url("/auth/oidc/callback")],
+                "token_endpoint_auth_method": "client_secret_basic",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED, "client registration");
+        let body: Value = res.json().await.unwrap();
+        (
+            body["client_id"].as_str().unwrap().to_owned(),
+            body["client_secret"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
 /// The first `iv1.` invitation token in a mail's text.
 pub fn invitation_token(mail: &Value) -> String {
     let text = mail["text"].as_str().unwrap();
@@ -284,12 +355,17 @@ impl TestApp {
         globex: TestTenant,
     ) -> TestApp {
         let db = db.with_master_key(master.clone());
-        let state = server::startup::build_state(db.clone(), master.clone(), serve_args())
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Links in mails and the SSO callback name the address the server really has.
+        let args = ServeArgs {
+            public_url: Some(format!("http://{addr}")),
+            ..serve_args()
+        };
+        let state = server::startup::build_state(db.clone(), master.clone(), args)
             .await
             .unwrap();
         let router = server::startup::build_router(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         // Like `tenantry serve`, each instance listens for access-control changes.
         let _authz_listener = server::workers::spawn_authz_listener(db.clone());
         let server = tokio::spawn(async move {

@@ -377,3 +377,79 @@ async fn the_cleanup_removes_dead_tokens_and_keeps_live_ones() {
         .unwrap();
     assert_eq!(left, 1);
 }
+
+async fn console_state(app: &TestApp, client: &reqwest::Client) -> Value {
+    client
+        .post(app.url("/api/console/state"))
+        .header("origin", app.url(""))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_browser_switches_between_the_tenants_it_signed_in_to() {
+    let app = TestApp::spawn().await;
+    let browser = app.console_session("acme", "owner@acme.test").await;
+    // Adding a tenant keeps the first one.
+    let res = browser
+        .post(app.url("/api/auth/login"))
+        .header("origin", app.url(""))
+        .form(&[
+            ("tenant", "globex"),
+            ("email", "owner@globex.test"),
+            ("password", PASSWORD),
+            ("add", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let state = console_state(&app, &browser).await;
+    assert_eq!(state["user"]["tenant_slug"], "globex");
+    assert_eq!(
+        state["user"]["other_tenants"],
+        json!([[app.acme.id.to_string(), "acme Inc."]])
+    );
+
+    let switch = |tenant: String| {
+        browser
+            .post(app.url("/api/auth/switch_tenant"))
+            .header("origin", app.url(""))
+            .form(&[("tenant", tenant)])
+            .send()
+    };
+    let res = switch(app.acme.id.to_string()).await.unwrap();
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let state = console_state(&app, &browser).await;
+    assert_eq!(state["user"]["tenant_slug"], "acme");
+    // A tenant this browser never signed in to is out of reach.
+    let res = switch(uuid::Uuid::now_v7().to_string()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        console_state(&app, &browser).await["user"]["tenant_slug"],
+        "acme"
+    );
+
+    // A plain sign-in (someone else at the same browser) forgets the other tenants.
+    let (_, member_email) = app.member(&app.acme, "member").await;
+    browser
+        .post(app.url("/api/auth/login"))
+        .header("origin", app.url(""))
+        .form(&[
+            ("tenant", "acme"),
+            ("email", member_email.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let state = console_state(&app, &browser).await;
+    assert_eq!(state["user"]["email"], member_email);
+    assert_eq!(state["user"]["other_tenants"], json!([]));
+    let res = switch(app.globex.id.to_string()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

@@ -216,7 +216,26 @@ fn routes() -> Vec<Route> {
             ),
             ..route("POST", "/v1/admin/tenants", Access::SuperAdmin, false)
         },
+        route("GET", "/v1/sso/providers", Access::Read, false),
+        Route {
+            body: Some(
+                || json!({"name": format!("IdP {}", uuid::Uuid::now_v7().simple()), "issuer": "{issuer}", "client_id": "table-client", "client_secret": "table-secret"}),
+            ),
+            ..route("POST", "/v1/sso/providers", Access::Write, false)
+        },
+        route("GET", "/v1/sso/providers/{provider}", Access::Read, true),
+        Route {
+            body: Some(|| json!({"name": "Table IdP renamed"})),
+            ..route("PATCH", "/v1/sso/providers/{provider}", Access::Write, true)
+        },
+        route("GET", "/v1/sso/login/{provider}", Access::Public, false),
         // Last: they remove what the rows above use.
+        route(
+            "DELETE",
+            "/v1/sso/providers/{provider}",
+            Access::Write,
+            true,
+        ),
         route("DELETE", "/v1/roles/{role}", Access::Write, true),
         route("DELETE", "/v1/policies/{policy}", Access::Write, true),
         route("DELETE", "/v1/groups/{group}", Access::Write, true),
@@ -245,6 +264,7 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
     Some(match (method, module) {
         (_, "admin" | "auth" | "me" | "permissions" | "authz") => return None,
         ("POST", "api-keys") if path.ends_with("/test") => return None,
+        ("GET", "sso") if path.contains("/login/") => return None,
         ("POST", "invitations") if path.ends_with("/validate") || path.ends_with("/accept") => {
             return None;
         }
@@ -285,6 +305,7 @@ fn module_name(m: &str) -> &'static str {
         "api-keys" => "api_keys",
         "sessions" => "sessions",
         "invitations" => "invitations",
+        "sso" => "settings",
         other => panic!("unknown module {other}"),
     }
 }
@@ -340,6 +361,12 @@ const SERVER_FNS: &[ServerFn] = &[
             ("token", "pr1.bogus"),
             ("new_password", "a long enough password"),
         ],
+    },
+    ServerFn {
+        path: "/api/auth/switch_tenant",
+        access: Access::Read,
+        object: false,
+        args: &[("tenant", "{tenant}")],
     },
     ServerFn {
         path: "/api/auth/logout",
@@ -605,7 +632,54 @@ const SERVER_FNS: &[ServerFn] = &[
         object: true,
         args: &[("id", "{key}")],
     },
+    ServerFn {
+        path: "/api/sso/options",
+        access: Access::Public,
+        object: false,
+        args: &[("tenant", "acme")],
+    },
+    ServerFn {
+        path: "/api/sso/settings",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/sso/create",
+        access: Access::Write,
+        object: false,
+        args: &[
+            ("kind", "oidc"),
+            ("name", "Table IdP 2"),
+            ("issuer", "{issuer}"),
+            ("client_id", "table-client"),
+            ("client_secret", "table-secret"),
+            ("scopes", "openid email"),
+            ("allowed_domains", ""),
+            ("default_role", "member"),
+        ],
+    },
+    ServerFn {
+        path: "/api/sso/update",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{provider}"),
+            ("name", "Table IdP"),
+            ("client_id", "table-client"),
+            ("client_secret", ""),
+            ("scopes", "openid email"),
+            ("allowed_domains", ""),
+            ("default_role", "member"),
+        ],
+    },
     // Last: they remove what the rows above use.
+    ServerFn {
+        path: "/api/sso/delete",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{provider}")],
+    },
     ServerFn {
         path: "/api/roles/delete",
         access: Access::Write,
@@ -697,6 +771,7 @@ fn openapi_path(path: &str) -> String {
         .replace("{invitation}", "{id}")
         .replace("{group}", "{id}")
         .replace("{policy}", "{id}")
+        .replace("{provider}", "{id}")
         .replace("{member}", "{identity_id}")
         .replace("/versions/1/", "/versions/{version}/")
 }
@@ -763,6 +838,19 @@ async fn routes_answer_401_404_403_as_the_table_says() {
     .await
     .unwrap();
 
+    let sso_provider = service::sso::create(
+        &owner_ctx,
+        &app.db,
+        service::sso::ProviderInput {
+            name: Some("Table IdP".into()),
+            issuer: Some(crate::helpers::oidc_provider().issuer()),
+            client_id: Some("table-client".into()),
+            client_secret: Some("table-secret".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let invitation = service::invitations::create(
         &owner_ctx,
         &app.db,
@@ -821,6 +909,8 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{key}", &key.key.id.to_string())
             .replace("{session}", &session.to_string())
             .replace("{invitation}", &invitation.id.to_string())
+            .replace("{provider}", &sso_provider.id.to_string())
+            .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
     for r in routes() {
         let path = substitute(r.path);
@@ -945,6 +1035,19 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
     )
     .await
     .unwrap();
+    let sso_provider = service::sso::create(
+        &owner_ctx,
+        &app.db,
+        service::sso::ProviderInput {
+            name: Some("Table IdP".into()),
+            issuer: Some(crate::helpers::oidc_provider().issuer()),
+            client_id: Some("table-client".into()),
+            client_secret: Some("table-secret".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let invitation = service::invitations::create(
         &owner_ctx,
         &app.db,
@@ -972,6 +1075,9 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
             .replace("{key}", &key.key.id.to_string())
             .replace("{session}", &spare_session.to_string())
             .replace("{invitation}", &invitation.id.to_string())
+            .replace("{tenant}", &app.acme.id.to_string())
+            .replace("{provider}", &sso_provider.id.to_string())
+            .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
 
     for f in SERVER_FNS {

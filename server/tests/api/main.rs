@@ -9,6 +9,7 @@ mod http_auth;
 mod http_identities;
 mod http_invitations;
 mod http_sessions;
+mod http_sso;
 mod isolation;
 mod ops;
 mod pool;

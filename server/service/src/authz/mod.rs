@@ -66,6 +66,9 @@ pub mod perm {
     pub const SESSIONS_MANAGE: Permission = p("sessions", "manage");
     pub const AUDIT_READ: Permission = p("audit", "read");
     pub const SETTINGS_READ: Permission = p("settings", "read");
+    pub const SETTINGS_CREATE: Permission = p("settings", "create");
+    pub const SETTINGS_UPDATE: Permission = p("settings", "update");
+    pub const SETTINGS_DELETE: Permission = p("settings", "delete");
 }
 
 /// What a permission is checked against.

@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod policies;
 pub mod roles;
 pub mod sessions;
+pub mod sso;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -31,6 +32,7 @@ use crate::state::AppState;
         (name = "api_keys", description = "Keys for programs: `Authorization: Bearer tnr_...` or `X-API-Key: tnr_...`"),
         (name = "invitations", description = "Invite people by email; validate and accept invitations"),
         (name = "sessions", description = "Console sessions: list, revoke one or all"),
+        (name = "sso", description = "Single sign-on: the tenant's OpenID Connect providers, and signing in through them"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -106,6 +108,9 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::test))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
+        .routes(routes!(sso::list, sso::create))
+        .routes(routes!(sso::get, sso::update, sso::delete))
+        .routes(routes!(sso::login))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);

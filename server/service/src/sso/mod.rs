@@ -1,0 +1,769 @@
+//! Single sign-on through OpenID Connect: each tenant's identity providers (a Google preset
+//! or any issuer found by discovery), and the sign-in flow in [`flow`].
+//!
+//! A provider's client secret is sealed with the master key, bound to the provider's row,
+//! and never leaves this module: [`Provider`] has no field for it.
+
+pub mod flow;
+pub mod oidc;
+
+use serde::Serialize;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::authz::perm;
+use crate::ctx::Ctx;
+use crate::db::{Change, Db};
+use crate::error::{Error, FieldError, Result};
+use crate::{roles, validation};
+
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Google Workspace and Gmail accounts: the issuer is fixed.
+    Google,
+    /// Any OpenID Connect issuer (Okta, Entra ID, Keycloak, Auth0, ...), found by discovery.
+    Oidc,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Google => "google",
+            Kind::Oidc => "oidc",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "google" => Some(Kind::Google),
+            "oidc" => Some(Kind::Oidc),
+            _ => None,
+        }
+    }
+}
+
+/// A provider as admins see it: never the client secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provider {
+    pub id: Uuid,
+    pub kind: Kind,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// Email domains allowed to sign in; empty: any verified address.
+    pub allowed_domains: Vec<String>,
+    /// The role given to people provisioned on their first sign-in.
+    pub default_role: Option<String>,
+    pub jit_provisioning: bool,
+    pub enabled: bool,
+    /// Identities that have signed in through this provider.
+    pub linked_identities: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Provider {
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "kind": self.kind, "name": self.name, "issuer": self.issuer,
+            "client_id": self.client_id, "scopes": self.scopes,
+            "allowed_domains": self.allowed_domains, "default_role": self.default_role,
+            "jit_provisioning": self.jit_provisioning, "enabled": self.enabled,
+        })
+    }
+
+    /// Whether `email`'s domain may sign in through this provider.
+    pub fn allows_email(&self, email: &str) -> bool {
+        if self.allowed_domains.is_empty() {
+            return true;
+        }
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        let domain = domain.to_ascii_lowercase();
+        self.allowed_domains.contains(&domain)
+    }
+}
+
+/// What the sign-in page shows for a provider: enough to draw its button.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignInOption {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: Kind,
+}
+
+struct Row {
+    id: Uuid,
+    kind: String,
+    name: String,
+    issuer: String,
+    client_id: String,
+    scopes: Vec<String>,
+    allowed_domains: Vec<String>,
+    default_role: Option<String>,
+    default_role_id: Option<Uuid>,
+    jit_provisioning: bool,
+    enabled: bool,
+    linked_identities: i64,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    client_secret: Vec<u8>,
+}
+
+/// A provider with what the sign-in flow needs beyond what admins see.
+pub(crate) struct Loaded {
+    pub provider: Provider,
+    pub default_role_id: Option<Uuid>,
+    pub sealed_secret: Vec<u8>,
+}
+
+async fn load(conn: &mut PgConnection, tenant_id: Uuid, only: Option<Uuid>) -> Result<Vec<Loaded>> {
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select p.id, p.kind, p.name, p.issuer, p.client_id, p.scopes, p.allowed_domains,
+                  r.name as "default_role?", p.default_role_id, p.jit_provisioning, p.enabled,
+                  (select count(*) from sso_links l
+                   where l.tenant_id = p.tenant_id and l.provider_id = p.id) as "linked_identities!",
+                  p.created_at, p.updated_at, p.client_secret
+           from sso_providers p
+           left join roles r on r.tenant_id = p.tenant_id and r.id = p.default_role_id
+           where p.tenant_id = $1 and ($2::uuid is null or p.id = $2)
+           order by lower(p.name), p.id"#,
+        tenant_id,
+        only
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Loaded {
+                provider: Provider {
+                    id: r.id,
+                    kind: Kind::parse(&r.kind)
+                        .ok_or_else(|| Error::Internal(format!("unknown SSO kind {}", r.kind)))?,
+                    name: r.name,
+                    issuer: r.issuer,
+                    client_id: r.client_id,
+                    scopes: r.scopes,
+                    allowed_domains: r.allowed_domains,
+                    default_role: r.default_role,
+                    jit_provisioning: r.jit_provisioning,
+                    enabled: r.enabled,
+                    linked_identities: r.linked_identities,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                },
+                default_role_id: r.default_role_id,
+                sealed_secret: r.client_secret,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn load_one(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Loaded> {
+    load(conn, tenant_id, Some(id))
+        .await?
+        .pop()
+        .ok_or(Error::NotFound {
+            resource: "identity provider",
+        })
+}
+
+/// The associated data that binds a sealed client secret to its provider's row.
+pub(crate) fn secret_context(tenant_id: Uuid, id: Uuid) -> Vec<u8> {
+    let mut context = b"sso_provider:".to_vec();
+    context.extend_from_slice(tenant_id.as_bytes());
+    context.extend_from_slice(id.as_bytes());
+    context
+}
+
+pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Provider>> {
+    let mut tx = db.read(ctx, perm::SETTINGS_READ).await?;
+    let tenant_id = tx.tenant_id;
+    Ok(load(tx.conn(), tenant_id, None)
+        .await?
+        .into_iter()
+        .map(|l| l.provider)
+        .collect())
+}
+
+pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Provider> {
+    let mut tx = db.read(ctx, perm::SETTINGS_READ).await?;
+    let tenant_id = tx.tenant_id;
+    Ok(load_one(tx.conn(), tenant_id, id).await?.provider)
+}
+
+/// The enabled providers of the tenant `slug`, for its sign-in page. Anyone may ask: a
+/// tenant's sign-in buttons are as public as its sign-in page. An unknown tenant has none.
+pub async fn sign_in_options(db: &Db, slug: &str) -> Result<Vec<SignInOption>> {
+    let slug = slug.trim().to_lowercase();
+    let Some(tenant_id) = sqlx::query_scalar!("select id from tenants where slug = $1", slug)
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let rows = sqlx::query!(
+        "select id, name, kind from sso_providers
+         where tenant_id = $1 and enabled order by lower(name), id",
+        tenant_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(SignInOption {
+                id: r.id,
+                name: r.name,
+                kind: Kind::parse(&r.kind)?,
+            })
+        })
+        .collect())
+}
+
+/// A new provider, or (with `None` meaning "keep") a change to one.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderInput {
+    /// `google` or `oidc` (the default); fixed once created.
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    /// Required for `oidc`; `google` always uses Google's issuer.
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    /// Required on create; on update `None` or empty keeps the stored one.
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub allowed_domains: Option<Vec<String>>,
+    /// A role name; `Some("")` clears it.
+    pub default_role: Option<String>,
+    pub jit_provisioning: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+/// An issuer URL as OpenID Connect requires it: https (plain http only on this machine, for
+/// local providers), no query or fragment. Kept exactly as typed otherwise, since the
+/// discovery document must repeat it character for character.
+fn check_issuer(raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let value = raw.trim();
+    let bad = |errors: &mut Vec<FieldError>, message: &str| {
+        errors.push(FieldError::new("issuer", "invalid_issuer", message));
+        None
+    };
+    if value.is_empty() {
+        return bad(
+            errors,
+            "Enter the issuer URL, like https://login.example.com.",
+        );
+    }
+    if value.len() > 500 {
+        return bad(errors, "Use at most 500 characters.");
+    }
+    let Ok(url) = openidconnect::url::Url::parse(value) else {
+        return bad(
+            errors,
+            "This is not a URL; enter the issuer like https://login.example.com.",
+        );
+    };
+    let loopback = matches!(
+        url.host(),
+        Some(openidconnect::url::Host::Ipv4(ip)) if ip.is_loopback()
+    ) || matches!(
+        url.host(),
+        Some(openidconnect::url::Host::Ipv6(ip)) if ip.is_loopback()
+    ) || url.host_str() == Some("localhost");
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return bad(
+                errors,
+                "The issuer must use https (plain http is accepted only for a provider on this machine).",
+            );
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return bad(
+            errors,
+            "The issuer URL cannot have a query, a fragment or a user name.",
+        );
+    }
+    Some(value.to_owned())
+}
+
+fn check_scopes(raw: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+    let mut out = vec!["openid".to_owned()];
+    for s in raw.iter().flat_map(|s| s.split_whitespace()) {
+        let ok = !s.is_empty()
+            && s.len() <= 100
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:/".contains(&b));
+        if !ok {
+            errors.push(FieldError::new(
+                "scopes",
+                "invalid_scope",
+                format!("\"{s}\" is not a valid scope name."),
+            ));
+            return None;
+        }
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    if out.len() > 20 {
+        errors.push(FieldError::new(
+            "scopes",
+            "too_many",
+            "Use at most 20 scopes.",
+        ));
+        return None;
+    }
+    if !out.iter().any(|s| s == "email") {
+        errors.push(FieldError::new(
+            "scopes",
+            "email_required",
+            "Include the email scope: sign-in matches people by their verified email.",
+        ));
+        return None;
+    }
+    Some(out)
+}
+
+fn check_domains(raw: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for d in raw.iter().flat_map(|d| d.split([',', ' ', '\n'])) {
+        let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+        if d.is_empty() {
+            continue;
+        }
+        let ok = d.len() <= 253
+            && d.contains('.')
+            && !d.starts_with(['.', '-'])
+            && !d.ends_with(['.', '-'])
+            && d.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if !ok {
+            errors.push(FieldError::new(
+                "allowed_domains",
+                "invalid_domain",
+                format!("\"{d}\" is not a domain name like example.com."),
+            ));
+            return None;
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    if out.len() > 50 {
+        errors.push(FieldError::new(
+            "allowed_domains",
+            "too_many",
+            "Use at most 50 domains.",
+        ));
+        return None;
+    }
+    Some(out)
+}
+
+/// The default role's id; the owner role is never handed out automatically.
+async fn check_role(conn: &mut PgConnection, tenant_id: Uuid, name: &str) -> Result<Option<Uuid>> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let role = roles::by_names(conn, tenant_id, &[name.to_owned()], "default_role")
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Internal("by_names returned nothing".into()))?;
+    if role.system.as_deref() == Some(roles::OWNER) {
+        return Err(Error::validation(
+            "default_role",
+            "owner_not_allowed",
+            "People signing in for the first time cannot become owners; choose another role.",
+        ));
+    }
+    Ok(Some(role.id))
+}
+
+/// Fetches the issuer's discovery document, so a typo is caught on save rather than at the
+/// first sign-in.
+async fn check_discovery(issuer: &str) -> Result<()> {
+    oidc::discover(issuer, true).await.map(|_| ()).map_err(|why| {
+        Error::validation(
+            "issuer",
+            "discovery_failed",
+            format!(
+                "Could not read the OpenID configuration at {}/.well-known/openid-configuration: {why}",
+                issuer.trim_end_matches('/')
+            ),
+        )
+    })
+}
+
+pub async fn create(ctx: &Ctx, db: &Db, input: ProviderInput) -> Result<Provider> {
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(
+        perm::SETTINGS_CREATE,
+        crate::authz::Target::collection(tenant_id, "settings"),
+    )?;
+    let mut errors = Vec::new();
+    let kind = Kind::parse(input.kind.as_deref().map(str::trim).unwrap_or("oidc"));
+    if kind.is_none() {
+        errors.push(FieldError::new(
+            "kind",
+            "invalid_kind",
+            "Choose google or oidc.",
+        ));
+    }
+    let name = match (kind, input.name.as_deref().map(str::trim)) {
+        (Some(Kind::Google), None | Some("")) => Some("Google".to_owned()),
+        (_, name) => validation::text("name", name.unwrap_or(""), 100, true, &mut errors),
+    };
+    let issuer = match kind {
+        Some(Kind::Google) => Some(GOOGLE_ISSUER.to_owned()),
+        _ => check_issuer(input.issuer.as_deref().unwrap_or(""), &mut errors),
+    };
+    let client_id = validation::text(
+        "client_id",
+        input.client_id.as_deref().unwrap_or(""),
+        500,
+        true,
+        &mut errors,
+    );
+    let secret = input
+        .client_secret
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if secret.is_empty() {
+        errors.push(FieldError::new(
+            "client_secret",
+            "required",
+            "Enter the client secret the identity provider gave you.",
+        ));
+    } else if secret.len() > 2000 {
+        errors.push(FieldError::new(
+            "client_secret",
+            "too_long",
+            "Use at most 2000 characters.",
+        ));
+    }
+    let default_scopes: Vec<String> = DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect();
+    let scopes = check_scopes(
+        input.scopes.as_ref().unwrap_or(&default_scopes),
+        &mut errors,
+    );
+    let domains = check_domains(
+        input.allowed_domains.as_deref().unwrap_or_default(),
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (kind, name, issuer, client_id, scopes, domains) = (
+        kind.expect("checked"),
+        name.expect("checked"),
+        issuer.expect("checked"),
+        client_id.expect("checked"),
+        scopes.expect("checked"),
+        domains.expect("checked"),
+    );
+    check_discovery(&issuer).await?;
+
+    let master = db.master_key()?.clone();
+    let mut tx = db.change(ctx, perm::SETTINGS_CREATE).await?;
+    let default_role_id = check_role(
+        tx.conn(),
+        tenant_id,
+        input.default_role.as_deref().unwrap_or(roles::MEMBER),
+    )
+    .await?;
+    let id = Uuid::now_v7();
+    let sealed = master.seal(secret.as_bytes(), &secret_context(tenant_id, id));
+    sqlx::query!(
+        "insert into sso_providers (tenant_id, id, kind, name, issuer, client_id, client_secret,
+                                    scopes, allowed_domains, default_role_id, jit_provisioning, enabled)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        tenant_id,
+        id,
+        kind.as_str(),
+        name,
+        issuer,
+        client_id,
+        sealed,
+        &scopes,
+        &domains,
+        default_role_id,
+        input.jit_provisioning.unwrap_or(false),
+        input.enabled.unwrap_or(true)
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(name_taken)?;
+    sqlx::query!(
+        "insert into sso_provider_tenants (id, tenant_id) values ($1, $2)",
+        id,
+        tenant_id
+    )
+    .execute(tx.conn())
+    .await?;
+    let provider = load_one(tx.conn(), tenant_id, id).await?.provider;
+    tx.record(Change {
+        action: "sso_provider.created",
+        target_type: "sso_provider",
+        target_id: Some(id),
+        before: None,
+        after: Some(provider.snapshot()),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(provider)
+}
+
+fn name_taken(e: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &e
+        && db.constraint() == Some("sso_providers_name_key")
+    {
+        return Error::Conflict {
+            code: "name_taken",
+            message: "Another identity provider already has this name.".into(),
+            field: Some("name"),
+        };
+    }
+    e.into()
+}
+
+pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Result<Provider> {
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(
+        perm::SETTINGS_UPDATE,
+        crate::authz::Target::collection(tenant_id, "settings"),
+    )?;
+    // Read first (outside the change) to learn whether the issuer moves: discovery is a
+    // network call and must not run inside a transaction.
+    let before = get(ctx, db, id).await?;
+    let mut errors = Vec::new();
+    if let Some(k) = &patch.kind
+        && Kind::parse(k.trim()) != Some(before.kind)
+    {
+        errors.push(FieldError::new(
+            "kind",
+            "immutable",
+            "The kind of a provider cannot change; add a new provider instead.",
+        ));
+    }
+    let name = patch
+        .name
+        .as_deref()
+        .and_then(|n| validation::text("name", n, 100, true, &mut errors));
+    let issuer = match (&patch.issuer, before.kind) {
+        (Some(i), Kind::Oidc) => check_issuer(i, &mut errors),
+        (Some(i), Kind::Google) if i.trim() != GOOGLE_ISSUER => {
+            errors.push(FieldError::new(
+                "issuer",
+                "immutable",
+                "Google's issuer is fixed.",
+            ));
+            None
+        }
+        _ => None,
+    };
+    let client_id = patch
+        .client_id
+        .as_deref()
+        .and_then(|c| validation::text("client_id", c, 500, true, &mut errors));
+    let secret = patch
+        .client_secret
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    if secret.as_ref().is_some_and(|s| s.len() > 2000) {
+        errors.push(FieldError::new(
+            "client_secret",
+            "too_long",
+            "Use at most 2000 characters.",
+        ));
+    }
+    let scopes = patch
+        .scopes
+        .as_deref()
+        .and_then(|s| check_scopes(s, &mut errors));
+    let domains = patch
+        .allowed_domains
+        .as_deref()
+        .and_then(|d| check_domains(d, &mut errors));
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    if let Some(issuer) = &issuer
+        && *issuer != before.issuer
+    {
+        check_discovery(issuer).await?;
+    }
+
+    let master = db.master_key()?.clone();
+    let mut tx = db.change(ctx, perm::SETTINGS_UPDATE).await?;
+    let current = sqlx::query_scalar!(
+        "select default_role_id from sso_providers where tenant_id = $1 and id = $2 for update",
+        tenant_id,
+        id
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(Error::NotFound {
+        resource: "identity provider",
+    })?;
+    let default_role_id = match &patch.default_role {
+        Some(name) => check_role(tx.conn(), tenant_id, name).await?,
+        None => current,
+    };
+    let sealed = secret.map(|s| master.seal(s.as_bytes(), &secret_context(tenant_id, id)));
+    sqlx::query!(
+        "update sso_providers set
+            name = coalesce($3, name), issuer = coalesce($4, issuer),
+            client_id = coalesce($5, client_id), client_secret = coalesce($6, client_secret),
+            scopes = coalesce($7, scopes), allowed_domains = coalesce($8, allowed_domains),
+            default_role_id = $9, jit_provisioning = coalesce($10, jit_provisioning),
+            enabled = coalesce($11, enabled), updated_at = now()
+         where tenant_id = $1 and id = $2",
+        tenant_id,
+        id,
+        name,
+        issuer,
+        client_id,
+        sealed,
+        scopes.as_deref(),
+        domains.as_deref(),
+        default_role_id,
+        patch.jit_provisioning,
+        patch.enabled
+    )
+    .execute(tx.conn())
+    .await
+    .map_err(name_taken)?;
+    let after = load_one(tx.conn(), tenant_id, id).await?.provider;
+    let mut after_snapshot = after.snapshot();
+    if patch
+        .client_secret
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty())
+    {
+        // The audit trail says the secret changed, never what it is.
+        after_snapshot["client_secret_changed"] = serde_json::Value::Bool(true);
+    }
+    tx.record(Change {
+        action: "sso_provider.updated",
+        target_type: "sso_provider",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: Some(after_snapshot),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// Deletes a provider and its links; the identities stay (with their passwords, if any).
+pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
+    let mut tx = db.change(ctx, perm::SETTINGS_DELETE).await?;
+    let tenant_id = tx.tenant_id;
+    let before = load_one(tx.conn(), tenant_id, id).await?.provider;
+    sqlx::query!(
+        "delete from sso_providers where tenant_id = $1 and id = $2",
+        tenant_id,
+        id
+    )
+    .execute(tx.conn())
+    .await?;
+    tx.record(Change {
+        action: "sso_provider.deleted",
+        target_type: "sso_provider",
+        target_id: Some(id),
+        before: Some(before.snapshot()),
+        after: None,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_must_be_https_except_on_loopback() {
+        let check = |s: &str| {
+            let mut e = Vec::new();
+            check_issuer(s, &mut e)
+        };
+        assert_eq!(
+            check("https://login.example.com"),
+            Some("https://login.example.com".into())
+        );
+        assert_eq!(
+            check(" http://127.0.0.1:4000 "),
+            Some("http://127.0.0.1:4000".into())
+        );
+        assert!(check("http://localhost:8080/realms/x").is_some());
+        assert_eq!(check("http://login.example.com"), None);
+        assert_eq!(check("https://login.example.com/?x=1"), None);
+        assert_eq!(check("https://user@login.example.com"), None);
+        assert_eq!(check("login.example.com"), None);
+        assert_eq!(check(""), None);
+    }
+
+    #[test]
+    fn scopes_always_hold_openid_and_need_email() {
+        let mut e = Vec::new();
+        assert_eq!(
+            check_scopes(&["email profile".into(), "email".into()], &mut e),
+            Some(vec!["openid".into(), "email".into(), "profile".into()])
+        );
+        assert!(check_scopes(&["profile".into()], &mut e).is_none());
+        assert_eq!(e[0].code, "email_required");
+        let mut e = Vec::new();
+        assert!(check_scopes(&["email".into(), "bad scope\"".into()], &mut e).is_none());
+    }
+
+    #[test]
+    fn domains_are_normalized_and_checked() {
+        let mut e = Vec::new();
+        assert_eq!(
+            check_domains(&["@Corp.Example, sub.corp.example".into()], &mut e),
+            Some(vec!["corp.example".into(), "sub.corp.example".into()])
+        );
+        assert!(check_domains(&["not a domain!".into()], &mut e).is_none());
+        let provider = Provider {
+            id: Uuid::nil(),
+            kind: Kind::Oidc,
+            name: "x".into(),
+            issuer: "https://x.example".into(),
+            client_id: "c".into(),
+            scopes: vec![],
+            allowed_domains: vec!["corp.example".into()],
+            default_role: None,
+            jit_provisioning: false,
+            enabled: true,
+            linked_identities: 0,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(provider.allows_email("ada@CORP.example"));
+        assert!(!provider.allows_email("ada@corp.example.evil.test"));
+        assert!(!provider.allows_email("ada@sub.corp.example"));
+        assert!(!provider.allows_email("no-at-sign"));
+    }
+}
