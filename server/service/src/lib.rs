@@ -21,6 +21,7 @@ pub mod groups;
 pub mod identities;
 pub mod invitations;
 pub mod mail;
+pub mod memories;
 pub mod pagination;
 pub mod policies;
 pub mod roles;
