@@ -39,16 +39,7 @@ pub async fn sso_settings() -> Result<SsoSettingsView, AppError> {
     let db = crate::server::db()?;
     let ctx = crate::server::ctx().await?;
     let providers = service::sso::list(&ctx, &db).await?;
-    // Without roles:read the role picker offers what the provider already has.
-    let roles = match service::roles::list(&ctx, &db).await {
-        Ok(roles) => roles
-            .into_iter()
-            .filter(|r| r.system.as_deref() != Some(service::roles::OWNER))
-            .map(|r| r.name)
-            .collect(),
-        Err(service::Error::Forbidden { .. }) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
+    let roles = service::sso::default_role_choices(&ctx, &db).await?;
     Ok(SsoSettingsView {
         providers: providers.into_iter().map(Into::into).collect(),
         redirect_uri: service::sso::flow::callback_url(&public_url),
@@ -56,18 +47,34 @@ pub async fn sso_settings() -> Result<SsoSettingsView, AppError> {
     })
 }
 
+/// A provider form's fields as the service takes them; scopes and domains go as typed
+/// (the service splits and checks lists), unchecked boxes are absent from the form.
 #[cfg(feature = "ssr")]
-fn split_list(raw: &str) -> Vec<String> {
-    raw.split([',', ' ', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-#[cfg(feature = "ssr")]
-fn checked(v: &Option<String>) -> bool {
-    v.as_deref().is_some_and(|v| !v.is_empty() && v != "false")
+#[allow(clippy::too_many_arguments)]
+fn provider_input(
+    name: &str,
+    issuer: Option<&str>,
+    client_id: &str,
+    client_secret: String,
+    scopes: &str,
+    allowed_domains: &str,
+    default_role: &str,
+    jit_provisioning: Option<String>,
+    enabled: Option<String>,
+) -> service::sso::ProviderInput {
+    let checked = |v: Option<String>| v.is_some_and(|v| !v.is_empty() && v != "false");
+    service::sso::ProviderInput {
+        kind: None,
+        name: Some(name.to_owned()),
+        issuer: issuer.map(str::to_owned),
+        client_id: Some(client_id.to_owned()),
+        client_secret: Some(client_secret),
+        scopes: Some(vec![scopes.to_owned()]),
+        allowed_domains: Some(vec![allowed_domains.to_owned()]),
+        default_role: Some(default_role.to_owned()),
+        jit_provisioning: Some(checked(jit_provisioning)),
+        enabled: Some(checked(enabled)),
+    }
 }
 
 #[server(endpoint = "sso/create")]
@@ -96,15 +103,17 @@ pub async fn create_sso_provider(
         let ctx = crate::server::ctx().await?;
         let input = service::sso::ProviderInput {
             kind: Some(kind.clone()),
-            name: Some(name.clone()),
-            issuer: (kind != "google").then(|| issuer.clone()),
-            client_id: Some(client_id.clone()),
-            client_secret: Some(client_secret),
-            scopes: Some(split_list(&scopes)),
-            allowed_domains: Some(split_list(&allowed_domains)),
-            default_role: Some(default_role.clone()),
-            jit_provisioning: Some(checked(&jit_provisioning)),
-            enabled: Some(checked(&enabled)),
+            ..provider_input(
+                &name,
+                (kind != "google").then_some(issuer.as_str()),
+                &client_id,
+                client_secret,
+                &scopes,
+                &allowed_domains,
+                &default_role,
+                jit_provisioning,
+                enabled,
+            )
         };
         let p = service::sso::create(&ctx, &crate::server::db()?, input).await?;
         Ok(format!("/settings?added={}", p.id))
@@ -141,18 +150,17 @@ pub async fn update_sso_provider(
                 resource: "identity provider",
             })
         })?;
-        let input = service::sso::ProviderInput {
-            kind: None,
-            name: Some(name.clone()),
-            issuer: issuer.clone(),
-            client_id: Some(client_id.clone()),
-            client_secret: Some(client_secret),
-            scopes: Some(split_list(&scopes)),
-            allowed_domains: Some(split_list(&allowed_domains)),
-            default_role: Some(default_role.clone()),
-            jit_provisioning: Some(checked(&jit_provisioning)),
-            enabled: Some(checked(&enabled)),
-        };
+        let input = provider_input(
+            &name,
+            issuer.as_deref(),
+            &client_id,
+            client_secret,
+            &scopes,
+            &allowed_domains,
+            &default_role,
+            jit_provisioning,
+            enabled,
+        );
         service::sso::update(&ctx, &crate::server::db()?, id, input).await?;
         Ok(format!("/settings?saved={id}"))
     }
@@ -179,9 +187,6 @@ pub async fn delete_sso_provider(id: String) -> Result<(), AppError> {
 /// The "Sign in with …" buttons of tenant `tenant` (public, like its sign-in page).
 #[server(endpoint = "sso/options")]
 pub async fn sso_sign_in_options(tenant: String) -> Result<Vec<SignInOptionView>, AppError> {
-    if tenant.trim().is_empty() {
-        return Ok(Vec::new());
-    }
     let options = service::sso::sign_in_options(&crate::server::db()?, &tenant).await?;
     Ok(options
         .into_iter()

@@ -206,6 +206,9 @@ pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Provider> {
 /// tenant's sign-in buttons are as public as its sign-in page. An unknown tenant has none.
 pub async fn sign_in_options(db: &Db, slug: &str) -> Result<Vec<SignInOption>> {
     let slug = slug.trim().to_lowercase();
+    if slug.is_empty() {
+        return Ok(Vec::new());
+    }
     let Some(tenant_id) = sqlx::query_scalar!("select id from tenants where slug = $1", slug)
         .fetch_optional(db.pool())
         .await?
@@ -230,6 +233,20 @@ pub async fn sign_in_options(db: &Db, slug: &str) -> Result<Vec<SignInOption>> {
             })
         })
         .collect())
+}
+
+/// The roles a provider may give people at their first sign-in: every role of the tenant
+/// but the owner role (see [`check_role`]). Empty for a caller who may not read roles.
+pub async fn default_role_choices(ctx: &Ctx, db: &Db) -> Result<Vec<String>> {
+    match roles::list(ctx, db).await {
+        Ok(roles) => Ok(roles
+            .into_iter()
+            .filter(|r| r.system.as_deref() != Some(roles::OWNER))
+            .map(|r| r.name)
+            .collect()),
+        Err(Error::Forbidden { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 /// A new provider, or (with `None` meaning "keep") a change to one.
