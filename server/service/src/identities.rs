@@ -517,7 +517,7 @@ async fn insert(
 
 /// Creates a person who came in by invitation or by a first sign-in through SSO, with
 /// the given roles and (for invitations) a password, inside the caller's transaction.
-pub(crate) async fn insert_invited(
+pub(crate) async fn insert_joining(
     tx: &mut ChangeTx<'_>,
     email: &str,
     display_name: &str,

@@ -636,7 +636,7 @@ pub(crate) async fn accept_in<'c>(
             granted.append(&mut r);
         }
     }
-    let identity = identities::insert_invited(
+    let identity = identities::insert_joining(
         &mut tx,
         &invitation.email,
         display_name,

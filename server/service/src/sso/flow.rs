@@ -93,21 +93,25 @@ fn refused(code: &'static str, message: impl Into<String>) -> Error {
     }
 }
 
-/// The tenant holding provider `id` (a global lookup; everything else is read under RLS).
-async fn tenant_of(db: &Db, id: Uuid) -> Result<Uuid> {
-    sqlx::query_scalar!(
-        "select tenant_id from sso_provider_tenants where id = $1",
+/// The tenant holding provider `id` and its slug (a global lookup; everything else is read
+/// under RLS).
+async fn tenant_of(db: &Db, id: Uuid) -> Result<(Uuid, String)> {
+    let row = sqlx::query!(
+        "select p.tenant_id, t.slug from sso_provider_tenants p join tenants t on t.id = p.tenant_id
+         where p.id = $1",
         id
     )
     .fetch_optional(db.pool())
     .await?
     .ok_or(Error::NotFound {
         resource: "identity provider",
-    })
+    })?;
+    Ok((row.tenant_id, row.slug))
 }
 
-async fn load_enabled(db: &Db, provider_id: Uuid) -> Result<(Uuid, Loaded)> {
-    let tenant_id = tenant_of(db, provider_id).await?;
+/// The enabled provider `provider_id`, with its tenant's id and slug.
+async fn load_enabled(db: &Db, provider_id: Uuid) -> Result<(Uuid, String, Loaded)> {
+    let (tenant_id, tenant_slug) = tenant_of(db, provider_id).await?;
     let mut tx = db.begin_tenant(tenant_id).await?;
     let loaded = load_one(&mut tx, tenant_id, provider_id).await?;
     drop(tx);
@@ -120,7 +124,7 @@ async fn load_enabled(db: &Db, provider_id: Uuid) -> Result<(Uuid, Loaded)> {
             ),
         ));
     }
-    Ok((tenant_id, loaded))
+    Ok((tenant_id, tenant_slug, loaded))
 }
 
 async fn metadata(loaded: &Loaded, fresh: bool) -> Result<std::sync::Arc<Metadata>> {
@@ -164,7 +168,7 @@ fn client_for(
 /// Starts a sign-in with provider `provider_id`; `redirect_uri` is this server's callback
 /// (`<public URL>/auth/oidc/callback`), registered at the provider.
 pub async fn begin(db: &Db, provider_id: Uuid, redirect_uri: &str, start: Start) -> Result<Begun> {
-    let (tenant_id, loaded) = load_enabled(db, provider_id).await?;
+    let (tenant_id, tenant_slug, loaded) = load_enabled(db, provider_id).await?;
     if let Some(token) = &start.invitation {
         let (invited_tenant, _, _) = invitations::parse_token(token).ok_or(Error::NotFound {
             resource: "invitation",
@@ -175,9 +179,6 @@ pub async fn begin(db: &Db, provider_id: Uuid, redirect_uri: &str, start: Start)
             });
         }
     }
-    let tenant_slug = sqlx::query_scalar!("select slug from tenants where id = $1", tenant_id)
-        .fetch_one(db.pool())
-        .await?;
     let meta = metadata(&loaded, false).await?;
     let client = client_for(db, tenant_id, &loaded, &meta, redirect_uri)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -281,7 +282,7 @@ pub async fn finish(
             },
         ));
     }
-    let (tenant_id, loaded) = load_enabled(db, pending.provider_id).await?;
+    let (tenant_id, _, loaded) = load_enabled(db, pending.provider_id).await?;
     if tenant_id != pending.tenant_id || loaded.provider.issuer != pending.issuer {
         return Err(refused(
             "sso_provider_changed",
@@ -499,10 +500,10 @@ async fn resolve(
         )
         .execute(&mut *tx)
         .await?;
+        let caller = signed_in(&mut tx, db, tenant_id, link.identity_id).await?;
         tx.commit().await?;
-        return signed_in(db, tenant_id, link.identity_id).await;
+        return Ok(caller);
     }
-    drop(tx);
 
     // 2. A first sign-in: a verified email decides.
     let email = match (&who.email, who.email_verified) {
@@ -534,14 +535,16 @@ async fn resolve(
         .unwrap_or_else(|| email.split('@').next().unwrap_or("").to_owned());
 
     if let Some(token) = &pending.invitation {
+        // The invitation's own transaction (it locks the invitation) replaces this one.
+        drop(tx);
         let (mut tx, identity) =
             invitations::accept_in(&system, db, token, &display_name, None, Some(&email)).await?;
         link(&mut tx, provider.id, &who.subject, identity.id, &email).await?;
+        let caller = signed_in(tx.conn(), db, tenant_id, identity.id).await?;
         tx.commit().await?;
-        return signed_in(db, tenant_id, identity.id).await;
+        return Ok(caller);
     }
 
-    let tx = db.begin_tenant(tenant_id).await?;
     let mut tx = ChangeTx::wrap(tx, &system, tenant_id, db);
     let existing = sqlx::query!(
         "select id, status from identities
@@ -563,7 +566,7 @@ async fn resolve(
                     .collect(),
                 None => Vec::new(),
             };
-            identities::insert_invited(&mut tx, &email, &display_name, None, &role)
+            identities::insert_joining(&mut tx, &email, &display_name, None, &role)
                 .await?
                 .id
         }
@@ -577,8 +580,9 @@ async fn resolve(
         }
     };
     link(&mut tx, provider.id, &who.subject, identity_id, &email).await?;
+    let caller = signed_in(tx.conn(), db, tenant_id, identity_id).await?;
     tx.commit().await?;
-    signed_in(db, tenant_id, identity_id).await
+    Ok(caller)
 }
 
 fn disabled() -> Error {
@@ -619,8 +623,20 @@ async fn link(
     .await
 }
 
-async fn signed_in(db: &Db, tenant_id: Uuid, identity_id: Uuid) -> Result<Caller> {
-    crate::auth::load_caller(db, tenant_id, identity_id, AuthMethod::Session)
-        .await?
-        .ok_or_else(disabled)
+/// The caller `identity_id` becomes, read in the sign-in's own transaction.
+async fn signed_in(
+    conn: &mut sqlx::PgConnection,
+    db: &Db,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+) -> Result<Caller> {
+    crate::auth::load_caller_in(
+        conn,
+        db.authz(),
+        tenant_id,
+        identity_id,
+        AuthMethod::Session,
+    )
+    .await?
+    .ok_or_else(disabled)
 }
