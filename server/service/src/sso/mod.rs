@@ -429,6 +429,8 @@ async fn check_discovery(issuer: &str) -> Result<()> {
 
 pub async fn create(ctx: &Ctx, db: &Db, input: ProviderInput) -> Result<Provider> {
     let tenant_id = ctx.tenant_id()?;
+    // Authorized before the discovery request too (and again by `db.change`): nobody
+    // without the permission makes this server fetch a URL.
     ctx.authorize(
         perm::SETTINGS_CREATE,
         crate::authz::Target::collection(tenant_id, "settings"),
@@ -569,10 +571,10 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
     )?;
     // Read first (outside the change) to learn whether the issuer moves: discovery is a
     // network call and must not run inside a transaction.
-    let before = get(ctx, db, id).await?;
+    let seen = get(ctx, db, id).await?;
     let mut errors = Vec::new();
     if let Some(k) = &patch.kind
-        && Kind::parse(k.trim()) != Some(before.kind)
+        && Kind::parse(k.trim()) != Some(seen.kind)
     {
         errors.push(FieldError::new(
             "kind",
@@ -584,7 +586,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
         .name
         .as_deref()
         .and_then(|n| validation::text("name", n, 100, true, &mut errors));
-    let issuer = match (&patch.issuer, before.kind) {
+    let issuer = match (&patch.issuer, seen.kind) {
         (Some(i), Kind::Oidc) => check_issuer(i, &mut errors),
         (Some(i), Kind::Google) if i.trim() != GOOGLE_ISSUER => {
             errors.push(FieldError::new(
@@ -625,26 +627,26 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
         return Err(Error::Validation(errors));
     }
     if let Some(issuer) = &issuer
-        && *issuer != before.issuer
+        && *issuer != seen.issuer
     {
         check_discovery(issuer).await?;
     }
 
     let master = db.master_key()?.clone();
     let mut tx = db.change(ctx, perm::SETTINGS_UPDATE).await?;
-    let current = sqlx::query_scalar!(
-        "select default_role_id from sso_providers where tenant_id = $1 and id = $2 for update",
+    // The audit trail's "before" is the row as this change found it, locked.
+    sqlx::query!(
+        "select 1 as locked from sso_providers where tenant_id = $1 and id = $2 for update",
         tenant_id,
         id
     )
     .fetch_optional(tx.conn())
-    .await?
-    .ok_or(Error::NotFound {
-        resource: "identity provider",
-    })?;
+    .await?;
+    let current = load_one(tx.conn(), tenant_id, id).await?;
+    let before = current.provider;
     let default_role_id = match &patch.default_role {
         Some(name) => check_role(tx.conn(), tenant_id, name).await?,
-        None => current,
+        None => current.default_role_id,
     };
     let sealed = secret.map(|s| master.seal(s.as_bytes(), &secret_context(tenant_id, id)));
     sqlx::query!(
