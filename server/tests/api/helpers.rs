@@ -388,6 +388,20 @@ impl TestApp {
         }
     }
 
+    /// Calls the server function at `path` (no arguments) as `client`'s browser would, and
+    /// returns its JSON answer.
+    pub async fn server_fn(&self, client: &reqwest::Client, path: &str) -> Value {
+        client
+            .post(self.url(path))
+            .header("origin", self.url(""))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -379,15 +379,7 @@ async fn the_cleanup_removes_dead_tokens_and_keeps_live_ones() {
 }
 
 async fn console_state(app: &TestApp, client: &reqwest::Client) -> Value {
-    client
-        .post(app.url("/api/console/state"))
-        .header("origin", app.url(""))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.server_fn(client, "/api/console/state").await
 }
 
 #[tokio::test]

@@ -84,15 +84,7 @@ impl Browser {
 
     /// The signed-in user as the console sees it (`null` when signed out).
     async fn me(&self, app: &TestApp) -> Value {
-        self.client
-            .post(app.url("/api/auth/me"))
-            .header("origin", app.url(""))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        app.server_fn(&self.client, "/api/auth/me").await
     }
 
     /// The page at `url` (a sign-in or invitation page showing the outcome).
