@@ -180,6 +180,24 @@ pub struct ServeArgs {
     /// (`https://id.example.com`). Default: `http://` and the listen address.
     #[arg(long, env = "TENANTRY_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    /// An OpenAI-compatible embeddings endpoint (`https://api.openai.com/v1` or its
+    /// `/embeddings`). Unset: memories are embedded in process by the local
+    /// all-MiniLM-L6-v2 model. Changing the model re-embeds stored memories.
+    #[arg(long, env = "TENANTRY_EMBEDDINGS_URL")]
+    pub embeddings_url: Option<String>,
+
+    /// The model to ask the endpoint for (e.g. `text-embedding-3-small`).
+    #[arg(long, env = "TENANTRY_EMBEDDINGS_MODEL")]
+    pub embeddings_model: Option<String>,
+
+    /// The endpoint's API key, sent as a bearer token.
+    #[arg(long, env = "TENANTRY_EMBEDDINGS_KEY", hide_env_values = true)]
+    pub embeddings_key: Option<String>,
+
+    /// Seconds one embeddings request may take before it is abandoned (and retried).
+    #[arg(long, env = "TENANTRY_EMBEDDINGS_TIMEOUT", default_value_t = 10)]
+    pub embeddings_timeout: u64,
 }
 
 impl Default for ServeArgs {
@@ -193,6 +211,27 @@ impl Default for ServeArgs {
 }
 
 impl ServeArgs {
+    /// The configured embedding provider; `None` means the local model.
+    pub fn embedder(
+        &self,
+    ) -> anyhow::Result<Option<std::sync::Arc<dyn service::memories::embeddings::Provider>>> {
+        let Some(url) = self
+            .embeddings_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let provider = service::memories::openai::OpenAi::new(
+            url,
+            self.embeddings_model.as_deref().unwrap_or_default(),
+            self.embeddings_key.clone(),
+            std::time::Duration::from_secs(self.embeddings_timeout.max(1)),
+        )
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        Ok(Some(std::sync::Arc::new(provider)))
+    }
+
     pub fn public_url(&self) -> String {
         self.public_url
             .clone()

@@ -142,6 +142,16 @@ async fn serve_with(
         .await
         .map_err(anyhow_service)?
         .with_master_key(master.clone());
+    let db = match args.embedder()? {
+        Some(provider) => {
+            tracing::info!(
+                model = provider.model(),
+                "memories are embedded by an OpenAI-compatible endpoint"
+            );
+            db.with_embedder(provider)
+        }
+        None => db,
+    };
     let mailer = workers::mail::Mailer::new(
         args.smtp_url.as_deref(),
         &args.mail_from,
@@ -185,6 +195,7 @@ async fn serve_with(
     let cleanup = workers::spawn_cleanup(db.clone());
     let authz_listener = workers::spawn_authz_listener(db.clone());
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
+    let memories_worker = workers::memories::spawn(db.clone());
     tracing::info!("Tenantry is serving http://{addr}");
     // Human messages go to stderr; stdout carries only the logs (JSON lines if asked).
     eprintln!("Tenantry is serving http://{addr}  (Ctrl-C stops it)");
@@ -193,6 +204,7 @@ async fn serve_with(
     key_reload.abort();
     authz_listener.abort();
     mail_sender.abort();
+    memories_worker.abort();
     // Requests still running after the grace period hold pooled connections; do not let
     // them keep the process (and its embedded PostgreSQL) alive.
     if tokio::time::timeout(std::time::Duration::from_secs(5), db.close())

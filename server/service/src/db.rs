@@ -33,6 +33,8 @@ pub struct Db {
     authz: Arc<AuthzCache>,
     /// Seals what must be secret at rest (queued mail); set by the server at start.
     master: Option<Arc<crate::crypto::MasterKey>>,
+    /// Embeds memories; the local model unless the server configured another provider.
+    embedder: Option<Arc<dyn crate::memories::embeddings::Provider>>,
 }
 
 impl Db {
@@ -59,6 +61,7 @@ impl Db {
             pool,
             authz: Arc::new(AuthzCache::default()),
             master: None,
+            embedder: None,
         })
     }
 
@@ -93,6 +96,19 @@ impl Db {
             .ok_or_else(|| Error::Internal("the database handle has no master key".into()))
     }
 
+    /// The same handle, embedding memories with `provider`.
+    pub fn with_embedder(mut self, provider: Arc<dyn crate::memories::embeddings::Provider>) -> Db {
+        self.embedder = Some(provider);
+        self
+    }
+
+    /// The embedding provider in use: the configured one, else the local model.
+    pub fn embedder(&self) -> Arc<dyn crate::memories::embeddings::Provider> {
+        self.embedder
+            .clone()
+            .unwrap_or_else(crate::memories::embeddings::local)
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -111,6 +127,15 @@ impl Db {
     pub async fn read(&self, ctx: &Ctx, permission: Permission) -> Result<ReadTx> {
         let tenant_id = ctx.tenant_id()?;
         ctx.authorize(permission, Target::collection(tenant_id, permission.module))?;
+        Ok(ReadTx {
+            tx: self.begin_tenant(tenant_id).await?,
+            tenant_id,
+        })
+    }
+
+    /// A read-only view of `tenant_id` for a caller that authorizes row by row itself
+    /// (memories: an agent may read its own rows and no others).
+    pub(crate) async fn read_in(&self, tenant_id: Uuid) -> Result<ReadTx> {
         Ok(ReadTx {
             tx: self.begin_tenant(tenant_id).await?,
             tenant_id,

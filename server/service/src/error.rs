@@ -61,6 +61,10 @@ pub enum Error {
     /// 503: a dependency is down.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503: the embedding provider cannot embed now (down, slow, its circuit open). The
+    /// message is for the caller: it never holds a URL or a key.
+    #[error("{0}")]
+    EmbeddingsUnavailable(String),
     /// 500: a bug or an unexpected failure; the text is for the log, never for the caller.
     #[error("internal error")]
     Internal(String),
@@ -80,6 +84,7 @@ impl Error {
             Error::Validation(_) => "validation_failed",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
+            Error::EmbeddingsUnavailable(_) => "embeddings_unavailable",
             Error::Internal(_) => "internal",
         }
     }
@@ -93,7 +98,7 @@ impl Error {
             Error::Conflict { .. } => 409,
             Error::Validation(_) => 422,
             Error::RateLimited { .. } => 429,
-            Error::Unavailable(_) => 503,
+            Error::Unavailable(_) | Error::EmbeddingsUnavailable(_) => 503,
             Error::Internal(_) => 500,
         }
     }

@@ -292,6 +292,36 @@ async fn insert(tx: &mut ChangeTx<'_>, id: Uuid, v: &Valid, version: i32) -> Res
     fetch(tx.conn(), tenant_id, id).await
 }
 
+/// The example policy every tenant starts with: agents read, write and delete the memories
+/// they own, and no others unless a role or another policy grants more. The condition
+/// compares `resource.owner` with `principal.id`.
+pub const AGENTS_OWN_MEMORIES: &str = "Agents keep their own memories";
+
+pub(crate) async fn seed_examples(tx: &mut ChangeTx<'_>) -> Result<()> {
+    create_in(
+        tx,
+        PolicyInput {
+            name: Some(AGENTS_OWN_MEMORIES.into()),
+            description: Some(
+                "An agent may read, write and delete the memories it owns (resource.owner = principal.id)."
+                    .into(),
+            ),
+            effect: Some("allow".into()),
+            priority: Some(0),
+            resource_pattern: Some("memories".into()),
+            action_pattern: Some("*".into()),
+            condition: Some(Some(serde_json::json!({"and": [
+                {"==": [{"var": "principal.kind"}, "agent"]},
+                {"==": [{"var": "resource.owner"}, {"var": "principal.id"}]}
+            ]}))),
+            enabled: Some(true),
+        },
+        "",
+    )
+    .await?;
+    Ok(())
+}
+
 async fn create_in(tx: &mut ChangeTx<'_>, input: PolicyInput, prefix: &str) -> Result<Policy> {
     let v = validate(input, None, prefix)?;
     let policy = insert(tx, Uuid::now_v7(), &v, 1).await?;

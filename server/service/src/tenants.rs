@@ -134,6 +134,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenan
     })
     .await?;
     crate::roles::seed_system_roles(&mut tx).await?;
+    crate::policies::seed_examples(&mut tx).await?;
     let owner = identities::insert_owner(&mut tx, &email, "Owner", hash).await?;
     tx.commit().await?;
     tracing::info!(tenant = %tenant.slug, "tenant created");

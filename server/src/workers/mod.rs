@@ -2,6 +2,7 @@
 //! any number of instances at once (deletes of expired rows are idempotent).
 
 pub mod mail;
+pub mod memories;
 
 use std::time::Duration;
 

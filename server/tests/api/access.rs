@@ -564,5 +564,9 @@ async fn rest_shapes_for_groups_and_policies() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["a", "b"], "highest priority first");
+    assert_eq!(
+        names,
+        ["a", "b", service::policies::AGENTS_OWN_MEMORIES],
+        "highest priority first; every tenant starts with the example policy"
+    );
 }

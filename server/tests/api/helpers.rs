@@ -132,6 +132,10 @@ pub fn serve_args() -> ServeArgs {
         smtp_url: None,
         mail_from: "Tenantry Tests <no-reply@tenantry.test>".into(),
         public_url: None,
+        embeddings_url: None,
+        embeddings_model: None,
+        embeddings_key: None,
+        embeddings_timeout: 10,
     }
 }
 
@@ -324,6 +328,26 @@ impl TestApp {
     /// A second server instance on the same database and master key.
     pub async fn spawn_second(&self) -> TestApp {
         let db = Db::connect(&self.db_url, 5).await.expect("connect");
+        TestApp::start(
+            self.db_url.clone(),
+            db,
+            self.master.clone(),
+            self.acme.clone(),
+            self.globex.clone(),
+        )
+        .await
+    }
+
+    /// A second server instance on the same database whose memories are embedded by
+    /// `provider` instead of the local model.
+    pub async fn spawn_second_with_embedder(
+        &self,
+        provider: std::sync::Arc<dyn service::memories::embeddings::Provider>,
+    ) -> TestApp {
+        let db = Db::connect(&self.db_url, 5)
+            .await
+            .expect("connect")
+            .with_embedder(provider);
         TestApp::start(
             self.db_url.clone(),
             db,
@@ -549,4 +573,81 @@ pub async fn problem(res: Response) -> Value {
         .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(ct.as_deref(), Some("application/problem+json"));
     res.json().await.unwrap()
+}
+
+/// An OpenAI-compatible embeddings endpoint on a loopback port, as a peer for the HTTP
+/// provider: `POST /v1/embeddings` answers 8-dimensional bag-of-words vectors (the same
+/// words give the same vector). It can be told to fail (500) or to answer slowly.
+pub struct EmbeddingPeer {
+    pub url: String,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl EmbeddingPeer {
+    pub async fn start() -> EmbeddingPeer {
+        use std::sync::atomic::Ordering;
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (r, f, d) = (requests.clone(), failing.clone(), delay_ms.clone());
+        let handler = move |axum::Json(body): axum::Json<Value>| {
+            let (r, f, d) = (r.clone(), f.clone(), d.clone());
+            async move {
+                r.fetch_add(1, Ordering::SeqCst);
+                let delay = d.load(Ordering::SeqCst);
+                if delay > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                }
+                if f.load(Ordering::SeqCst) {
+                    return (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        axum::Json(json!({"error": "down"})),
+                    );
+                }
+                let data: Vec<Value> = body["input"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": bag_of_words(t.as_str().unwrap_or_default())}))
+                    .collect();
+                (
+                    axum::http::StatusCode::OK,
+                    axum::Json(json!({"object": "list", "model": body["model"], "data": data})),
+                )
+            }
+        };
+        let router = axum::Router::new().route("/v1/embeddings", axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        EmbeddingPeer {
+            url: format!("http://{addr}/v1"),
+            requests,
+            failing,
+            delay_ms,
+        }
+    }
+}
+
+fn bag_of_words(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; 8];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let h = word.to_lowercase().bytes().fold(2166136261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16777619)
+        });
+        v[(h % 8) as usize] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        v[0] = 1.0;
+        return v;
+    }
+    v.iter().map(|x| x / norm).collect()
 }

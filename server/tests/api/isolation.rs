@@ -137,7 +137,7 @@ fn routes() -> Vec<Route> {
         route("GET", "/v1/policies", Access::Read, false),
         Route {
             body: Some(
-                || json!({"name": format!("p{}", uuid::Uuid::now_v7().simple()), "effect": "allow", "priority": 1, "resource_pattern": "memories", "action_pattern": "read"}),
+                || json!({"name": format!("p{}", uuid::Uuid::now_v7().simple()), "effect": "allow", "priority": 1, "resource_pattern": "webhooks", "action_pattern": "read"}),
             ),
             ..route("POST", "/v1/policies", Access::Write, false)
         },
@@ -229,7 +229,38 @@ fn routes() -> Vec<Route> {
             ..route("PATCH", "/v1/sso/providers/{provider}", Access::Write, true)
         },
         route("GET", "/v1/sso/login/{provider}", Access::Public, false),
+        route("GET", "/v1/memories", Access::Read, false),
+        Route {
+            body: Some(|| json!({"text": format!("Table memory {}", uuid::Uuid::now_v7())})),
+            ..route("POST", "/v1/memories", Access::Write, false)
+        },
+        Route {
+            body: Some(|| json!({"query": "table memory"})),
+            ..route("POST", "/v1/memories/search", Access::Read, false)
+        },
+        Route {
+            body: Some(
+                || json!({"items": [{"text": format!("Table bulk {}", uuid::Uuid::now_v7())}]}),
+            ),
+            ..route("POST", "/v1/memories/bulk", Access::Write, false)
+        },
+        route("GET", "/v1/memories/status", Access::Read, false),
+        Route {
+            body: Some(|| json!({"default_ttl_seconds": null})),
+            ..route("PUT", "/v1/memories/settings", Access::Write, false)
+        },
+        route("GET", "/v1/memories/{memory}", Access::Read, true),
+        Route {
+            body: Some(|| json!({"tags": ["table"]})),
+            ..route("PATCH", "/v1/memories/{memory}", Access::Write, true)
+        },
+        route("POST", "/v1/memories/{memory}/restore", Access::Write, true),
+        Route {
+            body: Some(|| json!({"filter": {"tags": ["no-such-tag"]}})),
+            ..route("DELETE", "/v1/memories/bulk", Access::Write, false)
+        },
         // Last: they remove what the rows above use.
+        route("DELETE", "/v1/memories/{memory}", Access::Write, true),
         route(
             "DELETE",
             "/v1/sso/providers/{provider}",
@@ -288,6 +319,9 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "policies") if path.ends_with("/restore") => "policies:update",
         ("PUT", "roles") => "roles:update",
         ("POST", "policies") if path.ends_with("/bulk") => "policies:create",
+        ("POST", "memories") if path.ends_with("/search") => "memories:read",
+        ("POST", "memories") if path.ends_with("/restore") => "memories:delete",
+        ("PUT", "memories") => "settings:update",
         ("GET", m) => return Some(read(m)),
         ("POST", m) if !is_object => return Some(create(m)),
         ("PATCH", m) => return Some(update(m)),
@@ -306,6 +340,7 @@ fn module_name(m: &str) -> &'static str {
         "sessions" => "sessions",
         "invitations" => "invitations",
         "sso" => "settings",
+        "memories" => "memories",
         other => panic!("unknown module {other}"),
     }
 }
@@ -673,6 +708,7 @@ const SERVER_FNS: &[ServerFn] = &[
             ("default_role", "member"),
         ],
     },
+    // Not in the Trash: the owner gets 409.
     // Last: they remove what the rows above use.
     ServerFn {
         path: "/api/sso/delete",
@@ -772,6 +808,7 @@ fn openapi_path(path: &str) -> String {
         .replace("{group}", "{id}")
         .replace("{policy}", "{id}")
         .replace("{provider}", "{id}")
+        .replace("{memory}", "{id}")
         .replace("{member}", "{identity_id}")
         .replace("/versions/1/", "/versions/{version}/")
 }
@@ -818,7 +855,7 @@ async fn routes_answer_401_404_403_as_the_table_says() {
         service::policies::PolicyInput {
             name: Some("Table policy".into()),
             effect: Some("allow".into()),
-            resource_pattern: Some("memories".into()),
+            resource_pattern: Some("webhooks".into()),
             action_pattern: Some("read".into()),
             ..Default::default()
         },
@@ -861,6 +898,17 @@ async fn routes_answer_401_404_403_as_the_table_says() {
     )
     .await
     .unwrap();
+    let memory = service::memories::create(
+        &owner_ctx,
+        &app.db,
+        service::memories::NewMemory {
+            text: "The table's memory.".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_memory();
     // A console session of the owner, for the session routes.
     let _console = app.console_session("acme", "owner@acme.test").await;
     let session: uuid::Uuid =
@@ -910,6 +958,7 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{session}", &session.to_string())
             .replace("{invitation}", &invitation.id.to_string())
             .replace("{provider}", &sso_provider.id.to_string())
+            .replace("{memory}", &memory.id.to_string())
             .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
     for r in routes() {
@@ -1017,7 +1066,7 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
         service::policies::PolicyInput {
             name: Some("Table policy".into()),
             effect: Some("allow".into()),
-            resource_pattern: Some("memories".into()),
+            resource_pattern: Some("webhooks".into()),
             action_pattern: Some("read".into()),
             ..Default::default()
         },
@@ -1067,6 +1116,17 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
     .fetch_one(app.db.pool())
     .await
     .unwrap();
+    let memory = service::memories::create(
+        &owner_ctx,
+        &app.db,
+        service::memories::NewMemory {
+            text: "The table's memory.".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .into_memory();
     let substitute = |text: &str| {
         text.replace("{id}", &target.to_string())
             .replace("{role}", &role.id.to_string())
@@ -1077,6 +1137,7 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
             .replace("{invitation}", &invitation.id.to_string())
             .replace("{tenant}", &app.acme.id.to_string())
             .replace("{provider}", &sso_provider.id.to_string())
+            .replace("{memory}", &memory.id.to_string())
             .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
 

@@ -64,6 +64,11 @@ pub mod perm {
     pub const SESSIONS_DELETE: Permission = p("sessions", "delete");
     /// Other identities' sessions.
     pub const SESSIONS_MANAGE: Permission = p("sessions", "manage");
+    pub const MEMORIES_READ: Permission = p("memories", "read");
+    /// "memories:write" in the memories issue: creating and updating are separate grants.
+    pub const MEMORIES_CREATE: Permission = p("memories", "create");
+    pub const MEMORIES_UPDATE: Permission = p("memories", "update");
+    pub const MEMORIES_DELETE: Permission = p("memories", "delete");
     pub const AUDIT_READ: Permission = p("audit", "read");
     pub const SETTINGS_READ: Permission = p("settings", "read");
     pub const SETTINGS_CREATE: Permission = p("settings", "create");

@@ -16,6 +16,8 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::error::{Error, Result};
 
+pub use super::openai::OpenAi;
+
 /// The local model's name, as recorded with each memory.
 pub const LOCAL_MODEL: &str = "all-MiniLM-L6-v2";
 pub const LOCAL_DIMENSION: usize = 384;
@@ -131,4 +133,142 @@ impl LocalModel {
         };
         run().map_err(|e| model_error("inference", e))
     }
+}
+
+/// Something that turns texts into vectors: the local model, or an OpenAI-compatible
+/// `/embeddings` endpoint.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
+    /// The model's name, recorded with each memory; memories made by another model are
+    /// re-embedded.
+    fn model(&self) -> &str;
+
+    /// One vector per text, in order. Every vector has the same dimension.
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Texts the local model's thread embeds in one forward pass at most. Bigger requests are
+/// split, so a bulk import does not hold single requests back for long.
+pub const MAX_BATCH: usize = 32;
+
+struct Job {
+    texts: Vec<String>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Vec<f32>>>>,
+}
+
+/// The local model behind a dedicated thread. Requests that arrive while the thread works
+/// are queued and then embedded together, up to [`MAX_BATCH`] texts per pass: concurrent
+/// callers share forward passes (batch 8 embeds about twice as many texts per second as
+/// one at a time, see docs/benchmarks.md). The async executor never runs the model.
+pub struct Local {
+    queue: std::sync::mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local")
+            .field("model", &LOCAL_MODEL)
+            .finish()
+    }
+}
+
+impl Local {
+    /// Starts the thread; the model loads on the first request (and loading is retried
+    /// on the next request if the files were missing).
+    pub fn start(dir: PathBuf) -> Local {
+        let (queue, jobs) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("embeddings".into())
+            .spawn(move || {
+                let mut model: Option<LocalModel> = None;
+                while let Ok(first) = jobs.recv() {
+                    let mut batch = vec![first];
+                    let mut count = batch[0].texts.len();
+                    while count < MAX_BATCH {
+                        match jobs.try_recv() {
+                            Ok(job) => {
+                                count += job.texts.len();
+                                batch.push(job);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if model.is_none() {
+                        match LocalModel::load(&dir) {
+                            Ok(m) => model = Some(m),
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot load the local embedding model");
+                                for job in batch {
+                                    let _ = job.reply.send(Err(Error::EmbeddingsUnavailable(
+                                        "The local embedding model is not installed; run `make deps`."
+                                            .into(),
+                                    )));
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    let model = model.as_ref().expect("loaded above");
+                    let texts: Vec<&str> = batch
+                        .iter()
+                        .flat_map(|j| j.texts.iter().map(String::as_str))
+                        .collect();
+                    match model.embed(&texts) {
+                        Ok(vectors) => {
+                            let mut vectors = vectors.into_iter();
+                            for job in batch {
+                                let mine = vectors.by_ref().take(job.texts.len()).collect();
+                                let _ = job.reply.send(Ok(mine));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "local embedding failed");
+                            for job in batch {
+                                let _ = job.reply.send(Err(Error::EmbeddingsUnavailable(
+                                    "The local embedding model failed.".into(),
+                                )));
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("spawn the embedding thread");
+        Local { queue }
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for Local {
+    fn model(&self) -> &str {
+        LOCAL_MODEL
+    }
+
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        let mut texts = texts.into_iter().peekable();
+        while texts.peek().is_some() {
+            let chunk: Vec<String> = texts.by_ref().take(MAX_BATCH).collect();
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.queue
+                .send(Job {
+                    texts: chunk,
+                    reply,
+                })
+                .map_err(|_| stopped())?;
+            out.extend(answer.await.map_err(|_| stopped())??);
+        }
+        Ok(out)
+    }
+}
+
+fn stopped() -> Error {
+    Error::EmbeddingsUnavailable("The local embedding model has stopped.".into())
+}
+
+/// The process's local model thread, started on first use and shared by every handle.
+pub fn local() -> std::sync::Arc<dyn Provider> {
+    static LOCAL: std::sync::OnceLock<std::sync::Arc<Local>> = std::sync::OnceLock::new();
+    LOCAL
+        .get_or_init(|| std::sync::Arc::new(Local::start(local_model_dir())))
+        .clone()
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
+pub mod memories;
 pub mod policies;
 pub mod roles;
 pub mod sessions;
@@ -33,6 +34,7 @@ use crate::state::AppState;
         (name = "invitations", description = "Invite people by email; validate and accept invitations"),
         (name = "sessions", description = "Console sessions: list, revoke one or all"),
         (name = "sso", description = "Single sign-on: the tenant's OpenID Connect providers, and signing in through them"),
+        (name = "memories", description = "Memories of identities: store, search by meaning or words, expire, delete and restore"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -111,6 +113,13 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sso::list, sso::create))
         .routes(routes!(sso::get, sso::update, sso::delete))
         .routes(routes!(sso::login))
+        .routes(routes!(memories::list, memories::create))
+        .routes(routes!(memories::search))
+        .routes(routes!(memories::bulk_create, memories::bulk_delete))
+        .routes(routes!(memories::status))
+        .routes(routes!(memories::settings))
+        .routes(routes!(memories::get, memories::update, memories::delete))
+        .routes(routes!(memories::restore))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);

@@ -1,0 +1,455 @@
+//! Finding memories: by meaning (cosine similarity of embeddings over an HNSW index), by
+//! words (PostgreSQL full text), or both fused by reciprocal rank (hybrid, the default).
+//!
+//! Correct inside a tenant: the HNSW index covers every tenant, so a filtered scan
+//! (`tenant_id = $1` and the caller's filters) would stop after `ef_search` candidates and
+//! return too few neighbours for a small tenant among large ones. Searches therefore run
+//! with pgvector's iterative index scan (`hnsw.iterative_scan = relaxed_order`: the scan
+//! goes on until enough rows pass the filters; results are re-sorted by distance here),
+//! and when the index still yields fewer than `top_k` rows the search is repeated exactly
+//! (a scan of the tenant's own rows, cheap precisely because there are few of them).
+//! docs/benchmarks.md has recall@10 and latency for a 100,000-memory tenant and for one
+//! holding 1% of 1,000,000.
+
+use serde::Serialize;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::{COLUMNS, Filter, Memory, Scope, State};
+use crate::authz::perm;
+use crate::ctx::Ctx;
+use crate::db::Db;
+use crate::error::{Error, FieldError, Result};
+
+/// Dimensions that have an HNSW index (see the memories migration).
+pub const INDEXED_DIMENSIONS: [usize; 4] = [384, 768, 1024, 1536];
+pub const MAX_TOP_K: u32 = 100;
+pub const DEFAULT_TOP_K: u32 = 10;
+/// Reciprocal-rank fusion's constant (Cormack et al.): a hit at rank r adds 1 / (60 + r).
+const RRF_K: f32 = 60.0;
+const MAX_QUERY_CHARS: usize = 2_000;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Hybrid,
+    Semantic,
+    Keyword,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "hybrid" => Some(Mode::Hybrid),
+            "semantic" => Some(Mode::Semantic),
+            "keyword" => Some(Mode::Keyword),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Hybrid => "hybrid",
+            Mode::Semantic => "semantic",
+            Mode::Keyword => "keyword",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchInput {
+    pub query: String,
+    pub mode: Mode,
+    pub top_k: Option<u32>,
+    /// Semantic and hybrid: the least cosine similarity a semantic match needs (hybrid
+    /// keeps keyword matches whatever their similarity). Keyword: the least rank (0-1).
+    pub min_score: Option<f32>,
+    pub filter: Filter,
+    /// Search the Trash too.
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub memory: Memory,
+    /// The mode's score: cosine similarity (semantic), normalized rank (keyword), or the
+    /// fused reciprocal-rank score (hybrid). Higher is better.
+    pub score: f32,
+    pub semantic_score: Option<f32>,
+    pub keyword_score: Option<f32>,
+    /// Where the query's words occur in the text: `[start, end)` in characters.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+fn validate(input: &SearchInput) -> Result<(String, u32)> {
+    let mut errors = Vec::new();
+    let query = input.query.trim().to_owned();
+    if query.is_empty() {
+        errors.push(FieldError::new(
+            "query",
+            "required",
+            "Type something to search for.",
+        ));
+    } else if query.chars().count() > MAX_QUERY_CHARS {
+        errors.push(FieldError::new(
+            "query",
+            "too_long",
+            format!("A query is at most {MAX_QUERY_CHARS} characters."),
+        ));
+    }
+    let top_k = input.top_k.unwrap_or(DEFAULT_TOP_K);
+    if !(1..=MAX_TOP_K).contains(&top_k) {
+        errors.push(FieldError::new(
+            "top_k",
+            "out_of_range",
+            format!("top_k is between 1 and {MAX_TOP_K}."),
+        ));
+    }
+    if let Some(s) = input.min_score
+        && !(-1.0..=1.0).contains(&s)
+    {
+        errors.push(FieldError::new(
+            "min_score",
+            "out_of_range",
+            "min_score is between -1 and 1.",
+        ));
+    }
+    input.filter.validate(&mut errors);
+    if errors.is_empty() {
+        Ok((query, top_k))
+    } else {
+        Err(Error::Validation(errors))
+    }
+}
+
+pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> {
+    let tenant_id = ctx.tenant_id()?;
+    let scope = Scope::of(ctx, tenant_id, perm::MEMORIES_READ)?;
+    let (query, top_k) = validate(&input)?;
+    let state = if input.include_deleted {
+        State::All
+    } else {
+        State::Live
+    };
+    // Embed before taking a connection: the pool is not held while the model works.
+    let query_vector = match input.mode {
+        Mode::Keyword => None,
+        Mode::Semantic | Mode::Hybrid => {
+            let embedder = db.embedder();
+            let v = embedder
+                .embed(vec![query.clone()])
+                .await?
+                .pop()
+                .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+            Some((embedder.model().to_owned(), v))
+        }
+    };
+    let mut tx = db.read_in(tenant_id).await?;
+    let conn = tx.conn();
+    let pool = match input.mode {
+        Mode::Hybrid => (top_k * 3).max(30),
+        _ => top_k,
+    } as i64;
+    let semantic = match &query_vector {
+        Some((model, v)) => {
+            let mut hits =
+                nearest(conn, tenant_id, scope, &input.filter, state, model, v, pool).await?;
+            if let (Some(min), Mode::Semantic) = (input.min_score, input.mode) {
+                hits.retain(|(_, s)| *s >= min);
+            }
+            hits
+        }
+        None => Vec::new(),
+    };
+    let keyword = match input.mode {
+        Mode::Semantic => Vec::new(),
+        _ => {
+            let any_word = input.mode == Mode::Hybrid;
+            let mut hits = words(
+                conn,
+                tenant_id,
+                scope,
+                &input.filter,
+                state,
+                &query,
+                any_word,
+                pool,
+            )
+            .await?;
+            if let (Some(min), Mode::Keyword) = (input.min_score, input.mode) {
+                hits.retain(|(_, s)| *s >= min);
+            }
+            hits
+        }
+    };
+    let mut hits: Vec<Hit> = match input.mode {
+        Mode::Semantic => semantic
+            .into_iter()
+            .map(|(memory, s)| Hit {
+                memory,
+                score: s,
+                semantic_score: Some(s),
+                keyword_score: None,
+                highlights: vec![],
+            })
+            .collect(),
+        Mode::Keyword => keyword
+            .into_iter()
+            .map(|(memory, s)| Hit {
+                memory,
+                score: s,
+                semantic_score: None,
+                keyword_score: Some(s),
+                highlights: vec![],
+            })
+            .collect(),
+        Mode::Hybrid => fuse(semantic, keyword, input.min_score),
+    };
+    hits.truncate(top_k as usize);
+    highlight(conn, tenant_id, &query, &mut hits).await?;
+    Ok(hits)
+}
+
+/// Reciprocal-rank fusion of the two ranked lists.
+fn fuse(
+    semantic: Vec<(Memory, f32)>,
+    keyword: Vec<(Memory, f32)>,
+    min_semantic: Option<f32>,
+) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = Vec::new();
+    for (rank, (memory, s)) in semantic.into_iter().enumerate() {
+        hits.push(Hit {
+            memory,
+            score: 1.0 / (RRF_K + rank as f32 + 1.0),
+            semantic_score: Some(s),
+            keyword_score: None,
+            highlights: vec![],
+        });
+    }
+    for (rank, (memory, s)) in keyword.into_iter().enumerate() {
+        let add = 1.0 / (RRF_K + rank as f32 + 1.0);
+        match hits.iter_mut().find(|h| h.memory.id == memory.id) {
+            Some(h) => {
+                h.score += add;
+                h.keyword_score = Some(s);
+            }
+            None => hits.push(Hit {
+                memory,
+                score: add,
+                semantic_score: None,
+                keyword_score: Some(s),
+                highlights: vec![],
+            }),
+        }
+    }
+    if let Some(min) = min_semantic {
+        hits.retain(|h| h.keyword_score.is_some() || h.semantic_score.is_some_and(|s| s >= min));
+    }
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then(b.memory.id.cmp(&a.memory.id))
+    });
+    hits
+}
+
+/// The `limit` nearest memories by cosine similarity, best first.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn nearest(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    scope: Scope,
+    filter: &Filter,
+    state: State,
+    model: &str,
+    vector: &[f32],
+    limit: i64,
+) -> Result<Vec<(Memory, f32)>> {
+    let dim = vector.len();
+    if INDEXED_DIMENSIONS.contains(&dim) {
+        let ef = limit.clamp(40, 1000);
+        sqlx::query("select set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', $1, true)")
+            .bind(ef.to_string())
+            .execute(&mut *conn)
+            .await?;
+        let hits = scan(
+            conn, tenant_id, scope, filter, state, model, vector, limit, true,
+        )
+        .await?;
+        if hits.len() as i64 >= limit {
+            return Ok(hits);
+        }
+    }
+    scan(
+        conn, tenant_id, scope, filter, state, model, vector, limit, false,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn scan(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    scope: Scope,
+    filter: &Filter,
+    state: State,
+    model: &str,
+    vector: &[f32],
+    limit: i64,
+    indexed: bool,
+) -> Result<Vec<(Memory, f32)>> {
+    let dim = vector.len();
+    // The index is on `embedding::vector(<dim>)`: that expression can use it; the bare
+    // column cannot, which makes the exact scan. `order by distance` orders by the same
+    // expression as the select list.
+    let (column, cast) = if indexed {
+        (
+            format!("m.embedding::vector({dim})"),
+            format!("::vector({dim})"),
+        )
+    } else {
+        ("m.embedding".to_owned(), "::vector".to_owned())
+    };
+    let mut q = QueryBuilder::<Postgres>::new(format!("select {COLUMNS}, ({column} <=> "));
+    q.push_bind(pgvector::Vector::from(vector.to_vec()));
+    q.push(format!(
+        "{cast}) as distance from memories m where m.tenant_id = "
+    ));
+    q.push_bind(tenant_id);
+    q.push(" and m.embedding_dim = ").push_bind(dim as i32);
+    q.push(" and m.embedding_model = ")
+        .push_bind(model.to_owned());
+    state.push(&mut q);
+    filter.push(&mut q, scope);
+    q.push(" order by distance limit ").push_bind(limit);
+    let rows: Vec<Scored> = q.build_query_as().fetch_all(conn).await?;
+    let mut hits: Vec<(Memory, f32)> = rows
+        .into_iter()
+        .map(|r| (r.memory, 1.0 - r.distance as f32))
+        .collect();
+    // relaxed_order: the index returns rows almost, not exactly, in order.
+    hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(hits)
+}
+
+#[derive(sqlx::FromRow)]
+struct Scored {
+    #[sqlx(flatten)]
+    memory: Memory,
+    distance: f64,
+}
+
+/// Any of the query's words (stemmed, stop words dropped): hybrid search's keyword half,
+/// and what highlighting marks.
+const ANY_WORD: &str = "replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery";
+
+/// Full-text matches, best first; the rank is normalized to 0-1 (`rank / (rank + 1)`).
+/// Keyword mode takes the query in web-search syntax (all words, `"a phrase"`, `or`,
+/// `-word`); hybrid takes documents with any of its words and lets the rank sort them.
+#[allow(clippy::too_many_arguments)]
+async fn words(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    scope: Scope,
+    filter: &Filter,
+    state: State,
+    query: &str,
+    any_word: bool,
+    limit: i64,
+) -> Result<Vec<(Memory, f32)>> {
+    let tsquery = if any_word {
+        ANY_WORD
+    } else {
+        "websearch_to_tsquery('english', $1)"
+    };
+    // The query text is bound first, as `$1`.
+    let mut q = QueryBuilder::<Postgres>::new("select ");
+    q.push_bind(query.to_owned());
+    q.push(format!(
+        "::text as query, {COLUMNS}, ts_rank_cd(m.search, t.tq, 32)::float8 as distance \
+         from memories m, (select {tsquery} as tq) t"
+    ));
+    q.push(" where m.tenant_id = ").push_bind(tenant_id);
+    q.push(" and m.search @@ t.tq");
+    state.push(&mut q);
+    filter.push(&mut q, scope);
+    q.push(" order by distance desc, m.id desc limit ")
+        .push_bind(limit);
+    let rows: Vec<Scored> = q.build_query_as().fetch_all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.memory, r.distance as f32))
+        .collect())
+}
+
+const MARK_START: char = '\u{1}';
+const MARK_STOP: char = '\u{2}';
+
+/// Marks where the query's words (as full-text search stems them) occur in each hit.
+async fn highlight(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    query: &str,
+    hits: &mut [Hit],
+) -> Result<()> {
+    if hits.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = hits.iter().map(|h| h.memory.id).collect();
+    let rows = sqlx::query!(
+        r#"select m.id, ts_headline('english', m.text, replace(plainto_tsquery('english', $3)::text, ' & ', ' | ')::tsquery,
+                  'HighlightAll=true, StartSel=' || chr(1) || ', StopSel=' || chr(2)) as "marked!"
+           from memories m where m.tenant_id = $1 and m.id = any($2)"#,
+        tenant_id,
+        &ids,
+        query
+    )
+    .fetch_all(conn)
+    .await?;
+    for row in rows {
+        if let Some(hit) = hits.iter_mut().find(|h| h.memory.id == row.id) {
+            hit.highlights = ranges(&row.marked, &hit.memory.text);
+        }
+    }
+    Ok(())
+}
+
+/// The marked ranges of `marked`, in characters of `text`; none if stripping the marks
+/// does not give `text` back.
+pub(crate) fn ranges(marked: &str, text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut plain = String::with_capacity(marked.len());
+    let mut pos = 0;
+    let mut start = None;
+    for c in marked.chars() {
+        match c {
+            MARK_START => start = Some(pos),
+            MARK_STOP => {
+                if let Some(s) = start.take()
+                    && pos > s
+                {
+                    out.push((s, pos));
+                }
+            }
+            c => {
+                plain.push(c);
+                pos += 1;
+            }
+        }
+    }
+    if plain == text { out } else { Vec::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_in_characters_and_checked() {
+        let text = "Café au lait, then café again";
+        let marked = "\u{1}Café\u{2} au lait, then \u{1}café\u{2} again";
+        assert_eq!(ranges(marked, text), vec![(0, 4), (19, 23)]);
+        assert!(ranges("\u{1}Cafe\u{2}", "Café").is_empty());
+    }
+}
