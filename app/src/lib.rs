@@ -12,6 +12,7 @@ pub mod error;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
+pub mod memories;
 pub mod policies;
 pub mod roles;
 #[cfg(feature = "ssr")]
@@ -77,7 +78,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("policies/new") ssr=SsrMode::Async view=policies::pages::PolicyPage/>
                     <Route path=path!("policies/simulator") ssr=SsrMode::Async view=policies::pages::SimulatorPage/>
                     <Route path=path!("policies/:id") ssr=SsrMode::Async view=policies::pages::PolicyPage/>
-                    <Route path=path!("memories") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Memories" description="Semantic memories of people and agents: search by meaning or keyword, expiry, trash and restore."/> }/>
+                    <Route path=path!("memories") ssr=SsrMode::Async view=memories::pages::MemoriesPage/>
+                    <Route path=path!("memories/new") ssr=SsrMode::Async view=memories::pages::NewMemoryPage/>
+                    <Route path=path!("memories/trash") ssr=SsrMode::Async view=memories::pages::TrashPage/>
+                    <Route path=path!("memories/:id") ssr=SsrMode::Async view=memories::pages::MemoryPage/>
+                    <Route path=path!("memories/:id/edit") ssr=SsrMode::Async view=memories::pages::EditMemoryPage/>
                     <Route path=path!("webhooks") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Webhooks" description="Signed, retried deliveries of every event to your endpoints, with a delivery log and test pings."/> }/>
                     <Route path=path!("audit") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Audit trail" description="Every change with its actor, before and after, in a tamper-evident chain you can verify and export. The records are already being written."/> }/>
                     <Route path=path!("api-keys") ssr=SsrMode::Async view=api_keys::pages::ApiKeysPage/>

@@ -107,7 +107,6 @@ test('every screen of the shell is reachable and accessible', async ({ page }) =
   await expect(page).toHaveURL(/\/identities$/);
   await hydrated(page);
   for (const [name, heading] of [
-    ['Memories', 'Memories'],
     ['Webhooks', 'Webhooks'], ['Audit trail', 'Audit trail'],
   ]) {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();

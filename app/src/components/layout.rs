@@ -52,7 +52,7 @@ pub const NAV: &[NavItem] = &[
     NavItem {
         href: "/memories",
         label: "Memories",
-        built: false,
+        built: true,
     },
     NavItem {
         href: "/webhooks",

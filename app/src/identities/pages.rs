@@ -17,6 +17,7 @@ use crate::components::ui::{
     PageHeader, Pill, StatusBadge, SuccessBanner,
 };
 use crate::error::AppError;
+use crate::memories::api::list_memories;
 
 const ROLES: [(&str, &str); 4] = [
     ("member", "Member"),
@@ -403,6 +404,7 @@ fn Detail(
             </section>
             <div class="space-y-6">
             <RolesCard id=i.id.clone() held=i.roles.clone() all=detail.all_roles action=roles_action/>
+            {can("memories:read").then(|| view! { <MemoriesCard id=i.id.clone()/> })}
             <section class=format!("{CARD} p-6") aria-labelledby="activity-heading">
                 <h2 id="activity-heading" class="text-base font-semibold text-slate-900">"Activity"</h2>
                 <ol class="mt-4 space-y-4">
@@ -464,6 +466,48 @@ fn RolesCard(
                     </div>
                 }.into_any()
             }}
+        </section>
+    }
+}
+
+/// The identity's newest memories, with a link to all of them.
+#[component]
+fn MemoriesCard(id: String) -> impl IntoView {
+    let owner = id.clone();
+    let data = Resource::new(
+        move || owner.clone(),
+        |owner| list_memories(Some("live".to_owned()), Some(owner), None, None, Some(10)),
+    );
+    let all = format!("/memories?owner={id}");
+    let new = format!("/memories/new?owner={id}");
+    view! {
+        <section class=format!("{CARD} p-6") aria-labelledby="memories-heading">
+            <div class="flex items-center justify-between gap-3">
+                <h2 id="memories-heading" class="text-base font-semibold text-slate-900">"Memories"</h2>
+                {can("memories:create").then(|| view! { <A href=new attr:class=LINK>"New memory"</A> })}
+            </div>
+            <Transition fallback=|| view! { <div class="mt-3"><Loading/></div> }>
+                {move || data.get().map(|result| match result {
+                    Err(e) => view! { <p class="mt-2 text-sm text-slate-600">{e.banner()}</p> }.into_any(),
+                    Ok(page) if page.items.is_empty() => view! {
+                        <p class="mt-2 text-sm text-slate-600">"No memories yet."</p>
+                    }.into_any(),
+                    Ok(page) => view! {
+                        <ul class="mt-3 divide-y divide-slate-100" aria-label="Newest memories">
+                            {page.items.into_iter().map(|m| {
+                                let (href, snippet) = (format!("/memories/{}", m.id), m.snippet(90));
+                                view! {
+                                    <li class="py-2">
+                                        <A href=href attr:class="text-sm text-slate-900 hover:text-indigo-700 hover:underline">{snippet}</A>
+                                        <p class="text-xs text-slate-600">{m.created_at.clone()}</p>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                })}
+            </Transition>
+            <A href=all attr:class=format!("mt-3 inline-block text-sm {LINK}")>"All memories →"</A>
         </section>
     }
 }

@@ -708,7 +708,83 @@ const SERVER_FNS: &[ServerFn] = &[
             ("default_role", "member"),
         ],
     },
+    ServerFn {
+        path: "/api/memories/status",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/memories/list",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/memories/search",
+        access: Access::Read,
+        object: false,
+        args: &[
+            ("q", "table memory"),
+            ("mode", "hybrid"),
+            ("trash", "false"),
+        ],
+    },
+    ServerFn {
+        path: "/api/memories/owners",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/memories/get",
+        access: Access::Read,
+        object: true,
+        args: &[("id", "{memory}")],
+    },
+    ServerFn {
+        path: "/api/memories/create",
+        access: Access::Write,
+        object: false,
+        args: &[
+            ("text", "The console table's memory."),
+            ("tags", "table"),
+            ("source", "console"),
+            ("importance", "0.5"),
+            ("metadata", "{}"),
+            ("expiry", "default"),
+            ("ttl_seconds", ""),
+            ("owner_id", ""),
+        ],
+    },
+    ServerFn {
+        path: "/api/memories/update",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{memory}"),
+            ("text", "The table's memory, edited in the console."),
+            ("tags", "table"),
+            ("source", "console"),
+            ("importance", ""),
+            ("metadata", "{}"),
+            ("expiry", "keep"),
+            ("ttl_seconds", ""),
+        ],
+    },
     // Not in the Trash: the owner gets 409.
+    ServerFn {
+        path: "/api/memories/restore",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{memory}")],
+    },
+    ServerFn {
+        path: "/api/memories/set_default_ttl",
+        access: Access::Write,
+        object: false,
+        args: &[("default_expiry", "never"), ("default_ttl_seconds", "")],
+    },
     // Last: they remove what the rows above use.
     ServerFn {
         path: "/api/sso/delete",
@@ -739,6 +815,18 @@ const SERVER_FNS: &[ServerFn] = &[
         access: Access::Write,
         object: true,
         args: &[("id", "{invitation}")],
+    },
+    ServerFn {
+        path: "/api/memories/delete",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{memory}"), ("mode", "trash")],
+    },
+    ServerFn {
+        path: "/api/memories/empty_trash",
+        access: Access::Write,
+        object: false,
+        args: &[],
     },
     // Changes the caller's password (viewer's, then owner's); their sessions stay signed in.
     ServerFn {

@@ -1,0 +1,1087 @@
+//! Pages of the Memories screen: search and the newest memories (with the status strip),
+//! a memory's page, the new and edit forms, and the Trash.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::api::{
+    CreateMemory, DeleteMemory, EmptyMemoryTrash, RestoreMemory, SetMemoryDefaultTtl, UpdateMemory,
+    get_memory, list_memories, memory_owner_choices, memory_status, search_memories,
+};
+use super::model::{
+    Found, HitView, MODES, MemoryView, OwnerChoice, StatusView, TTL_CHOICES, query_string, segments,
+};
+use crate::auth::model::UserView;
+use crate::components::forms::{FormState, TextArea, TextField, successes};
+use crate::components::ui::{
+    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading,
+    PageHeader, Pill, StatusBadge, SuccessBanner,
+};
+
+/// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
+fn can(permission: &str) -> bool {
+    use_context::<UserView>().is_some_and(|u| u.can(permission))
+}
+
+const SELECT: &str = "mt-1 block w-full rounded-md border-0 py-2 pl-3 pr-8 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
+const TEXTAREA: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
+const BACK: &str = "text-sm font-medium text-slate-600 hover:text-slate-900";
+
+/// A score as the results show it: the hybrid (fused rank) scores are small numbers.
+fn score(value: f32, precise: bool) -> String {
+    if precise {
+        format!("{value:.4}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The memories page: search, or the newest memories
+
+#[component]
+pub fn MemoriesPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").filter(|v| !v.trim().is_empty());
+    let mode = move || {
+        query
+            .read()
+            .get("mode")
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "hybrid".to_owned())
+    };
+    let tags = move || query.read().get("tags").filter(|v| !v.is_empty());
+    let owner = move || query.read().get("owner").filter(|v| !v.is_empty());
+    let trash = move || query.read().get("trash").is_some_and(|v| v == "1");
+    let cursor = move || query.read().get("cursor").filter(|v| !v.is_empty());
+    let done = move || query.read().get("done");
+    let found = Resource::new(
+        move || (q(), mode(), tags(), owner(), trash(), cursor()),
+        |(q, mode, tags, owner, trash, cursor)| async move {
+            match q {
+                Some(q) => search_memories(q, Some(mode), owner, tags, trash)
+                    .await
+                    .map(Found::Hits),
+                None => {
+                    let state = if trash { "all" } else { "live" };
+                    list_memories(Some(state.to_owned()), owner, tags, cursor, None)
+                        .await
+                        .map(Found::Page)
+                }
+            }
+        },
+    );
+    let owners = Resource::new(|| (), |_| memory_owner_choices());
+    let filtered = move || tags().is_some() || owner().is_some() || trash();
+    view! {
+        <Title text="Memories · Tenantry"/>
+        <PageHeader title="Memories" subtitle="What people and agents keep in mind, found again by meaning or by words.">
+            {can("memories:create").then(|| view! {
+                <A href=move || format!("/memories/new{}", query_string(&[("owner", owner())])) attr:class=BTN_PRIMARY>"New memory"</A>
+            })}
+        </PageHeader>
+        <StatusStrip/>
+        <Tabs/>
+        {move || match done().as_deref() {
+            Some("trashed") => Some(view! {
+                <div class="mb-4 rounded-md border border-emerald-200 bg-emerald-50 px-4 py-3 text-sm text-emerald-800" role="status">
+                    "Memory moved to the Trash. "
+                    <A href="/memories/trash" attr:class=LINK>"Open the Trash"</A>
+                    " to restore it."
+                </div>
+            }.into_any()),
+            Some("purged") => Some(view! { <div class="mb-4"><SuccessBanner message="Memory deleted permanently."/></div> }.into_any()),
+            _ => None,
+        }}
+        {move || query.read().get("ttl_saved").map(|_| view! { <div class="mb-4"><SuccessBanner message="Default expiry saved. It applies to memories stored from now on."/></div> })}
+        <Form method="GET" action="" attr:class=format!("{CARD} mb-6 space-y-4 p-4") attr:role="search" attr:aria-label="Search memories">
+            <div class="flex flex-wrap items-end gap-3">
+                <div class="min-w-64 flex-1">
+                    <label for="search-q" class="block text-sm font-medium text-slate-800">"Search memories"</label>
+                    <input
+                        id="search-q"
+                        type="search"
+                        name="q"
+                        placeholder="Ask in plain words, e.g. which foods can she not eat?"
+                        prop:value=move || q().unwrap_or_default()
+                        value=move || q().unwrap_or_default()
+                        class="mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600"
+                    />
+                </div>
+                <div>
+                    <label for="search-mode" class="block text-sm font-medium text-slate-800">"Mode"</label>
+                    <select id="search-mode" name="mode" class=SELECT>
+                        {MODES
+                            .into_iter()
+                            .map(|(v, label)| view! { <option value=v selected=move || mode() == v>{label}</option> })
+                            .collect_view()}
+                    </select>
+                </div>
+                <button type="submit" class=BTN_PRIMARY>"Search"</button>
+            </div>
+            <div class="flex flex-wrap items-end gap-3">
+                <div class="min-w-48">
+                    <label for="search-tags" class="block text-sm font-medium text-slate-800">"Tags"</label>
+                    <input
+                        id="search-tags"
+                        type="text"
+                        name="tags"
+                        placeholder="health, family"
+                        aria-describedby="search-tags-help"
+                        prop:value=move || tags().unwrap_or_default()
+                        value=move || tags().unwrap_or_default()
+                        class="mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600"
+                    />
+                    <p id="search-tags-help" class="mt-1 text-xs text-slate-600">"Comma-separated; memories carrying all of them."</p>
+                </div>
+                <div class="min-w-48">
+                    <label for="search-owner" class="block text-sm font-medium text-slate-800">"Owner"</label>
+                    <Transition fallback=|| ()>
+                        {move || owners.get().map(|r| {
+                            let mut choices = r.unwrap_or_default();
+                            // An owner from a link (an identity's page) that the list does not hold.
+                            if let Some(current) = owner()
+                                && !choices.iter().any(|c| c.id == current)
+                            {
+                                choices.push(OwnerChoice { label: format!("identity {current}"), id: current });
+                            }
+                            view! {
+                                <select id="search-owner" name="owner" class=SELECT>
+                                    <option value="" selected=move || owner().is_none()>"Anyone"</option>
+                                    {choices
+                                        .into_iter()
+                                        .map(|c| {
+                                            let id = c.id.clone();
+                                            view! { <option value=c.id selected=move || owner().as_deref() == Some(id.as_str())>{c.label}</option> }
+                                        })
+                                        .collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Transition>
+                    <p class="mt-1 text-xs text-slate-600">"Whose memories."</p>
+                </div>
+                <div class="flex items-center gap-2 pb-6">
+                    <input id="search-trash" type="checkbox" name="trash" value="1"
+                        prop:checked=trash checked=trash()
+                        class="h-4 w-4 rounded border-slate-400 text-indigo-600 focus:ring-indigo-600"/>
+                    <label for="search-trash" class="text-sm text-slate-800">"Include the Trash"</label>
+                </div>
+                {move || (q().is_some() || filtered()).then(|| view! {
+                    <div class="pb-6"><A href="/memories" attr:class=LINK>"Clear"</A></div>
+                })}
+            </div>
+        </Form>
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || found.get().map(|result| match result {
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(Found::Hits(hits)) => view! {
+                    <HitList hits=hits query=q().unwrap_or_default() mode=mode()/>
+                }.into_any(),
+                Ok(Found::Page(page)) => {
+                    let filters = move |cursor: Option<String>| {
+                        format!("/memories{}", query_string(&[
+                            ("tags", tags()),
+                            ("owner", owner()),
+                            ("trash", trash().then(|| "1".to_owned())),
+                            ("cursor", cursor),
+                        ]))
+                    };
+                    let next_href = page.next_cursor.clone().map(|c| filters(Some(c)));
+                    let first_href = cursor().is_some().then(|| filters(None));
+                    view! {
+                        <MemoryList items=page.items filtered=filtered()/>
+                        <nav class="mt-4 flex items-center justify-between" aria-label="Pagination">
+                            <div>{first_href.map(|h| view! { <A href=h attr:class=BTN_SECONDARY>"← Newest"</A> })}</div>
+                            <div>{next_href.map(|h| view! { <A href=h attr:class=BTN_SECONDARY>"Older memories →"</A> })}</div>
+                        </nav>
+                    }
+                    .into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// "All memories" and "Trash".
+#[component]
+fn Tabs() -> impl IntoView {
+    let tab = "border-b-2 border-transparent px-1 pb-2 text-sm font-medium text-slate-600 hover:border-slate-300 hover:text-slate-900 aria-[current=page]:border-indigo-600 aria-[current=page]:text-indigo-700";
+    view! {
+        <nav aria-label="Memory views" class="mb-4 flex gap-6 border-b border-slate-200">
+            <A href="/memories" exact=true attr:class=tab>"All memories"</A>
+            <A href="/memories/trash" exact=true attr:class=tab>"Trash"</A>
+        </nav>
+    }
+}
+
+/// The matched words of `text`, in `<mark>`; every piece is a text node, never HTML.
+fn highlighted(text: &str, highlights: &[(usize, usize)]) -> impl IntoView + use<> {
+    segments(text, highlights)
+        .into_iter()
+        .map(|(piece, marked)| {
+            if marked {
+                view! { <mark class="rounded-sm bg-amber-200 px-0.5 text-slate-900">{piece}</mark> }
+                    .into_any()
+            } else {
+                view! { <span>{piece}</span> }.into_any()
+            }
+        })
+        .collect_view()
+}
+
+/// Tags, owner, source and dates of a memory, on one line under its text.
+#[component]
+fn Facts(memory: MemoryView) -> impl IntoView {
+    let m = memory;
+    let owner = match (m.owner_id.clone(), m.owner.clone()) {
+        (Some(id), Some(label)) => view! {
+            <span>"Owner " <A href=format!("/identities/{id}") attr:class=LINK>{label}</A></span>
+        }
+        .into_any(),
+        _ => view! { <span>"Shared by the tenant"</span> }.into_any(),
+    };
+    view! {
+        <div class="mt-2 flex flex-wrap items-center gap-x-4 gap-y-1 text-xs text-slate-600">
+            {(!m.tags.is_empty()).then(|| view! {
+                <span class="flex flex-wrap gap-1">
+                    {m.tags.iter().map(|t| view! { <Pill text=t.clone()/> }).collect_view()}
+                </span>
+            })}
+            {owner}
+            {(!m.source.is_empty()).then(|| view! { <span>{format!("Source {}", m.source)}</span> })}
+            {m.importance.map(|i| view! { <span>{format!("Importance {i}")}</span> })}
+            <span>{format!("Created {}", m.created_at)}</span>
+            <span>{format!("Expires {}", m.expiry_label())}</span>
+            {m.deleted_at.clone().map(|_| view! { <StatusBadge status="in the Trash"/> })}
+        </div>
+    }
+}
+
+#[component]
+fn HitList(hits: Vec<HitView>, query: String, mode: String) -> impl IntoView {
+    if hits.is_empty() {
+        return view! {
+            <div class=format!("{CARD} px-6 py-12 text-center")>
+                <h2 class="text-base font-semibold text-slate-900">"Nothing found"</h2>
+                <p class="mt-1 text-sm text-slate-600">
+                    {if mode == "keyword" {
+                        "No memory holds these words. Try the semantic or hybrid mode to search by meaning."
+                    } else {
+                        "No memory is close enough. Try other words, or fewer filters."
+                    }}
+                </p>
+            </div>
+        }
+        .into_any();
+    }
+    let precise = mode == "hybrid";
+    let count = hits.len();
+    view! {
+        <p class="mb-2 text-sm text-slate-600">
+            {format!("{count} {} for \u{201c}{query}\u{201d}, best first", if count == 1 { "result" } else { "results" })}
+        </p>
+        <ol aria-label="Search results" class="space-y-3">
+            {hits.into_iter().enumerate().map(|(rank, h)| {
+                let href = format!("/memories/{}", h.memory.id);
+                let label = format!("Open memory {}", rank + 1);
+                view! {
+                    <li class=format!("{CARD} p-4")>
+                        <div class="flex items-start gap-4">
+                            <span class="mt-0.5 w-6 shrink-0 text-sm font-semibold text-slate-500" aria-hidden="true">{format!("{}.", rank + 1)}</span>
+                            <div class="min-w-0 flex-1">
+                                <p class="whitespace-pre-wrap break-words text-sm text-slate-900">{highlighted(&h.memory.text, &h.highlights)}</p>
+                                <Facts memory=h.memory.clone()/>
+                            </div>
+                            <div class="shrink-0 text-right">
+                                <div class="text-xs text-slate-600">"Score"</div>
+                                <div class="text-base font-semibold tabular-nums text-slate-900">{score(h.score, precise)}</div>
+                                <div class="mt-1 flex flex-wrap justify-end gap-1">
+                                    {h.semantic_score.map(|s| view! { <Pill text=format!("semantic {}", score(s, false))/> })}
+                                    {h.keyword_score.map(|s| view! { <Pill text=format!("keyword {}", score(s, false))/> })}
+                                </div>
+                                <A href=href attr:class=format!("mt-2 inline-block text-sm {LINK}") attr:aria-label=label>"Open"</A>
+                            </div>
+                        </div>
+                    </li>
+                }
+            }).collect_view()}
+        </ol>
+    }
+    .into_any()
+}
+
+#[component]
+fn MemoryList(items: Vec<MemoryView>, filtered: bool) -> impl IntoView {
+    if items.is_empty() {
+        let (title, text) = if filtered {
+            (
+                "No memories match",
+                "Try other tags, another owner, or no filter.",
+            )
+        } else {
+            (
+                "No memories yet",
+                "Store the first one here, or let agents store theirs through the API (POST /v1/memories).",
+            )
+        };
+        return view! {
+            <div class=format!("{CARD} px-6 py-12 text-center")>
+                <h2 class="text-base font-semibold text-slate-900">{title}</h2>
+                <p class="mt-1 text-sm text-slate-600">{text}</p>
+            </div>
+        }
+        .into_any();
+    }
+    view! {
+        <ul aria-label="Memories" class="space-y-3">
+            {items.into_iter().map(|m| {
+                let href = format!("/memories/{}", m.id);
+                let text = m.text.clone();
+                view! {
+                    <li class=format!("{CARD} p-4")>
+                        <A href=href attr:class="block whitespace-pre-wrap break-words text-sm text-slate-900 hover:text-indigo-700">{text}</A>
+                        <Facts memory=m/>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+// ---------------------------------------------------------------------------------------
+// The status strip: model, count, re-embedding progress, default expiry
+
+#[component]
+fn StatusStrip() -> impl IntoView {
+    let save = ServerAction::<SetMemoryDefaultTtl>::new();
+    let saved = successes(save.value().into());
+    let tick = RwSignal::new(0usize);
+    // Polled while re-embedding; the default-expiry form reads its own copy, so a poll
+    // never closes or resets the form while the admin uses it.
+    let status = Resource::new(move || (tick.get(), saved.get()), |_| memory_status());
+    let settings = Resource::new(move || saved.get(), |_| memory_status());
+    // While the memories are re-embedded, ask again every few seconds (in the browser only:
+    // effects do not run on the server).
+    let poller: Arc<Mutex<Option<IntervalHandle>>> = Arc::new(Mutex::new(None));
+    {
+        let poller = Arc::clone(&poller);
+        Effect::new(move |_| {
+            let running = matches!(status.get(), Some(Ok(s)) if s.reembedding());
+            let Ok(mut slot) = poller.lock() else { return };
+            match (running, slot.is_some()) {
+                (true, false) => {
+                    *slot = set_interval_with_handle(
+                        move || tick.update(|n| *n += 1),
+                        Duration::from_secs(3),
+                    )
+                    .ok();
+                }
+                (false, true) => {
+                    if let Some(handle) = slot.take() {
+                        handle.clear();
+                    }
+                }
+                _ => {}
+            }
+        });
+    }
+    on_cleanup(move || {
+        if let Ok(mut slot) = poller.lock()
+            && let Some(handle) = slot.take()
+        {
+            handle.clear();
+        }
+    });
+    let form = FormState::new("memory_ttl", save.version().into(), save.value().into());
+    view! {
+        <section aria-label="Memory status" class=format!("{CARD} mb-6 px-4 py-3")>
+            <div class="flex flex-wrap items-center gap-x-6 gap-y-2 text-sm text-slate-700">
+                <Transition fallback=|| ()>
+                    {move || status.get().map(|r| match r {
+                        Err(e) => view! { <span class="text-red-700">{e.banner()}</span> }.into_any(),
+                        Ok(s) => view! { <StatusLine status=s/> }.into_any(),
+                    })}
+                </Transition>
+                {can("settings:update").then(|| view! {
+                    <Transition fallback=|| ()>
+                        {move || settings.get().and_then(Result::ok).map(|s| view! { <DefaultTtlForm status=s save form/> })}
+                    </Transition>
+                })}
+            </div>
+            <Transition fallback=|| ()>
+                {move || status.get().and_then(Result::ok).filter(StatusView::reembedding).map(|s| view! { <Progress status=s/> })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The model, how many memories, and the default expiry.
+#[component]
+fn StatusLine(status: StatusView) -> impl IntoView {
+    let s = status;
+    let count = match s.total {
+        1 => "1 memory".to_owned(),
+        n => format!("{n} memories"),
+    };
+    view! {
+        <span>"Model " <span class="font-mono text-slate-900">{s.model.clone()}</span></span>
+        <span>{count}</span>
+        <span>{format!("New memories expire: {}", s.default_ttl_label())}</span>
+    }
+}
+
+/// "Re-embedding with <model>: current / total", with a bar.
+#[component]
+fn Progress(status: StatusView) -> impl IntoView {
+    let s = status;
+    let text = format!("Re-embedding with {}: {} / {}", s.model, s.current, s.total);
+    view! {
+        <div class="mt-3">
+            <p class="text-sm text-slate-700">{text}</p>
+            <div class="mt-1 h-2 w-full overflow-hidden rounded-full bg-slate-200"
+                role="progressbar" aria-label="Re-embedding progress"
+                aria-valuemin="0" aria-valuemax=s.total.to_string() aria-valuenow=s.current.to_string()>
+                <div class="h-2 rounded-full bg-indigo-600" style=format!("width: {}%", s.percent())></div>
+            </div>
+            <p class="mt-1 text-xs text-slate-600">"Search keeps working meanwhile; memories not re-embedded yet are found by their words."</p>
+        </div>
+    }
+}
+
+/// Changing the tenant's default expiry of new memories (`settings:update`).
+#[component]
+fn DefaultTtlForm(
+    status: StatusView,
+    save: ServerAction<SetMemoryDefaultTtl>,
+    form: FormState,
+) -> impl IntoView {
+    let current = match status.default_ttl_seconds {
+        None => "never".to_owned(),
+        Some(secs) => match TTL_CHOICES.iter().find(|(v, _)| *v == secs.to_string()) {
+            Some((v, _)) => (*v).to_owned(),
+            None => "custom".to_owned(),
+        },
+    };
+    let custom = status
+        .default_ttl_seconds
+        .filter(|_| current == "custom")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    view! {
+        <details class="group" open=move || form.error.get().is_some()>
+            <summary class=format!("cursor-pointer {LINK}")>"Change the default expiry"</summary>
+            <div class="mt-3">
+                {move || form.banner().get().map(|m| view! { <div class="mb-3"><ErrorBanner message=m/></div> })}
+                <ActionForm action=save attr:class="flex flex-wrap items-end gap-3" attr:aria-label="Default expiry">
+                    <ExpiryPicker select_name="default_expiry" seconds_name="default_ttl_seconds"
+                        label="Default expiry of new memories" first=None
+                        selected=form.value("default_expiry", current)
+                        seconds=form.value("default_ttl_seconds", custom)
+                        error=form.field_error("default_ttl_seconds")/>
+                    <button type="submit" class=BTN_SECONDARY disabled=move || save.pending().get()>"Save default"</button>
+                </ActionForm>
+            </div>
+        </details>
+    }
+}
+
+/// The expiry select and the custom seconds field beside it.
+#[component]
+fn ExpiryPicker(
+    select_name: &'static str,
+    seconds_name: &'static str,
+    #[prop(into)] label: String,
+    first: Option<(&'static str, String)>,
+    #[prop(into)] selected: Signal<String>,
+    #[prop(into)] seconds: Signal<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let select_id = format!("field-{select_name}");
+    let mut options: Vec<(String, String)> =
+        first.into_iter().map(|(v, l)| (v.to_owned(), l)).collect();
+    options.extend(
+        TTL_CHOICES
+            .iter()
+            .map(|(v, l)| ((*v).to_owned(), (*l).to_owned())),
+    );
+    view! {
+        <div>
+            <label for=select_id.clone() class="block text-sm font-medium text-slate-800">{label}</label>
+            <select id=select_id name=select_name class=SELECT>
+                {options
+                    .into_iter()
+                    .map(|(v, text)| {
+                        let value = v.clone();
+                        view! { <option value=v selected=move || selected.get() == value>{text}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </div>
+        <div>
+            <TextField name=seconds_name label="Custom lifetime (seconds)" kind="number"
+                value=seconds error=error placeholder="604800" help="Used when Custom is chosen."/>
+        </div>
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// New memory
+
+/// The memory's text: a roomy textarea in the body font.
+#[component]
+fn MemoryText(
+    #[prop(into)] value: Signal<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <div>
+            <label for="field-text" class="block text-sm font-medium text-slate-800">"Text"</label>
+            <textarea
+                id="field-text"
+                name="text"
+                rows=5
+                required=true
+                placeholder="Maria is allergic to peanuts and shellfish."
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=move || if error.get().is_some() { "field-text-help field-text-error" } else { "field-text-help" }
+                prop:value=move || value.get()
+                class=move || format!("{TEXTAREA} {}", if error.get().is_some() { "ring-red-400" } else { "ring-slate-300" })
+            >
+                {move || value.get()}
+            </textarea>
+            <p id="field-text-help" class="mt-1 text-xs text-slate-600">"One fact or note, in plain words. The same text for the same owner is stored once."</p>
+            {move || error.get().map(|m| view! { <p id="field-text-error" class="mt-1 text-sm text-red-700">{m}</p> })}
+        </div>
+    }
+}
+
+/// An identity id, typed or picked from the tenant's identities.
+#[component]
+fn OwnerField(
+    #[prop(into)] value: Signal<String>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let owners = Resource::new(|| (), |_| memory_owner_choices());
+    view! {
+        <div>
+            <label for="field-owner_id" class="block text-sm font-medium text-slate-800">"Owner"</label>
+            <input
+                id="field-owner_id"
+                name="owner_id"
+                type="text"
+                list="owner-choices"
+                autocomplete="off"
+                placeholder="Empty: shared by the whole tenant"
+                aria-describedby="field-owner_id-help"
+                aria-invalid=move || error.get().is_some().then_some("true")
+                prop:value=move || value.get()
+                value=move || value.get()
+                class=move || format!("{TEXTAREA} {}", if error.get().is_some() { "ring-red-400" } else { "ring-slate-300" })
+            />
+            <Transition fallback=|| ()>
+                {move || owners.get().map(|r| view! {
+                    <datalist id="owner-choices">
+                        {r.unwrap_or_default()
+                            .into_iter()
+                            .map(|c| view! { <option value=c.id>{c.label}</option> })
+                            .collect_view()}
+                    </datalist>
+                })}
+            </Transition>
+            <p id="field-owner_id-help" class="mt-1 text-xs text-slate-600">"The identity it belongs to: pick one from the list or paste its id."</p>
+            {move || error.get().map(|m| view! { <p class="mt-1 text-sm text-red-700">{m}</p> })}
+        </div>
+    }
+}
+
+#[component]
+pub fn NewMemoryPage() -> impl IntoView {
+    let action = ServerAction::<CreateMemory>::new();
+    let form = FormState::new(
+        "create_memory",
+        action.version().into(),
+        action.value().into(),
+    );
+    let query = use_query_map();
+    let preset_owner = query.read_untracked().get("owner").unwrap_or_default();
+    let status = Resource::new(|| (), |_| memory_status());
+    view! {
+        <Title text="New memory · Tenantry"/>
+        <div class="mb-6"><A href="/memories" attr:class=BACK>"← Memories"</A></div>
+        <PageHeader title="New memory" subtitle="Stored with an embedding of its text, so it can be found again by meaning."/>
+        <div class=format!("{CARD} max-w-3xl p-6")>
+            {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
+            <ActionForm action=action attr:class="space-y-5" attr:aria-label="New memory">
+                <MemoryText value=form.value("text", String::new()) error=form.field_error("text")/>
+                <div class="grid gap-5 sm:grid-cols-2">
+                    <TextField name="tags" label="Tags" placeholder="health, family"
+                        help="Comma-separated." value=form.value("tags", String::new()) error=form.field_error("tags")/>
+                    <TextField name="source" label="Source" placeholder="chat, crm, import"
+                        help="Where it came from (optional)." value=form.value("source", String::new()) error=form.field_error("source")/>
+                    <TextField name="importance" label="Importance" placeholder="0.7"
+                        help="Between 0 and 1 (optional)." value=form.value("importance", String::new()) error=form.field_error("importance")/>
+                    <OwnerField value=form.value("owner_id", preset_owner.clone()) error=form.field_error("owner_id")/>
+                </div>
+                <div class="grid gap-5 sm:grid-cols-2">
+                    <Transition fallback=|| ()>
+                        {move || {
+                            let default = status
+                                .get()
+                                .and_then(Result::ok)
+                                .map(|s| s.default_ttl_label())
+                                .unwrap_or_else(|| "none".to_owned());
+                            view! {
+                                <ExpiryPicker select_name="expiry" seconds_name="ttl_seconds" label="Expires"
+                                    first=Some(("default", format!("The tenant's default ({default})")))
+                                    selected=form.value("expiry", "default".into())
+                                    seconds=form.value("ttl_seconds", String::new())
+                                    error=form.field_error("ttl_seconds")/>
+                            }
+                        }}
+                    </Transition>
+                </div>
+                <TextArea name="metadata" label="Metadata (JSON object)" value=form.value("metadata", "{}".into())
+                    error=form.field_error("metadata") rows=3 help="Filterable key-values, e.g. {\"topic\": \"health\"}."/>
+                <div class="flex items-center gap-3 pt-2">
+                    <button type="submit" class=BTN_PRIMARY disabled=move || action.pending().get()>
+                        {move || if action.pending().get() { "Storing…" } else { "Store memory" }}
+                    </button>
+                    <A href="/memories" attr:class=BTN_SECONDARY>"Cancel"</A>
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A memory's page
+
+fn id_param() -> impl Fn() -> String + Copy {
+    let params = use_params_map();
+    move || params.read().get("id").unwrap_or_default()
+}
+
+#[component]
+fn NotFoundCard() -> impl IntoView {
+    view! {
+        <Title text="Memory not found · Tenantry"/>
+        <div class=format!("{CARD} px-6 py-12 text-center")>
+            <h1 class="text-lg font-semibold text-slate-900">"Memory not found"</h1>
+            <p class="mt-1 text-sm text-slate-600">"It may have expired or been deleted permanently, or the link is wrong."</p>
+            <A href="/memories" attr:class=format!("mt-4 {BTN_SECONDARY}")>"Back to memories"</A>
+        </div>
+    }
+}
+
+#[component]
+pub fn MemoryPage() -> impl IntoView {
+    let id = id_param();
+    let query = use_query_map();
+    let confirm = move || query.read().get("confirm").is_some_and(|c| c == "purge");
+    let delete = ServerAction::<DeleteMemory>::new();
+    let restore = ServerAction::<RestoreMemory>::new();
+    let data = Resource::new(
+        move || (id(), restore.version().get()),
+        |(id, _)| get_memory(id),
+    );
+    let actions = FormState::new(
+        "memory_actions",
+        Signal::derive(move || delete.version().get() + restore.version().get()),
+        Signal::derive(move || delete.value().get().or_else(|| restore.value().get())),
+    );
+    let notice = move || {
+        let q = query.read();
+        if q.get("created").is_some() {
+            Some("Memory stored.")
+        } else if q.get("saved").is_some() {
+            Some("Memory saved.")
+        } else if q.get("restored").is_some() {
+            Some("Memory restored from the Trash.")
+        } else {
+            None
+        }
+    };
+    let duplicate = move || query.read().get("duplicate").is_some();
+    view! {
+        <Title text="Memory · Tenantry"/>
+        <div class="mb-6"><A href="/memories" attr:class=BACK>"← Memories"</A></div>
+        {move || notice().map(|m| view! { <div class="mb-4"><SuccessBanner message=m/></div> })}
+        {move || duplicate().then(|| view! {
+            <div role="status" class="mb-4 rounded-md border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-950">
+                <p class="font-semibold">"This memory already exists."</p>
+                <p class="mt-1">"Its owner already keeps this exact text, so nothing new was stored. Here is the memory kept."</p>
+            </div>
+        })}
+        {move || actions.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || data.get().map(|result| match result {
+                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(m) => {
+                    let doomed = m.id.clone();
+                    view! {
+                        <MemoryDetail memory=m delete restore/>
+                        {move || confirm().then(|| view! { <ConfirmPurge id=doomed.clone() action=delete/> })}
+                    }
+                    .into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn MemoryDetail(
+    memory: MemoryView,
+    delete: ServerAction<DeleteMemory>,
+    restore: ServerAction<RestoreMemory>,
+) -> impl IntoView {
+    let m = memory;
+    let deleted = m.deleted_at.is_some();
+    let (can_update, can_delete) = (can("memories:update"), can("memories:delete"));
+    let base = format!("/memories/{}", m.id);
+    let action_id = m.id.clone();
+    let row = |label: &'static str, value: String| {
+        view! {
+            <div class="py-3 sm:grid sm:grid-cols-3 sm:gap-4">
+                <dt class="text-sm font-medium text-slate-600">{label}</dt>
+                <dd class="mt-1 break-all text-sm text-slate-900 sm:col-span-2 sm:mt-0">{value}</dd>
+            </div>
+        }
+    };
+    let owner = match (m.owner_id.clone(), m.owner.clone()) {
+        (Some(id), Some(label)) => {
+            view! { <A href=format!("/identities/{id}") attr:class=LINK>{label}</A> }.into_any()
+        }
+        _ => view! { <span>"Nobody: shared by the whole tenant"</span> }.into_any(),
+    };
+    let subtitle = match &m.owner {
+        Some(o) => format!("Kept for {o} · stored {}", m.created_at),
+        None => format!("Shared by the tenant · stored {}", m.created_at),
+    };
+    view! {
+        <div class="mb-4 flex flex-wrap items-center gap-3">
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">"Memory"</h1>
+            {deleted.then(|| view! { <StatusBadge status="in the Trash"/> })}
+            {m.tags.iter().map(|t| view! { <Pill text=t.clone()/> }).collect_view()}
+        </div>
+        <p class="-mt-2 mb-4 text-sm text-slate-600">{subtitle}</p>
+        {deleted.then(|| view! {
+            <div class="mb-4 rounded-md border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-950" role="status">
+                {format!("In the Trash since {}. Search skips it unless the Trash is included; restore it to change it.", m.deleted_at.clone().unwrap_or_default())}
+            </div>
+        })}
+        {(can_update || can_delete).then(|| view! {
+            <div class="mb-6 flex flex-wrap gap-2" role="group" aria-label="Actions">
+                {if deleted {
+                    view! {
+                        {can_delete.then(|| view! {
+                            <ActionForm action=restore>
+                                <input type="hidden" name="id" value=action_id.clone()/>
+                                <button type="submit" class=BTN_SECONDARY>"Restore"</button>
+                            </ActionForm>
+                            <A href=format!("{base}?confirm=purge") attr:class=BTN_GHOST_DANGER>"Delete permanently…"</A>
+                        })}
+                    }.into_any()
+                } else {
+                    view! {
+                        {can_update.then(|| view! {
+                            <A href=format!("{base}/edit") attr:class=BTN_SECONDARY>"Edit"</A>
+                        })}
+                        {can_delete.then(|| view! {
+                            <ActionForm action=delete>
+                                <input type="hidden" name="id" value=action_id.clone()/>
+                                <input type="hidden" name="mode" value="trash"/>
+                                <button type="submit" class=BTN_SECONDARY>"Move to Trash"</button>
+                            </ActionForm>
+                            <A href=format!("{base}?confirm=purge") attr:class=BTN_GHOST_DANGER>"Delete permanently…"</A>
+                        })}
+                    }.into_any()
+                }}
+            </div>
+        })}
+        <div class="grid gap-6 lg:grid-cols-3">
+            <div class="space-y-6 lg:col-span-2">
+                <section class=format!("{CARD} p-6") aria-labelledby="text-heading">
+                    <h2 id="text-heading" class="text-base font-semibold text-slate-900">"Text"</h2>
+                    <p class="mt-3 whitespace-pre-wrap break-words text-base leading-relaxed text-slate-900" data-testid="memory-text">{m.text.clone()}</p>
+                </section>
+                <section class=format!("{CARD} p-6") aria-labelledby="metadata-heading">
+                    <h2 id="metadata-heading" class="text-base font-semibold text-slate-900">"Metadata"</h2>
+                    <pre class="mt-3 overflow-x-auto rounded-md bg-slate-900 p-4 text-xs text-slate-100">{m.metadata.clone()}</pre>
+                </section>
+            </div>
+            <section class=format!("{CARD} p-6 self-start") aria-labelledby="details-heading">
+                <h2 id="details-heading" class="text-base font-semibold text-slate-900">"Details"</h2>
+                <dl class="mt-2 divide-y divide-slate-100">
+                    <div class="py-3 sm:grid sm:grid-cols-3 sm:gap-4">
+                        <dt class="text-sm font-medium text-slate-600">"Owner"</dt>
+                        <dd class="mt-1 break-all text-sm text-slate-900 sm:col-span-2 sm:mt-0">{owner}</dd>
+                    </div>
+                    {row("Source", if m.source.is_empty() { "—".into() } else { m.source.clone() })}
+                    {row("Importance", m.importance.map(|i| i.to_string()).unwrap_or_else(|| "—".into()))}
+                    {row("Expires", m.expiry_label())}
+                    {row("Model", m.embedding_model.clone())}
+                    {row("Dimension", m.embedding_dim.to_string())}
+                    {row("Created", m.created_at.clone())}
+                    {row("Updated", m.updated_at.clone())}
+                    {m.deleted_at.clone().map(|d| row("In the Trash since", d))}
+                    {row("Id", m.id.clone())}
+                </dl>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn ConfirmPurge(id: String, action: ServerAction<DeleteMemory>) -> impl IntoView {
+    let cancel = format!("/memories/{id}");
+    view! {
+        <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4">
+            <div role="dialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-text" class="w-full max-w-md rounded-lg bg-white p-6 shadow-xl">
+                <h2 id="confirm-title" class="text-lg font-semibold text-slate-900">"Delete this memory permanently?"</h2>
+                <p id="confirm-text" class="mt-2 text-sm text-slate-700">"Its text, metadata and embedding are removed for good; the audit trail keeps only its id. This cannot be undone."</p>
+                <div class="mt-6 flex justify-end gap-3">
+                    <A href=cancel attr:class=BTN_SECONDARY>"Cancel"</A>
+                    <ActionForm action=action>
+                        <input type="hidden" name="id" value=id.clone()/>
+                        <input type="hidden" name="mode" value="purge"/>
+                        <button type="submit" class=BTN_DANGER disabled=move || action.pending().get()>"Delete permanently"</button>
+                    </ActionForm>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Edit
+
+#[component]
+pub fn EditMemoryPage() -> impl IntoView {
+    let id = id_param();
+    let data = Resource::new(id, get_memory);
+    view! {
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || data.get().map(|result| match result {
+                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(m) => view! { <EditForm memory=m/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn EditForm(memory: MemoryView) -> impl IntoView {
+    let action = ServerAction::<UpdateMemory>::new();
+    let form = FormState::new(
+        "update_memory",
+        action.version().into(),
+        action.value().into(),
+    );
+    let m = memory;
+    let back = format!("/memories/{}", m.id);
+    let keep = format!(
+        "Keep: {}",
+        if m.expires_at.is_some() {
+            format!("expires {}", m.expiry_label())
+        } else {
+            "never expires".to_owned()
+        }
+    );
+    view! {
+        <Title text="Edit memory · Tenantry"/>
+        <div class="mb-6"><A href=back.clone() attr:class=BACK>"← Memory"</A></div>
+        <PageHeader title="Edit memory" subtitle="A new text is embedded again."/>
+        {m.deleted_at.is_some().then(|| view! {
+            <div class="mb-4"><ErrorBanner message="This memory is in the Trash: restore it before changing it."/></div>
+        })}
+        <div class=format!("{CARD} max-w-3xl p-6")>
+            {move || form.banner().get().map(|msg| view! { <div class="mb-4"><ErrorBanner message=msg/></div> })}
+            <ActionForm action=action attr:class="space-y-5" attr:aria-label="Edit memory">
+                <input type="hidden" name="id" value=m.id.clone()/>
+                <MemoryText value=form.value("text", m.text.clone()) error=form.field_error("text")/>
+                <div class="grid gap-5 sm:grid-cols-2">
+                    <TextField name="tags" label="Tags" help="Comma-separated; empty removes them all."
+                        value=form.value("tags", m.tags.join(", ")) error=form.field_error("tags")/>
+                    <TextField name="source" label="Source"
+                        value=form.value("source", m.source.clone()) error=form.field_error("source")/>
+                    <TextField name="importance" label="Importance" help="Between 0 and 1; empty for none."
+                        value=form.value("importance", m.importance.map(|i| i.to_string()).unwrap_or_default()) error=form.field_error("importance")/>
+                </div>
+                <div class="grid gap-5 sm:grid-cols-2">
+                    <ExpiryPicker select_name="expiry" seconds_name="ttl_seconds" label="Expires"
+                        first=Some(("keep", keep))
+                        selected=form.value("expiry", "keep".into())
+                        seconds=form.value("ttl_seconds", String::new())
+                        error=form.field_error("ttl_seconds")/>
+                </div>
+                <TextArea name="metadata" label="Metadata (JSON object)" value=form.value("metadata", m.metadata.clone())
+                    error=form.field_error("metadata") rows=5/>
+                <div class="flex items-center gap-3 pt-2">
+                    <button type="submit" class=BTN_PRIMARY disabled=move || action.pending().get()>
+                        {move || if action.pending().get() { "Saving…" } else { "Save changes" }}
+                    </button>
+                    <A href=back attr:class=BTN_SECONDARY>"Cancel"</A>
+                </div>
+            </ActionForm>
+        </div>
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Trash
+
+#[component]
+pub fn TrashPage() -> impl IntoView {
+    let restore = ServerAction::<RestoreMemory>::new();
+    let purge = ServerAction::<DeleteMemory>::new();
+    let empty = ServerAction::<EmptyMemoryTrash>::new();
+    let query = use_query_map();
+    let cursor = move || query.read().get("cursor").filter(|v| !v.is_empty());
+    let data = Resource::new(
+        move || {
+            (
+                cursor(),
+                restore.version().get(),
+                purge.version().get(),
+                empty.version().get(),
+            )
+        },
+        |(cursor, ..)| list_memories(Some("deleted".to_owned()), None, None, cursor, None),
+    );
+    let status = Resource::new(|| (), |_| memory_status());
+    let actions = FormState::new(
+        "memory_actions",
+        Signal::derive(move || {
+            restore.version().get() + purge.version().get() + empty.version().get()
+        }),
+        Signal::derive(move || {
+            restore
+                .value()
+                .get()
+                .or_else(|| purge.value().get())
+                .or_else(|| empty.value().get())
+        }),
+    );
+    let notice = move || {
+        let q = query.read();
+        match q.get("done").as_deref() {
+            Some("restored") => {
+                Some("Memory restored: it is back among the live memories.".to_owned())
+            }
+            Some("purged") => Some("Memory deleted permanently.".to_owned()),
+            Some("emptied") => Some(match q.get("count").as_deref() {
+                Some("1") => "Trash emptied: 1 memory deleted permanently.".to_owned(),
+                Some(n) => format!("Trash emptied: {n} memories deleted permanently."),
+                None => "Trash emptied.".to_owned(),
+            }),
+            _ => None,
+        }
+    };
+    let may_delete = can("memories:delete");
+    view! {
+        <Title text="Trash · Memories · Tenantry"/>
+        <PageHeader title="Memories" subtitle="What people and agents keep in mind, found again by meaning or by words."/>
+        <Tabs/>
+        {move || notice().map(|m| view! { <div class="mb-4"><SuccessBanner message=m/></div> })}
+        {move || actions.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
+        <Transition fallback=|| ()>
+            {move || status.get().and_then(Result::ok).map(|s| view! {
+                <p class="mb-4 text-sm text-slate-600">
+                    {format!("Memories in the Trash are removed for good {} days after they were deleted. Until then you can restore them.", s.trash_days)}
+                </p>
+            })}
+        </Transition>
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || data.get().map(|result| match result {
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(page) if page.items.is_empty() && cursor().is_none() => view! {
+                    <div class=format!("{CARD} px-6 py-12 text-center")>
+                        <h2 class="text-base font-semibold text-slate-900">"The Trash is empty"</h2>
+                        <p class="mt-1 text-sm text-slate-600">"Memories moved to the Trash wait here until they are restored or removed."</p>
+                    </div>
+                }.into_any(),
+                Ok(page) => {
+                    let next_href = page.next_cursor.clone().map(|c| format!("/memories/trash{}", query_string(&[("cursor", Some(c))])));
+                    view! {
+                        {may_delete.then(|| view! {
+                            <div class="mb-3 flex justify-end">
+                                <ActionForm action=empty attr:aria-label="Empty the Trash">
+                                    <button type="submit" class=BTN_GHOST_DANGER disabled=move || empty.pending().get()
+                                        onclick="return confirm('Empty the Trash? Every memory in it is deleted permanently. This cannot be undone.')">
+                                        "Empty Trash"
+                                    </button>
+                                </ActionForm>
+                            </div>
+                        })}
+                        <ul aria-label="Trash" class="space-y-3">
+                            {page.items.into_iter().map(|m| view! { <TrashRow memory=m restore purge may_delete/> }).collect_view()}
+                        </ul>
+                        <nav class="mt-4 flex items-center justify-between" aria-label="Pagination">
+                            <div>{cursor().is_some().then(|| view! { <A href="/memories/trash" attr:class=BTN_SECONDARY>"← Latest"</A> })}</div>
+                            <div>{next_href.map(|h| view! { <A href=h attr:class=BTN_SECONDARY>"Older →"</A> })}</div>
+                        </nav>
+                    }
+                    .into_any()
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TrashRow(
+    memory: MemoryView,
+    restore: ServerAction<RestoreMemory>,
+    purge: ServerAction<DeleteMemory>,
+    may_delete: bool,
+) -> impl IntoView {
+    let m = memory;
+    let snippet = m.snippet(40);
+    let (restore_label, purge_label) = (
+        format!("Restore \u{201c}{snippet}\u{201d}"),
+        format!("Delete \u{201c}{snippet}\u{201d} permanently"),
+    );
+    let (id_restore, id_purge) = (m.id.clone(), m.id.clone());
+    let href = format!("/memories/{}", m.id);
+    let deleted = m.deleted_at.clone().unwrap_or_default();
+    let text = m.text.clone();
+    view! {
+        <li class=format!("{CARD} p-4")>
+            <div class="flex flex-wrap items-start justify-between gap-4">
+                <div class="min-w-0 flex-1">
+                    <A href=href attr:class="block whitespace-pre-wrap break-words text-sm text-slate-900 hover:text-indigo-700">{text}</A>
+                    <p class="mt-1 text-xs text-slate-600">{format!("Moved to the Trash {deleted}")}</p>
+                    <Facts memory=m.clone()/>
+                </div>
+                {may_delete.then(|| view! {
+                    <div class="flex shrink-0 items-center gap-2">
+                        <ActionForm action=restore>
+                            <input type="hidden" name="id" value=id_restore.clone()/>
+                            <input type="hidden" name="from" value="trash"/>
+                            <button type="submit" class=BTN_SECONDARY aria-label=restore_label.clone()>"Restore"</button>
+                        </ActionForm>
+                        <ActionForm action=purge>
+                            <input type="hidden" name="id" value=id_purge.clone()/>
+                            <input type="hidden" name="mode" value="purge"/>
+                            <input type="hidden" name="from" value="trash"/>
+                            <button type="submit" class=BTN_GHOST_DANGER aria-label=purge_label.clone()
+                                onclick="return confirm('Delete this memory permanently? This cannot be undone.')">
+                                "Delete permanently"
+                            </button>
+                        </ActionForm>
+                    </div>
+                })}
+            </div>
+        </li>
+    }
+}
