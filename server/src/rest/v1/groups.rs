@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use service::groups::{self, Group, GroupInput, Member, Node};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::roles::RoleNames;
 use crate::rest::extract::{Authenticated, Json, Path};
+use crate::rest::nullable::double_option;
 use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -100,14 +101,6 @@ pub async fn tree(
         .map(Into::into)
         .collect();
     Ok(axum::Json(GroupTree { roots }))
-}
-
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

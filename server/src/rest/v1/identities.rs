@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service::identities::{
     self, Identity, IdentityPatch, Kind, ListQuery, NewIdentity, StatusFilter,
@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::rest::extract::{Authenticated, Json, Path, Query};
+use crate::rest::nullable::double_option;
 use crate::rest::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -183,15 +184,6 @@ pub async fn get(
     Ok(axum::Json(
         identities::get(&ctx, &state.db, id).await?.into(),
     ))
-}
-
-/// `Some(None)` for an explicit null, `None` when the field is absent.
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service::decisions::{self, CheckRequest, CheckResult};
 use service::policies::{self, BulkOp, Policy, PolicyInput, Version};
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::rest::extract::{Authenticated, Json, Path};
+use crate::rest::nullable::double_option;
 use crate::rest::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -77,14 +78,6 @@ pub async fn list(
         .map(Into::into)
         .collect();
     Ok(axum::Json(PolicyList { items }))
-}
-
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
