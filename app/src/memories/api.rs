@@ -299,6 +299,52 @@ pub async fn memory_owner_choices() -> Result<Vec<OwnerChoice>, AppError> {
     }
 }
 
+/// The fields the new-memory and edit forms share, as submitted.
+#[cfg(feature = "ssr")]
+struct MemoryForm<'a> {
+    text: &'a str,
+    tags: &'a str,
+    source: &'a str,
+    importance: &'a str,
+    metadata: &'a str,
+    expiry: &'a str,
+    ttl_seconds: &'a str,
+}
+
+/// [`MemoryForm`] checked: what both service calls need.
+#[cfg(feature = "ssr")]
+struct MemoryFields {
+    metadata: serde_json::Value,
+    tags: Vec<String>,
+    importance: Option<f32>,
+    expiry: super::model::Expiry,
+}
+
+#[cfg(feature = "ssr")]
+impl<'a> MemoryForm<'a> {
+    /// The fields to show again when the form comes back with errors.
+    fn submitted(&self) -> Vec<(&'static str, &'a str)> {
+        vec![
+            ("text", self.text),
+            ("tags", self.tags),
+            ("source", self.source),
+            ("importance", self.importance),
+            ("metadata", self.metadata),
+            ("expiry", self.expiry),
+            ("ttl_seconds", self.ttl_seconds),
+        ]
+    }
+
+    fn parse(&self) -> Result<MemoryFields, AppError> {
+        Ok(MemoryFields {
+            metadata: parse_metadata(self.metadata)?,
+            tags: super::model::split_tags(self.tags),
+            importance: parse_importance(self.importance)?,
+            expiry: parse_expiry(self.expiry, self.ttl_seconds, "ttl_seconds")?,
+        })
+    }
+}
+
 /// Stores a memory and opens it: a new one with `?created=1`, or (when the owner already
 /// keeps this exact text) the one kept, with `?duplicate=1`.
 #[server(endpoint = "memories/create")]
@@ -313,48 +359,43 @@ pub async fn create_memory(
     owner_id: String,
 ) -> Result<(), AppError> {
     use super::model::Expiry;
-    let submitted = [
-        ("text", text.as_str()),
-        ("tags", tags.as_str()),
-        ("source", source.as_str()),
-        ("importance", importance.as_str()),
-        ("metadata", metadata.as_str()),
-        ("expiry", expiry.as_str()),
-        ("ttl_seconds", ttl_seconds.as_str()),
-        ("owner_id", owner_id.as_str()),
-    ];
+    let form = MemoryForm {
+        text: &text,
+        tags: &tags,
+        source: &source,
+        importance: &importance,
+        metadata: &metadata,
+        expiry: &expiry,
+        ttl_seconds: &ttl_seconds,
+    };
+    let mut submitted = form.submitted();
+    submitted.push(("owner_id", owner_id.as_str()));
     let db = crate::server::db()?;
     let result = async {
         let ctx = crate::server::ctx().await?;
-        let expiry = parse_expiry(&expiry, &ttl_seconds, "ttl_seconds")?;
+        let fields = form.parse()?;
         let input = service::memories::NewMemory {
             owner_id: parse_owner("owner_id", &owner_id)?,
             text: text.clone(),
-            metadata: Some(parse_metadata(&metadata)?),
-            tags: Some(super::model::split_tags(&tags)),
+            metadata: Some(fields.metadata),
+            tags: Some(fields.tags),
             source: Some(source.clone()),
-            importance: parse_importance(&importance)?,
-            ttl_seconds: match expiry {
+            importance: fields.importance,
+            ttl_seconds: match fields.expiry {
                 Expiry::Seconds(s) => Some(s),
                 _ => None,
             },
             expires_at: None,
+            // "Never" overrides the tenant's default lifetime.
+            never_expires: fields.expiry == Expiry::Never,
         };
         let stored = service::memories::create(&ctx, &db, input).await?;
         let created = stored.created();
-        let memory = stored.into_memory();
-        // "Never" overrides the tenant's default lifetime, which a new memory otherwise gets.
-        if created && expiry == Expiry::Never && memory.expires_at.is_some() {
-            let patch = service::memories::MemoryPatch {
-                expires_at: Some(None),
-                ..Default::default()
-            };
-            service::memories::update(&ctx, &db, memory.id, patch).await?;
-        }
+        let id = stored.into_memory().id;
         Ok(if created {
-            format!("/memories/{}?created=1", memory.id)
+            format!("/memories/{id}?created=1")
         } else {
-            format!("/memories/{}?duplicate=1", memory.id)
+            format!("/memories/{id}?duplicate=1")
         })
     }
     .await;
@@ -375,20 +416,22 @@ pub async fn update_memory(
     ttl_seconds: String,
 ) -> Result<(), AppError> {
     use super::model::Expiry;
-    let submitted = [
-        ("text", text.as_str()),
-        ("tags", tags.as_str()),
-        ("source", source.as_str()),
-        ("importance", importance.as_str()),
-        ("metadata", metadata.as_str()),
-        ("expiry", expiry.as_str()),
-        ("ttl_seconds", ttl_seconds.as_str()),
-    ];
+    let form = MemoryForm {
+        text: &text,
+        tags: &tags,
+        source: &source,
+        importance: &importance,
+        metadata: &metadata,
+        expiry: &expiry,
+        ttl_seconds: &ttl_seconds,
+    };
+    let submitted = form.submitted();
     let db = crate::server::db()?;
     let result = async {
         let ctx = crate::server::ctx().await?;
         let uuid = parse_id(&id)?;
-        let (ttl, expires_at) = match parse_expiry(&expiry, &ttl_seconds, "ttl_seconds")? {
+        let fields = form.parse()?;
+        let (ttl, expires_at) = match fields.expiry {
             Expiry::Keep | Expiry::Default => (None, None),
             Expiry::Never => (None, Some(None)),
             Expiry::Seconds(s) => (Some(s), None),
@@ -396,10 +439,10 @@ pub async fn update_memory(
         let patch = service::memories::MemoryPatch {
             owner_id: None,
             text: Some(text.clone()),
-            metadata: Some(parse_metadata(&metadata)?),
-            tags: Some(super::model::split_tags(&tags)),
+            metadata: Some(fields.metadata),
+            tags: Some(fields.tags),
             source: Some(source.clone()),
-            importance: Some(parse_importance(&importance)?),
+            importance: Some(fields.importance),
             ttl_seconds: ttl,
             expires_at,
         };

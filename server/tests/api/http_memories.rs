@@ -168,6 +168,23 @@ async fn memories_over_http() {
     assert_eq!(status["default_ttl_seconds"], 86400);
     assert_eq!(status["model"], "all-MiniLM-L6-v2");
     assert_eq!(status["total"], status["current"]);
+    // With a default lifetime, a memory that names none gets it; `expires_at: null` opts out.
+    let res = send(
+        Method::POST,
+        "/v1/memories",
+        Some(json!({"text": "Parking is behind the building."})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(res.json::<Value>().await.unwrap()["expires_at"].is_string());
+    let res = send(
+        Method::POST,
+        "/v1/memories",
+        Some(json!({"text": "The office cat is called Miso.", "expires_at": null})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(res.json::<Value>().await.unwrap()["expires_at"].is_null());
 }
 
 fn provider(peer: &EmbeddingPeer, timeout: Duration) -> OpenAi {

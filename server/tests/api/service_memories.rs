@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 use service::identities::{self, Kind, NewIdentity};
 use service::memories::search::{self, Mode, SearchInput};
-use service::memories::{self, Filter, MemoryPatch, NewMemory, State, Stored, upkeep};
+use service::memories::{self, Filter, Memory, MemoryPatch, NewMemory, State, Stored, upkeep};
+use service::{Ctx, Db};
 use sqlx::Connection;
 use uuid::Uuid;
 
@@ -16,6 +17,16 @@ fn memory(text: &str) -> NewMemory {
         text: text.into(),
         ..Default::default()
     }
+}
+
+/// Stores `input`, which must be new.
+async fn store(ctx: &Ctx, db: &Db, input: NewMemory) -> Memory {
+    let stored = memories::create(ctx, db, input).await.unwrap();
+    assert!(
+        stored.created(),
+        "a duplicate where a new memory was expected"
+    );
+    stored.into_memory()
 }
 
 fn query(q: &str, mode: Mode) -> SearchInput {
@@ -142,7 +153,7 @@ async fn storing_dedupes_and_editing_re_embeds_without_leaking_text_to_the_audit
     assert_eq!(vector_of(&app, m.id).await.1, v2);
 
     // Editing into another memory's text of the same owner is refused.
-    let other = memories::create(
+    let other = store(
         &owner,
         &app.db,
         NewMemory {
@@ -151,9 +162,7 @@ async fn storing_dedupes_and_editing_re_embeds_without_leaking_text_to_the_audit
             ..Default::default()
         },
     )
-    .await
-    .unwrap()
-    .into_memory();
+    .await;
     let err = memories::update(
         &owner,
         &app.db,
@@ -411,7 +420,7 @@ async fn expire_now(app: &TestApp, ids: Vec<Uuid>) {
 async fn expired_memories_are_never_returned_and_the_purge_removes_them_in_batches() {
     let app = TestApp::spawn().await;
     let owner = owner_ctx(&app.db, &app.acme).await;
-    let short = memories::create(
+    let short = store(
         &owner,
         &app.db,
         NewMemory {
@@ -419,13 +428,8 @@ async fn expired_memories_are_never_returned_and_the_purge_removes_them_in_batch
             ..memory("The door code is 4711 until tonight.")
         },
     )
-    .await
-    .unwrap()
-    .into_memory();
-    let lasting = memories::create(&owner, &app.db, memory("The door code is 1234 forever."))
-        .await
-        .unwrap()
-        .into_memory();
+    .await;
+    let lasting = store(&owner, &app.db, memory("The door code is 1234 forever.")).await;
     assert!(short.expires_at.is_some() && lasting.expires_at.is_none());
     assert_eq!(
         memories::get(&owner, &app.db, short.id).await.unwrap().id,
@@ -472,17 +476,38 @@ async fn expired_memories_are_never_returned_and_the_purge_removes_them_in_batch
     let mut batch = Vec::new();
     for i in 0..5 {
         batch.push(
-            memories::create(
+            store(
                 &owner,
                 &app.db,
                 memory(&format!("Short-lived note number {i}.")),
             )
-            .await
-            .unwrap()
-            .into_memory(),
+            .await,
         );
     }
     assert!(batch.iter().all(|m| m.expires_at.is_some()));
+    // Unless the memory says it never expires, which cannot also name an expiry.
+    let kept = store(
+        &owner,
+        &app.db,
+        NewMemory {
+            never_expires: true,
+            ..memory("The wifi password is on the fridge.")
+        },
+    )
+    .await;
+    assert_eq!(kept.expires_at, None);
+    let err = memories::create(
+        &owner,
+        &app.db,
+        NewMemory {
+            never_expires: true,
+            ttl_seconds: Some(60),
+            ..memory("Both at once.")
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.field_errors()[0].field, "never_expires");
     upkeep::set_default_ttl(&owner, &app.db, None)
         .await
         .unwrap();
@@ -496,7 +521,10 @@ async fn expired_memories_are_never_returned_and_the_purge_removes_them_in_batch
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(left, 2, "the lasting memory and the re-stored one");
+    assert_eq!(
+        left, 3,
+        "the lasting memory, the re-stored one and the kept one"
+    );
     // One event per batch of at most 2: 2 + 2 + 1, each listing its ids.
     let batches: Vec<Value> = sqlx::query_scalar(
         "select payload from outbox_events where tenant_id = $1 and event_type = 'memory.expired' order by id",
@@ -518,14 +546,12 @@ async fn expired_memories_are_never_returned_and_the_purge_removes_them_in_batch
 async fn the_trash_restores_and_hard_delete_keeps_only_the_id() {
     let app = TestApp::spawn().await;
     let owner = owner_ctx(&app.db, &app.acme).await;
-    let m = memories::create(
+    let m = store(
         &owner,
         &app.db,
         memory("Sam's birthday is on the 3rd of May."),
     )
-    .await
-    .unwrap()
-    .into_memory();
+    .await;
     memories::delete(&owner, &app.db, m.id, false)
         .await
         .unwrap();
@@ -574,14 +600,12 @@ async fn the_trash_restores_and_hard_delete_keeps_only_the_id() {
     .await
     .unwrap_err();
     assert_eq!(err.code(), "memory_deleted");
-    let twin = memories::create(
+    let twin = store(
         &owner,
         &app.db,
         memory("Sam's birthday is on the 3rd of May."),
     )
-    .await
-    .unwrap()
-    .into_memory();
+    .await;
     // Restoring would make two live copies: refused until the twin goes.
     let err = memories::restore(&owner, &app.db, m.id).await.unwrap_err();
     assert_eq!((err.status(), err.code()), (409, "duplicate_memory"));
@@ -755,10 +779,7 @@ async fn search_and_reads_stay_inside_the_tenant() {
     let acme = owner_ctx(&app.db, &app.acme).await;
     let globex = owner_ctx(&app.db, &app.globex).await;
     let text = "The launch password is swordfish.";
-    let mine = memories::create(&acme, &app.db, memory(text))
-        .await
-        .unwrap()
-        .into_memory();
+    let mine = store(&acme, &app.db, memory(text)).await;
     // Many near-identical memories in the other tenant, closer to the query than ours.
     let theirs = memories::bulk_create(
         &globex,
@@ -870,7 +891,7 @@ async fn an_agent_keeps_to_its_own_memories_through_the_shipped_policy() {
     let bot_ctx = member_ctx(&app.db, app.acme.id, bot.id).await;
     let other_ctx = member_ctx(&app.db, app.acme.id, other_bot.id).await;
 
-    let own = memories::create(
+    let own = store(
         &bot_ctx,
         &app.db,
         NewMemory {
@@ -878,10 +899,8 @@ async fn an_agent_keeps_to_its_own_memories_through_the_shipped_policy() {
             ..memory("The customer prefers morning calls.")
         },
     )
-    .await
-    .unwrap()
-    .into_memory();
-    let theirs = memories::create(
+    .await;
+    let theirs = store(
         &other_ctx,
         &app.db,
         NewMemory {
@@ -889,13 +908,8 @@ async fn an_agent_keeps_to_its_own_memories_through_the_shipped_policy() {
             ..memory("The customer prefers evening calls.")
         },
     )
-    .await
-    .unwrap()
-    .into_memory();
-    let shared = memories::create(&owner, &app.db, memory("Calls are recorded for quality."))
-        .await
-        .unwrap()
-        .into_memory();
+    .await;
+    let shared = store(&owner, &app.db, memory("Calls are recorded for quality.")).await;
 
     // Not the tenant's memories, not another agent's.
     let err = memories::create(&bot_ctx, &app.db, memory("A tenant-wide note"))

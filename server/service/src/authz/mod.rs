@@ -158,7 +158,18 @@ pub fn request_for<'a>(
 }
 
 impl Ctx {
+    /// May the caller do `permission` to `target`? A denial is logged (at info).
     pub fn authorize(&self, permission: Permission, target: Target) -> Result<()> {
+        self.decide_access(permission, target, true)
+    }
+
+    /// [`Ctx::authorize`] without the log line, for asking whether a wide grant holds
+    /// before falling back to a narrower one (a denial there is expected, not news).
+    pub fn authorize_quietly(&self, permission: Permission, target: Target) -> Result<()> {
+        self.decide_access(permission, target, false)
+    }
+
+    fn decide_access(&self, permission: Permission, target: Target, log: bool) -> Result<()> {
         match &self.principal {
             Principal::Anonymous => Err(Error::Unauthenticated),
             Principal::System => Ok(()),
@@ -175,7 +186,9 @@ impl Ctx {
                 if let Some(key) = &caller.api_key
                     && !key.allows(permission)
                 {
-                    tracing::info!(permission = %permission, key = %key.id, "outside the API key's scopes");
+                    if log {
+                        tracing::info!(permission = %permission, key = %key.id, "outside the API key's scopes");
+                    }
                     return Err(Error::Forbidden {
                         action: format!("{permission} with this API key (not in its scopes)"),
                     });
@@ -186,11 +199,13 @@ impl Ctx {
                 if decision.allowed {
                     Ok(())
                 } else {
-                    tracing::info!(
+                    if log {
+                        tracing::info!(
                         permission = %permission,
                         reason = %decision.reason.describe(),
                         "authorization denied"
-                    );
+                        );
+                    }
                     Err(Error::Forbidden {
                         action: permission.to_key(),
                     })

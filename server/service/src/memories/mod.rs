@@ -22,6 +22,8 @@ pub mod openai;
 pub mod search;
 pub mod upkeep;
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -140,7 +142,7 @@ impl Scope {
     /// Whose memories the caller may act on with `permission`: all of the tenant's, or
     /// only its own (a rule that holds only when `resource.owner` is the caller).
     pub fn of(ctx: &Ctx, tenant_id: Uuid, permission: Permission) -> Result<Scope> {
-        match ctx.authorize(permission, target(tenant_id, None, None)) {
+        match ctx.authorize_quietly(permission, target(tenant_id, None, None)) {
             Ok(()) => Ok(Scope::All),
             Err(Error::Forbidden { action }) => match ctx.caller() {
                 Ok(caller) => {
@@ -189,8 +191,8 @@ fn check_owner(
 // ---------------------------------------------------------------------------------------
 // Input
 
-/// A new memory. Without `ttl_seconds` and `expires_at`, the tenant's default TTL applies
-/// (if it has one).
+/// A new memory. Without `ttl_seconds`, `expires_at` or `never_expires`, the tenant's
+/// default TTL applies (if it has one).
 #[derive(Debug, Clone, Default)]
 pub struct NewMemory {
     pub owner_id: Option<Uuid>,
@@ -201,6 +203,8 @@ pub struct NewMemory {
     pub importance: Option<f32>,
     pub ttl_seconds: Option<i64>,
     pub expires_at: Option<OffsetDateTime>,
+    /// Keep it until deleted, whatever the tenant's default.
+    pub never_expires: bool,
 }
 
 /// Changes to a memory; `None` keeps a field. A new `text` is embedded again.
@@ -227,8 +231,10 @@ pub(crate) struct Valid {
     pub tags: Vec<String>,
     pub source: String,
     pub importance: Option<f32>,
-    /// `None`: the tenant's default applies (new memories) or no expiry (updates).
+    /// `None`: no expiry, or the tenant's default when `tenant_default` is set.
     pub expires_at: Option<OffsetDateTime>,
+    /// A new memory that named no expiry: the tenant's default TTL applies.
+    pub tenant_default: bool,
 }
 
 pub(crate) fn content_hash(text: &str) -> Vec<u8> {
@@ -395,6 +401,14 @@ pub(crate) fn validate_new(input: &NewMemory, prefix: &str, errors: &mut Vec<Fie
     );
     check_importance(&f("importance"), input.importance, errors);
     let expires_at = check_expiry(prefix, input.ttl_seconds, input.expires_at, errors);
+    let named = input.ttl_seconds.is_some() || input.expires_at.is_some();
+    if input.never_expires && named {
+        errors.push(FieldError::new(
+            &f("never_expires"),
+            "conflicting",
+            "A memory that never expires has no ttl_seconds or expires_at.",
+        ));
+    }
     Valid {
         owner_id: input.owner_id,
         hash: content_hash(&text),
@@ -404,6 +418,7 @@ pub(crate) fn validate_new(input: &NewMemory, prefix: &str, errors: &mut Vec<Fie
         source,
         importance: input.importance,
         expires_at,
+        tenant_default: !named && !input.never_expires,
     }
 }
 
@@ -433,6 +448,7 @@ async fn check_owners_exist(
     )
     .fetch_all(conn)
     .await?;
+    let known: std::collections::HashSet<Uuid> = known.into_iter().collect();
     let errors: Vec<FieldError> = owners
         .iter()
         .filter(|(_, id)| !known.contains(id))
@@ -682,8 +698,9 @@ async fn insert(tx: &mut ChangeTx<'_>, v: &Valid, model: &str, vector: &[f32]) -
         r#"insert into memories (tenant_id, id, owner_id, text, metadata, tags, source, importance,
                                  embedding, embedding_model, embedding_dim, content_hash, expires_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9::real[]::vector, $10, $11, $12,
-                   coalesce($13, now() + (select t.memory_ttl_seconds from tenants t where t.id = $1)
-                                         * interval '1 second'))
+                   coalesce($13, case when $14 then now() + (select t.memory_ttl_seconds
+                                                             from tenants t where t.id = $1)
+                                                            * interval '1 second' end))
            on conflict do nothing
            returning id, owner_id, text, metadata, tags, source, importance, embedding_model,
                      embedding_dim, created_at, updated_at, expires_at, deleted_at"#,
@@ -699,7 +716,8 @@ async fn insert(tx: &mut ChangeTx<'_>, v: &Valid, model: &str, vector: &[f32]) -
         model,
         dim,
         &v.hash,
-        v.expires_at
+        v.expires_at,
+        v.tenant_default
     )
     .fetch_optional(tx.conn())
     .await?;
@@ -790,20 +808,16 @@ pub async fn bulk_create(ctx: &Ctx, db: &Db, items: Vec<NewMemory>) -> Result<Ve
         let mut tx = db.read_in(tenant_id).await?;
         check_owners_exist(tx.conn(), tenant_id, &owners, |i| format!("items.{i}.")).await?;
     }
-    // Embed each distinct (owner, text) once.
+    // Embed each distinct (owner, text) once; `first_of[i]` is the item that stores i's.
+    let mut first: HashMap<(Option<Uuid>, &[u8]), usize> = HashMap::with_capacity(valid.len());
     let mut first_of: Vec<usize> = Vec::with_capacity(valid.len());
     let mut distinct: Vec<usize> = Vec::new();
     for (i, v) in valid.iter().enumerate() {
-        match distinct
-            .iter()
-            .find(|&&j| valid[j].owner_id == v.owner_id && valid[j].hash == v.hash)
-        {
-            Some(&j) => first_of.push(j),
-            None => {
-                distinct.push(i);
-                first_of.push(i);
-            }
-        }
+        let j = *first.entry((v.owner_id, &v.hash)).or_insert_with(|| {
+            distinct.push(i);
+            i
+        });
+        first_of.push(j);
     }
     let embedder = db.embedder();
     let texts: Vec<String> = distinct.iter().map(|&i| valid[i].text.clone()).collect();
@@ -880,12 +894,9 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
         (ttl, at) => check_expiry("", ttl, at.flatten(), &mut errors),
     };
     into_result((), errors)?;
-    if owner_id != base.owner_id {
+    let new_owner = owner_id != base.owner_id;
+    if new_owner {
         check_owner(ctx, tenant_id, perm::MEMORIES_UPDATE, owner_id)?;
-        if let Some(owner) = owner_id {
-            let mut tx = db.read_in(tenant_id).await?;
-            check_owners_exist(tx.conn(), tenant_id, &[(0, owner)], |_| String::new()).await?;
-        }
     }
     let new_text = text != base.text;
     let embedded = if new_text {
@@ -902,6 +913,9 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
             message: "The memory changed while this change was prepared; try again.".into(),
             field: None,
         });
+    }
+    if let (true, Some(owner)) = (new_owner, owner_id) {
+        check_owners_exist(tx.conn(), tenant_id, &[(0, owner)], |_| String::new()).await?;
     }
     let hash = content_hash(&text);
     let (model, vector) = match &embedded {

@@ -340,13 +340,10 @@ struct Scored {
     distance: f64,
 }
 
-/// Any of the query's words (stemmed, stop words dropped): hybrid search's keyword half,
-/// and what highlighting marks.
-const ANY_WORD: &str = "replace(plainto_tsquery('english', $1)::text, ' & ', ' | ')::tsquery";
-
 /// Full-text matches, best first; the rank is normalized to 0-1 (`rank / (rank + 1)`).
 /// Keyword mode takes the query in web-search syntax (all words, `"a phrase"`, `or`,
-/// `-word`); hybrid takes documents with any of its words and lets the rank sort them.
+/// `-word`); hybrid (`any_word`) takes documents with any of its words, stemmed and without
+/// stop words, as highlighting marks them, and lets the rank sort them.
 #[allow(clippy::too_many_arguments)]
 async fn words(
     conn: &mut PgConnection,
@@ -358,17 +355,19 @@ async fn words(
     any_word: bool,
     limit: i64,
 ) -> Result<Vec<(Memory, f32)>> {
-    let tsquery = if any_word {
-        ANY_WORD
+    let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
+    if any_word {
+        q.push("replace(plainto_tsquery('english', ")
+            .push_bind(query.to_owned())
+            .push("::text)::text, ' & ', ' | ')::tsquery");
     } else {
-        "websearch_to_tsquery('english', $1)"
-    };
-    // The query text is bound first, as `$1`.
-    let mut q = QueryBuilder::<Postgres>::new("select ");
-    q.push_bind(query.to_owned());
+        q.push("websearch_to_tsquery('english', ")
+            .push_bind(query.to_owned())
+            .push("::text)");
+    }
     q.push(format!(
-        "::text as query, {COLUMNS}, ts_rank_cd(m.search, t.tq, 32)::float8 as distance \
-         from memories m, (select {tsquery} as tq) t"
+        " as tq) select {COLUMNS}, ts_rank_cd(m.search, t.tq, 32)::float8 as distance \
+         from memories m, t"
     ));
     q.push(" where m.tenant_id = ").push_bind(tenant_id);
     q.push(" and m.search @@ t.tq");

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service::memories::search::{self, Hit, Mode, SearchInput};
 use service::memories::{
@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::rest::extract::{Authenticated, Json, Path, Query};
+use crate::rest::nullable::{double_option, double_option_time};
 use crate::rest::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -95,8 +96,10 @@ pub struct NewMemoryRequest {
     pub importance: Option<f32>,
     /// Expire this many seconds from now (or give `expires_at`; neither: the tenant's default).
     pub ttl_seconds: Option<i64>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub expires_at: Option<OffsetDateTime>,
+    /// When it expires; `null` keeps it until deleted, whatever the tenant's default.
+    #[serde(default, deserialize_with = "double_option_time")]
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Option<OffsetDateTime>>,
 }
 
 impl From<NewMemoryRequest> for NewMemory {
@@ -109,7 +112,8 @@ impl From<NewMemoryRequest> for NewMemory {
             source: r.source,
             importance: r.importance,
             ttl_seconds: r.ttl_seconds,
-            expires_at: r.expires_at,
+            expires_at: r.expires_at.flatten(),
+            never_expires: matches!(r.expires_at, Some(None)),
         }
     }
 }
@@ -245,21 +249,6 @@ pub async fn get(
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<MemoryBody>> {
     Ok(axum::Json(memories::get(&ctx, &state.db, id).await?.into()))
-}
-
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
-fn double_option_time<'de, D>(d: D) -> Result<Option<Option<OffsetDateTime>>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    time::serde::rfc3339::option::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
