@@ -93,3 +93,37 @@ pub fn Loading() -> impl IntoView {
         </div>
     }
 }
+
+/// A card saying a list has nothing to show, and what to do about it.
+#[component]
+pub fn EmptyState(
+    #[prop(into)] title: String,
+    #[prop(into, optional)] text: Option<String>,
+) -> impl IntoView {
+    view! {
+        <div class=format!("{CARD} px-6 py-12 text-center")>
+            <h2 class="text-base font-semibold text-slate-900">{title}</h2>
+            {text.map(|t| view! { <p class="mt-1 text-sm text-slate-600">{t}</p> })}
+        </div>
+    }
+}
+
+/// The page shown for an object that does not exist (or belongs to another tenant):
+/// `what` is its kind ("Memory"), `back` the list to return to and `back_label` its name.
+#[component]
+pub fn NotFound(
+    what: &'static str,
+    #[prop(into, optional)] text: Option<String>,
+    back: &'static str,
+    back_label: &'static str,
+) -> impl IntoView {
+    use leptos_meta::Title;
+    view! {
+        <Title text=format!("{what} not found · Tenantry")/>
+        <div class=format!("{CARD} px-6 py-12 text-center")>
+            <h1 class="text-lg font-semibold text-slate-900">{format!("{what} not found")}</h1>
+            {text.map(|t| view! { <p class="mt-1 text-sm text-slate-600">{t}</p> })}
+            <leptos_router::components::A href=back attr:class=format!("mt-4 {BTN_SECONDARY}")>{back_label}</leptos_router::components::A>
+        </div>
+    }
+}

@@ -13,8 +13,8 @@ use super::model::{GroupDetail, GroupView, subtree};
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, SelectField, TextField, successes};
 use crate::components::ui::{
-    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
-    Pill, SuccessBanner,
+    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, NotFound,
+    PageHeader, Pill, SuccessBanner,
 };
 
 fn can(permission: &str) -> bool {
@@ -174,11 +174,7 @@ pub fn GroupPage() -> impl IntoView {
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|r| match r {
                 Err(e) if e.code == "not_found" => view! {
-                    <Title text="Group not found · Tenantry"/>
-                    <div class=format!("{CARD} px-6 py-12 text-center")>
-                        <h1 class="text-lg font-semibold text-slate-900">"Group not found"</h1>
-                        <A href="/groups" attr:class=format!("mt-4 {BTN_SECONDARY}")>"Back to groups"</A>
-                    </div>
+                    <NotFound what="Group" back="/groups" back_label="Back to groups"/>
                 }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(detail) => view! { <GroupDetailView detail=detail save add remove roles delete/> }.into_any(),

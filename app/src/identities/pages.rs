@@ -13,8 +13,8 @@ use super::model::{IdentityDetail, IdentityView};
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, SelectField, TextArea, TextField};
 use crate::components::ui::{
-    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading,
-    PageHeader, Pill, StatusBadge, SuccessBanner,
+    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
+    Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
 };
 use crate::error::AppError;
 use crate::memories::api::list_memories;
@@ -157,13 +157,7 @@ fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
                 "Create the first one, or let programs add them through the API.",
             )
         };
-        return view! {
-            <div class=format!("{CARD} px-6 py-12 text-center")>
-                <h2 class="text-base font-semibold text-slate-900">{title}</h2>
-                <p class="mt-1 text-sm text-slate-600">{text}</p>
-            </div>
-        }
-        .into_any();
+        return view! { <EmptyState title=title text=text/> }.into_any();
     }
     view! {
         <div class=format!("{CARD} overflow-x-auto")>
@@ -311,12 +305,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
 #[component]
 fn NotFoundCard() -> impl IntoView {
     view! {
-        <Title text="Identity not found · Tenantry"/>
-        <div class=format!("{CARD} px-6 py-12 text-center")>
-            <h1 class="text-lg font-semibold text-slate-900">"Identity not found"</h1>
-            <p class="mt-1 text-sm text-slate-600">"It may have been deleted permanently, or the link is wrong."</p>
-            <A href="/identities" attr:class=format!("mt-4 {BTN_SECONDARY}")>"Back to identities"</A>
-        </div>
+        <NotFound what="Identity" text="It may have been deleted permanently, or the link is wrong." back="/identities" back_label="Back to identities"/>
     }
 }
 

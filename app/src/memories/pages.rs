@@ -19,8 +19,8 @@ use super::model::{
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, TextArea, TextField, successes};
 use crate::components::ui::{
-    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading,
-    PageHeader, Pill, StatusBadge, SuccessBanner,
+    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
+    Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
 };
 
 /// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
@@ -266,19 +266,12 @@ fn Facts(memory: MemoryView) -> impl IntoView {
 #[component]
 fn HitList(hits: Vec<HitView>, query: String, mode: String) -> impl IntoView {
     if hits.is_empty() {
-        return view! {
-            <div class=format!("{CARD} px-6 py-12 text-center")>
-                <h2 class="text-base font-semibold text-slate-900">"Nothing found"</h2>
-                <p class="mt-1 text-sm text-slate-600">
-                    {if mode == "keyword" {
-                        "No memory holds these words. Try the semantic or hybrid mode to search by meaning."
-                    } else {
-                        "No memory is close enough. Try other words, or fewer filters."
-                    }}
-                </p>
-            </div>
-        }
-        .into_any();
+        let text = if mode == "keyword" {
+            "No memory holds these words. Try the semantic or hybrid mode to search by meaning."
+        } else {
+            "No memory is close enough. Try other words, or fewer filters."
+        };
+        return view! { <EmptyState title="Nothing found" text=text/> }.into_any();
     }
     let precise = mode == "hybrid";
     let count = hits.len();
@@ -330,13 +323,7 @@ fn MemoryList(items: Vec<MemoryView>, filtered: bool) -> impl IntoView {
                 "Store the first one here, or let agents store theirs through the API (POST /v1/memories).",
             )
         };
-        return view! {
-            <div class=format!("{CARD} px-6 py-12 text-center")>
-                <h2 class="text-base font-semibold text-slate-900">{title}</h2>
-                <p class="mt-1 text-sm text-slate-600">{text}</p>
-            </div>
-        }
-        .into_any();
+        return view! { <EmptyState title=title text=text/> }.into_any();
     }
     view! {
         <ul aria-label="Memories" class="space-y-3">
@@ -671,12 +658,7 @@ fn id_param() -> impl Fn() -> String + Copy {
 #[component]
 fn NotFoundCard() -> impl IntoView {
     view! {
-        <Title text="Memory not found · Tenantry"/>
-        <div class=format!("{CARD} px-6 py-12 text-center")>
-            <h1 class="text-lg font-semibold text-slate-900">"Memory not found"</h1>
-            <p class="mt-1 text-sm text-slate-600">"It may have expired or been deleted permanently, or the link is wrong."</p>
-            <A href="/memories" attr:class=format!("mt-4 {BTN_SECONDARY}")>"Back to memories"</A>
-        </div>
+        <NotFound what="Memory" text="It may have expired or been deleted permanently, or the link is wrong." back="/memories" back_label="Back to memories"/>
     }
 }
 
@@ -1005,10 +987,7 @@ pub fn TrashPage() -> impl IntoView {
             {move || data.get().map(|result| match result {
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(page) if page.items.is_empty() && cursor().is_none() => view! {
-                    <div class=format!("{CARD} px-6 py-12 text-center")>
-                        <h2 class="text-base font-semibold text-slate-900">"The Trash is empty"</h2>
-                        <p class="mt-1 text-sm text-slate-600">"Memories moved to the Trash wait here until they are restored or removed."</p>
-                    </div>
+                    <EmptyState title="The Trash is empty" text="Memories moved to the Trash wait here until they are restored or removed."/>
                 }.into_any(),
                 Ok(page) => {
                     let next_href = page.next_cursor.clone().map(|c| format!("/memories/trash{}", query_string(&[("cursor", Some(c))])));

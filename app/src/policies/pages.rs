@@ -10,8 +10,8 @@ use super::model::{PolicyDetail, PolicyView, SimulationView, VersionView};
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, TextArea, TextField, successes};
 use crate::components::ui::{
-    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
-    Pill, SuccessBanner,
+    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading,
+    NotFound, PageHeader, Pill, SuccessBanner,
 };
 
 fn can(permission: &str) -> bool {
@@ -43,10 +43,7 @@ pub fn PoliciesPage() -> impl IntoView {
             {move || data.get().map(|r| match r {
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(list) if list.is_empty() => view! {
-                    <div class=format!("{CARD} px-6 py-12 text-center")>
-                        <h2 class="text-base font-semibold text-slate-900">"No policies yet"</h2>
-                        <p class="mt-1 text-sm text-slate-600">"Roles decide alone until you add one. Policies at priority above 0 override roles; below 0 they only fill gaps."</p>
-                    </div>
+                    <EmptyState title="No policies yet" text="Roles decide alone until you add one. Policies at priority above 0 override roles; below 0 they only fill gaps."/>
                 }.into_any(),
                 Ok(list) => view! { <PoliciesTable list=list/> }.into_any(),
             })}
@@ -108,11 +105,7 @@ pub fn PolicyPage() -> impl IntoView {
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|r| match r {
                 Err(e) if e.code == "not_found" => view! {
-                    <Title text="Policy not found · Tenantry"/>
-                    <div class=format!("{CARD} px-6 py-12 text-center")>
-                        <h1 class="text-lg font-semibold text-slate-900">"Policy not found"</h1>
-                        <A href="/policies" attr:class=format!("mt-4 {BTN_SECONDARY}")>"Back to policies"</A>
-                    </div>
+                    <NotFound what="Policy" back="/policies" back_label="Back to policies"/>
                 }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(detail) => view! { <PolicyEditor detail=detail restore=restore save=save id=id()/> }.into_any(),

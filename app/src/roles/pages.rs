@@ -10,8 +10,8 @@ use super::model::{CatalogueView, RoleView, RolesPage};
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, TextField};
 use crate::components::ui::{
-    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
-    Pill, SuccessBanner,
+    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, NotFound,
+    PageHeader, Pill, SuccessBanner,
 };
 
 fn can(permission: &str) -> bool {
@@ -93,11 +93,7 @@ pub fn RolePage() -> impl IntoView {
                         view! { <RoleEditor role=role catalogue=page.catalogue/> }.into_any()
                     } else {
                         view! {
-                            <Title text="Role not found · Tenantry"/>
-                            <div class=format!("{CARD} px-6 py-12 text-center")>
-                                <h1 class="text-lg font-semibold text-slate-900">"Role not found"</h1>
-                                <A href="/roles" attr:class=format!("mt-4 {BTN_SECONDARY}")>"Back to roles"</A>
-                            </div>
+                            <NotFound what="Role" back="/roles" back_label="Back to roles"/>
                         }.into_any()
                     }
                 }
