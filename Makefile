@@ -36,6 +36,7 @@ test: deps test-rust e2e
 
 test-rust:
 	cargo test -p service -p server --no-fail-fast
+	cargo test -p app --features ssr --lib
 
 e2e: build
 	cd end2end && E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') \
