@@ -113,6 +113,13 @@ impl Db {
         &self.pool
     }
 
+    /// Every tenant's id, for the workers that visit each tenant in turn.
+    pub(crate) async fn tenant_ids(&self) -> Result<Vec<Uuid>> {
+        Ok(sqlx::query_scalar!("select id from tenants order by id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// The tenants' compiled access-control data.
     pub fn authz(&self) -> &AuthzCache {
         &self.authz
@@ -161,7 +168,7 @@ impl Db {
             tx: self.begin_tenant(tenant_id).await?,
             ctx,
             tenant_id,
-            recorded: 0,
+            pending: Vec::new(),
             authz: self.authz.clone(),
             authz_changed: false,
         })
@@ -223,7 +230,9 @@ pub struct ChangeTx<'c> {
     tx: Transaction<'static, Postgres>,
     ctx: &'c Ctx,
     pub tenant_id: Uuid,
-    recorded: usize,
+    /// The audit records of this transaction, written just before it commits (the chain's
+    /// per-tenant lock is then held only for the commit).
+    pending: Vec<audit_log::Pending>,
     authz: Arc<AuthzCache>,
     authz_changed: bool,
 }
@@ -240,7 +249,7 @@ impl<'c> ChangeTx<'c> {
             tx,
             ctx,
             tenant_id,
-            recorded: 0,
+            pending: Vec::new(),
             authz: db.authz.clone(),
             authz_changed: false,
         }
@@ -264,21 +273,26 @@ impl<'c> ChangeTx<'c> {
         &mut self.tx
     }
 
-    /// Writes the audit record and the outbox event of `change` in this transaction.
+    /// Writes the outbox event of `change` in this transaction, and its audit record when
+    /// the transaction commits.
     pub async fn record(&mut self, change: Change) -> Result<()> {
-        let audit_id = audit_log::write(&mut self.tx, self.ctx, self.tenant_id, &change).await?;
+        let audit_id = Uuid::now_v7();
         events::emit(&mut self.tx, self.tenant_id, &change, audit_id).await?;
-        self.recorded += 1;
+        self.pending.push(audit_log::Pending {
+            id: audit_id,
+            change,
+        });
         Ok(())
     }
 
-    pub async fn commit(self) -> Result<()> {
-        if self.recorded == 0 {
+    pub async fn commit(mut self) -> Result<()> {
+        if self.pending.is_empty() {
             // A change that is not audited is a bug: refuse rather than commit silently.
             return Err(Error::Internal(
                 "a change was about to commit without an audit record".into(),
             ));
         }
+        audit_log::write(&mut self.tx, self.ctx, self.tenant_id, &self.pending).await?;
         self.tx.commit().await?;
         if self.authz_changed {
             // The notification reaches this instance too; evicting now makes the change

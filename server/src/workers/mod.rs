@@ -65,7 +65,8 @@ pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {
     })
 }
 
-/// Deletes expired console sessions and stale sign-in throttle counters every 10 minutes.
+/// Deletes expired console sessions, stale sign-in throttle counters, expired tokens and
+/// audit records past their tenant's retention, every 10 minutes.
 pub fn spawn_cleanup(db: Db) -> JoinHandle<()> {
     tokio::spawn(async move {
         let store = service::sessions::PgSessionStore::new(db.pool().clone());
@@ -86,6 +87,9 @@ pub fn spawn_cleanup(db: Db) -> JoinHandle<()> {
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = ?e, "token cleanup failed"),
+            }
+            if let Err(e) = service::audit_log::prune_all(&db).await {
+                tracing::warn!(error = ?e, "audit retention failed");
             }
         }
     })

@@ -143,7 +143,7 @@ fn routes() -> Vec<Route> {
         },
         Route {
             body: Some(
-                || json!({"items": [{"op": "create", "name": format!("b{}", uuid::Uuid::now_v7().simple()), "effect": "deny", "priority": 1, "resource_pattern": "audit", "action_pattern": "*"}]}),
+                || json!({"items": [{"op": "create", "name": format!("b{}", uuid::Uuid::now_v7().simple()), "effect": "deny", "priority": 1, "resource_pattern": "webhooks", "action_pattern": "*"}]}),
             ),
             ..route("POST", "/v1/policies/bulk", Access::Write, false)
         },
@@ -245,6 +245,13 @@ fn routes() -> Vec<Route> {
             ..route("POST", "/v1/memories/bulk", Access::Write, false)
         },
         route("GET", "/v1/memories/status", Access::Read, false),
+        route("GET", "/v1/audit", Access::Write, false),
+        route("GET", "/v1/audit/export", Access::Write, false),
+        route("GET", "/v1/audit/{audit}", Access::Write, true),
+        Route {
+            body: Some(|| json!({})),
+            ..route("POST", "/v1/audit/verify", Access::Write, false)
+        },
         Route {
             body: Some(|| json!({"default_ttl_seconds": null})),
             ..route("PUT", "/v1/memories/settings", Access::Write, false)
@@ -322,6 +329,7 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "memories") if path.ends_with("/search") => "memories:read",
         ("POST", "memories") if path.ends_with("/restore") => "memories:delete",
         ("PUT", "memories") => "settings:update",
+        ("POST", "audit") => "audit:read",
         ("GET", m) => return Some(read(m)),
         ("POST", m) if !is_object => return Some(create(m)),
         ("PATCH", m) => return Some(update(m)),
@@ -341,6 +349,7 @@ fn module_name(m: &str) -> &'static str {
         "invitations" => "invitations",
         "sso" => "settings",
         "memories" => "memories",
+        "audit" => "audit",
         other => panic!("unknown module {other}"),
     }
 }
@@ -897,6 +906,7 @@ fn openapi_path(path: &str) -> String {
         .replace("{policy}", "{id}")
         .replace("{provider}", "{id}")
         .replace("{memory}", "{id}")
+        .replace("{audit}", "{id}")
         .replace("{member}", "{identity_id}")
         .replace("/versions/1/", "/versions/{version}/")
 }
@@ -1005,6 +1015,19 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .fetch_one(app.db.pool())
             .await
             .unwrap();
+    // An audit record of the target tenant, for the audit routes.
+    let audit: uuid::Uuid = {
+        let mut su = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db_url)
+            .await
+            .unwrap();
+        sqlx::query_scalar(
+            "select id from audit_log where tenant_id = $1 order by seq desc limit 1",
+        )
+        .bind(app.acme.id)
+        .fetch_one(&mut su)
+        .await
+        .unwrap()
+    };
 
     // For each permission a route checks, an identity holding every permission but that one.
     let mut lacking: std::collections::HashMap<&'static str, String> = Default::default();
@@ -1047,6 +1070,7 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{invitation}", &invitation.id.to_string())
             .replace("{provider}", &sso_provider.id.to_string())
             .replace("{memory}", &memory.id.to_string())
+            .replace("{audit}", &audit.to_string())
             .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
     for r in routes() {

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod access;
+mod audit_chain;
 mod cli;
 mod http_api_keys;
 mod http_auth;

@@ -35,6 +35,9 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
         "policies",
         "policy_versions",
         "api_keys",
+        "memories",
+        "audit_chain_heads",
+        "audit_checkpoints",
     ] {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
@@ -42,6 +45,23 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
                 .await
                 .unwrap();
         assert_eq!(n, 0, "{table} leaks rows without a tenant");
+    }
+
+    // The trail is append-only for the application, and its chain heads are out of reach.
+    for sql in [
+        "update audit_log set outcome = 'failure'",
+        "delete from audit_log",
+        "update audit_chain_heads set seq = 0",
+        "insert into audit_checkpoints (tenant_id, seq, hash, pruned) values (gen_random_uuid(), 1, '\\x00', 1)",
+    ] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
     }
 
     let mut tx = conn.begin().await.unwrap();

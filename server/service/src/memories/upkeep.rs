@@ -32,18 +32,12 @@ pub(crate) fn expired_change(ids: &[Uuid]) -> Change {
     }
 }
 
-async fn tenants(db: &Db) -> Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar!("select id from tenants order by id")
-        .fetch_all(db.pool())
-        .await?)
-}
-
 /// Deletes expired memories, and Trash older than [`TRASH_DAYS`], of every tenant, `batch`
 /// rows per transaction. Returns how many went.
 pub async fn purge_expired(db: &Db, batch: i64) -> Result<u64> {
     let ctx = Ctx::system();
     let mut total = 0;
-    for tenant_id in tenants(db).await? {
+    for tenant_id in db.tenant_ids().await? {
         for trash in [false, true] {
             loop {
                 let mut tx = db.change_in(&ctx, tenant_id).await?;
@@ -140,7 +134,7 @@ pub async fn reembed_batch(db: &Db, tenant_id: Uuid, batch: i64) -> Result<usize
 /// Re-embeds every tenant's memories that another model embedded, `batch` at a time.
 pub async fn reembed_all(db: &Db, batch: i64) -> Result<u64> {
     let mut total = 0;
-    for tenant_id in tenants(db).await? {
+    for tenant_id in db.tenant_ids().await? {
         loop {
             let n = reembed_batch(db, tenant_id, batch).await?;
             total += n as u64;

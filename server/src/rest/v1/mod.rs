@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod groups;
 pub mod identities;
@@ -35,6 +36,7 @@ use crate::state::AppState;
         (name = "sessions", description = "Console sessions: list, revoke one or all"),
         (name = "sso", description = "Single sign-on: the tenant's OpenID Connect providers, and signing in through them"),
         (name = "memories", description = "Memories of identities: store, search by meaning or words, expire, delete and restore"),
+        (name = "audit", description = "The audit trail: a hash chain per tenant, verified on demand"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -120,6 +122,10 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memories::settings))
         .routes(routes!(memories::get, memories::update, memories::delete))
         .routes(routes!(memories::restore))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::get))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);
