@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Form};
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use super::api::{
     CreateIdentity, DeleteIdentity, RestoreIdentity, SetIdentityRoles, SetIdentityStatus,
@@ -16,6 +16,7 @@ use crate::components::ui::{
     BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
     Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
 };
+use crate::components::url::{id_param, query_string};
 use crate::error::AppError;
 use crate::memories::api::list_memories;
 
@@ -40,34 +41,6 @@ const STATUS_FILTERS: [(&str, &str); 5] = [
 /// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
 fn can(permission: &str) -> bool {
     use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
-
-/// A query string from pairs, skipping empty values.
-fn query_string(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .filter(|v| !v.is_empty())
-                .map(|v| format!("{k}={}", encode(v)))
-        })
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[component]
@@ -234,11 +207,6 @@ pub fn NewIdentityPage() -> impl IntoView {
                 </ActionForm>
         </div>
     }
-}
-
-fn id_param() -> impl Fn() -> String + Copy {
-    let params = use_params_map();
-    move || params.read().get("id").unwrap_or_default()
 }
 
 #[component]

@@ -230,34 +230,6 @@ pub fn segments(text: &str, highlights: &[(usize, usize)]) -> Vec<(String, bool)
     out
 }
 
-/// A query string from pairs, skipping empty values.
-pub fn query_string(pairs: &[(&str, Option<String>)]) -> String {
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .filter(|v| !v.is_empty())
-                .map(|v| format!("{k}={}", encode(v)))
-        })
-        .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", parts.join("&"))
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,19 +290,6 @@ mod tests {
             vec!["health", "family history"]
         );
         assert!(split_tags(" , ").is_empty());
-    }
-
-    #[test]
-    fn query_strings_skip_empty_values() {
-        assert_eq!(
-            query_string(&[
-                ("q", Some("which foods?".into())),
-                ("mode", Some(String::new())),
-                ("owner", None)
-            ]),
-            "?q=which%20foods%3F"
-        );
-        assert_eq!(query_string(&[("q", None)]), "");
     }
 
     #[test]

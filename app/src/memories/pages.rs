@@ -7,14 +7,14 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Form};
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use super::api::{
     CreateMemory, DeleteMemory, EmptyMemoryTrash, RestoreMemory, SetMemoryDefaultTtl, UpdateMemory,
     get_memory, list_memories, memory_owner_choices, memory_status, search_memories,
 };
 use super::model::{
-    Found, HitView, MODES, MemoryView, OwnerChoice, StatusView, TTL_CHOICES, query_string, segments,
+    Found, HitView, MODES, MemoryView, OwnerChoice, StatusView, TTL_CHOICES, segments,
 };
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, TextArea, TextField, successes};
@@ -22,6 +22,7 @@ use crate::components::ui::{
     BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
     Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
 };
+use crate::components::url::{id_param, query_string};
 
 /// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
 fn can(permission: &str) -> bool {
@@ -649,11 +650,6 @@ pub fn NewMemoryPage() -> impl IntoView {
 
 // ---------------------------------------------------------------------------------------
 // A memory's page
-
-fn id_param() -> impl Fn() -> String + Copy {
-    let params = use_params_map();
-    move || params.read().get("id").unwrap_or_default()
-}
 
 #[component]
 fn NotFoundCard() -> impl IntoView {
