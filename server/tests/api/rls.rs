@@ -47,8 +47,11 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
         assert_eq!(n, 0, "{table} leaks rows without a tenant");
     }
 
-    // The trail is append-only for the application, and its chain heads are out of reach.
+    // The trail is append-only for the application, its chain heads are out of reach, and
+    // the partitions of `memories` are reached only through `memories` and its policy.
     for sql in [
+        "select count(*) from memories_p00",
+        "delete from memories_p15",
         "update audit_log set outcome = 'failure'",
         "delete from audit_log",
         "update audit_chain_heads set seq = 0",

@@ -963,9 +963,16 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
     Ok(after)
 }
 
+/// Whether a unique violation is of the dedupe key: the parent's index, or (as PostgreSQL
+/// reports it) one partition's, `memories_p07_dedupe_key` (migration 014).
+fn is_dedupe_key(constraint: &str) -> bool {
+    constraint == "memories_dedupe_key"
+        || (constraint.starts_with("memories_p") && constraint.ends_with("_dedupe_key"))
+}
+
 fn duplicate_conflict(e: sqlx::Error) -> Error {
     match crate::error::unique_violation(&e) {
-        Some("memories_dedupe_key") => Error::Conflict {
+        Some(c) if is_dedupe_key(c) => Error::Conflict {
             code: "duplicate_memory",
             message: "The owner already keeps a memory with this text.".into(),
             field: Some("text"),

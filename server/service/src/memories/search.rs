@@ -1,15 +1,17 @@
 //! Finding memories: by meaning (cosine similarity of embeddings over an HNSW index), by
 //! words (PostgreSQL full text), or both fused by reciprocal rank (hybrid, the default).
 //!
-//! Correct inside a tenant: the HNSW index covers every tenant, so a filtered scan
-//! (`tenant_id = $1` and the caller's filters) would stop after `ef_search` candidates and
-//! return too few neighbours for a small tenant among large ones. Searches therefore run
-//! with pgvector's iterative index scan (`hnsw.iterative_scan = relaxed_order`: the scan
-//! goes on until enough rows pass the filters; results are re-sorted by distance here),
-//! and when the index still yields fewer than `top_k` rows the search is repeated exactly
-//! (a scan of the tenant's own rows, cheap precisely because there are few of them).
+//! Correct inside a tenant: `memories` is hash-partitioned by tenant, so a search reads the
+//! HNSW graphs of its tenant's partition only, but a partition still holds several tenants,
+//! and a filtered scan (`tenant_id = $1` and the caller's filters) would stop after
+//! `ef_search` candidates and return too few neighbours for a small tenant beside large
+//! ones. Searches therefore run with pgvector's iterative index scan
+//! (`hnsw.iterative_scan = relaxed_order`: the scan goes on until enough rows pass the
+//! filters; results are re-sorted by distance here), and when the index still yields fewer
+//! than `top_k` rows the search is repeated exactly (a scan of the tenant's own rows, cheap
+//! precisely because there are few of them).
 //! docs/benchmarks.md has recall@10 and latency for a 100,000-memory tenant and for one
-//! holding 1% of 1,000,000.
+//! holding 1% of 1,000,000, before and after partitioning.
 
 use serde::Serialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
@@ -317,7 +319,10 @@ async fn scan(
         "{cast}) as distance from memories m where m.tenant_id = "
     ));
     q.push_bind(tenant_id);
-    q.push(" and m.embedding_dim = ").push_bind(dim as i32);
+    // The dimension is written out, not bound: the partial index's predicate
+    // (`embedding_dim = 384`) must be provable from the query text alone, or a prepared
+    // statement's generic plan could not use it.
+    q.push(format!(" and m.embedding_dim = {dim}"));
     q.push(" and m.embedding_model = ")
         .push_bind(model.to_owned());
     state.push(&mut q);
