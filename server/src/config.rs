@@ -198,6 +198,11 @@ pub struct ServeArgs {
     /// Seconds one embeddings request may take before it is abandoned (and retried).
     #[arg(long, env = "TENANTRY_EMBEDDINGS_TIMEOUT", default_value_t = 10)]
     pub embeddings_timeout: u64,
+
+    /// Days events stay readable at /v1/events before the cleanup removes them.
+    #[arg(long, env = "TENANTRY_EVENT_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub event_retention_days: u32,
 }
 
 impl Default for ServeArgs {

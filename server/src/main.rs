@@ -186,13 +186,14 @@ async fn serve_with(
     if !args.site_root.join("pkg").exists() {
         tracing::warn!(site_root = %args.site_root.display(), "the console's site folder has no pkg/: build it with `make build` (pages will not hydrate)");
     }
+    let event_retention_days = args.event_retention_days;
     let state = startup::build_state(db.clone(), master, args).await?;
     let key_reload = workers::spawn_key_reload(state.tokens.keys.clone());
     let router = startup::build_router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listen on {addr}"))?;
-    let cleanup = workers::spawn_cleanup(db.clone());
+    let cleanup = workers::spawn_cleanup(db.clone(), event_retention_days);
     let authz_listener = workers::spawn_authz_listener(db.clone());
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     let memories_worker = workers::memories::spawn(db.clone());

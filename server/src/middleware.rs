@@ -150,7 +150,8 @@ pub async fn resolve_caller(
     };
     let ctx = Ctx::new(principal, request_id)
         .with_client(ip, user_agent)
-        .with_session(session_key);
+        .with_session(session_key)
+        .with_audit(state.db.clone());
     req.extensions_mut().insert(ctx);
     next.run(req).await
 }

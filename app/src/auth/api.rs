@@ -100,7 +100,7 @@ pub async fn login(
         email: email.clone(),
         password,
     };
-    let caller = match login(&db, ctx.ip, input, AuthMethod::Session).await {
+    let caller = match login(&db, &ctx, input, AuthMethod::Session).await {
         Ok(c) => c,
         Err(e) => {
             let err = AppError::from(e);

@@ -53,8 +53,8 @@ pub async fn update_profile(ctx: &Ctx, db: &Db, input: ProfileInput) -> Result<I
         action: "identity.updated",
         target_type: "identity",
         target_id: Some(caller.identity_id),
-        before: Some(serde_json::json!({"display_name": before.display_name})),
-        after: Some(serde_json::json!({"display_name": after.display_name})),
+        before: Some(before.snapshot()),
+        after: Some(after.snapshot()),
     })
     .await?;
     tx.commit().await?;

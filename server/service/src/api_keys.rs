@@ -75,8 +75,8 @@ impl ApiKey {
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id, "identity_id": self.identity_id, "name": self.name,
-            "prefix": self.prefix, "scopes": self.scopes, "expires_at": self.expires_at,
-            "revoked_at": self.revoked_at,
+            "prefix": self.prefix, "scopes": self.scopes, "expires_at": self.expires_at.map(crate::rfc3339),
+            "revoked_at": self.revoked_at.map(crate::rfc3339),
         })
     }
 }

@@ -59,6 +59,117 @@ pub(crate) async fn write(
     Ok(())
 }
 
+/// Who did something and from where, as the audit trail records it.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub actor_type: &'static str,
+    pub actor_id: Option<Uuid>,
+    pub request_id: String,
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    /// The request's caller as the actor.
+    pub fn of(ctx: &Ctx) -> Origin {
+        let (actor_type, actor_id) = ctx.actor();
+        Origin {
+            actor_type,
+            actor_id,
+            request_id: ctx.request_id.clone(),
+            ip: ctx.ip,
+            user_agent: ctx.user_agent.clone(),
+        }
+    }
+
+    /// Someone not (yet) known: a sign-in that failed.
+    pub fn anonymous(ctx: &Ctx) -> Origin {
+        Origin {
+            actor_type: "anonymous",
+            actor_id: None,
+            ..Origin::of(ctx)
+        }
+    }
+
+    /// The identity that has just proved who it is.
+    pub fn identity(ctx: &Ctx, identity_id: Uuid) -> Origin {
+        Origin {
+            actor_type: "identity",
+            actor_id: Some(identity_id),
+            ..Origin::of(ctx)
+        }
+    }
+}
+
+/// Something that happened without changing data (a sign-in, a denied authorization),
+/// recorded in a transaction of its own; the chain trigger places it like any other record.
+#[derive(Debug, Clone)]
+pub(crate) struct Occurrence {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: Option<Uuid>,
+    /// `success`, `failure` or `denied`.
+    pub outcome: &'static str,
+    pub detail: Value,
+}
+
+pub(crate) async fn write_occurrence(
+    db: &crate::Db,
+    tenant_id: Uuid,
+    origin: &Origin,
+    o: Occurrence,
+) -> Result<()> {
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    sqlx::query!(
+        "insert into audit_log
+             (tenant_id, id, actor_type, actor_id, action, target_type, target_id, outcome,
+              after, request_id, ip, user_agent)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::inet, $12)",
+        tenant_id,
+        Uuid::now_v7(),
+        origin.actor_type,
+        origin.actor_id,
+        o.action,
+        o.target_type,
+        o.target_id,
+        o.outcome,
+        o.detail,
+        origin.request_id,
+        origin.ip.map(|ip| ip.to_string()),
+        origin.user_agent.as_deref(),
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a denied authorization off the request's path: the denial is already the
+/// request's answer, and its record must not wait for (or be lost with) the request's own
+/// transaction, which rolls back. At most [`MAX_DENIALS_IN_FLIGHT`] are written at once; a
+/// flood beyond that is logged and not recorded one by one.
+pub(crate) fn record_denial(db: &crate::Db, tenant_id: Uuid, origin: Origin, o: Occurrence) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    if IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAX_DENIALS_IN_FLIGHT {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        tracing::warn!(tenant = %tenant_id, action = o.action, "too many denials at once: this one is not in the audit trail");
+        return;
+    }
+    let db = db.clone();
+    runtime.spawn(async move {
+        if let Err(e) = write_occurrence(&db, tenant_id, &origin, o).await {
+            tracing::error!(error = %e, "recording a denied authorization failed");
+        }
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    });
+}
+
+pub(crate) const MAX_DENIALS_IN_FLIGHT: usize = 64;
+
 /// One audit record as stored.
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct AuditRecord {
@@ -274,12 +385,7 @@ pub async fn export(ctx: &Ctx, db: &crate::Db, query: AuditQuery, format: &str) 
     .fetch_optional(tx.conn())
     .await?
     .unwrap_or(0);
-    let when = |t: Option<time::OffsetDateTime>| {
-        t.and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-    };
+    let when = |t: Option<time::OffsetDateTime>| t.map(crate::rfc3339);
     tx.record(Change {
         action: "audit.exported",
         target_type: "audit",

@@ -152,6 +152,10 @@ pub struct Ctx {
     /// The stored key of the console session this request came with (to mark and spare
     /// the current session).
     pub session_key: Option<Vec<u8>>,
+    /// Where this request's denied authorizations are recorded: the HTTP layer sets it, so
+    /// every denial a member meets is in the audit trail (service tests and the server's
+    /// own work leave it unset).
+    pub audit: Option<crate::Db>,
 }
 
 impl Ctx {
@@ -162,6 +166,7 @@ impl Ctx {
             ip: None,
             user_agent: None,
             session_key: None,
+            audit: None,
         }
     }
 
@@ -178,6 +183,12 @@ impl Ctx {
 
     pub fn with_session(mut self, session_key: Option<Vec<u8>>) -> Self {
         self.session_key = session_key;
+        self
+    }
+
+    /// Records this request's denied authorizations in `db`'s audit trail.
+    pub fn with_audit(mut self, db: crate::Db) -> Self {
+        self.audit = Some(db);
         self
     }
 

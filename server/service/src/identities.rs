@@ -92,7 +92,7 @@ pub struct Identity {
 }
 
 impl Identity {
-    fn snapshot(&self) -> Value {
+    pub(crate) fn snapshot(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 

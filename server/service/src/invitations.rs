@@ -100,7 +100,7 @@ impl Invitation {
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id, "email": self.email, "roles": self.roles, "group_ids": self.group_ids,
-            "status": self.status, "expires_at": self.expires_at, "sent_count": self.sent_count,
+            "status": self.status, "expires_at": crate::rfc3339(self.expires_at), "sent_count": self.sent_count,
         })
     }
 }

@@ -33,3 +33,9 @@ pub mod validation;
 pub use ctx::{Ctx, Principal};
 pub use db::Db;
 pub use error::{Error, FieldError, Result};
+
+/// `t` as RFC 3339 text, the form every time in a payload or a snapshot takes.
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

@@ -41,7 +41,7 @@ impl Policy {
     /// What a version keeps: everything a restore needs.
     fn snapshot(&self) -> Value {
         serde_json::json!({
-            "name": self.name, "description": self.description, "effect": self.effect,
+            "id": self.id, "name": self.name, "description": self.description, "effect": self.effect,
             "priority": self.priority, "resource_pattern": self.resource_pattern,
             "action_pattern": self.action_pattern, "condition": self.condition, "enabled": self.enabled,
         })

@@ -65,9 +65,10 @@ pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {
     })
 }
 
-/// Deletes expired console sessions, stale sign-in throttle counters, expired tokens and
-/// audit records past their tenant's retention, every 10 minutes.
-pub fn spawn_cleanup(db: Db) -> JoinHandle<()> {
+/// Deletes expired console sessions, stale sign-in throttle counters, expired tokens,
+/// audit records past their tenant's retention and events older than
+/// `event_retention_days`, every 10 minutes.
+pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
     tokio::spawn(async move {
         let store = service::sessions::PgSessionStore::new(db.pool().clone());
         let mut tick = tokio::time::interval(Duration::from_secs(600));
@@ -90,6 +91,9 @@ pub fn spawn_cleanup(db: Db) -> JoinHandle<()> {
             }
             if let Err(e) = service::audit_log::prune_all(&db).await {
                 tracing::warn!(error = ?e, "audit retention failed");
+            }
+            if let Err(e) = service::events::prune(&db, event_retention_days).await {
+                tracing::warn!(error = ?e, "event retention failed");
             }
         }
     })

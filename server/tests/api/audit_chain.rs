@@ -457,3 +457,111 @@ async fn pruning_old_records_keeps_the_rest_of_the_chain_verifiable() {
         (last_old + 1, Broken::LinkBroken)
     );
 }
+
+/// The newest records of `action` in `tenant` (as its owner reads them over HTTP).
+async fn records(app: &TestApp, token: &str, action: &str) -> Vec<Value> {
+    let res = app
+        .get(&format!("/v1/audit?action={action}&limit=100"), Some(token))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json::<Value>().await.unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn sign_ins_failed_sign_ins_and_denials_are_in_the_trail() {
+    let app = TestApp::spawn().await;
+    let owner_token = app.owner_token(&app.acme).await;
+    let (viewer_id, viewer_email) = app.member(&app.acme, "viewer").await;
+
+    // A wrong password for a known email, an unknown email, then the right password.
+    let res = app
+        .token_response("acme", &viewer_email, "not the password at all")
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .token_response("acme", "nobody@acme.test", "not the password at all")
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // An unknown tenant has no trail to write to: the attempt is only logged.
+    let res = app
+        .token_response("no-such-tenant", &viewer_email, "whatever it is")
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let viewer_token = app.token("acme", &viewer_email).await;
+
+    let failed = records(&app, &owner_token, "auth.sign_in_failed").await;
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    let unknown = &failed[0];
+    assert_eq!(unknown["outcome"], "failure");
+    assert_eq!(unknown["actor_type"], "anonymous");
+    assert!(unknown["actor_id"].is_null());
+    assert!(unknown["target_id"].is_null());
+    assert_eq!(unknown["after"]["email"], "nobody@acme.test");
+    assert_eq!(unknown["after"]["reason"], "no user with this email");
+    let wrong = &failed[1];
+    assert_eq!(wrong["target_id"], viewer_id.to_string());
+    assert_eq!(wrong["after"]["reason"], "wrong password");
+    assert_eq!(wrong["after"]["method"], "password (API token)");
+    // The password tried is never recorded, in any form.
+    for r in &failed {
+        assert!(!r.to_string().contains("not the password"), "{r}");
+    }
+    let signed_in = records(&app, &owner_token, "auth.signed_in").await;
+    let viewer_in: Vec<&Value> = signed_in
+        .iter()
+        .filter(|r| r["target_id"] == viewer_id.to_string())
+        .collect();
+    assert_eq!(viewer_in.len(), 1, "{signed_in:#?}");
+    assert_eq!(viewer_in[0]["outcome"], "success");
+    assert_eq!(viewer_in[0]["actor_type"], "identity");
+    assert_eq!(viewer_in[0]["actor_id"], viewer_id.to_string());
+    // Globex's trail has none of it.
+    let globex_token = app.owner_token(&app.globex).await;
+    assert!(
+        records(&app, &globex_token, "auth.sign_in_failed")
+            .await
+            .is_empty()
+    );
+
+    // A viewer may read identities but not delete them: the refusal is recorded, with the
+    // permission and the reason, although the request's own work was rolled back.
+    let path = format!("/v1/identities/{}", app.acme.owner_id);
+    let res = app
+        .send(Method::DELETE, &path, Some(&viewer_token), None)
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let mut denied = Vec::new();
+    for _ in 0..100 {
+        denied = records(&app, &owner_token, "authz.denied").await;
+        if !denied.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(denied.len(), 1, "{denied:#?}");
+    let d = &denied[0];
+    assert_eq!(d["outcome"], "denied");
+    assert_eq!(d["actor_type"], "identity");
+    assert_eq!(d["actor_id"], viewer_id.to_string());
+    assert_eq!(d["target_type"], "identities");
+    // Refused on the module as a whole, before any identity was read.
+    assert!(d["target_id"].is_null());
+    assert_eq!(d["after"]["permission"], "identities:delete");
+    assert!(!d["after"]["reason"].as_str().unwrap().is_empty());
+    // Records written outside any change still extend the chain.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/audit/verify",
+            Some(&owner_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let verification: Value = res.json().await.unwrap();
+    assert!(verification["broken"].is_null(), "{verification}");
+    assert!(verification["checked"].as_i64().unwrap() >= 4);
+}

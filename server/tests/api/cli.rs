@@ -136,7 +136,7 @@ async fn tenant_create_migrate_and_keys_rotate_on_a_database_url() {
     let db = service::Db::connect(&url, 2).await.unwrap();
     let caller = service::auth::login(
         &db,
-        None,
+        &service::Ctx::new(service::Principal::Anonymous, "cli-test"),
         service::auth::LoginInput {
             tenant: "umbrella".into(),
             email: "alice@umbrella.test".into(),

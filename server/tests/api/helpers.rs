@@ -136,6 +136,7 @@ pub fn serve_args() -> ServeArgs {
         embeddings_model: None,
         embeddings_key: None,
         embeddings_timeout: 10,
+        event_retention_days: 30,
     }
 }
 

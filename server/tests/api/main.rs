@@ -7,6 +7,7 @@ mod audit_chain;
 mod cli;
 mod http_api_keys;
 mod http_auth;
+mod http_events;
 mod http_identities;
 mod http_invitations;
 mod http_memories;

@@ -6,13 +6,11 @@ pub mod passwords;
 pub mod throttle;
 pub mod tokens;
 
-use std::net::IpAddr;
-
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::authz::cache::AuthzCache;
-use crate::ctx::{AuthMethod, Caller, Plan};
+use crate::ctx::{AuthMethod, Caller, Ctx, Plan};
 use crate::db::Db;
 use crate::error::{Error, Result};
 
@@ -26,16 +24,16 @@ pub struct LoginInput {
 /// Checks a password sign-in. Every failure, whatever its cause (unknown tenant, unknown
 /// email, wrong password, disabled identity), is the same `InvalidCredentials` and costs one
 /// argon2 verification, so neither the answer nor its timing tells them apart.
-pub async fn login(
-    db: &Db,
-    ip: Option<IpAddr>,
-    input: LoginInput,
-    via: AuthMethod,
-) -> Result<Caller> {
+///
+/// The tenant's audit trail records each attempt: `auth.signed_in`, or
+/// `auth.sign_in_failed` (outcome `failure`, actor `anonymous`) with the email tried and
+/// why it failed, for the tenant's administrators only. Attempts the throttle turns away
+/// and attempts at tenants that do not exist are logged, not recorded.
+pub async fn login(db: &Db, request: &Ctx, input: LoginInput, via: AuthMethod) -> Result<Caller> {
     let slug = input.tenant.trim().to_lowercase();
     let email = input.email.trim().to_lowercase();
     let mut keys = vec![throttle::Key::account(&slug, &email)];
-    if let Some(ip) = ip {
+    if let Some(ip) = request.ip {
         keys.push(throttle::Key::ip(ip));
     }
     throttle::attempt(db.pool(), &keys).await?;
@@ -62,15 +60,84 @@ pub async fn login(
     let verified = passwords::verify(stored, input.password).await;
     let ok = matches!(verified, Ok(true)) && found.as_ref().is_some_and(|f| f.3 == "active");
     throttle::finish(db.pool(), &keys[0], &keys[1..], ok).await?;
-    verified?;
+    let verified = verified?;
+    let method = match via {
+        AuthMethod::Session => "password (console)",
+        AuthMethod::AccessToken | AuthMethod::ApiKey => "password (API token)",
+    };
     if !ok {
         tracing::info!(tenant = %slug, known = found.is_some(), "sign-in failed");
+        if let Some(tenant_id) = tenant_id {
+            let reason = match &found {
+                None => "no user with this email",
+                Some((_, _, None, _)) => {
+                    "the account has no password (it signs in through SSO or has not accepted its invitation)"
+                }
+                Some(_) if !verified => "wrong password",
+                Some(_) => "the account is not active",
+            };
+            let email: String = email.chars().take(254).collect();
+            audit_sign_in(
+                db,
+                request,
+                tenant_id,
+                found.as_ref().map(|f| f.1),
+                method,
+                Err((email.as_str(), reason)),
+            )
+            .await?;
+        }
         return Err(Error::InvalidCredentials);
     }
     let (tenant_id, identity_id, _, _) = found.expect("checked above");
-    load_caller(db, tenant_id, identity_id, via)
+    let caller = load_caller(db, tenant_id, identity_id, via)
         .await?
-        .ok_or(Error::InvalidCredentials)
+        .ok_or(Error::InvalidCredentials)?;
+    audit_sign_in(db, request, tenant_id, Some(identity_id), method, Ok(())).await?;
+    Ok(caller)
+}
+
+/// The audit record of one sign-in attempt: `Ok` when it succeeded, else the email tried
+/// (empty when there was none) and why it failed.
+pub(crate) async fn audit_sign_in(
+    db: &Db,
+    request: &Ctx,
+    tenant_id: Uuid,
+    identity_id: Option<Uuid>,
+    method: &str,
+    result: std::result::Result<(), (&str, &str)>,
+) -> Result<()> {
+    use crate::audit_log::{Occurrence, Origin, write_occurrence};
+    let (origin, occurrence) = match (result, identity_id) {
+        (Ok(()), Some(id)) => (
+            Origin::identity(request, id),
+            Occurrence {
+                action: "auth.signed_in",
+                target_type: "identity",
+                target_id: Some(id),
+                outcome: "success",
+                detail: serde_json::json!({ "method": method }),
+            },
+        ),
+        (Ok(()), None) => return Err(Error::Internal("a sign-in without an identity".into())),
+        (Err((email, reason)), id) => {
+            let mut detail = serde_json::json!({ "method": method, "reason": reason });
+            if !email.is_empty() {
+                detail["email"] = email.into();
+            }
+            (
+                Origin::anonymous(request),
+                Occurrence {
+                    action: "auth.sign_in_failed",
+                    target_type: "identity",
+                    target_id: id,
+                    outcome: "failure",
+                    detail,
+                },
+            )
+        }
+    };
+    write_occurrence(db, tenant_id, &origin, occurrence).await
 }
 
 /// The caller behind a session or an access token, if the identity is still active.

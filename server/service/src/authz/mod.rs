@@ -188,6 +188,12 @@ impl Ctx {
                 {
                     if log {
                         tracing::info!(permission = %permission, key = %key.id, "outside the API key's scopes");
+                        self.record_denial(
+                            caller,
+                            permission,
+                            &target,
+                            "outside the API key's scopes",
+                        );
                     }
                     return Err(Error::Forbidden {
                         action: format!("{permission} with this API key (not in its scopes)"),
@@ -200,11 +206,9 @@ impl Ctx {
                     Ok(())
                 } else {
                     if log {
-                        tracing::info!(
-                        permission = %permission,
-                        reason = %decision.reason.describe(),
-                        "authorization denied"
-                        );
+                        let reason = decision.reason.describe();
+                        tracing::info!(permission = %permission, reason = %reason, "authorization denied");
+                        self.record_denial(caller, permission, &target, &reason);
                     }
                     Err(Error::Forbidden {
                         action: permission.to_key(),
@@ -212,6 +216,34 @@ impl Ctx {
                 }
             }
         }
+    }
+
+    /// Puts a denial in the audit trail (`authz.denied`, outcome `denied`), when the
+    /// request carries the trail's handle.
+    fn record_denial(
+        &self,
+        caller: &Caller,
+        permission: Permission,
+        target: &Target,
+        reason: &str,
+    ) {
+        let Some(db) = &self.audit else { return };
+        crate::audit_log::record_denial(
+            db,
+            caller.tenant_id,
+            crate::audit_log::Origin::of(self),
+            crate::audit_log::Occurrence {
+                action: "authz.denied",
+                target_type: target.kind,
+                target_id: target.id,
+                outcome: "denied",
+                detail: serde_json::json!({
+                    "permission": permission.to_key(),
+                    "owner": target.owner,
+                    "reason": reason,
+                }),
+            },
+        );
     }
 
     /// The same decision, explained (the policy simulator and `/v1/authz/check`).

@@ -2,11 +2,14 @@
 //! exactly when its change committed. Delivery (webhooks) reads the outbox later.
 
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::db::Change;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::pagination::{self, Page};
+
+pub mod catalogue;
 
 pub(crate) async fn emit(
     conn: &mut PgConnection,
@@ -17,6 +20,8 @@ pub(crate) async fn emit(
     let id = Uuid::now_v7();
     let data = change.after.as_ref().or(change.before.as_ref());
     let payload = json!({ "id": change.target_id, "data": data });
+    #[cfg(feature = "event-checks")]
+    catalogue::check(change.action, change.target_type, &payload).map_err(Error::Internal)?;
     sqlx::query!(
         "insert into outbox_events (tenant_id, id, event_type, subject_type, subject_id, payload, audit_id)
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -60,4 +65,294 @@ pub async fn for_subject(
     .fetch_all(tx.conn())
     .await?;
     Ok(rows)
+}
+
+/// One event as programs read it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Event {
+    pub id: Uuid,
+    /// `identity.created`, `memory.deleted`, ...
+    pub event_type: String,
+    pub subject_type: String,
+    pub subject_id: Option<Uuid>,
+    /// `{ "id": <subject id>, "data": <the subject after the change, or before a removal> }`.
+    pub payload: serde_json::Value,
+    /// The audit record of the change (actor, request, before/after).
+    pub audit_id: Option<Uuid>,
+    /// Who made the change, from that record.
+    pub actor_type: Option<String>,
+    pub actor_id: Option<Uuid>,
+    /// The acting identity's name (or email), while it exists.
+    pub actor_label: Option<String>,
+    pub occurred_at: time::OffsetDateTime,
+}
+
+/// Which events to list; every field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Event types, each exact (`identity.created`) or a prefix wildcard (`identity.*`, `*`).
+    pub types: Vec<String>,
+    /// Events about this identity or made by it.
+    pub identity_id: Option<Uuid>,
+    pub subject_id: Option<Uuid>,
+    /// `occurred_at >= from`.
+    pub from: Option<time::OffsetDateTime>,
+    /// `occurred_at < to`.
+    pub to: Option<time::OffsetDateTime>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.event_type, e.subject_type, e.subject_id, e.payload, \
+    e.audit_id, a.actor_type, a.actor_id, \
+    coalesce(nullif(i.display_name, ''), i.email) as actor_label, e.created_at as occurred_at";
+const EVENT_FROM: &str = "from outbox_events e \
+    left join audit_log a on a.tenant_id = e.tenant_id and a.id = e.audit_id \
+    left join identities i on i.tenant_id = a.tenant_id and i.id = a.actor_id \
+    and a.actor_type = 'identity'";
+
+/// Whether `name` is of the types `pattern` (`area.verb`, `area.*` or `*`) names.
+pub fn type_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// Checks one type pattern: `area.verb`, `area.*` or `*`, of lowercase letters, digits,
+/// underscores and dots.
+pub fn valid_pattern(p: &str) -> bool {
+    let body = p.strip_suffix('*').unwrap_or(p);
+    !p.is_empty()
+        && p.len() <= 100
+        && (body.is_empty() || body.ends_with('.') || !p.ends_with('*'))
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+}
+
+impl EventQuery {
+    fn push_filters(&self, q: &mut QueryBuilder<Postgres>) -> Result<()> {
+        let patterns: Vec<&str> = self
+            .types
+            .iter()
+            .flat_map(|t| t.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(bad) = patterns.iter().find(|p| !valid_pattern(p)) {
+            return Err(Error::validation(
+                "type",
+                "invalid_pattern",
+                format!("{bad:?} is not an event type or a pattern such as identity.* or *"),
+            ));
+        }
+        if let Some(unknown) = patterns.iter().find(|p| !catalogue::matches_any(p)) {
+            return Err(Error::validation(
+                "type",
+                "unknown_type",
+                format!("no event type is {unknown:?}: GET /v1/events/types lists them"),
+            ));
+        }
+        if !patterns.is_empty() && !patterns.contains(&"*") {
+            let exact: Vec<String> = patterns
+                .iter()
+                .filter(|p| !p.ends_with('*'))
+                .map(|p| (*p).to_owned())
+                .collect();
+            let prefixes: Vec<String> = patterns
+                .iter()
+                .filter_map(|p| p.strip_suffix('*'))
+                .map(|p| format!("{}%", p.replace('_', "\\_")))
+                .collect();
+            q.push(" and (e.event_type = any(").push_bind(exact);
+            q.push(") or e.event_type like any(").push_bind(prefixes);
+            q.push("))");
+        }
+        if let Some(i) = self.identity_id {
+            q.push(" and (e.subject_id = ").push_bind(i);
+            q.push(" or a.actor_id = ").push_bind(i).push(")");
+        }
+        if let Some(s) = self.subject_id {
+            q.push(" and e.subject_id = ").push_bind(s);
+        }
+        if let Some(f) = self.from {
+            q.push(" and e.created_at >= ").push_bind(f);
+        }
+        if let Some(t) = self.to {
+            q.push(" and e.created_at < ").push_bind(t);
+        }
+        Ok(())
+    }
+}
+
+/// The tenant's events, newest first.
+pub async fn list(ctx: &crate::Ctx, db: &crate::Db, query: &EventQuery) -> Result<Page<Event>> {
+    let limit = pagination::limit(query.limit)?;
+    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "select {EVENT_COLUMNS} {EVENT_FROM} where e.tenant_id = "
+    ));
+    q.push_bind(tx.tenant_id);
+    query.push_filters(&mut q)?;
+    if let Some(c) = query.cursor.as_deref() {
+        q.push(" and e.id < ")
+            .push_bind(pagination::decode_cursor(c)?);
+    }
+    q.push(" order by e.id desc limit ")
+        .push_bind(i64::from(limit) + 1);
+    let rows: Vec<Event> = q.build_query_as().fetch_all(tx.conn()).await?;
+    Ok(pagination::page(rows, limit, |e| e.id))
+}
+
+/// One event of the tenant.
+pub async fn get(ctx: &crate::Ctx, db: &crate::Db, id: Uuid) -> Result<Event> {
+    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "select {EVENT_COLUMNS} {EVENT_FROM} where e.tenant_id = "
+    ));
+    q.push_bind(tx.tenant_id);
+    q.push(" and e.id = ").push_bind(id);
+    q.build_query_as()
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(Error::NotFound { resource: "event" })
+}
+
+/// How many events of each type happened in each time bucket.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    /// `hour` or `day`.
+    pub bucket: &'static str,
+    pub from: time::OffsetDateTime,
+    pub to: time::OffsetDateTime,
+    pub total: i64,
+    /// Per type over the whole range, most frequent first.
+    pub by_type: Vec<TypeCount>,
+    /// Per bucket start and type, oldest first; buckets without events are left out.
+    pub series: Vec<BucketCount>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct TypeCount {
+    pub event_type: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct BucketCount {
+    pub bucket_start: time::OffsetDateTime,
+    pub event_type: String,
+    pub count: i64,
+}
+
+/// The longest range stats cover: a year of days, or 31 days of hours.
+const MAX_STAT_DAYS: i64 = 366;
+const MAX_STAT_HOURS: i64 = 31 * 24;
+
+/// Counts of the tenant's events by type over `[from, to)` (default: the last 7 days), per
+/// `bucket` (`hour` or `day`, default `day`), optionally only of `types` (patterns as in
+/// [`EventQuery`]).
+pub async fn stats(
+    ctx: &crate::Ctx,
+    db: &crate::Db,
+    query: &EventQuery,
+    bucket: Option<&str>,
+) -> Result<Stats> {
+    let bucket = match bucket.unwrap_or("day") {
+        "day" => "day",
+        "hour" => "hour",
+        _ => {
+            return Err(Error::validation(
+                "bucket",
+                "invalid_value",
+                "bucket is hour or day",
+            ));
+        }
+    };
+    let to = query.to.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let from = query.from.unwrap_or(to - time::Duration::days(7));
+    let span = to - from;
+    let too_long = match bucket {
+        "hour" => span > time::Duration::hours(MAX_STAT_HOURS),
+        _ => span > time::Duration::days(MAX_STAT_DAYS),
+    };
+    if span <= time::Duration::ZERO || too_long {
+        return Err(Error::validation(
+            "from",
+            "out_of_range",
+            format!(
+                "from must be before to, and the range at most {MAX_STAT_HOURS} hours by hour or {MAX_STAT_DAYS} days by day"
+            ),
+        ));
+    }
+    let query = EventQuery {
+        from: Some(from),
+        to: Some(to),
+        ..query.clone()
+    };
+    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
+    let mut q = QueryBuilder::<Postgres>::new("select date_trunc(");
+    q.push_bind(bucket);
+    q.push(
+        ", e.created_at, 'UTC') as bucket_start, e.event_type, count(*) as count \
+         from outbox_events e left join audit_log a on a.tenant_id = e.tenant_id and a.id = e.audit_id \
+         where e.tenant_id = ",
+    );
+    q.push_bind(tx.tenant_id);
+    query.push_filters(&mut q)?;
+    q.push(" group by 1, 2 order by 1, 2");
+    let series: Vec<BucketCount> = q.build_query_as().fetch_all(tx.conn()).await?;
+    let mut by_type: std::collections::BTreeMap<&str, i64> = Default::default();
+    for s in &series {
+        *by_type.entry(s.event_type.as_str()).or_default() += s.count;
+    }
+    let mut by_type: Vec<TypeCount> = by_type
+        .into_iter()
+        .map(|(event_type, count)| TypeCount {
+            event_type: event_type.to_owned(),
+            count,
+        })
+        .collect();
+    by_type.sort_by(|a, b| b.count.cmp(&a.count).then(a.event_type.cmp(&b.event_type)));
+    Ok(Stats {
+        bucket,
+        from,
+        to,
+        total: by_type.iter().map(|t| t.count).sum(),
+        by_type,
+        series,
+    })
+}
+
+/// Events removed per statement while pruning.
+const PRUNE_BATCH: i32 = 5_000;
+
+/// Removes events older than `days` days from every tenant, in batches (migration 015's
+/// `tenantry_events_prune`). Returns how many.
+pub async fn prune(db: &crate::Db, days: u32) -> Result<i64> {
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    let mut removed = 0;
+    for tenant_id in db.tenant_ids().await? {
+        loop {
+            let mut tx = db.begin_tenant(tenant_id).await?;
+            let n = sqlx::query_scalar!(
+                r#"select tenantry_events_prune($1, $2, $3) as "removed!""#,
+                tenant_id,
+                days,
+                PRUNE_BATCH
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            removed += n;
+            if n < i64::from(PRUNE_BATCH) {
+                break;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, days, "old events pruned");
+    }
+    Ok(removed)
 }

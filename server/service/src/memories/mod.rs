@@ -79,7 +79,7 @@ impl Memory {
             "id": self.id, "owner_id": self.owner_id, "tags": self.tags, "source": self.source,
             "importance": self.importance, "text_chars": self.text.chars().count(),
             "embedding_model": self.embedding_model,
-            "expires_at": self.expires_at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+            "expires_at": self.expires_at.map(crate::rfc3339),
             "deleted": self.deleted_at.is_some(),
         })
     }

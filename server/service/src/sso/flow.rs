@@ -238,7 +238,51 @@ struct Verified {
 }
 
 /// Finishes the attempt `pending` with the provider's response; the caller signed in.
+/// The tenant's audit trail records the outcome (`auth.signed_in`, or
+/// `auth.sign_in_failed` with the refusal's code and message).
 pub async fn finish(
+    request: &Ctx,
+    db: &Db,
+    pending: &Pending,
+    redirect_uri: &str,
+    callback: Callback,
+) -> Result<Caller> {
+    let method = format!("sso ({})", pending.issuer);
+    match finish_attempt(request, db, pending, redirect_uri, callback).await {
+        Ok(caller) => {
+            crate::auth::audit_sign_in(
+                db,
+                request,
+                caller.tenant_id,
+                Some(caller.identity_id),
+                &method,
+                Ok(()),
+            )
+            .await?;
+            Ok(caller)
+        }
+        Err(e) => {
+            if let Error::Refused { code, message } = &e {
+                let reason = format!("{code}: {message}");
+                let recorded = crate::auth::audit_sign_in(
+                    db,
+                    request,
+                    pending.tenant_id,
+                    None,
+                    &method,
+                    Err(("", reason.as_str())),
+                )
+                .await;
+                if let Err(audit) = recorded {
+                    tracing::error!(error = %audit, "recording a failed SSO sign-in failed");
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn finish_attempt(
     request: &Ctx,
     db: &Db,
     pending: &Pending,

@@ -59,7 +59,7 @@ pub async fn token(
         email: body.email,
         password: body.password,
     };
-    let caller = auth::login(&state.db, ctx.ip, input, AuthMethod::AccessToken).await?;
+    let caller = auth::login(&state.db, &ctx, input, AuthMethod::AccessToken).await?;
     let pair = state.tokens.issue_pair(&ctx, &state.db, &caller).await?;
     Ok(axum::Json(pair.into()))
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
@@ -37,6 +38,7 @@ use crate::state::AppState;
         (name = "sso", description = "Single sign-on: the tenant's OpenID Connect providers, and signing in through them"),
         (name = "memories", description = "Memories of identities: store, search by meaning or words, expire, delete and restore"),
         (name = "audit", description = "The audit trail: a hash chain per tenant, verified on demand"),
+        (name = "events", description = "The event stream: every change as a typed event, by type, identity and time"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -126,6 +128,11 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::verify))
         .routes(routes!(audit::export))
         .routes(routes!(audit::get))
+        .routes(routes!(events::list))
+        .routes(routes!(events::types))
+        .routes(routes!(events::stats))
+        .routes(routes!(events::get))
+        .routes(routes!(events::for_identity))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);
