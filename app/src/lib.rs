@@ -6,9 +6,11 @@
 
 pub mod account;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
@@ -84,7 +86,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("memories/:id") ssr=SsrMode::Async view=memories::pages::MemoryPage/>
                     <Route path=path!("memories/:id/edit") ssr=SsrMode::Async view=memories::pages::EditMemoryPage/>
                     <Route path=path!("webhooks") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Webhooks" description="Signed, retried deliveries of every event to your endpoints, with a delivery log and test pings."/> }/>
-                    <Route path=path!("audit") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Audit trail" description="Every change with its actor, before and after, in a tamper-evident chain you can verify and export. The records are already being written."/> }/>
+                    <Route path=path!("events") ssr=SsrMode::Async view=events::pages::EventsPage/>
+                    <Route path=path!("audit") ssr=SsrMode::Async view=audit::pages::AuditPage/>
+                    <Route path=path!("audit/:id") ssr=SsrMode::Async view=audit::pages::AuditRecordPage/>
                     <Route path=path!("api-keys") ssr=SsrMode::Async view=api_keys::pages::ApiKeysPage/>
                     <Route path=path!("account") ssr=SsrMode::Async view=account::pages::AccountPage/>
                     <Route path=path!("settings") ssr=SsrMode::Async view=sso::pages::SettingsPage/>

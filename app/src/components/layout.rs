@@ -60,9 +60,14 @@ pub const NAV: &[NavItem] = &[
         built: false,
     },
     NavItem {
+        href: "/events",
+        label: "Events",
+        built: true,
+    },
+    NavItem {
         href: "/audit",
         label: "Audit trail",
-        built: false,
+        built: true,
     },
     NavItem {
         href: "/settings",

@@ -2,5 +2,6 @@
 
 pub mod forms;
 pub mod layout;
+pub mod poll;
 pub mod ui;
 pub mod url;

@@ -1,7 +1,6 @@
 //! Pages of the Memories screen: search and the newest memories (with the status strip),
 //! a memory's page, the new and edit forms, and the Trash.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -18,6 +17,7 @@ use super::model::{
 };
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, TextArea, TextField, successes};
+use crate::components::poll::tick_while;
 use crate::components::ui::{
     BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
     Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
@@ -355,38 +355,12 @@ fn StatusStrip() -> impl IntoView {
     // never closes or resets the form while the admin uses it.
     let status = Resource::new(move || (tick.get(), saved.get()), |_| memory_status());
     let settings = Resource::new(move || saved.get(), |_| memory_status());
-    // While the memories are re-embedded, ask again every few seconds (in the browser only:
-    // effects do not run on the server).
-    let poller: Arc<Mutex<Option<IntervalHandle>>> = Arc::new(Mutex::new(None));
-    {
-        let poller = Arc::clone(&poller);
-        Effect::new(move |_| {
-            let running = matches!(status.get(), Some(Ok(s)) if s.reembedding());
-            let Ok(mut slot) = poller.lock() else { return };
-            match (running, slot.is_some()) {
-                (true, false) => {
-                    *slot = set_interval_with_handle(
-                        move || tick.update(|n| *n += 1),
-                        Duration::from_secs(3),
-                    )
-                    .ok();
-                }
-                (false, true) => {
-                    if let Some(handle) = slot.take() {
-                        handle.clear();
-                    }
-                }
-                _ => {}
-            }
-        });
-    }
-    on_cleanup(move || {
-        if let Ok(mut slot) = poller.lock()
-            && let Some(handle) = slot.take()
-        {
-            handle.clear();
-        }
-    });
+    // While the memories are re-embedded, ask again every few seconds.
+    tick_while(
+        move || matches!(status.get(), Some(Ok(s)) if s.reembedding()),
+        Duration::from_secs(3),
+        tick,
+    );
     let form = FormState::new("memory_ttl", save.version().into(), save.value().into());
     view! {
         <section aria-label="Memory status" class=format!("{CARD} mb-6 px-4 py-3")>

@@ -248,6 +248,12 @@ fn routes() -> Vec<Route> {
         route("GET", "/v1/audit", Access::Write, false),
         route("GET", "/v1/audit/export", Access::Write, false),
         route("GET", "/v1/audit/{audit}", Access::Write, true),
+        route("GET", "/v1/events", Access::Write, false),
+        route("GET", "/v1/events/stats", Access::Write, false),
+        // The catalogue is the same for everyone: any member may read it.
+        route("GET", "/v1/events/types", Access::Read, false),
+        route("GET", "/v1/events/{event}", Access::Write, true),
+        route("GET", "/v1/identities/{id}/events", Access::Write, true),
         Route {
             body: Some(|| json!({})),
             ..route("POST", "/v1/audit/verify", Access::Write, false)
@@ -330,6 +336,7 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
         ("POST", "memories") if path.ends_with("/restore") => "memories:delete",
         ("PUT", "memories") => "settings:update",
         ("POST", "audit") => "audit:read",
+        ("GET", "events") if path.ends_with("/types") => return None,
         ("GET", m) => return Some(read(m)),
         ("POST", m) if !is_object => return Some(create(m)),
         ("PATCH", m) => return Some(update(m)),
@@ -349,7 +356,7 @@ fn module_name(m: &str) -> &'static str {
         "invitations" => "invitations",
         "sso" => "settings",
         "memories" => "memories",
-        "audit" => "audit",
+        "audit" | "events" => "audit",
         other => panic!("unknown module {other}"),
     }
 }
@@ -794,6 +801,45 @@ const SERVER_FNS: &[ServerFn] = &[
         object: false,
         args: &[("default_expiry", "never"), ("default_ttl_seconds", "")],
     },
+    // audit:read is an admin's: a viewer is refused.
+    ServerFn {
+        path: "/api/audit/list",
+        access: Access::Write,
+        object: false,
+        args: &[("action", "identity.*")],
+    },
+    ServerFn {
+        path: "/api/audit/get",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{audit}")],
+    },
+    ServerFn {
+        path: "/api/audit/verify",
+        access: Access::Write,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/events/list",
+        access: Access::Write,
+        object: false,
+        args: &[("types", "identity.*")],
+    },
+    // The catalogue's names: any member.
+    ServerFn {
+        path: "/api/events/types",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    // A GET (a plain link downloads it); its arguments go in the query.
+    ServerFn {
+        path: "/api/audit/export",
+        access: Access::Write,
+        object: false,
+        args: &[("format", "jsonl"), ("action", "identity.*")],
+    },
     // Last: they remove what the rows above use.
     ServerFn {
         path: "/api/sso/delete",
@@ -848,6 +894,18 @@ const SERVER_FNS: &[ServerFn] = &[
         ],
     },
 ];
+
+/// The first id `sql` (with the target tenant as `$1`) finds, read past row-level security.
+async fn newest_id(app: &TestApp, sql: &'static str) -> uuid::Uuid {
+    let mut su = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db_url)
+        .await
+        .unwrap();
+    sqlx::query_scalar(sql)
+        .bind(app.acme.id)
+        .fetch_one(&mut su)
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn every_route_is_in_the_table() {
@@ -907,6 +965,7 @@ fn openapi_path(path: &str) -> String {
         .replace("{provider}", "{id}")
         .replace("{memory}", "{id}")
         .replace("{audit}", "{id}")
+        .replace("{event}", "{id}")
         .replace("{member}", "{identity_id}")
         .replace("/versions/1/", "/versions/{version}/")
 }
@@ -1016,18 +1075,18 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .await
             .unwrap();
     // An audit record of the target tenant, for the audit routes.
-    let audit: uuid::Uuid = {
-        let mut su = <sqlx::PgConnection as sqlx::Connection>::connect(&app.db_url)
-            .await
-            .unwrap();
-        sqlx::query_scalar(
-            "select id from audit_log where tenant_id = $1 order by seq desc limit 1",
-        )
-        .bind(app.acme.id)
-        .fetch_one(&mut su)
-        .await
-        .unwrap()
-    };
+    let audit = newest_id(
+        &app,
+        "select id from audit_log where tenant_id = $1 order by seq desc limit 1",
+    )
+    .await;
+
+    // An event of the target tenant, for the event routes.
+    let event = newest_id(
+        &app,
+        "select id from outbox_events where tenant_id = $1 order by id desc limit 1",
+    )
+    .await;
 
     // For each permission a route checks, an identity holding every permission but that one.
     let mut lacking: std::collections::HashMap<&'static str, String> = Default::default();
@@ -1071,6 +1130,7 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{provider}", &sso_provider.id.to_string())
             .replace("{memory}", &memory.id.to_string())
             .replace("{audit}", &audit.to_string())
+            .replace("{event}", &event.to_string())
             .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
     for r in routes() {
@@ -1239,6 +1299,11 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
     .await
     .unwrap()
     .into_memory();
+    let audit = newest_id(
+        &app,
+        "select id from audit_log where tenant_id = $1 order by seq desc limit 1",
+    )
+    .await;
     let substitute = |text: &str| {
         text.replace("{id}", &target.to_string())
             .replace("{role}", &role.id.to_string())
@@ -1250,17 +1315,19 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
             .replace("{tenant}", &app.acme.id.to_string())
             .replace("{provider}", &sso_provider.id.to_string())
             .replace("{memory}", &memory.id.to_string())
+            .replace("{audit}", &audit.to_string())
             .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
 
     for f in SERVER_FNS {
         let args: Vec<(&str, String)> = f.args.iter().map(|(k, v)| (*k, substitute(v))).collect();
         let call = |client: &reqwest::Client| {
-            client
-                .post(app.url(f.path))
-                .header("origin", app.url(""))
-                .form(&args)
-                .send()
+            let request = if f.path == "/api/audit/export" {
+                client.get(app.url(f.path)).query(&args)
+            } else {
+                client.post(app.url(f.path)).form(&args)
+            };
+            request.header("origin", app.url("")).send()
         };
         let anon = call(&anonymous).await.unwrap().status();
         match f.access {

@@ -1,0 +1,94 @@
+//! Server functions of the Events screen: each turns its arguments into a service call and
+//! the result into wire types. `service::events` checks `audit:read` on every read.
+
+use leptos::prelude::*;
+
+use super::model::EventPageView;
+use crate::error::AppError;
+
+/// Events per page.
+#[cfg(feature = "ssr")]
+const PAGE_SIZE: u32 = 50;
+
+#[cfg(feature = "ssr")]
+fn view_of(e: service::events::Event, now: time::OffsetDateTime) -> super::model::EventView {
+    use time::macros::format_description;
+    let at = e.occurred_at.to_offset(time::UtcOffset::UTC);
+    let data = e
+        .payload
+        .get("data")
+        .filter(|d| !d.is_null())
+        .map(|d| serde_json::to_string_pretty(d).unwrap_or_default())
+        .unwrap_or_default();
+    super::model::EventView {
+        id: e.id.to_string(),
+        event_type: e.event_type,
+        subject_type: e.subject_type,
+        subject_id: e.subject_id.map(|i| i.to_string()),
+        data,
+        audit_id: e.audit_id.map(|i| i.to_string()),
+        actor_type: e.actor_type,
+        actor_id: e.actor_id.map(|i| i.to_string()),
+        actor_label: e.actor_label,
+        occurred_at: at
+            .format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+            ))
+            .unwrap_or_default(),
+        occurred_iso: at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        occurred_ago: crate::audit::model::ago((now - at).whole_seconds()),
+    }
+}
+
+/// The events the filters take, newest first, a page at a time (`cursor` from the previous
+/// page's `next_cursor`).
+#[server(endpoint = "events/list")]
+pub async fn list_events(
+    types: Option<String>,
+    identity: Option<String>,
+    cursor: Option<String>,
+) -> Result<EventPageView, AppError> {
+    use time::macros::format_description;
+    let db = crate::server::db()?;
+    let ctx = crate::server::ctx().await?;
+    let identity_id = match identity.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
+        None => None,
+        Some(raw) => Some(uuid::Uuid::parse_str(raw).map_err(|_| {
+            AppError::from(service::Error::validation(
+                "identity",
+                "invalid_value",
+                "Pick an identity from the list, or paste its id.",
+            ))
+        })?),
+    };
+    let key = format!("{types:?}|{identity_id:?}|{cursor:?}");
+    let query = service::events::EventQuery {
+        types: types.into_iter().collect(),
+        identity_id,
+        limit: Some(PAGE_SIZE),
+        cursor: cursor.filter(|c| !c.trim().is_empty()),
+        ..Default::default()
+    };
+    let page = service::events::list(&ctx, &db, &query).await?;
+    let now = time::OffsetDateTime::now_utc();
+    Ok(EventPageView {
+        items: page.items.into_iter().map(|e| view_of(e, now)).collect(),
+        next_cursor: page.next_cursor,
+        read_at: now
+            .format(format_description!("[hour]:[minute]:[second] UTC"))
+            .unwrap_or_default(),
+        key,
+    })
+}
+
+/// The names of the catalogue's event types, for the type filter.
+#[server(endpoint = "events/types")]
+pub async fn event_type_names() -> Result<Vec<String>, AppError> {
+    crate::server::ctx().await?;
+    Ok(service::events::catalogue::all()
+        .iter()
+        .map(|t| t.name.to_owned())
+        .collect())
+}
