@@ -323,13 +323,13 @@ update memories m set tenant_id = o.id, owner_id = null
 drop index memories_embedding_384_idx;
 -- ... which also get blends of two real vectors (4:1) until there are $total rows.
 insert into memories (tenant_id, id, text, embedding, embedding_model, embedding_dim, content_hash, source)
-select o.id, gen_random_uuid(), 'blend ' || k || ' ' || a.rn,
+select o.id, gen_random_uuid(), 'blend ' || g.n || ' ' || a.rn,
        l2_normalize(a.v + b.v * array_fill(0.25::real, array[384])::vector(384)),
-       'all-MiniLM-L6-v2', 384, sha256(('blend ' || k || ' ' || a.rn)::bytea), 'bench'
-from generate_series(1, ceil(($total - (select count(*) from memories)) / (select count(*) from pool)::numeric)::int) k
+       'all-MiniLM-L6-v2', 384, sha256(('blend ' || g.n || ' ' || a.rn)::bytea), 'bench'
+from generate_series(1, ceil(($total - (select count(*) from memories)) / (select count(*) from pool)::numeric)::int) g(n)
 join pool a on true
-join pool b on b.rn = (a.rn * 7919 + k * 104729) % (select count(*) from pool)
-join others o on o.k = (a.rn + k * 31) % $others
+join pool b on b.rn = (a.rn * 7919 + g.n * 104729) % (select count(*) from pool)
+join others o on o.k = (a.rn + g.n * 31) % $others
 limit $total - (select count(*) from memories);
 alter table memories enable trigger user;
 SQL
