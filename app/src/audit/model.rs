@@ -46,7 +46,7 @@ impl AuditRecordView {
         )
     }
 
-    /// What it was done to: "identity 0193a1b2", or just the kind.
+    /// What it was done to: "identity 5f0c9e21", or just the kind.
     pub fn target_label(&self) -> String {
         match &self.target_id {
             Some(id) => format!("{} {}", self.target_type, short_id(id)),
@@ -98,9 +98,12 @@ pub fn object_href(kind: &str, id: &str) -> Option<String> {
     Some(format!("/{area}/{id}"))
 }
 
-/// The first 8 characters of an id: enough to tell records apart on a page.
+/// The last 8 characters of an id: enough to tell things apart on a page. Not the first:
+/// ids are UUIDv7, whose first characters are the time they were made, alike for everything
+/// made in the same minute.
 pub fn short_id(id: &str) -> String {
-    id.chars().take(8).collect()
+    let n = id.chars().count();
+    id.chars().skip(n.saturating_sub(8)).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -656,14 +659,14 @@ mod tests {
     fn records_describe_their_actor_and_target() {
         let mut r = record();
         assert_eq!(r.actor_name(), "Ada");
-        assert_eq!(r.target_label(), "identity 0193cccc");
+        assert_eq!(r.target_label(), "identity 00000003");
         assert_eq!(
             r.target_href().as_deref(),
             Some("/identities/0193cccc-0000-7000-8000-000000000003")
         );
         assert_eq!(r.short_hash(), "abababababab…");
         r.actor_label = None;
-        assert_eq!(r.actor_name(), "a deleted identity (0193ffee)");
+        assert_eq!(r.actor_name(), "a deleted identity (00000002)");
         r.actor_type = "system".into();
         r.actor_id = None;
         assert_eq!(r.actor_name(), "Tenantry");

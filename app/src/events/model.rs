@@ -36,7 +36,7 @@ impl EventView {
         )
     }
 
-    /// "identity 0193a1b2", or just the kind.
+    /// "identity 5f0c9e21", or just the kind.
     pub fn subject_label(&self) -> String {
         match &self.subject_id {
             Some(id) => format!("{} {}", self.subject_type.replace('_', " "), short_id(id)),
@@ -137,11 +137,11 @@ mod tests {
             id: "0193a1b2-0000-7000-8000-000000000001".into(),
             event_type: event_type.into(),
             subject_type: subject_type.into(),
-            subject_id: Some("0193a1b2-ffff-7000-8000-000000000002".into()),
+            subject_id: Some("0193a1b2-ffff-7000-8000-0000a1b20002".into()),
             data: String::new(),
             audit_id: None,
             actor_type: Some("api_key".into()),
-            actor_id: Some("0193c3d4-0000-7000-8000-000000000003".into()),
+            actor_id: Some("0193c3d4-0000-7000-8000-0000c3d40003".into()),
             actor_label: None,
             occurred_at: String::new(),
             occurred_iso: String::new(),
@@ -152,14 +152,14 @@ mod tests {
     #[test]
     fn subjects_and_actors_read_as_words() {
         let e = event("api_key.revoked", "api_key");
-        assert_eq!(e.subject_label(), "api key 0193a1b2");
+        assert_eq!(e.subject_label(), "api key a1b20002");
         assert_eq!(e.subject_href(), None);
-        assert_eq!(e.actor_name(), "API key 0193c3d4");
+        assert_eq!(e.actor_name(), "API key c3d40003");
         assert!(e.tone().contains("red"));
         let m = event("memory.created", "memory");
         assert_eq!(
             m.subject_href().as_deref(),
-            Some("/memories/0193a1b2-ffff-7000-8000-000000000002")
+            Some("/memories/0193a1b2-ffff-7000-8000-0000a1b20002")
         );
         assert!(m.tone().contains("emerald"));
         assert!(event("role.updated", "role").tone().contains("slate"));

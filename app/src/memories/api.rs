@@ -85,8 +85,10 @@ fn filter_of(
 
 #[cfg(feature = "ssr")]
 fn short_id(id: uuid::Uuid) -> String {
-    let s = id.to_string();
-    format!("identity {}", &s[..8])
+    format!(
+        "identity {}",
+        crate::audit::model::short_id(&id.to_string())
+    )
 }
 
 /// The names of the memories' owners, looked up once each. An owner the caller may not
