@@ -73,6 +73,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once at start-up: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the console and the API (the default).
@@ -203,6 +205,27 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_EVENT_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,
+
+    /// Let webhooks reach private, loopback and link-local addresses (local use and tests
+    /// only: otherwise a tenant could make this server call its own network).
+    #[arg(long, env = "TENANTRY_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhooks_allow_private: bool,
+
+    /// Seconds one webhook attempt may take, connection included.
+    #[arg(long, env = "TENANTRY_WEBHOOKS_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub webhooks_timeout: u64,
+
+    /// The waits between attempts of a failing delivery (`5s,5m,...`; units ms, s, m, h,
+    /// d); when they run out the delivery has failed, and a webhook that failed all along
+    /// is disabled.
+    #[arg(long, env = "TENANTRY_WEBHOOKS_RETRY_SCHEDULE", default_value = service::webhooks::DEFAULT_SCHEDULE)]
+    pub webhooks_retry_schedule: String,
+
+    /// Delivery loops of this instance (each holds a database connection while it works).
+    #[arg(long, env = "TENANTRY_WEBHOOKS_WORKERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub webhooks_workers: u64,
 }
 
 impl Default for ServeArgs {
@@ -216,6 +239,18 @@ impl Default for ServeArgs {
 }
 
 impl ServeArgs {
+    /// How webhooks are delivered.
+    pub fn webhook_settings(&self) -> anyhow::Result<service::webhooks::Settings> {
+        let retry_schedule = service::webhooks::parse_schedule(&self.webhooks_retry_schedule)
+            .map_err(|e| anyhow::anyhow!("TENANTRY_WEBHOOKS_RETRY_SCHEDULE: {e}"))?;
+        Ok(service::webhooks::Settings {
+            allow_private: self.webhooks_allow_private,
+            timeout: std::time::Duration::from_secs(self.webhooks_timeout),
+            retry_schedule,
+            ..Default::default()
+        })
+    }
+
     /// The configured embedding provider; `None` means the local model.
     pub fn embedder(
         &self,

@@ -141,7 +141,13 @@ async fn serve_with(
     let db = service::Db::connect(&database.url, global.db_max_connections)
         .await
         .map_err(anyhow_service)?
-        .with_master_key(master.clone());
+        .with_master_key(master.clone())
+        .with_webhooks(args.webhook_settings()?);
+    if args.webhooks_allow_private {
+        tracing::warn!(
+            "TENANTRY_WEBHOOKS_ALLOW_PRIVATE: webhooks may reach private and loopback addresses"
+        );
+    }
     let db = match args.embedder()? {
         Some(provider) => {
             tracing::info!(
@@ -187,6 +193,7 @@ async fn serve_with(
         tracing::warn!(site_root = %args.site_root.display(), "the console's site folder has no pkg/: build it with `make build` (pages will not hydrate)");
     }
     let event_retention_days = args.event_retention_days;
+    let webhook_workers = args.webhooks_workers as usize;
     let state = startup::build_state(db.clone(), master, args).await?;
     let key_reload = workers::spawn_key_reload(state.tokens.keys.clone());
     let router = startup::build_router(state);
@@ -197,6 +204,8 @@ async fn serve_with(
     let authz_listener = workers::spawn_authz_listener(db.clone());
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     let memories_worker = workers::memories::spawn(db.clone());
+    let webhook_deliverer =
+        (webhook_workers > 0).then(|| workers::webhooks::spawn(db.clone(), webhook_workers));
     tracing::info!("Tenantry is serving http://{addr}");
     // Human messages go to stderr; stdout carries only the logs (JSON lines if asked).
     eprintln!("Tenantry is serving http://{addr}  (Ctrl-C stops it)");
@@ -206,6 +215,9 @@ async fn serve_with(
     authz_listener.abort();
     mail_sender.abort();
     memories_worker.abort();
+    if let Some(w) = webhook_deliverer {
+        w.abort();
+    }
     // Requests still running after the grace period hold pooled connections; do not let
     // them keep the process (and its embedded PostgreSQL) alive.
     if tokio::time::timeout(std::time::Duration::from_secs(5), db.close())

@@ -35,6 +35,8 @@ pub struct Db {
     master: Option<Arc<crate::crypto::MasterKey>>,
     /// Embeds memories; the local model unless the server configured another provider.
     embedder: Option<Arc<dyn crate::memories::embeddings::Provider>>,
+    /// Makes webhook attempts, with the server's webhook settings.
+    webhooks: Arc<crate::webhooks::delivery::Sender>,
 }
 
 impl Db {
@@ -62,6 +64,9 @@ impl Db {
             authz: Arc::new(AuthzCache::default()),
             master: None,
             embedder: None,
+            webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
+                crate::webhooks::Settings::default(),
+            )),
         })
     }
 
@@ -107,6 +112,17 @@ impl Db {
         self.embedder
             .clone()
             .unwrap_or_else(crate::memories::embeddings::local)
+    }
+
+    /// The same handle, delivering webhooks with `settings`.
+    pub fn with_webhooks(mut self, settings: crate::webhooks::Settings) -> Db {
+        self.webhooks = Arc::new(crate::webhooks::delivery::Sender::new(settings));
+        self
+    }
+
+    /// What makes webhook attempts, and its settings.
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::delivery::Sender> {
+        &self.webhooks
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -29,6 +29,7 @@ pub mod sessions;
 pub mod sso;
 pub mod tenants;
 pub mod validation;
+pub mod webhooks;
 
 pub use ctx::{Ctx, Principal};
 pub use db::Db;

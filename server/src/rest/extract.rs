@@ -61,6 +61,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     }
 }
 
+/// An optional body: absent (no `content-type`) is `None`; present, it must parse.
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for Json<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        match <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
+            .await
+        {
+            Ok(v) => Ok(v.map(|axum::Json(v)| Json(v))),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
 fn json_rejection(e: JsonRejection) -> Response {
     match e {
         JsonRejection::JsonDataError(e) => rejection(

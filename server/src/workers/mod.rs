@@ -3,6 +3,7 @@
 
 pub mod mail;
 pub mod memories;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -66,8 +67,8 @@ pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {
 }
 
 /// Deletes expired console sessions, stale sign-in throttle counters, expired tokens,
-/// audit records past their tenant's retention and events older than
-/// `event_retention_days`, every 10 minutes.
+/// audit records past their tenant's retention, and events and finished webhook
+/// deliveries older than `event_retention_days`, every 10 minutes.
 pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
     tokio::spawn(async move {
         let store = service::sessions::PgSessionStore::new(db.pool().clone());
@@ -94,6 +95,11 @@ pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
             }
             if let Err(e) = service::events::prune(&db, event_retention_days).await {
                 tracing::warn!(error = ?e, "event retention failed");
+            }
+            match service::webhooks::prune(&db, event_retention_days).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "old webhook deliveries removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "webhook delivery retention failed"),
             }
         }
     })

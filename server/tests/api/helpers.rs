@@ -137,6 +137,11 @@ pub fn serve_args() -> ServeArgs {
         embeddings_key: None,
         embeddings_timeout: 10,
         event_retention_days: 30,
+        // The tests' receivers listen on loopback; retries come after a second each.
+        webhooks_allow_private: true,
+        webhooks_timeout: 5,
+        webhooks_retry_schedule: "1s,1s".into(),
+        webhooks_workers: 0,
     }
 }
 
@@ -239,38 +244,46 @@ pub struct OidcProvider {
 pub fn oidc_provider() -> &'static OidcProvider {
     static PROVIDER: OnceLock<OidcProvider> = OnceLock::new();
     PROVIDER.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let script = root.join("end2end/oidc/provider.mjs");
-        assert!(
-            root.join("end2end/node_modules/oidc-provider").exists(),
-            "oidc-provider is not installed: run `make deps` (npm install in end2end/)"
+        let (port, watcher) = node_peer(
+            "oidc-provider",
+            "end2end/oidc/provider.mjs",
+            "the OpenID provider",
         );
-        let port = free_port();
-        let shell = format!(
-            "node '{}' {port} >/dev/null 2>&1 & p=$!; \
-             while kill -0 {pid} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 1; done; kill $p 2>/dev/null",
-            script.display(),
-            pid = std::process::id()
-        );
-        let watcher = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(shell)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .expect("start the OpenID provider");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the OpenID provider did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
         OidcProvider {
             port,
             _watcher: std::sync::Mutex::new(watcher),
         }
     })
+}
+
+/// Starts `node <script> <port>` from end2end/ on a free loopback port (after checking that
+/// `make deps` installed `package`), under a watcher shell that ends it when this test
+/// process ends; waits until it listens.
+fn node_peer(package: &str, script: &str, what: &str) -> (u16, std::process::Child) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(
+        root.join("end2end/node_modules").join(package).exists(),
+        "{package} is not installed: run `make deps` (npm install in end2end/)"
+    );
+    let port = free_port();
+    let shell = format!(
+        "node '{}' {port} >/dev/null 2>&1 & p=$!; \
+         while kill -0 {pid} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 1; done; kill $p 2>/dev/null",
+        root.join(script).display(),
+        pid = std::process::id()
+    );
+    let watcher = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(shell)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (port, watcher)
 }
 
 impl OidcProvider {
@@ -298,6 +311,71 @@ impl OidcProvider {
     }
 }
 
+/// The webhook receiver of the tests (end2end/webhooks/receiver.mjs): it verifies every
+/// message with the official `standardwebhooks` npm package. One per test binary; tests
+/// use endpoint names of their own.
+pub struct Receiver {
+    port: u16,
+    /// The watcher shell; it ends the receiver and itself when the test process is gone.
+    _watcher: std::sync::Mutex<std::process::Child>,
+}
+
+pub fn receiver() -> &'static Receiver {
+    static RECEIVER: OnceLock<Receiver> = OnceLock::new();
+    RECEIVER.get_or_init(|| {
+        let (port, watcher) = node_peer(
+            "standardwebhooks",
+            "end2end/webhooks/receiver.mjs",
+            "the webhook receiver",
+        );
+        Receiver {
+            port,
+            _watcher: std::sync::Mutex::new(watcher),
+        }
+    })
+}
+
+impl Receiver {
+    /// The URL of endpoint `name`.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/hook/{name}", self.port)
+    }
+
+    /// Sets the secrets endpoint `name` verifies with, and the status it answers.
+    pub async fn configure(&self, name: &str, secrets: &[&str], status: u16, delay_ms: u64) {
+        let res = reqwest::Client::new()
+            .put(format!("http://127.0.0.1:{}/config/{name}", self.port))
+            .json(&json!({"secrets": secrets, "status": status, "delay_ms": delay_ms}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+    }
+
+    /// What endpoint `name` received, oldest first.
+    pub async fn received(&self, name: &str) -> Vec<Value> {
+        reqwest::get(format!("http://127.0.0.1:{}/received/{name}", self.port))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// What endpoint `name` received, once it is at least `count` messages (waiting up to
+    /// `secs` seconds).
+    pub async fn wait_for(&self, name: &str, count: usize, secs: u64) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let got = self.received(name).await;
+            if got.len() >= count || std::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// The first `iv1.` invitation token in a mail's text.
 pub fn invitation_token(mail: &Value) -> String {
     let text = mail["text"].as_str().unwrap();
@@ -312,18 +390,17 @@ impl TestApp {
     /// A server on a random port over a fresh database holding two tenants, `acme` and
     /// `globex`, each with an owner whose password is [`PASSWORD`].
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with_key(service::crypto::MasterKey::generate().0).await
+    }
+
+    /// Like [`TestApp::spawn`], sealing secrets with `master` (for tests that start
+    /// `tenantry serve` processes on the same database with its spec).
+    pub async fn spawn_with_key(master: service::crypto::MasterKey) -> TestApp {
         let db_url = fresh_database().await;
         let db = Db::connect(&db_url, 5).await.expect("connect");
         let acme = create_tenant(&db, "acme", Plan::Pro).await;
         let globex = create_tenant(&db, "globex", Plan::Free).await;
-        TestApp::start(
-            db_url,
-            db,
-            service::crypto::MasterKey::generate().0,
-            acme,
-            globex,
-        )
-        .await
+        TestApp::start(db_url, db, master, acme, globex).await
     }
 
     /// A second server instance on the same database and master key.
@@ -379,7 +456,37 @@ impl TestApp {
         acme: TestTenant,
         globex: TestTenant,
     ) -> TestApp {
-        let db = db.with_master_key(master.clone());
+        TestApp::start_with(db_url, db, master, acme, globex, true).await
+    }
+
+    /// A second server instance on the same database whose webhooks may not reach
+    /// private addresses (as in production).
+    pub async fn spawn_second_guarded(&self) -> TestApp {
+        let db = Db::connect(&self.db_url, 5).await.expect("connect");
+        TestApp::start_with(
+            self.db_url.clone(),
+            db,
+            self.master.clone(),
+            self.acme.clone(),
+            self.globex.clone(),
+            false,
+        )
+        .await
+    }
+
+    /// Runs this instance's webhook deliverer (two loops) until the test ends.
+    pub fn start_webhook_worker(&self) -> tokio::task::JoinHandle<()> {
+        server::workers::webhooks::spawn(self.db.clone(), 2)
+    }
+
+    async fn start_with(
+        db_url: String,
+        db: Db,
+        master: service::crypto::MasterKey,
+        acme: TestTenant,
+        globex: TestTenant,
+        allow_private: bool,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // Links in mails and the SSO callback name the address the server really has.
@@ -387,6 +494,9 @@ impl TestApp {
             public_url: Some(format!("http://{addr}")),
             ..serve_args()
         };
+        let mut webhooks = args.webhook_settings().unwrap();
+        webhooks.allow_private = allow_private;
+        let db = db.with_webhooks(webhooks).with_master_key(master.clone());
         let state = server::startup::build_state(db.clone(), master.clone(), args)
             .await
             .unwrap();

@@ -137,13 +137,13 @@ fn routes() -> Vec<Route> {
         route("GET", "/v1/policies", Access::Read, false),
         Route {
             body: Some(
-                || json!({"name": format!("p{}", uuid::Uuid::now_v7().simple()), "effect": "allow", "priority": 1, "resource_pattern": "webhooks", "action_pattern": "read"}),
+                || json!({"name": format!("p{}", uuid::Uuid::now_v7().simple()), "effect": "allow", "priority": 1, "resource_pattern": "settings", "action_pattern": "manage"}),
             ),
             ..route("POST", "/v1/policies", Access::Write, false)
         },
         Route {
             body: Some(
-                || json!({"items": [{"op": "create", "name": format!("b{}", uuid::Uuid::now_v7().simple()), "effect": "deny", "priority": 1, "resource_pattern": "webhooks", "action_pattern": "*"}]}),
+                || json!({"items": [{"op": "create", "name": format!("b{}", uuid::Uuid::now_v7().simple()), "effect": "deny", "priority": 1, "resource_pattern": "settings", "action_pattern": "manage"}]}),
             ),
             ..route("POST", "/v1/policies/bulk", Access::Write, false)
         },
@@ -258,6 +258,51 @@ fn routes() -> Vec<Route> {
             body: Some(|| json!({})),
             ..route("POST", "/v1/audit/verify", Access::Write, false)
         },
+        route("GET", "/v1/webhooks", Access::Read, false),
+        Route {
+            body: Some(
+                || json!({"name": format!("Hook {}", uuid::Uuid::now_v7().simple()), "url": "{receiver}", "event_types": ["identity.*"]}),
+            ),
+            ..route("POST", "/v1/webhooks", Access::Write, false)
+        },
+        route("GET", "/v1/webhooks/stats", Access::Read, false),
+        route("GET", "/v1/webhooks/{webhook}", Access::Read, true),
+        Route {
+            body: Some(|| json!({"description": "Changed by the table"})),
+            ..route("PATCH", "/v1/webhooks/{webhook}", Access::Write, true)
+        },
+        route(
+            "GET",
+            "/v1/webhooks/{webhook}/deliveries",
+            Access::Read,
+            true,
+        ),
+        route(
+            "GET",
+            "/v1/webhooks/deliveries/{delivery}",
+            Access::Read,
+            true,
+        ),
+        route(
+            "POST",
+            "/v1/webhooks/deliveries/{delivery}/retry",
+            Access::Write,
+            true,
+        ),
+        route("POST", "/v1/webhooks/{webhook}/test", Access::Write, true),
+        Route {
+            body: Some(|| json!({"from": "2020-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"})),
+            ..route("POST", "/v1/webhooks/{webhook}/replay", Access::Write, true)
+        },
+        Route {
+            body: Some(|| json!({"overlap_seconds": 60})),
+            ..route(
+                "POST",
+                "/v1/webhooks/{webhook}/rotate-secret",
+                Access::Write,
+                true,
+            )
+        },
         Route {
             body: Some(|| json!({"default_ttl_seconds": null})),
             ..route("PUT", "/v1/memories/settings", Access::Write, false)
@@ -274,6 +319,7 @@ fn routes() -> Vec<Route> {
         },
         // Last: they remove what the rows above use.
         route("DELETE", "/v1/memories/{memory}", Access::Write, true),
+        route("DELETE", "/v1/webhooks/{webhook}", Access::Write, true),
         route(
             "DELETE",
             "/v1/sso/providers/{provider}",
@@ -337,6 +383,8 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
         ("PUT", "memories") => "settings:update",
         ("POST", "audit") => "audit:read",
         ("GET", "events") if path.ends_with("/types") => return None,
+        ("POST", "webhooks") if path.ends_with("/rotate-secret") => "webhooks:manage",
+        ("POST", "webhooks") if is_object => "webhooks:update",
         ("GET", m) => return Some(read(m)),
         ("POST", m) if !is_object => return Some(create(m)),
         ("PATCH", m) => return Some(update(m)),
@@ -357,6 +405,7 @@ fn module_name(m: &str) -> &'static str {
         "sso" => "settings",
         "memories" => "memories",
         "audit" | "events" => "audit",
+        "webhooks" => "webhooks",
         other => panic!("unknown module {other}"),
     }
 }
@@ -840,7 +889,82 @@ const SERVER_FNS: &[ServerFn] = &[
         object: false,
         args: &[("format", "jsonl"), ("action", "identity.*")],
     },
+    ServerFn {
+        path: "/api/webhooks/list",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/webhooks/get",
+        access: Access::Read,
+        object: true,
+        args: &[("id", "{webhook}"), ("delivery", "{delivery}")],
+    },
+    ServerFn {
+        path: "/api/webhooks/create",
+        access: Access::Write,
+        object: false,
+        args: &[
+            ("name", "Server fn hook"),
+            ("url", "{receiver}"),
+            ("event_types", "identity.*"),
+            ("description", ""),
+        ],
+    },
+    ServerFn {
+        path: "/api/webhooks/update",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{webhook}"),
+            ("name", "Table hook"),
+            ("url", "{receiver}"),
+            ("event_types", "*"),
+            ("description", "Changed by the table"),
+        ],
+    },
+    ServerFn {
+        path: "/api/webhooks/set_enabled",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{webhook}"), ("enabled", "true")],
+    },
+    ServerFn {
+        path: "/api/webhooks/ping",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{webhook}")],
+    },
+    ServerFn {
+        path: "/api/webhooks/retry",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{delivery}")],
+    },
+    ServerFn {
+        path: "/api/webhooks/replay",
+        access: Access::Write,
+        object: true,
+        args: &[
+            ("id", "{webhook}"),
+            ("from", "2020-01-01T00:00"),
+            ("to", "2100-01-01T00:00"),
+        ],
+    },
+    ServerFn {
+        path: "/api/webhooks/rotate",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{webhook}"), ("overlap_hours", "1")],
+    },
     // Last: they remove what the rows above use.
+    ServerFn {
+        path: "/api/webhooks/delete",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{webhook}")],
+    },
     ServerFn {
         path: "/api/sso/delete",
         access: Access::Write,
@@ -894,6 +1018,30 @@ const SERVER_FNS: &[ServerFn] = &[
         ],
     },
 ];
+
+/// A webhook of the target tenant subscribed to everything (so its own creation made a
+/// delivery), and that delivery, for the webhook routes and server functions.
+async fn table_webhook(app: &TestApp, owner: &service::Ctx) -> (uuid::Uuid, uuid::Uuid) {
+    let webhook = service::webhooks::create(
+        owner,
+        &app.db,
+        service::webhooks::Input {
+            name: Some("Table hook".into()),
+            url: Some(crate::helpers::receiver().url("table")),
+            event_types: Some(vec!["*".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .subscription;
+    let delivery = newest_id(
+        app,
+        "select id from webhook_deliveries where tenant_id = $1 order by id desc limit 1",
+    )
+    .await;
+    (webhook.id, delivery)
+}
 
 /// The first id `sql` (with the target tenant as `$1`) finds, read past row-level security.
 async fn newest_id(app: &TestApp, sql: &'static str) -> uuid::Uuid {
@@ -966,6 +1114,8 @@ fn openapi_path(path: &str) -> String {
         .replace("{memory}", "{id}")
         .replace("{audit}", "{id}")
         .replace("{event}", "{id}")
+        .replace("{webhook}", "{id}")
+        .replace("{delivery}", "{id}")
         .replace("{member}", "{identity_id}")
         .replace("/versions/1/", "/versions/{version}/")
 }
@@ -1012,8 +1162,8 @@ async fn routes_answer_401_404_403_as_the_table_says() {
         service::policies::PolicyInput {
             name: Some("Table policy".into()),
             effect: Some("allow".into()),
-            resource_pattern: Some("webhooks".into()),
-            action_pattern: Some("read".into()),
+            resource_pattern: Some("settings".into()),
+            action_pattern: Some("manage".into()),
             ..Default::default()
         },
     )
@@ -1088,6 +1238,8 @@ async fn routes_answer_401_404_403_as_the_table_says() {
     )
     .await;
 
+    let (webhook, delivery) = table_webhook(&app, &owner_ctx).await;
+
     // For each permission a route checks, an identity holding every permission but that one.
     let mut lacking: std::collections::HashMap<&'static str, String> = Default::default();
     for r in routes() {
@@ -1131,6 +1283,9 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{memory}", &memory.id.to_string())
             .replace("{audit}", &audit.to_string())
             .replace("{event}", &event.to_string())
+            .replace("{webhook}", &webhook.to_string())
+            .replace("{delivery}", &delivery.to_string())
+            .replace("{receiver}", &crate::helpers::receiver().url("table"))
             .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
     for r in routes() {
@@ -1238,8 +1393,8 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
         service::policies::PolicyInput {
             name: Some("Table policy".into()),
             effect: Some("allow".into()),
-            resource_pattern: Some("webhooks".into()),
-            action_pattern: Some("read".into()),
+            resource_pattern: Some("settings".into()),
+            action_pattern: Some("manage".into()),
             ..Default::default()
         },
     )
@@ -1304,8 +1459,12 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
         "select id from audit_log where tenant_id = $1 order by seq desc limit 1",
     )
     .await;
+    let (webhook, delivery) = table_webhook(&app, &owner_ctx).await;
     let substitute = |text: &str| {
         text.replace("{id}", &target.to_string())
+            .replace("{webhook}", &webhook.to_string())
+            .replace("{delivery}", &delivery.to_string())
+            .replace("{receiver}", &crate::helpers::receiver().url("table"))
             .replace("{role}", &role.id.to_string())
             .replace("{group}", &group.id.to_string())
             .replace("{policy}", &policy.id.to_string())

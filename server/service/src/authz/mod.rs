@@ -69,6 +69,12 @@ pub mod perm {
     pub const MEMORIES_CREATE: Permission = p("memories", "create");
     pub const MEMORIES_UPDATE: Permission = p("memories", "update");
     pub const MEMORIES_DELETE: Permission = p("memories", "delete");
+    pub const WEBHOOKS_READ: Permission = p("webhooks", "read");
+    pub const WEBHOOKS_CREATE: Permission = p("webhooks", "create");
+    pub const WEBHOOKS_UPDATE: Permission = p("webhooks", "update");
+    pub const WEBHOOKS_DELETE: Permission = p("webhooks", "delete");
+    /// Rotating a webhook's signing secret.
+    pub const WEBHOOKS_MANAGE: Permission = p("webhooks", "manage");
     pub const AUDIT_READ: Permission = p("audit", "read");
     pub const SETTINGS_READ: Permission = p("settings", "read");
     pub const SETTINGS_CREATE: Permission = p("settings", "create");

@@ -218,6 +218,18 @@ fn memory_batch() -> Schema {
     ])
 }
 
+fn webhook() -> Schema {
+    object(&[
+        ("id", uuid()),
+        ("name", string()),
+        ("description", string()),
+        ("url", string()),
+        ("event_types", strings()),
+        ("enabled", boolean()),
+        ("disabled_reason", nullable(string())),
+    ])
+}
+
 /// The payload's schema for an event whose `data` has `data`'s shape.
 fn payload(name: &str, subject: Schema, data: Schema) -> Schema {
     json!({
@@ -533,6 +545,62 @@ fn entries() -> Vec<(&'static str, &'static str, &'static str, Schema)> {
             "memory",
             "A batch of memories was embedded again with another model.",
             object(&[("count", integer()), ("model", string()), ("ids", uuids())]),
+        ),
+        (
+            "webhook.created",
+            "webhook",
+            "A webhook subscription was created.",
+            webhook(),
+        ),
+        (
+            "webhook.updated",
+            "webhook",
+            "A webhook's name, URL, event types or state changed.",
+            webhook(),
+        ),
+        (
+            "webhook.deleted",
+            "webhook",
+            "A webhook was deleted, with its delivery log.",
+            webhook(),
+        ),
+        (
+            "webhook.secret_rotated",
+            "webhook",
+            "A webhook's signing secret was replaced; the previous one signs too until the time given.",
+            object(&[("id", uuid()), ("previous_secret_until", nullable(time()))]),
+        ),
+        (
+            "webhook.disabled",
+            "webhook",
+            "The server disabled a webhook whose every attempt failed for as long as deliveries are retried.",
+            webhook(),
+        ),
+        (
+            "webhook.replayed",
+            "webhook",
+            "The events of a time range were queued again for a webhook.",
+            object(&[("from", time()), ("to", time()), ("queued", integer())]),
+        ),
+        (
+            "webhook.delivery_retried",
+            "webhook",
+            "One delivery was queued for another attempt.",
+            object(&[
+                ("delivery_id", uuid()),
+                ("event_id", uuid()),
+                ("event_type", string()),
+                (
+                    "previous_status",
+                    one_of(&["pending", "succeeded", "failed", "paused"]),
+                ),
+            ]),
+        ),
+        (
+            "webhook.test",
+            "webhook",
+            "A test message sent from the console or POST /v1/webhooks/{id}/test; only ever sent to that webhook, never stored as an event.",
+            object(&[("message", string())]),
         ),
         (
             "audit.exported",

@@ -33,8 +33,9 @@ pub(crate) async fn emit(
         payload,
         audit_id
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    crate::webhooks::fan_out(conn, tenant_id, id, change.action).await?;
     Ok(id)
 }
 

@@ -14,6 +14,7 @@ pub mod policies;
 pub mod roles;
 pub mod sessions;
 pub mod sso;
+pub mod webhooks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -39,6 +40,7 @@ use crate::state::AppState;
         (name = "memories", description = "Memories of identities: store, search by meaning or words, expire, delete and restore"),
         (name = "audit", description = "The audit trail: a hash chain per tenant, verified on demand"),
         (name = "events", description = "The event stream: every change as a typed event, by type, identity and time"),
+        (name = "webhooks", description = "Webhooks: events posted to your URLs, signed per Standard Webhooks, retried, logged"),
         (name = "admin", description = "Tenant management (super-admin)"),
     )
 )]
@@ -133,6 +135,15 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(events::stats))
         .routes(routes!(events::get))
         .routes(routes!(events::for_identity))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::stats))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::delivery))
+        .routes(routes!(webhooks::retry))
         .split_for_parts();
     // Paths in the document are absolute, like the routes callers use.
     let paths = std::mem::take(&mut doc.paths.paths);
