@@ -28,8 +28,8 @@ async function waitFor(url: string, what: string) {
   }
 }
 
-// Starts a real SMTP server (maildev), a real OpenID provider (oidc-provider) and
-// `tenantry serve` sending mail to the first, with a
+// Starts a real SMTP server (maildev), a real OpenID provider (oidc-provider), a webhook
+// receiver, and `tenantry serve` sending mail to the first, with a
 // throwaway data folder; waits until both are ready, and returns the teardown: SIGTERM
 // (the server stops its PostgreSQL), then maildev, then the folder goes. Tests read the
 // mail through maildev's API at MAILDEV_WEB_PORT.
@@ -62,6 +62,13 @@ export default async function globalSetup() {
   process.env.OIDC_CLIENT_ID = client.client_id;
   process.env.OIDC_CLIENT_SECRET = client.client_secret;
 
+  // A webhook receiver that checks signatures with the official Standard Webhooks library;
+  // the webhook tests point their subscriptions at WEBHOOK_RECEIVER.
+  const receiverPort = await freePort();
+  const receiver = spawn('node', [path.join(__dirname, 'webhooks/receiver.mjs'), String(receiverPort)], { stdio: 'ignore' });
+  process.env.WEBHOOK_RECEIVER = `http://127.0.0.1:${receiverPort}`;
+  await waitFor(`${process.env.WEBHOOK_RECEIVER}/count`, 'the webhook receiver');
+
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-e2e-'));
   // mkdtemp makes the folder 0700; PostgreSQL runs as the postgres user and must enter it.
   fs.chmodSync(dataDir, 0o755);
@@ -81,6 +88,9 @@ export default async function globalSetup() {
       TENANTRY_ADMIN_TOKEN: E2E_ADMIN_TOKEN,
       TENANTRY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       TENANTRY_MAIL_FROM: 'Tenantry E2E <no-reply@tenantry.test>',
+      // The receiver listens on loopback; a failing endpoint gives up after two quick retries.
+      TENANTRY_WEBHOOKS_ALLOW_PRIVATE: 'true',
+      TENANTRY_WEBHOOKS_RETRY_SCHEDULE: '1s,1s',
     },
   });
   let exited = false;
@@ -88,7 +98,7 @@ export default async function globalSetup() {
 
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (exited) { maildev.kill('SIGTERM'); oidc.kill('SIGTERM'); throw new Error(`tenantry exited during start-up; see end2end/test-results/server.log`); }
+    if (exited) { maildev.kill('SIGTERM'); oidc.kill('SIGTERM'); receiver.kill('SIGTERM'); throw new Error(`tenantry exited during start-up; see end2end/test-results/server.log`); }
     try {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       if (res.ok) break;
@@ -106,6 +116,7 @@ export default async function globalSetup() {
     }
     maildev.kill('SIGTERM');
     oidc.kill('SIGTERM');
+    receiver.kill('SIGTERM');
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

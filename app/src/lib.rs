@@ -20,6 +20,7 @@ pub mod roles;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod sso;
+pub mod webhooks;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -27,7 +28,7 @@ use leptos_router::SsrMode;
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
-use crate::components::layout::{ComingSoon, ConsoleLayout};
+use crate::components::layout::ConsoleLayout;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -85,7 +86,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("memories/trash") ssr=SsrMode::Async view=memories::pages::TrashPage/>
                     <Route path=path!("memories/:id") ssr=SsrMode::Async view=memories::pages::MemoryPage/>
                     <Route path=path!("memories/:id/edit") ssr=SsrMode::Async view=memories::pages::EditMemoryPage/>
-                    <Route path=path!("webhooks") ssr=SsrMode::Async view=|| view! { <ComingSoon title="Webhooks" description="Signed, retried deliveries of every event to your endpoints, with a delivery log and test pings."/> }/>
+                    <Route path=path!("webhooks") ssr=SsrMode::Async view=webhooks::pages::WebhooksPage/>
+                    <Route path=path!("webhooks/:id") ssr=SsrMode::Async view=webhooks::pages::WebhookPage/>
                     <Route path=path!("events") ssr=SsrMode::Async view=events::pages::EventsPage/>
                     <Route path=path!("audit") ssr=SsrMode::Async view=audit::pages::AuditPage/>
                     <Route path=path!("audit/:id") ssr=SsrMode::Async view=audit::pages::AuditRecordPage/>

@@ -6,12 +6,12 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use super::api::{CreateApiKey, RevokeApiKey, list_api_keys};
-use super::model::{ApiKeyView, EXPIRY, NewKey};
+use super::model::{ApiKeyView, EXPIRY};
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, SelectField, TextField, successes};
 use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
-    Pill, StatusBadge, SuccessBanner,
+    Pill, SecretReveal, StatusBadge, SuccessBanner,
 };
 
 fn can(permission: &str) -> bool {
@@ -46,7 +46,13 @@ pub fn ApiKeysPage() -> impl IntoView {
                 }}
             })}
         </PageHeader>
-        {move || fresh().map(|k| view! { <Reveal key=k/> })}
+        {move || fresh().map(|k| view! {
+            <SecretReveal
+                title=format!("Copy the key \u{201c}{}\u{201d} now", k.name)
+                text="This is the only time it is shown. Tenantry keeps only a hash of it: if it is lost, revoke it and make another."
+                label="New API key"
+                secret=k.secret/>
+        })}
         {move || query.read().get("revoked").map(|_| view! { <div class="mb-4"><SuccessBanner message="Key revoked: requests with it now get 401."/></div> })}
         {move || query.read().get("created_without_js").map(|_| view! { <div class="mb-4"><ErrorBanner message="The key was created, but its secret can only be shown while the page's script runs. Revoke it and create another."/></div> })}
         <div class="grid gap-6 lg:grid-cols-3">
@@ -82,26 +88,6 @@ pub fn ApiKeysPage() -> impl IntoView {
                 </section>
             })}
         </div>
-    }
-}
-
-/// The new key's secret, with the one warning that matters.
-#[component]
-fn Reveal(key: NewKey) -> impl IntoView {
-    view! {
-        <section role="status" aria-labelledby="reveal-heading" class="mb-6 rounded-lg border border-amber-300 bg-amber-50 p-5">
-            <h2 id="reveal-heading" class="text-base font-semibold text-amber-950">{format!("Copy the key \u{201c}{}\u{201d} now", key.name)}</h2>
-            <p class="mt-1 text-sm text-amber-900">"This is the only time it is shown. Tenantry keeps only a hash of it: if it is lost, revoke it and make another."</p>
-            <div class="mt-3 flex flex-wrap items-center gap-2">
-                <label for="new-key-secret" class="sr-only">"New API key"</label>
-                <input id="new-key-secret" readonly value=key.secret.clone()
-                    class="min-w-0 flex-1 rounded-md border-0 bg-white px-3 py-2 font-mono text-sm text-slate-900 ring-1 ring-inset ring-amber-300"/>
-                <button type="button" class=BTN_SECONDARY
-                    onclick="navigator.clipboard.writeText(document.getElementById('new-key-secret').value).then(() => { this.textContent = 'Copied'; })">
-                    "Copy"
-                </button>
-            </div>
-        </section>
     }
 }
 

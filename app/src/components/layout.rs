@@ -11,68 +11,56 @@ use crate::auth::model::UserView;
 use crate::components::forms::provide_flash;
 use crate::components::ui::{Loading, Pill};
 
-/// One entry of the navigation; `built` is false for screens that later issues deliver.
+/// One entry of the navigation.
 pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
-    pub built: bool,
 }
 
 pub const NAV: &[NavItem] = &[
     NavItem {
         href: "/identities",
         label: "Identities",
-        built: true,
     },
     NavItem {
         href: "/groups",
         label: "Groups",
-        built: true,
     },
     NavItem {
         href: "/roles",
         label: "Roles",
-        built: true,
     },
     NavItem {
         href: "/policies",
         label: "Policies",
-        built: true,
     },
     NavItem {
         href: "/api-keys",
         label: "API keys",
-        built: true,
     },
     NavItem {
         href: "/invitations",
         label: "Invitations",
-        built: true,
     },
     NavItem {
         href: "/memories",
         label: "Memories",
-        built: true,
     },
     NavItem {
         href: "/webhooks",
         label: "Webhooks",
-        built: false,
     },
     NavItem {
         href: "/events",
         label: "Events",
-        built: true,
     },
     NavItem {
         href: "/audit",
         label: "Audit trail",
-        built: true,
     },
     NavItem {
         href: "/settings",
         label: "Settings",
-        built: true,
     },
 ];
 
@@ -127,9 +115,6 @@ fn Frame(user: UserView) -> impl IntoView {
                                             attr:class="group flex items-center justify-between rounded-md px-3 py-2 text-sm font-medium text-slate-300 hover:bg-slate-800 hover:text-white aria-[current=page]:bg-slate-800 aria-[current=page]:text-white"
                                         >
                                             <span>{item.label}</span>
-                                            {(!item.built).then(|| view! {
-                                                <span class="ml-2 rounded bg-slate-800 px-1.5 py-0.5 text-[10px] font-semibold uppercase tracking-wide text-slate-300 group-aria-[current=page]:bg-slate-700">"soon"</span>
-                                            })}
                                         </A>
                                     </li>
                                 }
@@ -189,20 +174,4 @@ fn TenantSwitcher(others: Vec<(String, String)>) -> impl IntoView {
         </form>
     }
     .into_any()
-}
-
-/// The page of a screen that a later release delivers: what it will do, plainly.
-#[component]
-pub fn ComingSoon(title: &'static str, description: &'static str) -> impl IntoView {
-    view! {
-        <leptos_meta::Title text=format!("{title} · Tenantry")/>
-        <crate::components::ui::PageHeader title=title/>
-        <section class="rounded-lg border border-dashed border-slate-300 bg-white p-10 text-center">
-            <h2 class="text-base font-semibold text-slate-900">"Not built yet"</h2>
-            <p class="mx-auto mt-2 max-w-xl text-sm text-slate-600">{description}</p>
-            <p class="mt-4 text-sm text-slate-600">
-                "Meanwhile, manage people and agents on the " <A href="/identities" attr:class=crate::components::ui::LINK>"Identities"</A> " screen."
-            </p>
-        </section>
-    }
 }

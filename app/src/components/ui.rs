@@ -14,17 +14,19 @@ pub const LINK: &str =
 #[component]
 pub fn StatusBadge(#[prop(into)] status: String) -> impl IntoView {
     let class = match status.as_str() {
-        "active" | "accepted" | "sent" => "bg-emerald-50 text-emerald-800 ring-emerald-600/30",
-        "pending" | "queued" | "logged" => "bg-sky-50 text-sky-800 ring-sky-600/30",
-        "disabled" | "expired" => "bg-amber-50 text-amber-900 ring-amber-600/30",
-        "revoked" | "failed" => "bg-red-50 text-red-800 ring-red-600/30",
+        "active" | "accepted" | "sent" | "delivered" => {
+            "bg-emerald-50 text-emerald-800 ring-emerald-600/30"
+        }
+        "pending" | "queued" | "logged" | "retrying" => "bg-sky-50 text-sky-800 ring-sky-600/30",
+        "disabled" | "expired" | "paused" => "bg-amber-50 text-amber-900 ring-amber-600/30",
+        "revoked" | "failed" | "failing" => "bg-red-50 text-red-800 ring-red-600/30",
         _ => "bg-slate-100 text-slate-700 ring-slate-500/30",
     };
     let dot = match status.as_str() {
-        "active" | "accepted" | "sent" => "bg-emerald-500",
-        "pending" | "queued" | "logged" => "bg-sky-500",
-        "disabled" | "expired" => "bg-amber-500",
-        "revoked" | "failed" => "bg-red-500",
+        "active" | "accepted" | "sent" | "delivered" => "bg-emerald-500",
+        "pending" | "queued" | "logged" | "retrying" => "bg-sky-500",
+        "disabled" | "expired" | "paused" => "bg-amber-500",
+        "revoked" | "failed" | "failing" => "bg-red-500",
         _ => "bg-slate-400",
     };
     view! {
@@ -125,5 +127,33 @@ pub fn NotFound(
             {text.map(|t| view! { <p class="mt-1 text-sm text-slate-600">{t}</p> })}
             <leptos_router::components::A href=back attr:class=format!("mt-4 {BTN_SECONDARY}")>{back_label}</leptos_router::components::A>
         </div>
+    }
+}
+
+/// A secret shown the one time it leaves the server (an API key, a webhook's signing
+/// secret), with a copy button and the warning that matters.
+#[component]
+pub fn SecretReveal(
+    #[prop(into)] title: String,
+    #[prop(into)] text: String,
+    /// The field's accessible name ("New API key").
+    #[prop(into)]
+    label: String,
+    #[prop(into)] secret: String,
+) -> impl IntoView {
+    view! {
+        <section role="status" aria-labelledby="reveal-heading" class="mb-6 rounded-lg border border-amber-300 bg-amber-50 p-5">
+            <h2 id="reveal-heading" class="text-base font-semibold text-amber-950">{title}</h2>
+            <p class="mt-1 text-sm text-amber-900">{text}</p>
+            <div class="mt-3 flex flex-wrap items-center gap-2">
+                <label for="revealed-secret" class="sr-only">{label}</label>
+                <input id="revealed-secret" readonly value=secret
+                    class="min-w-0 flex-1 rounded-md border-0 bg-white px-3 py-2 font-mono text-sm text-slate-900 ring-1 ring-inset ring-amber-300"/>
+                <button type="button" class=BTN_SECONDARY
+                    onclick="navigator.clipboard.writeText(document.getElementById('revealed-secret').value).then(() => { this.textContent = 'Copied'; })">
+                    "Copy"
+                </button>
+            </div>
+        </section>
     }
 }
