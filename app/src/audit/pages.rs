@@ -13,13 +13,12 @@ use super::model::{
     TARGET_TYPES, VerificationView, count, short_id, thousands,
 };
 use crate::auth::model::UserView;
-use crate::components::forms::{FormState, SelectField, TextField};
+use crate::components::forms::{FormState, IdentityPicker, SelectField, TextField};
 use crate::components::ui::{
     BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading, NotFound, PageHeader,
 };
 use crate::components::url::{id_param, query_string};
 use crate::error::AppError;
-use crate::memories::api::memory_owner_choices;
 
 /// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
 fn can(permission: &str) -> bool {
@@ -221,7 +220,6 @@ fn VerificationBanner(result: VerificationView) -> impl IntoView {
 /// a link or a reload shows the same records.
 #[component]
 fn FilterBar(filter: Memo<AuditFilter>) -> impl IntoView {
-    let actors = Resource::new(|| (), |_| memory_owner_choices());
     let value = move |key: &'static str| {
         Signal::derive(move || filter.with(|f| f.get(key)).unwrap_or_default())
     };
@@ -232,32 +230,8 @@ fn FilterBar(filter: Memo<AuditFilter>) -> impl IntoView {
             <div class="grid items-start gap-4 sm:grid-cols-2 lg:grid-cols-4">
                 <TextField name="action" label="Action" placeholder="identity.*" value=value("action")
                     help="Exact, or a prefix ending in *: identity.* finds every identity change."/>
-                <div>
-                    <label for="field-actor" class="block text-sm font-medium text-slate-800">"Actor"</label>
-                    <input
-                        id="field-actor"
-                        name="actor"
-                        type="text"
-                        list="actor-choices"
-                        autocomplete="off"
-                        placeholder="Anyone"
-                        aria-describedby="field-actor-help"
-                        prop:value=move || actor.get()
-                        value=move || actor.get()
-                        class=INPUT
-                    />
-                    <Transition fallback=|| ()>
-                        {move || actors.get().map(|r| view! {
-                            <datalist id="actor-choices">
-                                {r.unwrap_or_default()
-                                    .into_iter()
-                                    .map(|c| view! { <option value=c.id>{c.label}</option> })
-                                    .collect_view()}
-                            </datalist>
-                        })}
-                    </Transition>
-                    <p id="field-actor-help" class="mt-1 text-xs text-slate-600">"Who acted: pick an identity, or paste an id."</p>
-                </div>
+                <IdentityPicker name="actor" label="Actor" value=actor placeholder="Anyone"
+                    help="Who acted: pick an identity, or paste an id."/>
                 <SelectField name="outcome" label="Outcome" options=OUTCOMES.to_vec() value=value("outcome")/>
                 <TextField name="request_id" label="Request id" value=value("request_id")
                     help="Everything one request did."/>

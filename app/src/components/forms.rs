@@ -247,6 +247,54 @@ pub fn TextArea(
     }
 }
 
+/// A text field for an identity's id, offering the tenant's identities as choices (a
+/// datalist): pick one by name or email, or paste an id. Submits as `name`.
+#[component]
+pub fn IdentityPicker(
+    name: &'static str,
+    #[prop(into)] label: String,
+    #[prop(into)] value: Signal<String>,
+    #[prop(into)] help: String,
+    #[prop(into, optional)] error: Signal<Option<String>>,
+    #[prop(into, optional)] placeholder: Option<String>,
+) -> impl IntoView {
+    let choices = Resource::new(|| (), |_| crate::identities::api::identity_choices());
+    let id = format!("field-{name}");
+    let list = format!("{name}-choices");
+    let help_id = format!("{id}-help");
+    let err_id = format!("{id}-error");
+    view! {
+        <div>
+            <label for=id.clone() class="block text-sm font-medium text-slate-800">{label}</label>
+            <input
+                id=id
+                name=name
+                type="text"
+                list=list.clone()
+                autocomplete="off"
+                placeholder=placeholder
+                aria-describedby=help_id.clone()
+                aria-invalid=move || error.get().is_some().then_some("true")
+                prop:value=move || value.get()
+                value=move || value.get()
+                class=move || format!("mt-1 {}", input_class(error.get().is_some()))
+            />
+            <Transition fallback=|| ()>
+                {move || choices.get().map(|r| view! {
+                    <datalist id=list.clone()>
+                        {r.unwrap_or_default()
+                            .into_iter()
+                            .map(|c| view! { <option value=c.id>{c.label}</option> })
+                            .collect_view()}
+                    </datalist>
+                })}
+            </Transition>
+            <p id=help_id class="mt-1 text-xs text-slate-600">{help}</p>
+            <FieldMessage id=err_id error=error/>
+        </div>
+    }
+}
+
 #[component]
 fn FieldMessage(id: String, error: Signal<Option<String>>) -> impl IntoView {
     move || {

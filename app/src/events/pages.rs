@@ -11,12 +11,12 @@ use leptos_router::hooks::use_query_map;
 use super::api::{event_type_names, list_events};
 use super::model::{EventFilter, EventView, type_choices};
 use crate::audit::model::short_id;
+use crate::components::forms::IdentityPicker;
 use crate::components::poll::tick_while;
 use crate::components::ui::{
     BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading, PageHeader,
 };
 use crate::components::url::query_string;
-use crate::memories::api::memory_owner_choices;
 
 const INPUT: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
 const TH: &str = "px-4 py-3 text-left font-semibold text-slate-700";
@@ -155,7 +155,6 @@ pub fn EventsPage() -> impl IntoView {
 #[component]
 fn FilterBar(filter: Memo<EventFilter>) -> impl IntoView {
     let names = Resource::new(|| (), |_| event_type_names());
-    let people = Resource::new(|| (), |_| memory_owner_choices());
     let types = move || filter.with(|f| f.types.clone()).unwrap_or_default();
     let identity = move || filter.with(|f| f.identity.clone()).unwrap_or_default();
     view! {
@@ -178,23 +177,8 @@ fn FilterBar(filter: Memo<EventFilter>) -> impl IntoView {
                     </Transition>
                     <p id="field-type-help" class="mt-1 text-xs text-slate-600">"Exact or a wildcard, several with commas: identity.*, memory.deleted"</p>
                 </div>
-                <div>
-                    <label for="field-identity" class="block text-sm font-medium text-slate-800">"Identity"</label>
-                    <input id="field-identity" name="identity" type="text" list="identity-choices" autocomplete="off"
-                        placeholder="Anyone" aria-describedby="field-identity-help"
-                        prop:value=identity value=identity class=INPUT/>
-                    <Transition fallback=|| ()>
-                        {move || people.get().map(|r| view! {
-                            <datalist id="identity-choices">
-                                {r.unwrap_or_default()
-                                    .into_iter()
-                                    .map(|c| view! { <option value=c.id>{c.label}</option> })
-                                    .collect_view()}
-                            </datalist>
-                        })}
-                    </Transition>
-                    <p id="field-identity-help" class="mt-1 text-xs text-slate-600">"What happened to them, and what they did."</p>
-                </div>
+                <IdentityPicker name="identity" label="Identity" value=Signal::derive(identity) placeholder="Anyone"
+                    help="What happened to them, and what they did."/>
             </div>
             <div class="mt-4 flex items-center gap-4">
                 <button type="submit" class=BTN_PRIMARY>"Filter"</button>

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::model::{IdentityDetail, IdentityPageView};
+use super::model::{IdentityChoice, IdentityDetail, IdentityPageView};
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
@@ -247,5 +247,42 @@ async fn finish_action(
             }
             Err(e)
         }
+    }
+}
+
+/// Identities to pick from (the first 200); none for an admin who may not read identities
+/// (an id can still be pasted).
+#[server(endpoint = "identities/choices")]
+pub async fn identity_choices() -> Result<Vec<IdentityChoice>, AppError> {
+    let db = crate::server::db()?;
+    let ctx = crate::server::ctx().await?;
+    let query = service::identities::ListQuery {
+        limit: Some(200),
+        ..Default::default()
+    };
+    match service::identities::list(&ctx, &db, query).await {
+        Ok(page) => Ok(page
+            .items
+            .into_iter()
+            .map(|i| {
+                let label = if !i.display_name.is_empty() {
+                    match &i.email {
+                        Some(email) => format!("{} ({email})", i.display_name),
+                        None => i.display_name.clone(),
+                    }
+                } else {
+                    i.email
+                        .clone()
+                        .or_else(|| i.external_id.clone())
+                        .unwrap_or_else(|| i.id.to_string())
+                };
+                IdentityChoice {
+                    id: i.id.to_string(),
+                    label,
+                }
+            })
+            .collect()),
+        Err(service::Error::Forbidden { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
     }
 }

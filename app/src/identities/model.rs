@@ -111,3 +111,11 @@ mod ssr {
         }
     }
 }
+
+/// An identity offered by the pickers (memory owners, the audit trail's actor, the
+/// events' identity): its id and how people recognise it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityChoice {
+    pub id: String,
+    pub label: String,
+}

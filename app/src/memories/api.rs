@@ -7,7 +7,7 @@
 
 use leptos::prelude::*;
 
-use super::model::{HitView, MemoryPageView, MemoryView, OwnerChoice, StatusView};
+use super::model::{HitView, MemoryPageView, MemoryView, StatusView};
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
@@ -262,43 +262,6 @@ pub async fn get_memory(id: String) -> Result<MemoryView, AppError> {
     let m = service::memories::get(&ctx, &db, parse_id(&id)?).await?;
     let labels = owner_labels(&ctx, &db, m.owner_id.into_iter().collect()).await;
     Ok(view_of(m, &labels))
-}
-
-/// Identities to pick an owner from (the first 200); none for an admin who may not read
-/// identities (an id can still be pasted).
-#[server(endpoint = "memories/owners")]
-pub async fn memory_owner_choices() -> Result<Vec<OwnerChoice>, AppError> {
-    let db = crate::server::db()?;
-    let ctx = crate::server::ctx().await?;
-    let query = service::identities::ListQuery {
-        limit: Some(200),
-        ..Default::default()
-    };
-    match service::identities::list(&ctx, &db, query).await {
-        Ok(page) => Ok(page
-            .items
-            .into_iter()
-            .map(|i| {
-                let label = if !i.display_name.is_empty() {
-                    match &i.email {
-                        Some(email) => format!("{} ({email})", i.display_name),
-                        None => i.display_name.clone(),
-                    }
-                } else {
-                    i.email
-                        .clone()
-                        .or_else(|| i.external_id.clone())
-                        .unwrap_or_else(|| i.id.to_string())
-                };
-                OwnerChoice {
-                    id: i.id.to_string(),
-                    label,
-                }
-            })
-            .collect()),
-        Err(service::Error::Forbidden { .. }) => Ok(Vec::new()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The fields the new-memory and edit forms share, as submitted.

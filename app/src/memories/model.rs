@@ -107,13 +107,6 @@ impl StatusView {
     }
 }
 
-/// An identity that can own memories, for the owner pickers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OwnerChoice {
-    pub id: String,
-    pub label: String,
-}
-
 /// Search modes: (value, label); hybrid is the default.
 pub const MODES: [(&str, &str); 3] = [
     ("hybrid", "Hybrid (meaning + words)"),

@@ -10,19 +10,19 @@ use leptos_router::hooks::use_query_map;
 
 use super::api::{
     CreateMemory, DeleteMemory, EmptyMemoryTrash, RestoreMemory, SetMemoryDefaultTtl, UpdateMemory,
-    get_memory, list_memories, memory_owner_choices, memory_status, search_memories,
+    get_memory, list_memories, memory_status, search_memories,
 };
-use super::model::{
-    Found, HitView, MODES, MemoryView, OwnerChoice, StatusView, TTL_CHOICES, segments,
-};
+use super::model::{Found, HitView, MODES, MemoryView, StatusView, TTL_CHOICES, segments};
 use crate::auth::model::UserView;
-use crate::components::forms::{FormState, TextArea, TextField, successes};
+use crate::components::forms::{FormState, IdentityPicker, TextArea, TextField, successes};
 use crate::components::poll::tick_while;
 use crate::components::ui::{
     BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
     Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
 };
 use crate::components::url::{id_param, query_string};
+use crate::identities::api::identity_choices;
+use crate::identities::model::IdentityChoice;
 
 /// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
 fn can(permission: &str) -> bool {
@@ -77,7 +77,7 @@ pub fn MemoriesPage() -> impl IntoView {
             }
         },
     );
-    let owners = Resource::new(|| (), |_| memory_owner_choices());
+    let owners = Resource::new(|| (), |_| identity_choices());
     let filtered = move || tags().is_some() || owner().is_some() || trash();
     view! {
         <Title text="Memories · Tenantry"/>
@@ -149,7 +149,7 @@ pub fn MemoriesPage() -> impl IntoView {
                             if let Some(current) = owner()
                                 && !choices.iter().any(|c| c.id == current)
                             {
-                                choices.push(OwnerChoice { label: format!("identity {current}"), id: current });
+                                choices.push(IdentityChoice { label: format!("identity {current}"), id: current });
                             }
                             view! {
                                 <select id="search-owner" name="owner" class=SELECT>
@@ -524,45 +524,6 @@ fn MemoryText(
     }
 }
 
-/// An identity id, typed or picked from the tenant's identities.
-#[component]
-fn OwnerField(
-    #[prop(into)] value: Signal<String>,
-    #[prop(into)] error: Signal<Option<String>>,
-) -> impl IntoView {
-    let owners = Resource::new(|| (), |_| memory_owner_choices());
-    view! {
-        <div>
-            <label for="field-owner_id" class="block text-sm font-medium text-slate-800">"Owner"</label>
-            <input
-                id="field-owner_id"
-                name="owner_id"
-                type="text"
-                list="owner-choices"
-                autocomplete="off"
-                placeholder="Empty: shared by the whole tenant"
-                aria-describedby="field-owner_id-help"
-                aria-invalid=move || error.get().is_some().then_some("true")
-                prop:value=move || value.get()
-                value=move || value.get()
-                class=move || format!("{TEXTAREA} {}", if error.get().is_some() { "ring-red-400" } else { "ring-slate-300" })
-            />
-            <Transition fallback=|| ()>
-                {move || owners.get().map(|r| view! {
-                    <datalist id="owner-choices">
-                        {r.unwrap_or_default()
-                            .into_iter()
-                            .map(|c| view! { <option value=c.id>{c.label}</option> })
-                            .collect_view()}
-                    </datalist>
-                })}
-            </Transition>
-            <p id="field-owner_id-help" class="mt-1 text-xs text-slate-600">"The identity it belongs to: pick one from the list or paste its id."</p>
-            {move || error.get().map(|m| view! { <p class="mt-1 text-sm text-red-700">{m}</p> })}
-        </div>
-    }
-}
-
 #[component]
 pub fn NewMemoryPage() -> impl IntoView {
     let action = ServerAction::<CreateMemory>::new();
@@ -589,7 +550,9 @@ pub fn NewMemoryPage() -> impl IntoView {
                         help="Where it came from (optional)." value=form.value("source", String::new()) error=form.field_error("source")/>
                     <TextField name="importance" label="Importance" placeholder="0.7"
                         help="Between 0 and 1 (optional)." value=form.value("importance", String::new()) error=form.field_error("importance")/>
-                    <OwnerField value=form.value("owner_id", preset_owner.clone()) error=form.field_error("owner_id")/>
+                    <IdentityPicker name="owner_id" label="Owner" value=form.value("owner_id", preset_owner.clone())
+                        error=form.field_error("owner_id") placeholder="Empty: shared by the whole tenant"
+                        help="The identity it belongs to: pick one from the list or paste its id."/>
                 </div>
                 <div class="grid gap-5 sm:grid-cols-2">
                     <Transition fallback=|| ()>

@@ -796,7 +796,7 @@ const SERVER_FNS: &[ServerFn] = &[
         ],
     },
     ServerFn {
-        path: "/api/memories/owners",
+        path: "/api/identities/choices",
         access: Access::Read,
         object: false,
         args: &[],
