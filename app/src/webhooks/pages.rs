@@ -647,7 +647,7 @@ fn delivery_row(
         <tr>
             <td class="py-3 pl-6 pr-3 align-top">
                 <div class="font-medium text-slate-900">{d.event_type.clone()}</div>
-                <div class="font-mono text-xs text-slate-600" title=d.id.clone()>{format!("webhook-id …{}", short_id(&d.id))}</div>
+                <div class="whitespace-nowrap font-mono text-xs text-slate-600" title=d.id.clone()>{format!("webhook-id …{}", short_id(&d.id))}</div>
             </td>
             <td class="px-4 py-3 align-top">
                 <StatusBadge status=status/>

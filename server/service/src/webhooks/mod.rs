@@ -123,11 +123,22 @@ impl Subscription {
 }
 
 /// A subscription with its secret, the one time the secret is shown (create, rotate).
-#[derive(Debug, Clone)]
+/// Neither `Serialize` nor a `Debug` that prints the secret: it leaves only by the door
+/// that answers the caller.
+#[derive(Clone)]
 pub struct WithSecret {
     pub subscription: Subscription,
     /// `whsec_...`: what receivers verify signatures with.
     pub secret: String,
+}
+
+impl std::fmt::Debug for WithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithSecret")
+            .field("subscription", &self.subscription)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// What a create or an update says; on update, absent fields stay as they are.
@@ -1100,6 +1111,31 @@ pub async fn prune(db: &Db, days: u32) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_never_shows_in_debug_output() {
+        let now = OffsetDateTime::now_utc();
+        let w = WithSecret {
+            subscription: Subscription {
+                id: Uuid::now_v7(),
+                name: "n".into(),
+                description: String::new(),
+                url: "https://hooks.example.com".into(),
+                event_types: vec!["*".into()],
+                enabled: true,
+                disabled_reason: None,
+                disabled_at: None,
+                failing_since: None,
+                previous_secret_until: None,
+                created_at: now,
+                updated_at: now,
+            },
+            secret: signing::new_secret(),
+        };
+        let printed = format!("{w:?}");
+        assert!(!printed.contains(&w.secret), "{printed}");
+        assert!(printed.contains("<redacted>"));
+    }
 
     #[test]
     fn schedules_parse_with_units() {
