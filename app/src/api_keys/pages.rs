@@ -7,16 +7,12 @@ use leptos_router::hooks::use_query_map;
 
 use super::api::{CreateApiKey, RevokeApiKey, list_api_keys};
 use super::model::{ApiKeyView, EXPIRY};
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, SelectField, TextField, successes};
 use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
     Pill, SecretReveal, StatusBadge, SuccessBanner,
 };
-
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {

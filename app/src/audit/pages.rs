@@ -12,18 +12,13 @@ use super::model::{
     AuditDetail, AuditFilter, AuditRecordView, Changes, DiffKind, DiffRow, ExportFormat, OUTCOMES,
     TARGET_TYPES, VerificationView, count, short_id, thousands,
 };
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, IdentityPicker, SelectField, TextField};
 use crate::components::ui::{
     BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading, NotFound, PageHeader,
 };
 use crate::components::url::{id_param, query_string};
 use crate::error::AppError;
-
-/// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 const INPUT: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
 const BACK: &str = "text-sm font-medium text-slate-600 hover:text-slate-900";

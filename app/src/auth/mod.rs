@@ -3,3 +3,9 @@
 pub mod api;
 pub mod model;
 pub mod pages;
+
+/// Whether the signed-in admin holds `permission` (e.g. `webhooks:update`), from the page
+/// frame's context. The server decides every call; this only hides what would be refused.
+pub fn can(permission: &str) -> bool {
+    leptos::prelude::use_context::<model::UserView>().is_some_and(|u| u.can(permission))
+}

@@ -10,16 +10,12 @@ use super::api::{
     list_groups,
 };
 use super::model::{GroupDetail, GroupView, subtree};
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, SelectField, TextField, successes};
 use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, NotFound,
     PageHeader, Pill, SuccessBanner,
 };
-
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 fn kind_options(kinds: &[String]) -> Vec<(&'static str, &'static str)> {
     kinds.iter().filter_map(|k| service_kind(k)).collect()

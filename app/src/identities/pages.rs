@@ -10,7 +10,7 @@ use super::api::{
     UpdateIdentity, get_identity, list_identities,
 };
 use super::model::{IdentityDetail, IdentityView};
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, SelectField, TextArea, TextField};
 use crate::components::ui::{
     BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
@@ -37,11 +37,6 @@ const STATUS_FILTERS: [(&str, &str); 5] = [
     ("deleted", "In the trash"),
     ("all", "All"),
 ];
-
-/// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 #[component]
 pub fn IdentitiesPage() -> impl IntoView {

@@ -9,7 +9,7 @@ use super::api::{
     preview_invitation,
 };
 use super::model::{EXPIRY, InvitationView, InvitationsView, InvitePreview, MailView};
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{
     FormState, SelectField, TextArea, TextField, provide_flash, successes,
 };
@@ -17,10 +17,6 @@ use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
     Pill, StatusBadge, SuccessBanner,
 };
-
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 #[component]
 pub fn InvitationsPage() -> impl IntoView {

@@ -13,7 +13,7 @@ use super::api::{
     get_memory, list_memories, memory_status, search_memories,
 };
 use super::model::{Found, HitView, MODES, MemoryView, StatusView, TTL_CHOICES, segments};
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, IdentityPicker, TextArea, TextField, successes};
 use crate::components::poll::tick_while;
 use crate::components::ui::{
@@ -23,11 +23,6 @@ use crate::components::ui::{
 use crate::components::url::{id_param, query_string};
 use crate::identities::api::identity_choices;
 use crate::identities::model::IdentityChoice;
-
-/// Whether the signed-in admin holds `permission`; only hides what the server would refuse.
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 const SELECT: &str = "mt-1 block w-full rounded-md border-0 py-2 pl-3 pr-8 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
 const TEXTAREA: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600";

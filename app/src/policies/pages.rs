@@ -7,16 +7,13 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::api::{DeletePolicy, RestorePolicy, SavePolicy, Simulate, get_policy, list_policies};
 use super::model::{PolicyDetail, PolicyView, SimulationView, VersionView};
+use crate::auth::can;
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, TextArea, TextField, successes};
 use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading,
     NotFound, PageHeader, Pill, SuccessBanner,
 };
-
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 #[component]
 fn EffectBadge(#[prop(into)] effect: String) -> impl IntoView {

@@ -7,16 +7,12 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::api::{DeleteRole, SaveRole, list_roles};
 use super::model::{CatalogueView, RoleView, RolesPage};
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, TextField};
 use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, NotFound,
     PageHeader, Pill, SuccessBanner,
 };
-
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 #[component]
 pub fn RolesListPage() -> impl IntoView {

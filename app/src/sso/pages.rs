@@ -6,16 +6,12 @@ use leptos_router::hooks::use_query_map;
 
 use super::api::{CreateSsoProvider, DeleteSsoProvider, UpdateSsoProvider, sso_settings};
 use super::model::{ProviderView, SsoSettingsView};
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, TextField, successes};
 use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
     Pill, StatusBadge, SuccessBanner,
 };
-
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 const SELECT: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
 

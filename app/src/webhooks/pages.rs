@@ -15,7 +15,7 @@ use super::model::{
     ChartView, DeliveryView, FiguresView, OVERLAPS, OpenDelivery, STATUS_FILTERS, WebhookView,
 };
 use crate::audit::model::short_id;
-use crate::auth::model::UserView;
+use crate::auth::can;
 use crate::components::forms::{FormState, SelectField, TextField, successes};
 use crate::components::ui::{
     BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading,
@@ -26,10 +26,6 @@ use crate::components::url::{id_param, query_string};
 const BACK: &str = "text-sm font-medium text-slate-600 hover:text-slate-900";
 const TH: &str = "px-4 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-600";
 const SECRET_TEXT: &str = "This is the only time it is shown: Tenantry keeps it encrypted and never displays it again. Receivers verify the webhook-signature header with it (any Standard Webhooks library takes it as it is).";
-
-fn can(permission: &str) -> bool {
-    use_context::<UserView>().is_some_and(|u| u.can(permission))
-}
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
