@@ -551,16 +551,14 @@ pub async fn create(ctx: &Ctx, db: &Db, input: ProviderInput) -> Result<Provider
 }
 
 fn name_taken(e: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(db) = &e
-        && db.constraint() == Some("sso_providers_name_key")
-    {
-        return Error::Conflict {
+    match crate::error::unique_violation(&e) {
+        Some("sso_providers_name_key") => Error::Conflict {
             code: "name_taken",
             message: "Another identity provider already has this name.".into(),
             field: Some("name"),
-        };
+        },
+        _ => e.into(),
     }
-    e.into()
 }
 
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Result<Provider> {
