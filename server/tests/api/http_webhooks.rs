@@ -372,6 +372,18 @@ async fn urls_reaching_private_addresses_are_refused_unless_allowed() {
         "{ping}"
     );
     assert!(rx.received(&name).await.is_empty());
+    // Names are unique in the tenant.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/webhooks",
+            Some(&token),
+            Some(json!({"name": "Local", "url": rx.url(&name), "event_types": ["*"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "name_taken", "{body}");
     // Bad input is named on its field.
     let res = app
         .send(

@@ -70,8 +70,8 @@ impl Sender {
     pub async fn send(&self, url: &str, id: Uuid, keys: &[Vec<u8>], body: &[u8]) -> Outcome {
         let _permit = self.in_flight.acquire().await;
         let started = Instant::now();
-        if let Err(why) = guard::check_url(url, self.settings.allow_private) {
-            return Outcome::failed(started, None, None, why);
+        if let Err(problem) = guard::check_url(url, self.settings.allow_private) {
+            return Outcome::failed(started, None, None, problem.message);
         }
         let id = id.to_string();
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();

@@ -57,21 +57,53 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || a >= 240 // reserved
 }
 
-/// Why a URL cannot be a webhook endpoint, in words for the admin.
-pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, String> {
-    let url = Url::parse(raw.trim())
-        .map_err(|_| "Enter a full URL such as https://hooks.example.com/tenantry.".to_owned())?;
+/// Why a URL cannot be a webhook endpoint: a stable code (`invalid_url`, `unresolvable`,
+/// `refused`) and words for the admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlProblem {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl UrlProblem {
+    fn invalid(message: &str) -> Self {
+        UrlProblem {
+            code: "invalid_url",
+            message: message.into(),
+        }
+    }
+
+    fn refused() -> Self {
+        UrlProblem {
+            code: "refused",
+            message: "This URL points at a private, loopback or link-local address, which webhooks may not reach.".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for UrlProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Checks a URL without looking its host up.
+pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, UrlProblem> {
+    let url = Url::parse(raw.trim()).map_err(|_| {
+        UrlProblem::invalid("Enter a full URL such as https://hooks.example.com/tenantry.")
+    })?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err("The URL must start with https:// (or http://).".into());
+        return Err(UrlProblem::invalid(
+            "The URL must start with https:// (or http://).",
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "Leave credentials out of the URL: receivers check the webhook-signature header instead."
-                .into(),
-        );
+        return Err(UrlProblem::invalid(
+            "Leave credentials out of the URL: receivers check the webhook-signature header instead.",
+        ));
     }
     let Some(host) = url.host() else {
-        return Err("The URL names no host.".into());
+        return Err(UrlProblem::invalid("The URL names no host."));
     };
     if !allow_private {
         let literal = match host {
@@ -80,20 +112,20 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<Url, String> {
             url::Host::Domain(d) => {
                 let d = d.trim_end_matches('.').to_ascii_lowercase();
                 if d == "localhost" || d.ends_with(".localhost") || d.ends_with(".internal") {
-                    return Err(refused_message());
+                    return Err(UrlProblem::refused());
                 }
                 None
             }
         };
         if literal.is_some_and(forbidden) {
-            return Err(refused_message());
+            return Err(UrlProblem::refused());
         }
     }
     Ok(url)
 }
 
 /// Resolves the URL's host now and refuses it when every address it has is forbidden.
-pub async fn check_resolves(url: &Url, allow_private: bool) -> Result<(), String> {
+pub async fn check_resolves(url: &Url, allow_private: bool) -> Result<(), UrlProblem> {
     if allow_private {
         return Ok(());
     }
@@ -103,17 +135,15 @@ pub async fn check_resolves(url: &Url, allow_private: bool) -> Result<(), String
     let port = url.port_or_known_default().unwrap_or(443);
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|_| format!("{host} does not resolve to an address."))?
+        .map_err(|_| UrlProblem {
+            code: "unresolvable",
+            message: format!("{host} does not resolve to an address."),
+        })?
         .collect();
     if addrs.is_empty() || addrs.iter().all(|a| forbidden(a.ip())) {
-        return Err(refused_message());
+        return Err(UrlProblem::refused());
     }
     Ok(())
-}
-
-fn refused_message() -> String {
-    "This URL points at a private, loopback or link-local address, which webhooks may not reach."
-        .into()
 }
 
 /// A DNS resolver that drops forbidden addresses, and fails when none is left: the
@@ -207,6 +237,13 @@ mod tests {
             "http://2130706433/", // 127.0.0.1 written as a number
         ] {
             assert!(check_url(bad, false).is_err(), "{bad} must be refused");
+        }
+        for (url, code) in [
+            ("ftp://hooks.example.com", "invalid_url"),
+            ("http://127.0.0.1:8080/hook", "refused"),
+            ("http://localhost:3000", "refused"),
+        ] {
+            assert_eq!(check_url(url, false).unwrap_err().code, code, "{url}");
         }
         // Allowed for tests and local use.
         assert!(check_url("http://127.0.0.1:8080/hook", true).is_ok());

@@ -189,21 +189,16 @@ async fn check(db: &Db, input: &Input, creating: bool) -> Result<Checked> {
                 ));
                 None
             } else {
-                match guard::check_url(raw, allow_private) {
-                    Ok(url) => match guard::check_resolves(&url, allow_private).await {
-                        Ok(()) => Some(url.to_string()),
-                        Err(why) => {
-                            errors.push(FieldError::new("url", "refused", why));
-                            None
-                        }
-                    },
-                    Err(why) => {
-                        let code = if why.contains("private") {
-                            "refused"
-                        } else {
-                            "invalid_url"
-                        };
-                        errors.push(FieldError::new("url", code, why));
+                let checked = match guard::check_url(raw, allow_private) {
+                    Ok(url) => guard::check_resolves(&url, allow_private)
+                        .await
+                        .map(|()| url),
+                    Err(problem) => Err(problem),
+                };
+                match checked {
+                    Ok(url) => Some(url.to_string()),
+                    Err(problem) => {
+                        errors.push(FieldError::new("url", problem.code, problem.message));
                         None
                     }
                 }
@@ -340,16 +335,14 @@ async fn load_one(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<
 }
 
 fn name_taken(e: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(db) = &e
-        && db.constraint() == Some("webhook_subscriptions_name_key")
-    {
-        return Error::Conflict {
+    match crate::error::unique_violation(&e) {
+        Some("webhook_subscriptions_name_key") => Error::Conflict {
             code: "name_taken",
             message: "Another webhook already has this name.".into(),
             field: Some("name"),
-        };
+        },
+        _ => e.into(),
     }
-    e.into()
 }
 
 /// The tenant's subscriptions, by name.
