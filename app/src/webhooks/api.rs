@@ -43,15 +43,15 @@ mod convert {
         }
     }
 
-    pub fn figures(s: &svc::SubscriptionStats) -> FiguresView {
+    pub fn figures(f: &svc::Figures) -> FiguresView {
         FiguresView {
-            attempts: s.attempts,
-            succeeded: s.succeeded,
-            failed: s.failed,
-            success_rate: s.success_rate.map(percent),
-            p50: s.p50_ms.map(millis),
-            p95: s.p95_ms.map(millis),
-            pending: s.pending,
+            attempts: f.attempts,
+            succeeded: f.succeeded,
+            failed: f.failed,
+            success_rate: f.success_rate.map(percent),
+            p50: f.p50_ms.map(millis),
+            p95: f.p95_ms.map(millis),
+            pending: f.pending,
         }
     }
 
@@ -154,7 +154,7 @@ mod convert {
 /// The tenant's webhooks with their figures over the last 24 hours.
 #[server(endpoint = "webhooks/list")]
 pub async fn list_webhooks() -> Result<WebhooksView, AppError> {
-    use super::model::{FiguresView, WebhookRow, millis, percent};
+    use super::model::WebhookRow;
     let ctx = crate::server::ctx().await?;
     let db = crate::server::db()?;
     let subscriptions = service::webhooks::list(&ctx, &db).await?;
@@ -166,7 +166,7 @@ pub async fn list_webhooks() -> Result<WebhooksView, AppError> {
                 .subscriptions
                 .iter()
                 .find(|f| f.subscription_id == s.id)
-                .map(convert::figures)
+                .map(|f| convert::figures(&f.figures))
                 .unwrap_or_default();
             WebhookRow {
                 webhook: s.into(),
@@ -174,26 +174,9 @@ pub async fn list_webhooks() -> Result<WebhooksView, AppError> {
             }
         })
         .collect();
-    let attempts: i64 = stats.subscriptions.iter().map(|s| s.attempts).sum();
-    let succeeded: i64 = stats.subscriptions.iter().map(|s| s.succeeded).sum();
-    // The slowest webhook's p95 bounds what receivers see; shown as "up to".
-    let p95 = stats
-        .subscriptions
-        .iter()
-        .filter_map(|s| s.p95_ms)
-        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    let totals = FiguresView {
-        attempts,
-        succeeded,
-        failed: attempts - succeeded,
-        success_rate: (attempts > 0).then(|| percent(succeeded as f64 / attempts as f64)),
-        p50: None,
-        p95: p95.map(millis),
-        pending: stats.subscriptions.iter().map(|s| s.pending).sum(),
-    };
     Ok(WebhooksView {
         rows,
-        totals,
+        totals: convert::figures(&stats.total),
         chart: convert::chart(&stats),
     })
 }
@@ -271,11 +254,7 @@ pub async fn get_webhook(
         }
     };
     Ok(WebhookDetailView {
-        figures: stats
-            .subscriptions
-            .first()
-            .map(convert::figures)
-            .unwrap_or_default(),
+        figures: convert::figures(&stats.total),
         chart: convert::chart(&stats),
         webhook: webhook.into(),
         deliveries: page.items.into_iter().map(convert::delivery).collect(),

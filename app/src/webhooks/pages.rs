@@ -63,7 +63,7 @@ pub fn WebhooksPage() -> impl IntoView {
                     let empty = v.rows.is_empty();
                     view! {
                         {disabled.into_iter().map(|w| view! { <DisabledBanner webhook=w link=true/> }).collect_view()}
-                        <Figures figures=v.totals.clone() p95_label="Slowest p95"/>
+                        <Figures figures=v.totals.clone()/>
                         <section class=format!("{CARD} mb-6 p-6") aria-labelledby="chart-heading">
                             <h2 id="chart-heading" class="text-base font-semibold text-slate-900">{format!("Attempts over {}", v.chart.range)}</h2>
                             <DeliveryChart chart=v.chart.clone()/>
@@ -120,7 +120,7 @@ fn DisabledBanner(webhook: WebhookView, link: bool) -> impl IntoView {
 
 /// Attempts, success rate, latency and backlog, as four tiles.
 #[component]
-fn Figures(figures: FiguresView, p95_label: &'static str) -> impl IntoView {
+fn Figures(figures: FiguresView) -> impl IntoView {
     let tile = |label: &'static str, value: String, testid: &'static str| {
         view! {
             <div class=format!("{CARD} px-5 py-4") data-testid=testid>
@@ -132,19 +132,13 @@ fn Figures(figures: FiguresView, p95_label: &'static str) -> impl IntoView {
     let dash = || "—".to_owned();
     let latency = match (&figures.p50, &figures.p95) {
         (Some(p50), Some(p95)) => format!("{p50} / {p95}"),
-        (None, Some(p95)) => p95.clone(),
         _ => dash(),
-    };
-    let latency_label = if figures.p50.is_some() {
-        "Latency p50 / p95"
-    } else {
-        p95_label
     };
     view! {
         <dl class="mb-6 grid grid-cols-2 gap-4 lg:grid-cols-4">
             {tile("Attempts, 24 h", format!("{} ({} failed)", figures.attempts, figures.failed), "figure-attempts")}
             {tile("Success rate", figures.success_rate.clone().unwrap_or_else(dash), "figure-success")}
-            {tile(latency_label, latency, "figure-latency")}
+            {tile("Latency p50 / p95", latency, "figure-latency")}
             {tile("Waiting to be sent", figures.pending.to_string(), "figure-pending")}
         </dl>
     }
@@ -411,7 +405,7 @@ fn WebhookDetail(
         {w.previous_secret_until.clone().map(|until| view! {
             <p class="mb-4 text-sm text-slate-700">{format!("Secret rotation in progress: messages carry two signatures until {until}.")}</p>
         })}
-        <Figures figures=v.figures.clone() p95_label="Latency p95"/>
+        <Figures figures=v.figures.clone()/>
         <section class=format!("{CARD} mb-6 p-6") aria-labelledby="chart-heading">
             <h2 id="chart-heading" class="text-base font-semibold text-slate-900">{format!("Attempts over {}", v.chart.range)}</h2>
             <DeliveryChart chart=v.chart.clone()/>

@@ -474,6 +474,8 @@ async fn pings_replays_and_stats() {
     assert_eq!(s["attempts"], 5, "{stats}");
     assert_eq!(s["succeeded"], 5);
     assert_eq!(s["success_rate"], 1.0);
+    assert_eq!(stats["total"]["attempts"], 5, "{stats}");
+    assert_eq!(stats["total"]["p95_ms"], s["p95_ms"]);
     assert!(s["p50_ms"].as_f64().unwrap() >= 0.0);
     assert!(s["p95_ms"].as_f64().unwrap() >= s["p50_ms"].as_f64().unwrap());
     let series = stats["series"].as_array().unwrap();

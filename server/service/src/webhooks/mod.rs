@@ -915,20 +915,48 @@ pub async fn ping(ctx: &Ctx, db: &Db, id: Uuid) -> Result<(Delivery, Attempt)> {
     Ok((delivery, outcome.attempt(1)))
 }
 
-/// Delivery figures of one subscription over a range.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SubscriptionStats {
-    pub subscription_id: Uuid,
-    pub name: String,
+/// Delivery figures over a range.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Figures {
     pub attempts: i64,
     pub succeeded: i64,
     pub failed: i64,
     /// `succeeded / attempts`; none without attempts.
     pub success_rate: Option<f64>,
+    /// Attempt latency percentiles, in milliseconds; none without attempts.
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     /// Deliveries waiting for an attempt now (whatever the range).
     pub pending: i64,
+}
+
+impl Figures {
+    fn new(
+        attempts: i64,
+        succeeded: i64,
+        p50_ms: Option<f64>,
+        p95_ms: Option<f64>,
+        pending: i64,
+    ) -> Self {
+        Figures {
+            attempts,
+            succeeded,
+            failed: attempts - succeeded,
+            success_rate: (attempts > 0).then(|| succeeded as f64 / attempts as f64),
+            p50_ms,
+            p95_ms,
+            pending,
+        }
+    }
+}
+
+/// Delivery figures of one subscription over a range.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubscriptionStats {
+    pub subscription_id: Uuid,
+    pub name: String,
+    #[serde(flatten)]
+    pub figures: Figures,
 }
 
 /// Attempts per time bucket, for the console's chart.
@@ -945,13 +973,15 @@ pub struct Stats {
     pub to: OffsetDateTime,
     /// `hour` or `day`.
     pub bucket: &'static str,
+    /// Over every attempt of the subscriptions asked for (percentiles of all attempts).
+    pub total: Figures,
     pub subscriptions: Vec<SubscriptionStats>,
     pub series: Vec<StatsBucket>,
 }
 
-/// Attempts, success rate and latency percentiles per subscription over `[from, to)`
-/// (default: the last 24 hours), and attempts per hour (per day over more than 3 days),
-/// of one subscription or all.
+/// Attempts, success rate and latency percentiles per subscription and in all over
+/// `[from, to)` (default: the last 24 hours), and attempts per hour (per day over more
+/// than 3 days), of one subscription or all.
 pub async fn stats(
     ctx: &Ctx,
     db: &Db,
@@ -1004,15 +1034,32 @@ pub async fn stats(
     .map(|r| SubscriptionStats {
         subscription_id: r.id,
         name: r.name,
-        attempts: r.attempts,
-        succeeded: r.succeeded,
-        failed: r.attempts - r.succeeded,
-        success_rate: (r.attempts > 0).then(|| r.succeeded as f64 / r.attempts as f64),
-        p50_ms: r.p50,
-        p95_ms: r.p95,
-        pending: r.pending,
+        figures: Figures::new(r.attempts, r.succeeded, r.p50, r.p95, r.pending),
     })
-    .collect();
+    .collect::<Vec<_>>();
+    let all = sqlx::query!(
+        r#"select count(*) as "attempts!",
+                  count(*) filter (where a.succeeded) as "succeeded!",
+                  percentile_cont(0.5) within group (order by a.latency_ms) as p50,
+                  percentile_cont(0.95) within group (order by a.latency_ms) as p95
+           from webhook_attempts a
+           join webhook_subscriptions s on s.tenant_id = a.tenant_id and s.id = a.subscription_id
+           where a.tenant_id = $1 and a.at >= $2 and a.at < $3
+             and ($4::uuid is null or a.subscription_id = $4)"#,
+        tenant_id,
+        from,
+        to,
+        subscription_id
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    let total = Figures::new(
+        all.attempts,
+        all.succeeded,
+        all.p50,
+        all.p95,
+        subscriptions.iter().map(|s| s.figures.pending).sum(),
+    );
     let series = sqlx::query_as!(
         StatsBucket,
         r#"select date_trunc($5, a.at, 'UTC') as "bucket_start!",
@@ -1035,6 +1082,7 @@ pub async fn stats(
         from,
         to,
         bucket,
+        total,
         subscriptions,
         series,
     })

@@ -452,9 +452,7 @@ pub struct StatsParams {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookStatsBody {
-    pub webhook_id: Uuid,
-    pub name: String,
+pub struct FiguresBody {
     pub attempts: i64,
     pub succeeded: i64,
     pub failed: i64,
@@ -465,6 +463,28 @@ pub struct WebhookStatsBody {
     pub p95_ms: Option<f64>,
     /// Deliveries waiting for an attempt now.
     pub pending: i64,
+}
+
+impl From<webhooks::Figures> for FiguresBody {
+    fn from(f: webhooks::Figures) -> Self {
+        FiguresBody {
+            attempts: f.attempts,
+            succeeded: f.succeeded,
+            failed: f.failed,
+            success_rate: f.success_rate,
+            p50_ms: f.p50_ms,
+            p95_ms: f.p95_ms,
+            pending: f.pending,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookStatsBody {
+    pub webhook_id: Uuid,
+    pub name: String,
+    #[serde(flatten)]
+    pub figures: FiguresBody,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -483,12 +503,14 @@ pub struct StatsBody {
     pub to: OffsetDateTime,
     /// `hour`, or `day` over more than 3 days.
     pub bucket: String,
+    /// Over every attempt of the webhooks asked for.
+    pub total: FiguresBody,
     pub webhooks: Vec<WebhookStatsBody>,
     /// Attempts per bucket; buckets without attempts are left out.
     pub series: Vec<StatsBucketBody>,
 }
 
-/// Attempts, success rate and latency (p50, p95) per webhook over a range.
+/// Attempts, success rate and latency (p50, p95) per webhook and in all over a range.
 #[utoipa::path(get, path = "/webhooks/stats", tag = "webhooks", params(StatsParams),
     responses((status = 200, body = StatsBody), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []), ("api_key" = [])))]
@@ -502,19 +524,14 @@ pub async fn stats(
         from: s.from,
         to: s.to,
         bucket: s.bucket.into(),
+        total: s.total.into(),
         webhooks: s
             .subscriptions
             .into_iter()
             .map(|w| WebhookStatsBody {
                 webhook_id: w.subscription_id,
                 name: w.name,
-                attempts: w.attempts,
-                succeeded: w.succeeded,
-                failed: w.failed,
-                success_rate: w.success_rate,
-                p50_ms: w.p50_ms,
-                p95_ms: w.p95_ms,
-                pending: w.pending,
+                figures: w.figures.into(),
             })
             .collect(),
         series: s
