@@ -226,6 +226,18 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_WEBHOOKS_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(0..=64))]
     pub webhooks_workers: u64,
+
+    /// Seconds one request to an SSO identity provider may take (discovery, keys, the code
+    /// exchange, userinfo), connection included.
+    #[arg(long, env = "TENANTRY_SSO_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub sso_timeout: u64,
+
+    /// Seconds an identity provider's clock may differ from this server's when its ID
+    /// tokens are checked (`exp` and `iat`).
+    #[arg(long, env = "TENANTRY_SSO_CLOCK_SKEW", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub sso_clock_skew: u64,
 }
 
 impl Default for ServeArgs {
@@ -239,6 +251,14 @@ impl Default for ServeArgs {
 }
 
 impl ServeArgs {
+    /// How this server talks to SSO identity providers.
+    pub fn sso_settings(&self) -> service::sso::oidc::Settings {
+        service::sso::oidc::Settings {
+            timeout: std::time::Duration::from_secs(self.sso_timeout),
+            clock_skew: std::time::Duration::from_secs(self.sso_clock_skew),
+        }
+    }
+
     /// How webhooks are delivered.
     pub fn webhook_settings(&self) -> anyhow::Result<service::webhooks::Settings> {
         let retry_schedule = service::webhooks::parse_schedule(&self.webhooks_retry_schedule)

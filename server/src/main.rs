@@ -142,7 +142,8 @@ async fn serve_with(
         .await
         .map_err(anyhow_service)?
         .with_master_key(master.clone())
-        .with_webhooks(args.webhook_settings()?);
+        .with_webhooks(args.webhook_settings()?)
+        .with_sso(args.sso_settings());
     if args.webhooks_allow_private {
         tracing::warn!(
             "TENANTRY_WEBHOOKS_ALLOW_PRIVATE: webhooks may reach private and loopback addresses"

@@ -37,6 +37,8 @@ pub struct Db {
     embedder: Option<Arc<dyn crate::memories::embeddings::Provider>>,
     /// Makes webhook attempts, with the server's webhook settings.
     webhooks: Arc<crate::webhooks::delivery::Sender>,
+    /// Talks to SSO identity providers, with the server's SSO settings.
+    sso: Arc<crate::sso::oidc::Oidc>,
 }
 
 impl Db {
@@ -67,6 +69,7 @@ impl Db {
             webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
                 crate::webhooks::Settings::default(),
             )),
+            sso: Arc::new(crate::sso::oidc::Oidc::new(Default::default())),
         })
     }
 
@@ -118,6 +121,17 @@ impl Db {
     pub fn with_webhooks(mut self, settings: crate::webhooks::Settings) -> Db {
         self.webhooks = Arc::new(crate::webhooks::delivery::Sender::new(settings));
         self
+    }
+
+    /// The same handle, talking to identity providers with `settings`.
+    pub fn with_sso(mut self, settings: crate::sso::oidc::Settings) -> Db {
+        self.sso = Arc::new(crate::sso::oidc::Oidc::new(settings));
+        self
+    }
+
+    /// This server's client for identity providers, and its discovery cache.
+    pub fn sso(&self) -> &crate::sso::oidc::Oidc {
+        &self.sso
     }
 
     /// What makes webhook attempts, and its settings.

@@ -142,6 +142,8 @@ pub fn serve_args() -> ServeArgs {
         webhooks_timeout: 5,
         webhooks_retry_schedule: "1s,1s".into(),
         webhooks_workers: 0,
+        sso_timeout: 10,
+        sso_clock_skew: 60,
     }
 }
 
@@ -172,32 +174,80 @@ pub fn maildev() -> &'static MailDev {
             bin.exists(),
             "maildev is not installed: run `make deps` (npm install in end2end/)"
         );
-        let (smtp_port, web_port) = (free_port(), free_port());
-        let script = format!(
-            "'{}' --ip 127.0.0.1 --web-ip 127.0.0.1 -s {smtp_port} -w {web_port} >/dev/null 2>&1 & m=$!; \
-             while kill -0 {pid} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
-            bin.display(),
-            pid = std::process::id()
-        );
-        let watcher = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .expect("start maildev");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", web_port)).is_err()
-            || std::net::TcpStream::connect(("127.0.0.1", smtp_port)).is_err()
-        {
-            assert!(std::time::Instant::now() < deadline, "maildev did not start");
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        let log = peer_log("maildev");
+        // maildev cannot bind a free port of its own choosing, so ports are chosen here; if
+        // something takes one first, maildev exits and it starts again on others.
+        for _ in 0..3 {
+            let (smtp_port, web_port) = (free_port(), free_port());
+            let script = format!(
+                "'{}' --ip 127.0.0.1 --web-ip 127.0.0.1 -s {smtp_port} -w {web_port} >'{}' 2>&1 & m=$!; \
+                 while kill -0 {pid} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
+                bin.display(),
+                log.display(),
+                pid = std::process::id()
+            );
+            let mut watcher = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .expect("start maildev");
+            // Ready when its SMTP side greets and its API answers: a port that merely
+            // accepts a connection could be another program's.
+            let deadline = std::time::Instant::now() + PEER_START;
+            while !(smtp_greets(smtp_port) && http_ok(web_port, "/api/email")) {
+                if watcher.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "maildev did not start within {PEER_START:?}; its output ({}):\n{}",
+                    log.display(),
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            if watcher.try_wait().ok().flatten().is_some() {
+                continue;
+            }
+            return MailDev {
+                smtp_port,
+                web_port,
+                _watcher: std::sync::Mutex::new(watcher),
+            };
         }
-        MailDev {
-            smtp_port,
-            web_port,
-            _watcher: std::sync::Mutex::new(watcher),
-        }
+        panic!(
+            "maildev exited three times on start; its output ({}):\n{}",
+            log.display(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
     })
+}
+
+/// Whether an SMTP server on `port` sends its `220` greeting.
+fn smtp_greets(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut greeting = [0u8; 3];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"220"
+}
+
+/// Whether `GET path` on `port` answers 200.
+fn http_ok(port: u16, path: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut status = [0u8; 12];
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut status).is_ok()
+        && status.starts_with(b"HTTP/1.")
+        && &status[9..12] == b"200"
 }
 
 impl MailDev {
@@ -205,9 +255,10 @@ impl MailDev {
         format!("smtp://127.0.0.1:{}", self.smtp_port)
     }
 
-    /// The mails maildev received for `to`, waiting up to 15 s for at least `count`.
+    /// The mails maildev received for `to`, waiting up to 60 s for at least `count` (mail
+    /// goes out from a worker, which a busy machine may run late).
     pub async fn mails_to(&self, to: &str, count: usize) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             let all: Vec<Value> =
                 reqwest::get(format!("http://127.0.0.1:{}/api/email", self.web_port))
@@ -256,34 +307,76 @@ pub fn oidc_provider() -> &'static OidcProvider {
     })
 }
 
-/// Starts `node <script> <port>` from end2end/ on a free loopback port (after checking that
-/// `make deps` installed `package`), under a watcher shell that ends it when this test
-/// process ends; waits until it listens.
+/// Starts `node <script> 0` from end2end/ (after checking that `make deps` installed
+/// `package`) under a watcher shell that ends it when this test process ends, and waits
+/// until it says where it listens: the peer binds a free port itself, so no other process
+/// can take the port between a choice here and its bind. Its output goes to a log file
+/// named in every failure.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the watcher lives as long as the test process, which never waits for it"
+)]
 fn node_peer(package: &str, script: &str, what: &str) -> (u16, std::process::Child) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     assert!(
         root.join("end2end/node_modules").join(package).exists(),
         "{package} is not installed: run `make deps` (npm install in end2end/)"
     );
-    let port = free_port();
+    let log = peer_log(package);
     let shell = format!(
-        "node '{}' {port} >/dev/null 2>&1 & p=$!; \
+        "node '{}' 0 >'{}' 2>&1 & p=$!; \
          while kill -0 {pid} 2>/dev/null && kill -0 $p 2>/dev/null; do sleep 1; done; kill $p 2>/dev/null",
         root.join(script).display(),
+        log.display(),
         pid = std::process::id()
     );
-    let watcher = std::process::Command::new("sh")
+    let mut watcher = std::process::Command::new("sh")
         .arg("-c")
         .arg(shell)
         .stdin(std::process::Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("start {what}: {e}"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "{what} did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    let deadline = std::time::Instant::now() + PEER_START;
+    loop {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(port) = said
+            .split_once("http://127.0.0.1:")
+            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|p| p.parse::<u16>().ok())
+        {
+            return (port, watcher);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = watcher.kill();
+            let _ = watcher.wait();
+            panic!(
+                "{what} did not start within {PEER_START:?}; its output ({}):\n{said}",
+                log.display()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    (port, watcher)
+}
+
+/// How long a test peer may take to start on a busy machine.
+const PEER_START: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The log file of test peer `name` of this test process (earlier processes' are removed).
+fn peer_log(name: &str) -> PathBuf {
+    let base = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().to_string();
+            if let Some(pid) = file
+                .strip_prefix("tenantry-peer-")
+                .and_then(|rest| rest.split('-').next())
+                && !PathBuf::from(format!("/proc/{pid}")).exists()
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    base.join(format!("tenantry-peer-{}-{name}.log", std::process::id()))
 }
 
 impl OidcProvider {

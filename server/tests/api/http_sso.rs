@@ -250,6 +250,55 @@ async fn an_existing_identity_is_linked_by_its_verified_email() {
     );
 }
 
+/// Two servers in one process, each on a runtime of its own, as the tests run them: one
+/// server's calls to the provider never ride on a connection the other opened. Server A
+/// signs someone in, then its runtime stops running (alive, not polled, as a test's
+/// runtime is while its thread does other work); server B's sign-in must not wait on A's
+/// connection. With one provider client for the whole process, B's code exchange was
+/// handed A's idle connection and timed out: `sso_exchange_failed` under load.
+#[test]
+fn a_server_never_uses_another_servers_provider_connections() {
+    let (signed_in, a_signed_in) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let a = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let app = rt.block_on(async {
+            let app = TestApp::spawn().await;
+            let id = provider(&app, true, &[], "member").await;
+            let landed = Browser::new()
+                .sign_in(&app, &format!("/v1/sso/login/{id}"), "first-server")
+                .await;
+            signed_in.send(landed == app.url("/identities")).unwrap();
+            app
+        });
+        // The runtime (and the connections it opened) now stands still until released.
+        let _ = released.recv();
+        drop(app);
+        drop(rt);
+    });
+    assert!(a_signed_in.recv().unwrap(), "server A signs in");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let app = TestApp::spawn().await;
+        let id = provider(&app, true, &[], "member").await;
+        let browser = Browser::new();
+        let landed = browser
+            .sign_in(&app, &format!("/v1/sso/login/{id}"), "second-server")
+            .await;
+        let page = browser.page(&landed).await;
+        assert_eq!(landed, app.url("/identities"), "{page}");
+    });
+    release.send(()).unwrap();
+    a.join().unwrap();
+}
+
 #[tokio::test]
 async fn wrong_state_nonce_or_issuer_and_replays_are_refused() {
     let app = TestApp::spawn().await;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::oidc::{self, Metadata, describe};
+use super::oidc::{Metadata, describe};
 use super::{Kind, Loaded, load_one, secret_context};
 use crate::crypto::constant_time_eq;
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
@@ -127,8 +127,9 @@ async fn load_enabled(db: &Db, provider_id: Uuid) -> Result<(Uuid, String, Loade
     Ok((tenant_id, tenant_slug, loaded))
 }
 
-async fn metadata(loaded: &Loaded, fresh: bool) -> Result<std::sync::Arc<Metadata>> {
-    oidc::discover(&loaded.provider.issuer, fresh)
+async fn metadata(db: &Db, loaded: &Loaded, fresh: bool) -> Result<std::sync::Arc<Metadata>> {
+    db.sso()
+        .discover(&loaded.provider.issuer, fresh)
         .await
         .map_err(|why| {
             tracing::warn!(issuer = %loaded.provider.issuer, error = %why, "OIDC discovery failed");
@@ -165,6 +166,14 @@ fn client_for(
     .set_redirect_uri(redirect))
 }
 
+/// The ID token verifier of `client`, with this server's clock tolerance.
+fn verifier<'a>(db: &Db, client: &'a Client) -> openidconnect::core::CoreIdTokenVerifier<'a> {
+    client
+        .id_token_verifier()
+        .set_time_fn(db.sso().expiry_clock())
+        .set_issue_time_verifier_fn(db.sso().issue_time_check())
+}
+
 /// Starts a sign-in with provider `provider_id`; `redirect_uri` is this server's callback
 /// (`<public URL>/auth/oidc/callback`), registered at the provider.
 pub async fn begin(db: &Db, provider_id: Uuid, redirect_uri: &str, start: Start) -> Result<Begun> {
@@ -179,7 +188,7 @@ pub async fn begin(db: &Db, provider_id: Uuid, redirect_uri: &str, start: Start)
             });
         }
     }
-    let meta = metadata(&loaded, false).await?;
+    let meta = metadata(db, &loaded, false).await?;
     let client = client_for(db, tenant_id, &loaded, &meta, redirect_uri)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
@@ -333,7 +342,7 @@ async fn finish_attempt(
             "The identity provider was changed while you were signing in. Start again.",
         ));
     }
-    let meta = metadata(&loaded, false).await?;
+    let meta = metadata(db, &loaded, false).await?;
     // RFC 9207: the response names its issuer, which must be the one we sent the browser
     // to; a provider that says it always sends `iss` must not leave it out.
     match &callback.iss {
@@ -379,7 +388,7 @@ async fn exchange(
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| Error::internal("token endpoint", e))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
-        .request_async(oidc::http())
+        .request_async(db.sso().http())
         .await
         .map_err(|e| {
             let why = match &e {
@@ -399,15 +408,15 @@ async fn exchange(
         )
     })?;
     let nonce = Nonce::new(pending.nonce.clone());
-    let mut claims = id_token
-        .claims(&client.id_token_verifier(), &nonce)
-        .cloned();
+    let mut claims = id_token.claims(&verifier(db, &client), &nonce).cloned();
     if matches!(
         claims,
         Err(ClaimsVerificationError::SignatureVerification(_))
     ) {
         // The provider may have rotated its keys since they were cached: fetch them once.
-        let fresh = oidc::discover(&loaded.provider.issuer, true)
+        let fresh = db
+            .sso()
+            .discover(&loaded.provider.issuer, true)
             .await
             .map_err(|_| {
                 refused(
@@ -416,9 +425,7 @@ async fn exchange(
                 )
             })?;
         let client = client_for(db, tenant_id, loaded, &fresh, redirect_uri)?;
-        claims = id_token
-            .claims(&client.id_token_verifier(), &nonce)
-            .cloned();
+        claims = id_token.claims(&verifier(db, &client), &nonce).cloned();
     }
     let claims = claims.map_err(|e| {
         tracing::warn!(provider = %loaded.provider.id, error = %e, "SSO ID token refused");
@@ -455,7 +462,7 @@ async fn exchange(
             let info: std::result::Result<
                 UserInfoClaims<EmptyAdditionalClaims, CoreGenderClaim>,
                 _,
-            > = request.request_async(oidc::http()).await;
+            > = request.request_async(db.sso().http()).await;
             match info {
                 Ok(info) => {
                     verified.email = info.email().map(|e| e.as_str().to_lowercase());

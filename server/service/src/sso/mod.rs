@@ -414,8 +414,8 @@ async fn check_role(conn: &mut PgConnection, tenant_id: Uuid, name: &str) -> Res
 
 /// Fetches the issuer's discovery document, so a typo is caught on save rather than at the
 /// first sign-in.
-async fn check_discovery(issuer: &str) -> Result<()> {
-    oidc::discover(issuer, true).await.map(|_| ()).map_err(|why| {
+async fn check_discovery(db: &Db, issuer: &str) -> Result<()> {
+    db.sso().discover(issuer, true).await.map(|_| ()).map_err(|why| {
         Error::validation(
             "issuer",
             "discovery_failed",
@@ -498,7 +498,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: ProviderInput) -> Result<Provider
         scopes.expect("checked"),
         domains.expect("checked"),
     );
-    check_discovery(&issuer).await?;
+    check_discovery(db, &issuer).await?;
 
     let master = db.master_key()?.clone();
     let mut tx = db.change(ctx, perm::SETTINGS_CREATE).await?;
@@ -627,7 +627,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
     if let Some(issuer) = &issuer
         && *issuer != seen.issuer
     {
-        check_discovery(issuer).await?;
+        check_discovery(db, issuer).await?;
     }
 
     let master = db.master_key()?.clone();

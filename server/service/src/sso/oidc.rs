@@ -1,8 +1,13 @@
-//! The OpenID Connect protocol side of SSO: one HTTP client for every provider, and each
-//! issuer's discovery document and signing keys, cached for a few minutes.
+//! The OpenID Connect protocol side of SSO: the HTTP client every provider call goes
+//! through, and each issuer's discovery document and signing keys, cached for a few minutes.
+//!
+//! Both belong to one server instance ([`crate::Db::sso`]), not to the process: a pooled
+//! connection lives on the runtime that opened it, so a client shared by two runtimes (two
+//! servers in one process, as the tests run them) can hand one server's request to a
+//! connection whose runtime is busy or gone, and the request hangs or fails.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{
@@ -41,49 +46,109 @@ pub type Metadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-/// The client every provider call goes through. It never follows redirects (a provider
-/// could otherwise point the server at internal addresses) and gives up after 10 s, so a
-/// dead provider fails a sign-in quickly instead of holding the request.
-pub fn http() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
+/// How this server talks to identity providers.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How long one request to a provider may take (discovery, keys, token, userinfo),
+    /// connection included.
+    pub timeout: Duration,
+    /// How far the provider's clock may be from ours: an ID token is accepted until `exp`
+    /// plus this, and refused when issued (`iat`) more than this in the future.
+    pub clock_skew: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: Duration::from_secs(10),
+            clock_skew: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One server's provider client and discovery cache.
+#[derive(Debug)]
+pub struct Oidc {
+    client: reqwest::Client,
+    pub settings: Settings,
+    cache: Cache,
+}
+
+impl Oidc {
+    /// The client never follows redirects (a provider could otherwise point the server at
+    /// internal addresses) and gives up after `settings.timeout`, so a dead provider fails
+    /// a sign-in quickly instead of holding the request.
+    pub fn new(settings: Settings) -> Oidc {
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .timeout(settings.timeout)
             .user_agent(concat!("tenantry/", env!("CARGO_PKG_VERSION")))
             .build()
-            .expect("a TLS client with default settings")
-    })
+            .expect("a TLS client with default settings");
+        Oidc {
+            client,
+            settings,
+            cache: Cache::default(),
+        }
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The issuer's discovery document and keys: from the cache unless `fresh` or stale.
+    /// The error is a sentence for an admin (what failed and why), without secrets.
+    pub async fn discover(
+        &self,
+        issuer: &str,
+        fresh: bool,
+    ) -> std::result::Result<Arc<Metadata>, String> {
+        if !fresh
+            && let Some((at, meta)) = self.cache.lock().expect("cache lock").get(issuer)
+            && at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(meta.clone());
+        }
+        let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("not a URL: {e}"))?;
+        let meta = Metadata::discover_async(url, &self.client)
+            .await
+            .map_err(|e| describe(&e))?;
+        let meta = Arc::new(meta);
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(issuer.to_owned(), (Instant::now(), meta.clone()));
+        Ok(meta)
+    }
+
+    /// The time an ID token's `exp` is compared with: now, less the allowed skew.
+    pub fn expiry_clock(&self) -> impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + use<> {
+        let skew = chrono::Duration::from_std(self.settings.clock_skew).unwrap_or_default();
+        move || chrono::Utc::now() - skew
+    }
+
+    /// Refuses an ID token issued (`iat`) further in the future than the allowed skew.
+    pub fn issue_time_check(
+        &self,
+    ) -> impl Fn(chrono::DateTime<chrono::Utc>) -> std::result::Result<(), String> + Send + Sync + use<>
+    {
+        let skew = chrono::Duration::from_std(self.settings.clock_skew).unwrap_or_default();
+        move |iat| {
+            let latest = chrono::Utc::now() + skew;
+            if iat > latest {
+                Err(format!(
+                    "ID token issued at {iat}, in the future by more than the allowed clock skew of {} s",
+                    skew.num_seconds()
+                ))
+            } else {
+                Ok(())
+            }
+        }
+    }
 }
 
 type Cache = Mutex<HashMap<String, (Instant, Arc<Metadata>)>>;
-
-fn cache() -> &'static Cache {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
-/// The issuer's discovery document and keys: from the cache unless `fresh` or stale. The
-/// error is a sentence for an admin (what failed and why), without secrets.
-pub async fn discover(issuer: &str, fresh: bool) -> std::result::Result<Arc<Metadata>, String> {
-    if !fresh
-        && let Some((at, meta)) = cache().lock().expect("cache lock").get(issuer)
-        && at.elapsed() < DISCOVERY_TTL
-    {
-        return Ok(meta.clone());
-    }
-    let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("not a URL: {e}"))?;
-    let meta = Metadata::discover_async(url, http())
-        .await
-        .map_err(|e| describe(&e))?;
-    let meta = Arc::new(meta);
-    cache()
-        .lock()
-        .expect("cache lock")
-        .insert(issuer.to_owned(), (Instant::now(), meta.clone()));
-    Ok(meta)
-}
 
 /// An error and its causes in one line.
 pub fn describe(e: &dyn std::error::Error) -> String {
@@ -98,4 +163,45 @@ pub fn describe(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_skew(secs: u64) -> Oidc {
+        Oidc::new(Settings {
+            timeout: Duration::from_secs(10),
+            clock_skew: Duration::from_secs(secs),
+        })
+    }
+
+    #[test]
+    fn an_expired_id_token_passes_only_within_the_allowed_skew() {
+        // The verifier refuses a token when its clock reads at or past `exp`.
+        let oidc = with_skew(60);
+        let clock = oidc.expiry_clock();
+        let now = chrono::Utc::now();
+        assert!(
+            clock() < now - chrono::Duration::seconds(30),
+            "30 s late: accepted"
+        );
+        assert!(
+            clock() >= now - chrono::Duration::seconds(90),
+            "90 s late: refused"
+        );
+        let strict = with_skew(0).expiry_clock();
+        assert!(strict() >= now, "no skew: expired is expired");
+    }
+
+    #[test]
+    fn an_id_token_from_the_future_passes_only_within_the_allowed_skew() {
+        let check = with_skew(60).issue_time_check();
+        let now = chrono::Utc::now();
+        assert!(check(now - chrono::Duration::hours(1)).is_ok());
+        assert!(check(now + chrono::Duration::seconds(30)).is_ok());
+        let refused = check(now + chrono::Duration::seconds(90)).unwrap_err();
+        assert!(refused.contains("60 s"), "{refused}");
+        assert!(with_skew(0).issue_time_check()(now + chrono::Duration::seconds(5)).is_err());
+    }
 }
