@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -18,14 +18,39 @@ function freePort(): Promise<number> {
 }
 
 async function waitFor(url: string, what: string) {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     try {
       if ((await fetch(url)).ok) return;
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`${what} did not start in 30 s`);
+    if (Date.now() > deadline) throw new Error(`${what} did not start in 60 s`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+// Starts `node <script> 0`: the peer binds a free port itself (no other process can take it
+// between a choice here and its bind) and prints its address, which is returned once seen.
+// Its output is kept in test-results/<name>.log.
+function startPeer(script: string, name: string): Promise<{ child: ChildProcess; url: string }> {
+  fs.mkdirSync(path.join(__dirname, 'test-results'), { recursive: true });
+  const log = fs.createWriteStream(path.join(__dirname, 'test-results', `${name}.log`));
+  const child = spawn('node', [path.join(__dirname, script), '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.pipe(log);
+  return new Promise((resolve, reject) => {
+    let said = '';
+    const timer = setTimeout(() => { child.kill('SIGTERM'); reject(new Error(`${name} did not start in 60 s: ${said}`)); }, 60_000);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}): ${said}`)); });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      log.write(chunk);
+      said += chunk.toString();
+      const found = said.match(/http:\/\/127\.0\.0\.1:\d+/);
+      if (found) {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        resolve({ child, url: found[0] });
+      }
+    });
+  });
 }
 
 // Starts a real SMTP server (maildev), a real OpenID provider (oidc-provider), a webhook
@@ -44,9 +69,7 @@ export default async function globalSetup() {
 
   // A real OpenID provider for single sign-on, with a client registered for this server
   // (RFC 7591 dynamic registration); the SSO tests read OIDC_* from the environment.
-  const oidcPort = await freePort();
-  const oidc = spawn('node', [path.join(__dirname, 'oidc/provider.mjs'), String(oidcPort)], { stdio: 'ignore' });
-  const issuer = `http://127.0.0.1:${oidcPort}`;
+  const { child: oidc, url: issuer } = await startPeer('oidc/provider.mjs', 'oidc-provider');
   await waitFor(`${issuer}/.well-known/openid-configuration`, 'the OpenID provider');
   const registered = await fetch(`${issuer}/reg`, {
     method: 'POST',
@@ -64,9 +87,8 @@ export default async function globalSetup() {
 
   // A webhook receiver that checks signatures with the official Standard Webhooks library;
   // the webhook tests point their subscriptions at WEBHOOK_RECEIVER.
-  const receiverPort = await freePort();
-  const receiver = spawn('node', [path.join(__dirname, 'webhooks/receiver.mjs'), String(receiverPort)], { stdio: 'ignore' });
-  process.env.WEBHOOK_RECEIVER = `http://127.0.0.1:${receiverPort}`;
+  const { child: receiver, url: receiverUrl } = await startPeer('webhooks/receiver.mjs', 'webhook-receiver');
+  process.env.WEBHOOK_RECEIVER = receiverUrl;
   await waitFor(`${process.env.WEBHOOK_RECEIVER}/count`, 'the webhook receiver');
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tenantry-e2e-'));

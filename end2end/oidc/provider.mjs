@@ -1,6 +1,10 @@
 // A real OpenID provider for the tests (panva's certified `oidc-provider`), on loopback.
 //
-//   node end2end/oidc/provider.mjs PORT
+//   node end2end/oidc/provider.mjs [PORT]
+//
+// Without a port (or with 0) it listens on a free one; either way it prints
+// "oidc provider ready at <issuer>" once it answers, so a harness reads the port from there
+// instead of choosing one that something else might take first.
 //
 // Relying parties register themselves through dynamic client registration (POST /reg), so
 // every test server, whatever its port, gets a client of its own. The development login form
@@ -8,9 +12,13 @@
 //   alice                  -> alice@example.com, verified
 //   someone@corp.test      -> that address, verified
 //   unverified-<anything>  -> <login>@example.com, NOT verified
+import http from 'node:http';
 import Provider from 'oidc-provider';
 
-const port = Number(process.argv[2] || 4000);
+// The socket is bound first: the issuer names the port, and the provider needs its issuer.
+const server = http.createServer();
+await new Promise((resolve) => server.listen(Number(process.argv[2] || 0), '127.0.0.1', resolve));
+const port = server.address().port;
 const issuer = `http://127.0.0.1:${port}`;
 
 function claimsOf(login) {
@@ -34,6 +42,5 @@ const oidc = new Provider(issuer, {
   },
 });
 oidc.proxy = false;
-oidc.listen(port, '127.0.0.1', () => {
-  console.log(`oidc provider ready at ${issuer}`);
-});
+server.on('request', oidc.callback());
+console.log(`oidc provider ready at ${issuer}`);

@@ -267,8 +267,18 @@ async fn two_embedded_servers_run_side_by_side_and_stop_gracefully() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let logs = std::fs::read_to_string(a.join("stdout.log")).unwrap();
+    // The line is written once the response has gone; wait for it rather than for a time.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let logs = loop {
+        let mut logs = std::fs::read_to_string(a.join("stdout.log")).unwrap();
+        // Only whole lines: the server may be writing the next one.
+        logs.truncate(logs.rfind('\n').map_or(0, |end| end + 1));
+        if logs.contains("json-log-check-1") {
+            break logs;
+        }
+        assert!(Instant::now() < deadline, "the request was never logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let lines: Vec<Value> = logs
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))

@@ -56,6 +56,30 @@ async fn wait_for_all(name: &str, secs: u64) -> Vec<Value> {
     }
 }
 
+/// Waits until the database holds `count` deliveries, all succeeded (up to `secs`).
+async fn all_succeeded(db_url: &str, count: usize, secs: u64) {
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db_url)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (all, succeeded): (i64, i64) = sqlx::query_as(
+            "select count(*), count(*) filter (where status = 'succeeded') from webhook_deliveries",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if all == count as i64 && succeeded == all {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{succeeded} of {all} deliveries succeeded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Every message verified by the library, and each webhook-id always carrying one event.
 fn check_messages(got: &[Value]) -> (usize, usize) {
     let mut by_webhook_id: HashMap<&str, &str> = HashMap::new();
@@ -99,8 +123,10 @@ async fn two_instances_deliver_every_event_exactly_once() {
 
     make_events(&a, "once").await;
     let got = wait_for_all(&name, 120).await;
-    // A moment more, for any duplicate still on its way.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Once every delivery is recorded as succeeded, no worker may claim one again, and any
+    // attempt already made (a duplicate too) reached the receiver before it was answered:
+    // what the receiver holds then is final.
+    all_succeeded(&a.db_url, EVENTS, 120).await;
     let got_after = rx.received(&name).await;
     assert_eq!(got_after.len(), got.len(), "nothing arrived late");
     let (ids, events) = check_messages(&got_after);
