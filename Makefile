@@ -11,13 +11,14 @@ export SQLX_OFFLINE ?= true
 BIN := $(CARGO_TARGET_DIR)/release/tenantry
 SITE := target/site
 
-.PHONY: deps build run test test-rust e2e bench fuzz fmt lint sqlx-prepare clean-data help
+.PHONY: deps build run test test-rust test-busy e2e bench fuzz fmt lint sqlx-prepare clean-data help
 
 help:
 	@echo "make run    - install what is missing, build, and serve the console on http://127.0.0.1:3000"
 	@echo "make test   - install what is missing and run every test (Rust and Playwright)"
 	@echo "make build  - release binary and console site"
 	@echo "make e2e    - Playwright tests against a release build"
+	@echo "make test-busy - make test RUNS times (default 3) with both cores kept busy"
 	@echo "make bench  - load benchmark against a running release build"
 	@echo "make fuzz   - fuzz the policy rule compiler and decision engine (FUZZ_SECONDS, default 120; nightly)"
 	@echo "make fmt / make lint"
@@ -37,6 +38,11 @@ test: deps test-rust e2e
 test-rust:
 	cargo test -p service -p server --no-fail-fast
 	cargo test -p app --features ssr --lib
+
+# Flakiness under load: `make test` RUNS times while two busy loops hold both cores.
+RUNS ?= 3
+test-busy:
+	RUNS=$(RUNS) bash scripts/test-busy.sh
 
 e2e: build
 	cd end2end && E2E_PORT=$$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') \
