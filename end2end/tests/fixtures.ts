@@ -6,9 +6,34 @@ export const DEMO = { tenant: 'demo', email: 'admin@demo.test', password: DEMO_P
 /** The super-admin token the test server is started with (it creates extra tenants). */
 export const E2E_ADMIN_TOKEN = 'e2e-super-admin-token-2026-not-secret';
 
+/**
+ * `page.goto` that returns once the page is hydrated. A field typed into before hydration
+ * can be reset by it, and on a busy machine the wasm module takes seconds to start: typing
+ * must wait for it. Pages with JavaScript off are only loaded.
+ */
+function hydratingGoto(page: Page, javaScriptEnabled: boolean) {
+  const goto = page.goto.bind(page);
+  page.goto = async (url: string, options?: Parameters<Page['goto']>[1]) => {
+    const response = await goto(url, options);
+    const html = response?.headers()['content-type']?.startsWith('text/html') ?? false;
+    if (javaScriptEnabled && html) await hydrated(page);
+    return response;
+  };
+}
+
 // Every test fails on a browser console error or an uncaught exception (a failed
 // hydration shows up there).
-export const test = base.extend<{ consoleErrors: string[] }>({
+export const test = base.extend<{ consoleErrors: string[]; hydratingNavigation: void }>({
+  hydratingNavigation: [
+    async ({ page, context, javaScriptEnabled }, use) => {
+      hydratingGoto(page, javaScriptEnabled);
+      const wrap = (p: Page) => hydratingGoto(p, javaScriptEnabled);
+      context.on('page', wrap);
+      await use();
+      context.off('page', wrap);
+    },
+    { auto: true },
+  ],
   consoleErrors: [
     async ({ page }, use) => {
       const errors: string[] = [];
@@ -29,6 +54,7 @@ export { expect };
 
 export async function signIn(page: Page, next = '') {
   await page.goto(`/login${next}`);
+  await hydrated(page);
   await page.getByLabel('Tenant').fill(DEMO.tenant);
   await page.getByLabel('Email').fill(DEMO.email);
   await page.getByLabel('Password').fill(DEMO.password);
@@ -50,7 +76,8 @@ export async function screen(page: Page, name: string) {
 
 /** Waits until the page is hydrated (the wasm module has run), so clicks are handled in the browser. */
 export async function hydrated(page: Page) {
-  await page.waitForFunction(() => (window as any).__tenantry_hydrated === true, undefined, { timeout: 20_000 });
+  // Generous: on a busy machine the wasm module can take long to compile and start.
+  await page.waitForFunction(() => (window as any).__tenantry_hydrated === true, undefined, { timeout: 60_000 });
 }
 
 /** The mails the SMTP capture (maildev) received for `address`, waiting for at least `count`. */
