@@ -6,6 +6,7 @@ use crate::auth::{passwords, throttle};
 use crate::ctx::{Caller, Ctx};
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 use crate::identities::{self, Identity};
 use crate::validation;
 
@@ -50,7 +51,7 @@ pub async fn update_profile(ctx: &Ctx, db: &Db, input: ProfileInput) -> Result<I
     .await?;
     let after = identities::fetch(tx.conn(), caller.tenant_id, caller.identity_id).await?;
     tx.record(Change {
-        action: "identity.updated",
+        action: types::IDENTITY_UPDATED,
         target_type: "identity",
         target_id: Some(caller.identity_id),
         before: Some(before.snapshot()),
@@ -143,7 +144,7 @@ pub async fn change_password(ctx: &Ctx, db: &Db, input: PasswordChange) -> Resul
     )
     .await?;
     tx.record(Change {
-        action: "identity.password_changed",
+        action: types::IDENTITY_PASSWORD_CHANGED,
         target_type: "identity",
         target_id: Some(caller.identity_id),
         before: None,
@@ -266,7 +267,7 @@ pub async fn request_password_reset(
     )
     .await?;
     tx.record(Change {
-        action: "identity.password_reset_requested",
+        action: types::IDENTITY_PASSWORD_RESET_REQUESTED,
         target_type: "identity",
         target_id: Some(found.id),
         before: None,
@@ -339,7 +340,7 @@ pub async fn reset_password(request: &Ctx, db: &Db, token: &str, new_password: &
     let (sessions_ended, refresh_tokens_revoked) =
         crate::sessions::end_sessions_of(tx.conn(), tenant_id, row.identity_id, None).await?;
     tx.record(Change {
-        action: "identity.password_reset",
+        action: types::IDENTITY_PASSWORD_RESET,
         target_type: "identity",
         target_id: Some(row.identity_id),
         before: None,

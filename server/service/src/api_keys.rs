@@ -20,6 +20,7 @@ use crate::crypto;
 use crate::ctx::{AuthMethod, Caller, Ctx, KeyGrant, scope_matches};
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 use crate::validation;
 
 pub const PREFIX: &str = "tnr_";
@@ -417,7 +418,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
         .pop()
         .ok_or_else(|| Error::Internal("inserted key not found".into()))?;
     tx.record(Change {
-        action: "api_key.created",
+        action: types::API_KEY_CREATED,
         target_type: "api_key",
         target_id: Some(id),
         before: None,
@@ -488,7 +489,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result
             resource: "API key",
         })?;
     tx.record(Change {
-        action: "api_key.updated",
+        action: types::API_KEY_UPDATED,
         target_type: "api_key",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -523,7 +524,7 @@ pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<ApiKey> {
             resource: "API key",
         })?;
     tx.record(Change {
-        action: "api_key.revoked",
+        action: types::API_KEY_REVOKED,
         target_type: "api_key",
         target_id: Some(id),
         before: Some(before.snapshot()),

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::ctx::Ctx;
 use crate::db::Change;
 use crate::error::Result;
+use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
 
 /// A change's audit record, waiting for its transaction to commit.
@@ -27,7 +28,7 @@ pub(crate) async fn write(
     let (actor_type, actor_id) = ctx.actor();
     let ip = ctx.ip.map(|ip| ip.to_string());
     let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
-    let actions: Vec<&str> = pending.iter().map(|p| p.change.action).collect();
+    let actions: Vec<&str> = pending.iter().map(|p| p.change.action.as_str()).collect();
     let target_types: Vec<&str> = pending.iter().map(|p| p.change.target_type).collect();
     let target_ids: Vec<Option<Uuid>> = pending.iter().map(|p| p.change.target_id).collect();
     let befores: Vec<Option<Value>> = pending.iter().map(|p| p.change.before.clone()).collect();
@@ -387,7 +388,7 @@ pub async fn export(ctx: &Ctx, db: &crate::Db, query: AuditQuery, format: &str) 
     .unwrap_or(0);
     let when = |t: Option<time::OffsetDateTime>| t.map(crate::rfc3339);
     tx.record(Change {
-        action: "audit.exported",
+        action: types::AUDIT_EXPORTED,
         target_type: "audit",
         target_id: None,
         before: None,

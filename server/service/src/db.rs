@@ -21,6 +21,8 @@ use crate::authz::{Permission, Target};
 use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::events;
+use crate::events::catalogue::Event;
+use crate::resource::{self, Authorized, Resource};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
@@ -170,6 +172,22 @@ impl Db {
         })
     }
 
+    /// Authorizes `permission` on object `id` of the caller's tenant in a short read of its
+    /// own: for costly work that must come after the object's check but outside the
+    /// change's transaction (resolving a URL, hashing). The change looks the object up
+    /// again, locked.
+    pub async fn authorized<R: Resource>(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        permission: Permission,
+    ) -> Result<Authorized<R>> {
+        let tenant_id = ctx.tenant_id()?;
+        ctx.authorize(permission, Target::collection(tenant_id, R::MODULE))?;
+        let mut tx = self.begin_tenant(tenant_id).await?;
+        resource::lookup(ctx, &mut tx, tenant_id, id, permission, false).await
+    }
+
     /// A read-only view of `tenant_id` for a caller that authorizes row by row itself
     /// (memories: an agent may read its own rows and no others).
     pub(crate) async fn read_in(&self, tenant_id: Uuid) -> Result<ReadTx> {
@@ -249,7 +267,7 @@ impl ReadTx {
 #[derive(Debug, Clone)]
 pub struct Change {
     /// `area.verb`, e.g. `identity.created`; also the event type.
-    pub action: &'static str,
+    pub action: Event,
     pub target_type: &'static str,
     pub target_id: Option<Uuid>,
     pub before: Option<serde_json::Value>,
@@ -330,5 +348,85 @@ impl<'c> ChangeTx<'c> {
             self.authz.evict(self.tenant_id);
         }
         Ok(())
+    }
+}
+
+impl ReadTx {
+    /// Reads object `id` and authorizes `permission` on it: 404 when it is not there or
+    /// the caller may not see it, 403 when they may see it but not do this.
+    pub async fn lookup<R: Resource>(
+        &mut self,
+        ctx: &Ctx,
+        id: Uuid,
+        permission: Permission,
+    ) -> Result<Authorized<R>> {
+        resource::lookup(ctx, &mut self.tx, self.tenant_id, id, permission, false).await
+    }
+}
+
+impl<'c> ChangeTx<'c> {
+    /// Locks object `id` for the rest of the transaction and authorizes `permission` on
+    /// it: 404 when it is not there or the caller may not see it, 403 when they may see it
+    /// but not do this.
+    pub async fn lookup<R: Resource>(
+        &mut self,
+        id: Uuid,
+        permission: Permission,
+    ) -> Result<Authorized<R>> {
+        resource::lookup(self.ctx, &mut self.tx, self.tenant_id, id, permission, true).await
+    }
+
+    /// Reads object `id` again after changing it (no new authorization: the change was).
+    pub async fn reread<R: Resource>(&mut self, id: Uuid) -> Result<R> {
+        R::fetch(&mut self.tx, self.tenant_id, id, false)
+            .await?
+            .ok_or(Error::NotFound { resource: R::NOUN })
+    }
+
+    /// Records the creation of `created`.
+    pub async fn created<R: Resource>(&mut self, created: &R) -> Result<()> {
+        self.record(Change {
+            action: R::EVENTS.created,
+            target_type: R::NOUN,
+            target_id: Some(created.id()),
+            before: None,
+            after: Some(created.snapshot()),
+        })
+        .await
+    }
+
+    /// Records a change of `before` (as authorized) into `after`.
+    pub async fn updated<R: Resource>(&mut self, before: &Authorized<R>, after: &R) -> Result<()> {
+        self.changed(R::EVENTS.updated, before, after.snapshot())
+            .await
+    }
+
+    /// Records the deletion of `before`.
+    pub async fn deleted<R: Resource>(&mut self, before: &Authorized<R>) -> Result<()> {
+        self.record(Change {
+            action: R::EVENTS.deleted,
+            target_type: R::NOUN,
+            target_id: Some(before.id()),
+            before: Some(before.snapshot()),
+            after: None,
+        })
+        .await
+    }
+
+    /// Records another kind of change of `before` (`event`), with what it left.
+    pub async fn changed<R: Resource>(
+        &mut self,
+        event: Event,
+        before: &Authorized<R>,
+        after: serde_json::Value,
+    ) -> Result<()> {
+        self.record(Change {
+            action: event,
+            target_type: R::NOUN,
+            target_id: Some(before.id()),
+            before: Some(before.snapshot()),
+            after: Some(after),
+        })
+        .await
     }
 }

@@ -15,6 +15,7 @@ use crate::authz::{Target, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 use crate::roles;
 use crate::validation;
 
@@ -234,7 +235,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: GroupInput) -> Result<Group> {
     let group = fetch(tx.conn(), tenant_id, id).await?;
     tx.authz_changed().await?;
     tx.record(Change {
-        action: "group.created",
+        action: types::GROUP_CREATED,
         target_type: "group",
         target_id: Some(id),
         before: None,
@@ -278,9 +279,9 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: GroupInput) -> Result<G
     tx.authz_changed().await?;
     tx.record(Change {
         action: if after.parent_id != before.parent_id {
-            "group.moved"
+            types::GROUP_MOVED
         } else {
-            "group.updated"
+            types::GROUP_UPDATED
         },
         target_type: "group",
         target_id: Some(id),
@@ -316,7 +317,7 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     .await?;
     tx.authz_changed().await?;
     tx.record(Change {
-        action: "group.deleted",
+        action: types::GROUP_DELETED,
         target_type: "group",
         target_id: Some(id),
         before: Some(serde_json::json!({ "group": before.snapshot(), "children_moved_up": moved })),
@@ -397,7 +398,7 @@ pub async fn add_members(
     .await?;
     if !added.is_empty() {
         tx.record(Change {
-            action: "group.members_added",
+            action: types::GROUP_MEMBERS_ADDED,
             target_type: "group",
             target_id: Some(id),
             before: None,
@@ -428,7 +429,7 @@ pub async fn remove_member(ctx: &Ctx, db: &Db, id: Uuid, identity_id: Uuid) -> R
         });
     }
     tx.record(Change {
-        action: "group.member_removed",
+        action: types::GROUP_MEMBER_REMOVED,
         target_type: "group",
         target_id: Some(id),
         before: Some(serde_json::json!({ "identity_id": identity_id })),
@@ -475,7 +476,7 @@ pub async fn set_roles(ctx: &Ctx, db: &Db, id: Uuid, names: Vec<String>) -> Resu
     if after.roles != before.roles {
         tx.authz_changed().await?;
         tx.record(Change {
-            action: "group.roles_changed",
+            action: types::GROUP_ROLES_CHANGED,
             target_type: "group",
             target_id: Some(id),
             before: Some(serde_json::json!({ "roles": before.roles })),

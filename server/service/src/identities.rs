@@ -15,6 +15,7 @@ use crate::authz::{Target, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
+use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
 use crate::roles;
 use crate::validation;
@@ -476,7 +477,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewIdentity) -> Result<Identity> 
     }
     let identity = insert(&mut tx, &valid, password_hash, &roles).await?;
     tx.record(Change {
-        action: "identity.created",
+        action: types::IDENTITY_CREATED,
         target_type: "identity",
         target_id: Some(identity.id),
         before: None,
@@ -535,7 +536,7 @@ pub(crate) async fn insert_joining(
     };
     let identity = insert(tx, &valid, password_hash, roles).await?;
     tx.record(Change {
-        action: "identity.created",
+        action: types::IDENTITY_CREATED,
         target_type: "identity",
         target_id: Some(identity.id),
         before: None,
@@ -565,7 +566,7 @@ pub(crate) async fn insert_owner(
     };
     let identity = insert(tx, &valid, Some(password_hash), &owner).await?;
     tx.record(Change {
-        action: "identity.created",
+        action: types::IDENTITY_CREATED,
         target_type: "identity",
         target_id: Some(identity.id),
         before: None,
@@ -717,9 +718,9 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
     }
     let after = fetch(tx.conn(), tenant_id, id).await?;
     let action = match (patch.only_status(), after.status) {
-        (true, Status::Disabled) => "identity.disabled",
-        (true, _) => "identity.enabled",
-        (false, _) => "identity.updated",
+        (true, Status::Disabled) => types::IDENTITY_DISABLED,
+        (true, _) => types::IDENTITY_ENABLED,
+        (false, _) => types::IDENTITY_UPDATED,
     };
     tx.record(Change {
         action,
@@ -783,7 +784,7 @@ pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     crate::sessions::end_sessions_of(tx.conn(), tenant_id, id, None).await?;
     let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
-        action: "identity.deleted",
+        action: types::IDENTITY_DELETED,
         target_type: "identity",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -816,7 +817,7 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     .await?;
     let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
-        action: "identity.restored",
+        action: types::IDENTITY_RESTORED,
         target_type: "identity",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -846,7 +847,7 @@ pub async fn hard_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     .execute(tx.conn())
     .await?;
     tx.record(Change {
-        action: "identity.purged",
+        action: types::IDENTITY_PURGED,
         target_type: "identity",
         target_id: Some(id),
         before: Some(before.snapshot()),

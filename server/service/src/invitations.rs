@@ -19,6 +19,7 @@ use crate::crypto::{constant_time_eq, random_bytes, sha256};
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 use crate::mail::{self, Payload};
 use crate::{identities, roles, validation};
 
@@ -367,7 +368,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
     .await?;
     let invitation = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
-        action: "invitation.created",
+        action: types::INVITATION_CREATED,
         target_type: "invitation",
         target_id: Some(id),
         before: None,
@@ -427,7 +428,7 @@ pub async fn resend(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
     .await?;
     let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
-        action: "invitation.resent",
+        action: types::INVITATION_RESENT,
         target_type: "invitation",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -464,7 +465,7 @@ pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
     .await?;
     let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
-        action: "invitation.revoked",
+        action: types::INVITATION_REVOKED,
         target_type: "invitation",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -663,7 +664,7 @@ pub(crate) async fn accept_in<'c>(
     .execute(tx.conn())
     .await?;
     tx.record(Change {
-        action: "invitation.accepted",
+        action: types::INVITATION_ACCEPTED,
         target_type: "invitation",
         target_id: Some(id),
         before: Some(invitation.snapshot()),

@@ -24,6 +24,7 @@ pub mod mail;
 pub mod memories;
 pub mod pagination;
 pub mod policies;
+pub mod resource;
 pub mod roles;
 pub mod sessions;
 pub mod sso;

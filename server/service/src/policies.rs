@@ -17,6 +17,7 @@ use crate::authz::{Target, logic, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
+use crate::events::catalogue::types;
 use crate::validation;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -327,7 +328,7 @@ async fn create_in(tx: &mut ChangeTx<'_>, input: PolicyInput, prefix: &str) -> R
     let policy = insert(tx, Uuid::now_v7(), &v, 1).await?;
     write_version(tx, &policy, "created").await?;
     tx.record(Change {
-        action: "policy.created",
+        action: types::POLICY_CREATED,
         target_type: "policy",
         target_id: Some(policy.id),
         before: None,
@@ -374,9 +375,9 @@ async fn update_in(
     write_version(tx, &after, change).await?;
     tx.record(Change {
         action: if change == "restored" {
-            "policy.restored"
+            types::POLICY_RESTORED
         } else {
-            "policy.updated"
+            types::POLICY_UPDATED
         },
         target_type: "policy",
         target_id: Some(id),
@@ -407,7 +408,7 @@ async fn delete_in(tx: &mut ChangeTx<'_>, id: Uuid) -> Result<()> {
     };
     write_version(tx, &tombstone, "deleted").await?;
     tx.record(Change {
-        action: "policy.deleted",
+        action: types::POLICY_DELETED,
         target_type: "policy",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -583,7 +584,7 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid, version: i32) -> Result<Polic
             let policy = insert(&mut tx, id, &v, last + 1).await?;
             write_version(&mut tx, &policy, "restored").await?;
             tx.record(Change {
-                action: "policy.restored",
+                action: types::POLICY_RESTORED,
                 target_type: "policy",
                 target_id: Some(id),
                 before: None,

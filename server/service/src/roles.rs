@@ -17,6 +17,7 @@ use crate::authz::{Target, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
+use crate::events::catalogue::types;
 use crate::validation;
 
 pub const OWNER: &str = "owner";
@@ -325,7 +326,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: RoleInput) -> Result<Role> {
     let role = fetch(tx.conn(), tenant_id, id).await?;
     tx.authz_changed().await?;
     tx.record(Change {
-        action: "role.created",
+        action: types::ROLE_CREATED,
         target_type: "role",
         target_id: Some(id),
         before: None,
@@ -397,7 +398,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: RolePatch) -> Result<Ro
     let after = fetch(tx.conn(), tenant_id, id).await?;
     tx.authz_changed().await?;
     tx.record(Change {
-        action: "role.updated",
+        action: types::ROLE_UPDATED,
         target_type: "role",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -423,7 +424,7 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     .await?;
     tx.authz_changed().await?;
     tx.record(Change {
-        action: "role.deleted",
+        action: types::ROLE_DELETED,
         target_type: "role",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -515,7 +516,7 @@ pub async fn set_identity_roles(
         != after.iter().copied().collect()
     {
         tx.record(Change {
-            action: "identity.roles_changed",
+            action: types::IDENTITY_ROLES_CHANGED,
             target_type: "identity",
             target_id: Some(identity_id),
             before: Some(serde_json::json!({ "roles": before })),

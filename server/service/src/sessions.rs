@@ -10,6 +10,7 @@ use tower_sessions_core::session_store::{self, SessionStore};
 use uuid::Uuid;
 
 use crate::crypto::sha256;
+use crate::events::catalogue::types;
 
 /// Session keys holding who signed in.
 pub const TENANT_KEY: &str = "tid";
@@ -311,7 +312,7 @@ pub async fn revoke(ctx: &crate::Ctx, db: &crate::Db, id: Uuid) -> crate::Result
         return Err(not_found());
     }
     tx.record(crate::db::Change {
-        action: "session.revoked",
+        action: types::SESSION_REVOKED,
         target_type: "session",
         target_id: Some(id),
         before: Some(serde_json::json!({"identity_id": owner})),
@@ -339,7 +340,7 @@ pub async fn revoke_all(
     let (sessions, tokens) =
         end_sessions_of(tx.conn(), caller.tenant_id, owner, keep.as_deref()).await?;
     tx.record(crate::db::Change {
-        action: "session.revoked_all",
+        action: types::SESSION_REVOKED_ALL,
         target_type: "identity",
         target_id: Some(owner),
         before: None,

@@ -9,6 +9,7 @@ use crate::authz::PlatformAction;
 use crate::ctx::{Ctx, Plan};
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
+use crate::events::catalogue::types;
 use crate::identities::{self, Identity};
 use crate::pagination::{self, Page};
 use crate::validation;
@@ -126,7 +127,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenan
     })?;
     let tenant: Tenant = row.try_into()?;
     tx.record(Change {
-        action: "tenant.created",
+        action: types::TENANT_CREATED,
         target_type: "tenant",
         target_id: Some(tenant.id),
         before: None,

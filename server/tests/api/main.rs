@@ -15,6 +15,7 @@ mod http_sessions;
 mod http_sso;
 mod http_webhooks;
 mod isolation;
+mod object_rules;
 mod ops;
 mod pool;
 mod rls;

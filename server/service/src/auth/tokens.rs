@@ -17,6 +17,7 @@ use crate::crypto::{constant_time_eq, random_bytes, sha256};
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, Result};
+use crate::events::catalogue::types;
 
 pub const ISSUER: &str = "tenantry";
 pub const AUDIENCE: &str = "tenantry-api";
@@ -104,7 +105,7 @@ impl Tokens {
         let family = Uuid::now_v7();
         let refresh = insert_refresh(&mut tx, caller, family, self.refresh_ttl_secs).await?;
         tx.record(Change {
-            action: "auth.token_issued",
+            action: types::AUTH_TOKEN_ISSUED,
             target_type: "identity",
             target_id: Some(caller.identity_id),
             before: None,
@@ -165,7 +166,7 @@ impl Tokens {
             return Ok(());
         }
         tx.record(Change {
-            action: "auth.logged_out",
+            action: types::AUTH_LOGGED_OUT,
             target_type: "identity",
             target_id: Some(row.identity_id),
             before: None,
@@ -221,9 +222,9 @@ impl Tokens {
             .await?;
             tx.record(Change {
                 action: if reused {
-                    "auth.refresh_token_reused"
+                    types::AUTH_REFRESH_TOKEN_REUSED
                 } else {
-                    "auth.token_family_revoked"
+                    types::AUTH_TOKEN_FAMILY_REVOKED
                 },
                 target_type: "identity",
                 target_id: Some(row.identity_id),
@@ -251,7 +252,7 @@ impl Tokens {
         let refresh =
             insert_refresh(&mut tx, &caller, row.family_id, self.refresh_ttl_secs).await?;
         tx.record(Change {
-            action: "auth.token_refreshed",
+            action: types::AUTH_TOKEN_REFRESHED,
             target_type: "identity",
             target_id: Some(caller.identity_id),
             before: None,

@@ -21,13 +21,14 @@ pub(crate) async fn emit(
     let data = change.after.as_ref().or(change.before.as_ref());
     let payload = json!({ "id": change.target_id, "data": data });
     #[cfg(feature = "event-checks")]
-    catalogue::check(change.action, change.target_type, &payload).map_err(Error::Internal)?;
+    catalogue::check(change.action.as_str(), change.target_type, &payload)
+        .map_err(Error::Internal)?;
     sqlx::query!(
         "insert into outbox_events (tenant_id, id, event_type, subject_type, subject_id, payload, audit_id)
          values ($1, $2, $3, $4, $5, $6, $7)",
         tenant_id,
         id,
-        change.action,
+        change.action.as_str(),
         change.target_type,
         change.target_id,
         payload,
@@ -35,7 +36,7 @@ pub(crate) async fn emit(
     )
     .execute(&mut *conn)
     .await?;
-    crate::webhooks::fan_out(conn, tenant_id, id, change.action).await?;
+    crate::webhooks::fan_out(conn, tenant_id, id, change.action.as_str()).await?;
     Ok(id)
 }
 

@@ -35,6 +35,7 @@ use crate::authz::{Permission, Target, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
 
 pub const MAX_TEXT_CHARS: usize = 32_000;
@@ -724,7 +725,7 @@ async fn insert(tx: &mut ChangeTx<'_>, v: &Valid, model: &str, vector: &[f32]) -
     match row {
         Some(m) => {
             tx.record(Change {
-                action: "memory.created",
+                action: types::MEMORY_CREATED,
                 target_type: "memory",
                 target_id: Some(m.id),
                 before: None,
@@ -952,7 +953,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
     .await
     .map_err(duplicate_conflict)?;
     tx.record(Change {
-        action: "memory.updated",
+        action: types::MEMORY_UPDATED,
         target_type: "memory",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -1018,7 +1019,7 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid, hard: bool) -> Result<()> {
         .fetch_one(tx.conn())
         .await?;
         tx.record(Change {
-            action: "memory.deleted",
+            action: types::MEMORY_DELETED,
             target_type: "memory",
             target_id: Some(id),
             before: Some(m.snapshot()),
@@ -1032,7 +1033,7 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid, hard: bool) -> Result<()> {
 /// The record of memories removed for good: the id (or the ids of a batch), nothing else.
 pub(crate) fn purged_change(id: Option<Uuid>, batch: Option<&[Uuid]>) -> Change {
     Change {
-        action: "memory.purged",
+        action: types::MEMORY_PURGED,
         target_type: "memory",
         target_id: id,
         before: None,
@@ -1070,7 +1071,7 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Memory> {
     .await
     .map_err(duplicate_conflict)?;
     tx.record(Change {
-        action: "memory.restored",
+        action: types::MEMORY_RESTORED,
         target_type: "memory",
         target_id: Some(id),
         before: Some(m.snapshot()),
@@ -1151,7 +1152,7 @@ pub async fn bulk_delete(
             let mut after = m.snapshot();
             after["deleted"] = json!(true);
             tx.record(Change {
-                action: "memory.deleted",
+                action: types::MEMORY_DELETED,
                 target_type: "memory",
                 target_id: Some(m.id),
                 before: Some(m.snapshot()),

@@ -17,6 +17,7 @@ use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 
 /// How long a memory stays in the Trash.
 pub const TRASH_DAYS: i32 = 30;
@@ -24,7 +25,7 @@ pub const TRASH_DAYS: i32 = 30;
 /// The record of a batch of expired memories: their ids, nothing else.
 pub(crate) fn expired_change(ids: &[Uuid]) -> Change {
     Change {
-        action: "memory.expired",
+        action: types::MEMORY_EXPIRED,
         target_type: "memory",
         target_id: (ids.len() == 1).then(|| ids[0]),
         before: None,
@@ -120,7 +121,7 @@ pub async fn reembed_batch(db: &Db, tenant_id: Uuid, batch: i64) -> Result<usize
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     tx.record(Change {
-        action: "memory.reembedded",
+        action: types::MEMORY_REEMBEDDED,
         target_type: "memory",
         target_id: None,
         before: None,
@@ -213,7 +214,7 @@ pub async fn set_default_ttl(ctx: &Ctx, db: &Db, seconds: Option<i32>) -> Result
     .execute(tx.conn())
     .await?;
     tx.record(Change {
-        action: "tenant.updated",
+        action: types::TENANT_UPDATED,
         target_type: "tenant",
         target_id: Some(tenant_id),
         before: Some(json!({ "memory_ttl_seconds": before })),

@@ -30,6 +30,7 @@ use crate::crypto::constant_time_eq;
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, Result};
+use crate::events::catalogue::types;
 use crate::{identities, invitations, roles};
 
 /// The callback URL under this server's public URL: where providers send the browser back,
@@ -663,7 +664,7 @@ async fn link(
     .execute(tx.conn())
     .await?;
     tx.record(Change {
-        action: "identity.sso_linked",
+        action: types::IDENTITY_SSO_LINKED,
         target_type: "identity",
         target_id: Some(identity_id),
         before: None,

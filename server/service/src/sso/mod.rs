@@ -16,6 +16,7 @@ use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 use crate::{roles, validation};
 
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -539,7 +540,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: ProviderInput) -> Result<Provider
     .await?;
     let provider = load_one(tx.conn(), tenant_id, id).await?.provider;
     tx.record(Change {
-        action: "sso_provider.created",
+        action: types::SSO_PROVIDER_CREATED,
         target_type: "sso_provider",
         target_id: Some(id),
         before: None,
@@ -681,7 +682,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
         after_snapshot["client_secret_changed"] = serde_json::Value::Bool(true);
     }
     tx.record(Change {
-        action: "sso_provider.updated",
+        action: types::SSO_PROVIDER_UPDATED,
         target_type: "sso_provider",
         target_id: Some(id),
         before: Some(before.snapshot()),
@@ -705,7 +706,7 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     .execute(tx.conn())
     .await?;
     tx.record(Change {
-        action: "sso_provider.deleted",
+        action: types::SSO_PROVIDER_DELETED,
         target_type: "sso_provider",
         target_id: Some(id),
         before: Some(before.snapshot()),

@@ -23,10 +23,12 @@ use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::authz::perm;
+use crate::authz::{Permission, perm};
 use crate::db::Change;
 use crate::error::{Error, FieldError, Result};
+use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
+use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::{Ctx, Db, validation};
 
 /// Subscriptions a tenant may have.
@@ -112,13 +114,47 @@ pub struct Subscription {
     pub updated_at: OffsetDateTime,
 }
 
-impl Subscription {
+impl Resource for Subscription {
+    const MODULE: &'static str = "webhooks";
+    const NOUN: &'static str = "webhook";
+    const READ: Permission = perm::WEBHOOKS_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::WEBHOOK_CREATED,
+        updated: types::WEBHOOK_UPDATED,
+        deleted: types::WEBHOOK_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         json!({
             "id": self.id, "name": self.name, "description": self.description, "url": self.url,
             "event_types": self.event_types, "enabled": self.enabled,
             "disabled_reason": self.disabled_reason,
         })
+    }
+
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from webhook_subscriptions where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(load(conn, tenant_id, Some(id)).await?.pop())
     }
 }
 
@@ -325,13 +361,12 @@ async fn load(
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-async fn load_one(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Subscription> {
-    load(conn, tenant_id, Some(id))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound {
-            resource: "webhook",
-        })
+/// A webhook's 404 said of the thing asked for through it (a delivery).
+fn not_found_as(e: Error, resource: &'static str) -> Error {
+    match e {
+        Error::NotFound { .. } => Error::NotFound { resource },
+        other => other,
+    }
 }
 
 fn name_taken(e: sqlx::Error) -> Error {
@@ -345,17 +380,23 @@ fn name_taken(e: sqlx::Error) -> Error {
     }
 }
 
-/// The tenant's subscriptions, by name.
+/// The tenant's subscriptions the caller may see, by name.
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Subscription>> {
     let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
     let tenant_id = tx.tenant_id;
-    load(tx.conn(), tenant_id, None).await
+    let all = load(tx.conn(), tenant_id, None).await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| visible(ctx, tenant_id, s))
+        .collect())
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Subscription> {
     let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
-    let tenant_id = tx.tenant_id;
-    load_one(tx.conn(), tenant_id, id).await
+    Ok(tx
+        .lookup::<Subscription>(ctx, id, perm::WEBHOOKS_READ)
+        .await?
+        .into_inner())
 }
 
 /// Creates a subscription with a fresh secret, returned this once.
@@ -401,15 +442,8 @@ pub async fn create(ctx: &Ctx, db: &Db, input: Input) -> Result<WithSecret> {
     .execute(tx.conn())
     .await
     .map_err(name_taken)?;
-    let subscription = load_one(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: "webhook.created",
-        target_type: "webhook",
-        target_id: Some(id),
-        before: None,
-        after: Some(subscription.snapshot()),
-    })
-    .await?;
+    let subscription = tx.reread::<Subscription>(id).await?;
+    tx.created(&subscription).await?;
     tx.commit().await?;
     Ok(WithSecret {
         subscription,
@@ -420,14 +454,13 @@ pub async fn create(ctx: &Ctx, db: &Db, input: Input) -> Result<WithSecret> {
 /// Changes a subscription. Disabling it pauses its pending deliveries; enabling it again
 /// resumes them and clears what the server noted when it disabled it.
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: Input) -> Result<Subscription> {
-    let tenant_id = ctx.tenant_id()?;
-    ctx.authorize(
-        perm::WEBHOOKS_UPDATE,
-        crate::authz::Target::collection(tenant_id, "webhooks"),
-    )?;
+    // Authorized on this very webhook before its new URL's name is resolved.
+    db.authorized::<Subscription>(ctx, id, perm::WEBHOOKS_UPDATE)
+        .await?;
     let checked = check(db, &input, false).await?;
     let mut tx = db.change(ctx, perm::WEBHOOKS_UPDATE).await?;
-    let before = load_one(tx.conn(), tenant_id, id).await?;
+    let tenant_id = tx.tenant_id;
+    let before = tx.lookup::<Subscription>(id, perm::WEBHOOKS_UPDATE).await?;
     sqlx::query!(
         "update webhook_subscriptions set
             name = coalesce($3, name),
@@ -454,17 +487,10 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: Input) -> Result<Subscr
     if let Some(enabled) = input.enabled
         && enabled != before.enabled
     {
-        set_paused(tx.conn(), tenant_id, id, !enabled).await?;
+        set_paused(tx.conn(), tenant_id, &before, !enabled).await?;
     }
-    let after = load_one(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: "webhook.updated",
-        target_type: "webhook",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    let after = tx.reread::<Subscription>(id).await?;
+    tx.updated(&before, &after).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -473,9 +499,10 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: Input) -> Result<Subscr
 async fn set_paused(
     conn: &mut PgConnection,
     tenant_id: Uuid,
-    id: Uuid,
+    subscription: &Authorized<Subscription>,
     paused: bool,
 ) -> Result<()> {
+    let id = subscription.id;
     let (from, to) = if paused {
         ("pending", "paused")
     } else {
@@ -498,22 +525,15 @@ async fn set_paused(
 pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     let mut tx = db.change(ctx, perm::WEBHOOKS_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = load_one(tx.conn(), tenant_id, id).await?;
+    let before = tx.lookup::<Subscription>(id, perm::WEBHOOKS_DELETE).await?;
     sqlx::query!(
         "delete from webhook_subscriptions where tenant_id = $1 and id = $2",
         tenant_id,
-        id
+        before.id
     )
     .execute(tx.conn())
     .await?;
-    tx.record(Change {
-        action: "webhook.deleted",
-        target_type: "webhook",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: None,
-    })
-    .await?;
+    tx.deleted(&before).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -527,6 +547,9 @@ pub async fn rotate_secret(
     id: Uuid,
     overlap: Option<Duration>,
 ) -> Result<WithSecret> {
+    let mut tx = db.change(ctx, perm::WEBHOOKS_MANAGE).await?;
+    let tenant_id = tx.tenant_id;
+    let before = tx.lookup::<Subscription>(id, perm::WEBHOOKS_MANAGE).await?;
     let overlap = overlap.unwrap_or(DEFAULT_OVERLAP);
     if overlap < Duration::ZERO || overlap > MAX_OVERLAP {
         return Err(Error::validation(
@@ -536,9 +559,6 @@ pub async fn rotate_secret(
         ));
     }
     let master = db.master_key()?.clone();
-    let mut tx = db.change(ctx, perm::WEBHOOKS_MANAGE).await?;
-    let tenant_id = tx.tenant_id;
-    let before = load_one(tx.conn(), tenant_id, id).await?;
     let secret = signing::new_secret();
     let sealed = master.seal(secret.as_bytes(), &secret_context(tenant_id, id));
     let until = (overlap > Duration::ZERO).then(|| OffsetDateTime::now_utc() + overlap);
@@ -556,17 +576,15 @@ pub async fn rotate_secret(
     )
     .execute(tx.conn())
     .await?;
-    let subscription = load_one(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: "webhook.secret_rotated",
-        target_type: "webhook",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(json!({
+    let subscription = tx.reread::<Subscription>(id).await?;
+    tx.changed(
+        types::WEBHOOK_SECRET_ROTATED,
+        &before,
+        json!({
             "id": id,
             "previous_secret_until": subscription.previous_secret_until.map(crate::rfc3339),
-        })),
-    })
+        }),
+    )
     .await?;
     tx.commit().await?;
     Ok(WithSecret {
@@ -679,6 +697,10 @@ pub async fn deliveries(
     subscription_id: Uuid,
     query: &DeliveryQuery,
 ) -> Result<Page<Delivery>> {
+    let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
+    let tenant_id = tx.tenant_id;
+    tx.lookup::<Subscription>(ctx, subscription_id, perm::WEBHOOKS_READ)
+        .await?;
     let limit = pagination::limit(query.limit)?;
     if let Some(s) = query.status.as_deref()
         && !STATUSES.contains(&s)
@@ -694,9 +716,6 @@ pub async fn deliveries(
         .as_deref()
         .map(pagination::decode_cursor)
         .transpose()?;
-    let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
-    let tenant_id = tx.tenant_id;
-    load_one(tx.conn(), tenant_id, subscription_id).await?;
     let rows = sqlx::query_as!(
         Delivery,
         r#"select id, subscription_id, event_id, event_type, status, attempts,
@@ -743,6 +762,10 @@ pub async fn delivery(ctx: &Ctx, db: &Db, id: Uuid) -> Result<(Delivery, Vec<Att
     let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
     let tenant_id = tx.tenant_id;
     let delivery = load_delivery(tx.conn(), tenant_id, id).await?;
+    // A delivery is seen by those who may see its webhook.
+    tx.lookup::<Subscription>(ctx, delivery.subscription_id, perm::WEBHOOKS_READ)
+        .await
+        .map_err(|e| not_found_as(e, "delivery"))?;
     let attempts = sqlx::query_as!(
         Attempt,
         "select attempt, at, succeeded, status_code, latency_ms, response_snippet, error
@@ -760,14 +783,11 @@ pub async fn retry(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Delivery> {
     let mut tx = db.change(ctx, perm::WEBHOOKS_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     let before = load_delivery(tx.conn(), tenant_id, id).await?;
-    let enabled = sqlx::query_scalar!(
-        "select enabled from webhook_subscriptions where tenant_id = $1 and id = $2",
-        tenant_id,
-        before.subscription_id
-    )
-    .fetch_one(tx.conn())
-    .await?;
-    if !enabled {
+    let subscription = tx
+        .lookup::<Subscription>(before.subscription_id, perm::WEBHOOKS_UPDATE)
+        .await
+        .map_err(|e| not_found_as(e, "delivery"))?;
+    if !subscription.enabled {
         return Err(Error::Conflict {
             code: "webhook_disabled",
             message: "The webhook is disabled: enable it to retry its deliveries.".into(),
@@ -784,9 +804,9 @@ pub async fn retry(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Delivery> {
     delivery::wake(tx.conn()).await?;
     let after = load_delivery(tx.conn(), tenant_id, id).await?;
     tx.record(Change {
-        action: "webhook.delivery_retried",
-        target_type: "webhook",
-        target_id: Some(before.subscription_id),
+        action: types::WEBHOOK_DELIVERY_RETRIED,
+        target_type: Subscription::NOUN,
+        target_id: Some(subscription.id),
         before: None,
         after: Some(json!({
             "delivery_id": id, "event_id": before.event_id, "event_type": before.event_type,
@@ -811,6 +831,9 @@ pub async fn replay(
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<i64> {
+    let mut tx = db.change(ctx, perm::WEBHOOKS_UPDATE).await?;
+    let tenant_id = tx.tenant_id;
+    let sub = tx.lookup::<Subscription>(id, perm::WEBHOOKS_UPDATE).await?;
     if from >= to {
         return Err(Error::validation(
             "from",
@@ -818,9 +841,6 @@ pub async fn replay(
             "from must be before to.",
         ));
     }
-    let mut tx = db.change(ctx, perm::WEBHOOKS_UPDATE).await?;
-    let tenant_id = tx.tenant_id;
-    let sub = load_one(tx.conn(), tenant_id, id).await?;
     if !sub.enabled {
         return Err(Error::Conflict {
             code: "webhook_disabled",
@@ -870,9 +890,9 @@ pub async fn replay(
     .await?;
     delivery::wake(tx.conn()).await?;
     tx.record(Change {
-        action: "webhook.replayed",
-        target_type: "webhook",
-        target_id: Some(id),
+        action: types::WEBHOOK_REPLAYED,
+        target_type: Subscription::NOUN,
+        target_id: Some(sub.id),
         before: None,
         after: Some(json!({
             "from": crate::rfc3339(from), "to": crate::rfc3339(to), "queued": queued,
@@ -886,14 +906,13 @@ pub async fn replay(
 /// Sends a test message (`webhook.test`) to a subscription now, and logs it as a delivery
 /// of its own. Returns the delivery and its attempt.
 pub async fn ping(ctx: &Ctx, db: &Db, id: Uuid) -> Result<(Delivery, Attempt)> {
+    let subscription = db
+        .authorized::<Subscription>(ctx, id, perm::WEBHOOKS_UPDATE)
+        .await?;
     let tenant_id = ctx.tenant_id()?;
-    ctx.authorize(
-        perm::WEBHOOKS_UPDATE,
-        crate::authz::Target::collection(tenant_id, "webhooks"),
-    )?;
     let target = {
-        let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
-        delivery::target(tx.conn(), db.master_key()?, tenant_id, id)
+        let mut tx = db.begin_tenant(tenant_id).await?;
+        delivery::target(&mut tx, db.master_key()?, tenant_id, subscription.id)
             .await?
             .ok_or(Error::NotFound {
                 resource: "webhook",
@@ -1005,9 +1024,20 @@ pub async fn stats(
     };
     let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
     let tenant_id = tx.tenant_id;
-    if let Some(id) = subscription_id {
-        load_one(tx.conn(), tenant_id, id).await?;
-    }
+    // The webhooks counted: the one asked for, or every one the caller may see.
+    let counted: Vec<Uuid> = match subscription_id {
+        Some(id) => vec![
+            tx.lookup::<Subscription>(ctx, id, perm::WEBHOOKS_READ)
+                .await?
+                .id,
+        ],
+        None => load(tx.conn(), tenant_id, None)
+            .await?
+            .into_iter()
+            .filter(|s| visible(ctx, tenant_id, s))
+            .map(|s| s.id)
+            .collect(),
+    };
     let subscriptions = sqlx::query!(
         r#"select s.id, s.name,
                   count(a.id) as "attempts!",
@@ -1020,13 +1050,13 @@ pub async fn stats(
            from webhook_subscriptions s
            left join webhook_attempts a on a.tenant_id = s.tenant_id and a.subscription_id = s.id
                 and a.at >= $2 and a.at < $3
-           where s.tenant_id = $1 and ($4::uuid is null or s.id = $4)
+           where s.tenant_id = $1 and s.id = any($4)
            group by s.tenant_id, s.id, s.name
            order by s.name"#,
         tenant_id,
         from,
         to,
-        subscription_id
+        &counted
     )
     .fetch_all(tx.conn())
     .await?
@@ -1045,11 +1075,11 @@ pub async fn stats(
            from webhook_attempts a
            join webhook_subscriptions s on s.tenant_id = a.tenant_id and s.id = a.subscription_id
            where a.tenant_id = $1 and a.at >= $2 and a.at < $3
-             and ($4::uuid is null or a.subscription_id = $4)"#,
+             and a.subscription_id = any($4)"#,
         tenant_id,
         from,
         to,
-        subscription_id
+        &counted
     )
     .fetch_one(tx.conn())
     .await?;
@@ -1068,12 +1098,12 @@ pub async fn stats(
            from webhook_attempts a
            join webhook_subscriptions s on s.tenant_id = a.tenant_id and s.id = a.subscription_id
            where a.tenant_id = $1 and a.at >= $2 and a.at < $3
-             and ($4::uuid is null or a.subscription_id = $4)
+             and a.subscription_id = any($4)
            group by 1 order by 1"#,
         tenant_id,
         from,
         to,
-        subscription_id,
+        &counted,
         bucket
     )
     .fetch_all(tx.conn())
@@ -1099,7 +1129,7 @@ pub(crate) async fn disable_failing(
 ) -> Result<bool> {
     let ctx = Ctx::system();
     let mut tx = db.change_in(&ctx, tenant_id).await?;
-    let Ok(before) = load_one(tx.conn(), tenant_id, id).await else {
+    let Ok(before) = tx.lookup::<Subscription>(id, perm::WEBHOOKS_UPDATE).await else {
         return Ok(false);
     };
     let reason = "Every attempt failed for as long as deliveries are retried (about a day).";
@@ -1119,16 +1149,10 @@ pub(crate) async fn disable_failing(
     if disabled == 0 {
         return Ok(false);
     }
-    set_paused(tx.conn(), tenant_id, id, true).await?;
-    let after = load_one(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: "webhook.disabled",
-        target_type: "webhook",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    set_paused(tx.conn(), tenant_id, &before, true).await?;
+    let after = tx.reread::<Subscription>(id).await?;
+    tx.changed(types::WEBHOOK_DISABLED, &before, after.snapshot())
+        .await?;
     tx.commit().await?;
     tracing::warn!(%tenant_id, webhook = %id, "webhook disabled: it kept failing");
     Ok(true)
