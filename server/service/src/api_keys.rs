@@ -335,6 +335,16 @@ pub struct NewApiKey {
     pub identity_id: Option<Uuid>,
 }
 
+/// Refuses scopes that name a permission the caller does not hold.
+fn refuse_scopes_beyond(ctx: &Ctx, scopes: &[String]) -> Result<()> {
+    match ctx.missing_permission(&permissions_of(scopes)) {
+        None => Ok(()),
+        Some(missing) => Err(Error::Forbidden {
+            action: format!("give a key the scope {missing}, which you do not have yourself"),
+        }),
+    }
+}
+
 pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
     let caller = ctx.caller()?;
     not_with_a_key(ctx, "create API keys")?;
@@ -378,13 +388,15 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
                 "Keys can be made for yourself or for an agent identity, not for another person.",
             )]));
         }
-        // Nobody hands out more than they hold.
-        if let Some(missing) = ctx.missing_permission(&permissions_of(&scopes)) {
-            return Err(Error::Forbidden {
-                action: format!("give a key the scope {missing}, which you do not have yourself"),
-            });
-        }
+        // A key acts as its agent: making one hands out what the agent holds, so it takes
+        // the rights to grant every role the agent has (an owner agent takes an owner).
+        let held = crate::roles::held_by(tx.conn(), tenant_id, owner).await?;
+        crate::roles::authorize_grants(ctx, &held)?;
+        // Nor does the key's reach go past its maker's.
+        refuse_scopes_beyond(ctx, &scopes)?;
     }
+    // A key of one's own only narrows: its scopes filter what its identity may do, so a
+    // scope the identity lacks (`*:*`) grants nothing.
 
     let id = uuid::Builder::from_random_bytes(crypto::random_bytes::<16>()).into_uuid();
     let secret = crypto::random_token::<32>();
@@ -466,11 +478,8 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result
     let scopes = scopes.flatten();
     if let Some(scopes) = &scopes
         && before.identity_id != ctx.caller()?.identity_id
-        && let Some(missing) = ctx.missing_permission(&permissions_of(scopes))
     {
-        return Err(Error::Forbidden {
-            action: format!("give a key the scope {missing}, which you do not have yourself"),
-        });
+        refuse_scopes_beyond(ctx, scopes)?;
     }
     sqlx::query!(
         "update api_keys set name = coalesce($3, name), scopes = coalesce($4, scopes)

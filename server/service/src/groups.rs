@@ -11,11 +11,12 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::authz::{Target, perm};
+use crate::authz::{Permission, perm};
 use crate::ctx::Ctx;
-use crate::db::{Change, Db};
+use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
 use crate::events::catalogue::types;
+use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::roles;
 use crate::validation;
 
@@ -44,12 +45,46 @@ pub struct Group {
     pub updated_at: OffsetDateTime,
 }
 
-impl Group {
+impl Resource for Group {
+    const MODULE: &'static str = "groups";
+    const NOUN: &'static str = "group";
+    const READ: Permission = perm::GROUPS_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::GROUP_CREATED,
+        updated: types::GROUP_UPDATED,
+        deleted: types::GROUP_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id, "parent_id": self.parent_id, "name": self.name, "kind": self.kind,
             "description": self.description, "roles": self.roles,
         })
+    }
+
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from groups where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(load(conn, tenant_id, Some(id)).await?.pop())
     }
 }
 
@@ -81,17 +116,23 @@ async fn load(conn: &mut PgConnection, tenant_id: Uuid, only: Option<Uuid>) -> R
     .await?)
 }
 
-async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Group> {
-    load(conn, tenant_id, Some(id))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound { resource: "group" })
-}
-
+/// The groups the caller may see. A group whose parent is hidden from the caller shows as
+/// a root (its parent's id is not shown either).
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Group>> {
     let mut tx = db.read(ctx, perm::GROUPS_READ).await?;
     let tenant_id = tx.tenant_id;
-    load(tx.conn(), tenant_id, None).await
+    let mut shown: Vec<Group> = load(tx.conn(), tenant_id, None)
+        .await?
+        .into_iter()
+        .filter(|g| visible(ctx, tenant_id, g))
+        .collect();
+    let ids: std::collections::HashSet<Uuid> = shown.iter().map(|g| g.id).collect();
+    for g in &mut shown {
+        if g.parent_id.is_some_and(|p| !ids.contains(&p)) {
+            g.parent_id = None;
+        }
+    }
+    Ok(shown)
 }
 
 /// Every group as a forest, roots first, children by name.
@@ -122,8 +163,10 @@ fn build_tree(groups: Vec<Group>) -> Vec<Node> {
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Group> {
     let mut tx = db.read(ctx, perm::GROUPS_READ).await?;
-    let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id).await
+    Ok(tx
+        .lookup::<Group>(ctx, id, perm::GROUPS_READ)
+        .await?
+        .into_inner())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -213,10 +256,20 @@ async fn check_parent(
 }
 
 pub async fn create(ctx: &Ctx, db: &Db, input: GroupInput) -> Result<Group> {
-    validate(&input, true)?;
     let mut tx = db.change(ctx, perm::GROUPS_CREATE).await?;
     let tenant_id = tx.tenant_id;
     let parent = input.parent_id.flatten();
+    if let Some(p) = parent {
+        // A subgroup's members will hold what the groups above it grant: placing one
+        // under a parent is granting that, so it takes the rights to grant it.
+        let parent = tx
+            .lookup::<Group>(p, perm::GROUPS_READ)
+            .await
+            .map_err(|e| parent_not_found(e))?;
+        let inherited = roles::of_group_tree(tx.conn(), tenant_id, parent.id).await?;
+        roles::authorize_grants(ctx, &inherited)?;
+    }
+    validate(&input, true)?;
     if let Some(p) = parent {
         check_parent(tx.conn(), tenant_id, None, p).await?;
     }
@@ -232,31 +285,49 @@ pub async fn create(ctx: &Ctx, db: &Db, input: GroupInput) -> Result<Group> {
     )
     .execute(tx.conn())
     .await?;
-    let group = fetch(tx.conn(), tenant_id, id).await?;
+    let group = tx.reread::<Group>(id).await?;
     tx.authz_changed().await?;
-    tx.record(Change {
-        action: types::GROUP_CREATED,
-        target_type: "group",
-        target_id: Some(id),
-        before: None,
-        after: Some(group.snapshot()),
-    })
-    .await?;
+    tx.created(&group).await?;
     tx.commit().await?;
     Ok(group)
 }
 
 /// Renames, re-describes or moves a group.
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: GroupInput) -> Result<Group> {
-    validate(&input, false)?;
     let mut tx = db.change(ctx, perm::GROUPS_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     lock_tree(tx.conn(), tenant_id).await?;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::GROUPS_UPDATE, Target::object(tenant_id, "groups", id))?;
+    let before = tx.lookup::<Group>(id, perm::GROUPS_UPDATE).await?;
     let parent = input.parent_id.unwrap_or(before.parent_id);
+    let moving = parent != before.parent_id;
+    if moving {
+        // Everyone in the moved subtree trades what the old parents granted for what the
+        // new ones grant: both sides of that trade take the rights to grant them.
+        let gained = match parent {
+            Some(p) => {
+                let new_parent = tx
+                    .lookup::<Group>(p, perm::GROUPS_READ)
+                    .await
+                    .map_err(parent_not_found)?;
+                roles::of_group_tree(tx.conn(), tenant_id, new_parent.id).await?
+            }
+            None => Vec::new(),
+        };
+        let lost = match before.parent_id {
+            Some(old) => roles::of_group_tree(tx.conn(), tenant_id, old).await?,
+            None => Vec::new(),
+        };
+        let traded: Vec<roles::Role> = gained
+            .iter()
+            .filter(|g| !lost.iter().any(|l| l.id == g.id))
+            .chain(lost.iter().filter(|l| !gained.iter().any(|g| g.id == l.id)))
+            .cloned()
+            .collect();
+        roles::authorize_grants(ctx, &traded)?;
+    }
+    validate(&input, false)?;
     if let Some(p) = parent
-        && Some(p) != before.parent_id
+        && moving
     {
         check_parent(tx.conn(), tenant_id, Some(id), p).await?;
     }
@@ -272,23 +343,20 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: GroupInput) -> Result<G
     )
     .execute(tx.conn())
     .await?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
-    if after == before {
+    let after = tx.reread::<Group>(id).await?;
+    if after == *before {
         return Ok(after);
     }
+    if moving {
+        roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
+    }
     tx.authz_changed().await?;
-    tx.record(Change {
-        action: if after.parent_id != before.parent_id {
-            types::GROUP_MOVED
-        } else {
-            types::GROUP_UPDATED
-        },
-        target_type: "group",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    let event = if moving {
+        types::GROUP_MOVED
+    } else {
+        types::GROUP_UPDATED
+    };
+    tx.changed(event, &before, after.snapshot()).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -298,8 +366,10 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     let mut tx = db.change(ctx, perm::GROUPS_DELETE).await?;
     let tenant_id = tx.tenant_id;
     lock_tree(tx.conn(), tenant_id).await?;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::GROUPS_DELETE, Target::object(tenant_id, "groups", id))?;
+    let before = tx.lookup::<Group>(id, perm::GROUPS_DELETE).await?;
+    // Its members lose what it (and the groups above it) granted them.
+    let lost = roles::of_group_tree(tx.conn(), tenant_id, id).await?;
+    roles::authorize_grants(ctx, &lost)?;
     let moved = sqlx::query_scalar!(
         "update groups set parent_id = $3, updated_at = now() where tenant_id = $1 and parent_id = $2 returning id",
         tenant_id,
@@ -315,16 +385,41 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     )
     .execute(tx.conn())
     .await?;
+    roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
     tx.authz_changed().await?;
     tx.record(Change {
         action: types::GROUP_DELETED,
-        target_type: "group",
+        target_type: Group::NOUN,
         target_id: Some(id),
         before: Some(serde_json::json!({ "group": before.snapshot(), "children_moved_up": moved })),
         after: None,
     })
     .await?;
     tx.commit().await
+}
+
+/// A parent group the caller may not see is, for them, a parent that does not exist.
+fn parent_not_found(e: Error) -> Error {
+    match e {
+        Error::NotFound { .. } => Error::validation(
+            "parent_id",
+            "unknown_group",
+            "The parent group does not exist.",
+        ),
+        other => other,
+    }
+}
+
+/// Whether the caller may put people into `group` or take them out: it takes the rights to
+/// grant every role the group and the groups above it grant.
+async fn authorize_membership(
+    ctx: &Ctx,
+    tx: &mut ChangeTx<'_>,
+    group: &Authorized<Group>,
+) -> Result<()> {
+    let tenant_id = tx.tenant_id;
+    let granted = roles::of_group_tree(tx.conn(), tenant_id, group.id).await?;
+    roles::authorize_grants(ctx, &granted)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -340,7 +435,7 @@ pub struct Member {
 pub async fn members(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Member>> {
     let mut tx = db.read(ctx, perm::GROUPS_READ).await?;
     let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id).await?;
+    tx.lookup::<Group>(ctx, id, perm::GROUPS_READ).await?;
     Ok(sqlx::query_as!(
         Member,
         "select i.id as identity_id, i.email, i.display_name, i.kind, gm.added_at
@@ -363,8 +458,9 @@ pub async fn add_members(
 ) -> Result<Vec<Member>> {
     let mut tx = db.change(ctx, perm::GROUPS_MANAGE).await?;
     let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::GROUPS_MANAGE, Target::object(tenant_id, "groups", id))?;
+    let group = tx.lookup::<Group>(id, perm::GROUPS_MANAGE).await?;
+    // Joining a group is being granted what it grants: the same rule as a direct grant.
+    authorize_membership(ctx, &mut tx, &group).await?;
     if identity_ids.is_empty() || identity_ids.len() > 1000 {
         return Err(Error::validation(
             "identity_ids",
@@ -397,9 +493,10 @@ pub async fn add_members(
     .fetch_all(tx.conn())
     .await?;
     if !added.is_empty() {
+        tx.authz_changed().await?;
         tx.record(Change {
             action: types::GROUP_MEMBERS_ADDED,
-            target_type: "group",
+            target_type: Group::NOUN,
             target_id: Some(id),
             before: None,
             after: Some(serde_json::json!({ "identity_ids": added })),
@@ -413,8 +510,9 @@ pub async fn add_members(
 pub async fn remove_member(ctx: &Ctx, db: &Db, id: Uuid, identity_id: Uuid) -> Result<()> {
     let mut tx = db.change(ctx, perm::GROUPS_MANAGE).await?;
     let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::GROUPS_MANAGE, Target::object(tenant_id, "groups", id))?;
+    let group = tx.lookup::<Group>(id, perm::GROUPS_MANAGE).await?;
+    // Leaving takes away what the group grants: as strong as granting it.
+    authorize_membership(ctx, &mut tx, &group).await?;
     let removed = sqlx::query!(
         "delete from group_members where tenant_id = $1 and group_id = $2 and identity_id = $3",
         tenant_id,
@@ -428,9 +526,11 @@ pub async fn remove_member(ctx: &Ctx, db: &Db, id: Uuid, identity_id: Uuid) -> R
             resource: "membership",
         });
     }
+    roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
+    tx.authz_changed().await?;
     tx.record(Change {
         action: types::GROUP_MEMBER_REMOVED,
-        target_type: "group",
+        target_type: Group::NOUN,
         target_id: Some(id),
         before: Some(serde_json::json!({ "identity_id": identity_id })),
         after: None,
@@ -443,7 +543,7 @@ pub async fn remove_member(ctx: &Ctx, db: &Db, id: Uuid, identity_id: Uuid) -> R
 pub async fn set_roles(ctx: &Ctx, db: &Db, id: Uuid, names: Vec<String>) -> Result<Group> {
     let mut tx = db.change(ctx, perm::ROLES_MANAGE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
+    let before = tx.lookup::<Group>(id, perm::GROUPS_READ).await?;
     let wanted = roles::by_names(tx.conn(), tenant_id, &names, "roles").await?;
     // Granting to a group is granting to everyone in it; taking away likewise.
     let all = roles::by_names(tx.conn(), tenant_id, &before.roles, "roles").await?;
@@ -472,8 +572,9 @@ pub async fn set_roles(ctx: &Ctx, db: &Db, id: Uuid, names: Vec<String>) -> Resu
     )
     .execute(tx.conn())
     .await?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
+    let after = tx.reread::<Group>(id).await?;
     if after.roles != before.roles {
+        roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
         tx.authz_changed().await?;
         tx.record(Change {
             action: types::GROUP_ROLES_CHANGED,

@@ -11,12 +11,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::passwords;
-use crate::authz::{Target, perm};
+use crate::authz::{Permission, Target, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
 use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
+use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::roles;
 use crate::validation;
 
@@ -97,20 +98,66 @@ impl Identity {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// The identity as the target of a permission check: an identity owns itself, so a
-    /// policy can let people edit their own profile.
-    fn target(&self) -> Target {
+    /// Whether the identity holds the owner role directly (see [`roles::is_owner`] for
+    /// "directly or through a group", which the owner guards use).
+    pub fn is_owner(&self) -> bool {
+        self.roles.iter().any(|r| r == roles::OWNER)
+    }
+}
+
+impl Resource for Identity {
+    const MODULE: &'static str = "identities";
+    const NOUN: &'static str = "identity";
+    const READ: Permission = perm::IDENTITIES_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::IDENTITY_CREATED,
+        updated: types::IDENTITY_UPDATED,
+        deleted: types::IDENTITY_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// An identity owns itself, so a policy can let people edit their own profile; its
+    /// metadata is there for rules on it.
+    fn target(&self, tenant_id: Uuid) -> Target {
         Target {
-            tenant_id: self.tenant_id,
-            kind: "identities",
+            tenant_id,
+            kind: Self::MODULE,
             id: Some(self.id),
             owner: Some(self.id),
             metadata: Some(self.metadata.clone()),
         }
     }
 
-    pub fn is_owner(&self) -> bool {
-        self.roles.iter().any(|r| r == roles::OWNER)
+    fn snapshot(&self) -> Value {
+        Identity::snapshot(self)
+    }
+
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from identities where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        match fetch(conn, tenant_id, id).await {
+            Ok(identity) => Ok(Some(identity)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -226,7 +273,37 @@ pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Page<Identity>
         .filter(|q| !q.is_empty())
         .map(contains_pattern);
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
-    let rows = sqlx::query_as!(
+    let tenant_id = tx.tenant_id;
+    // Rows a rule on the object hides are skipped, and the page filled from further on.
+    let mut page = pagination::Filtered::new(limit, after);
+    while let Some((after, take)) = page.next_batch() {
+        let rows = list_batch(
+            tx.conn(),
+            tenant_id,
+            &query,
+            pattern.as_deref(),
+            after,
+            take,
+        )
+        .await?;
+        let rows = rows
+            .into_iter()
+            .map(Identity::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        page.take(rows, |i| i.id, |i| visible(ctx, tenant_id, i));
+    }
+    Ok(page.finish(|i| i.id))
+}
+
+async fn list_batch(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    query: &ListQuery,
+    pattern: Option<&str>,
+    after: Option<Uuid>,
+    take: i64,
+) -> Result<Vec<Row>> {
+    Ok(sqlx::query_as!(
         Row,
         r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
                   array(select r.name from identity_roles ir
@@ -244,28 +321,23 @@ pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Page<Identity>
              and ($5::uuid is null or i.id < $5)
            order by i.id desc
            limit $6"#,
-        tx.tenant_id,
+        tenant_id,
         pattern,
         query.status.as_sql(),
         query.kind.map(Kind::as_str),
         after,
-        i64::from(limit) + 1,
+        take,
     )
-    .fetch_all(tx.conn())
-    .await?;
-    let items = rows
-        .into_iter()
-        .map(Identity::try_from)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(pagination::page(items, limit, |i| i.id))
+    .fetch_all(conn)
+    .await?)
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
-    let tenant_id = tx.tenant_id;
-    let identity = fetch(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::IDENTITIES_READ, identity.target())?;
-    Ok(identity)
+    Ok(tx
+        .lookup::<Identity>(ctx, id, perm::IDENTITIES_READ)
+        .await?
+        .into_inner())
 }
 
 pub(crate) async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Identity> {
@@ -311,7 +383,16 @@ pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> 
     .ok_or(Error::NotFound {
         resource: "identity with this email",
     })?;
-    fetch(tx.conn(), tenant_id, id).await
+    Ok(tx
+        .lookup::<Identity>(ctx, id, perm::IDENTITIES_READ)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound {
+                resource: "identity with this email",
+            },
+            other => other,
+        })?
+        .into_inner())
 }
 
 /// Locks the identity's row for the rest of the transaction and returns it.
@@ -460,30 +541,34 @@ fn conflict_from(err: sqlx::Error) -> Error {
     }
 }
 
+/// Creates an identity. The order is the pipeline's: the caller's right to create (403),
+/// then the input (422), then the roles it may hand out (403), and only then the costly
+/// part, hashing a password.
 pub async fn create(ctx: &Ctx, db: &Db, input: NewIdentity) -> Result<Identity> {
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(
+        perm::IDENTITIES_CREATE,
+        Target::collection(tenant_id, Identity::MODULE),
+    )?;
     let valid = validate_new(input)?;
+    let roles = {
+        let mut tx = db.begin_tenant(tenant_id).await?;
+        roles::by_names(&mut tx, tenant_id, &valid.roles, "roles").await?
+    };
+    if !roles.is_empty() {
+        ctx.authorize(perm::ROLES_MANAGE, Target::collection(tenant_id, "roles"))?;
+    }
+    roles::authorize_grants(ctx, &roles)?;
     let password_hash = match &valid.password {
         Some(pw) => Some(passwords::hash(pw.clone()).await?),
         None => None,
     };
     let mut tx = db.change(ctx, perm::IDENTITIES_CREATE).await?;
-    let tenant_id = tx.tenant_id;
+    // Read again inside the change, where a role deleted meanwhile is an error.
     let roles = roles::by_names(tx.conn(), tenant_id, &valid.roles, "roles").await?;
-    if !roles.is_empty() {
-        ctx.authorize(perm::ROLES_MANAGE, Target::collection(tenant_id, "roles"))?;
-    }
-    for r in &roles {
-        ctx.authorize_role_grant(r.is_owner(), &r.allows())?;
-    }
+    roles::authorize_grants(ctx, &roles)?;
     let identity = insert(&mut tx, &valid, password_hash, &roles).await?;
-    tx.record(Change {
-        action: types::IDENTITY_CREATED,
-        target_type: "identity",
-        target_id: Some(identity.id),
-        before: None,
-        after: Some(identity.snapshot()),
-    })
-    .await?;
+    tx.created(&identity).await?;
     tx.commit().await?;
     Ok(identity)
 }
@@ -535,14 +620,7 @@ pub(crate) async fn insert_joining(
         password: None,
     };
     let identity = insert(tx, &valid, password_hash, roles).await?;
-    tx.record(Change {
-        action: types::IDENTITY_CREATED,
-        target_type: "identity",
-        target_id: Some(identity.id),
-        before: None,
-        after: Some(identity.snapshot()),
-    })
-    .await?;
+    tx.created(&identity).await?;
     Ok(identity)
 }
 
@@ -565,14 +643,7 @@ pub(crate) async fn insert_owner(
         password: None,
     };
     let identity = insert(tx, &valid, Some(password_hash), &owner).await?;
-    tx.record(Change {
-        action: types::IDENTITY_CREATED,
-        target_type: "identity",
-        target_id: Some(identity.id),
-        before: None,
-        after: Some(identity.snapshot()),
-    })
-    .await?;
+    tx.created(&identity).await?;
     Ok(identity)
 }
 
@@ -606,9 +677,22 @@ impl IdentityPatch {
     }
 }
 
-/// Only an owner changes or removes an owner.
-fn guard_owner(ctx: &Ctx, target: &Identity, what: &str) -> Result<()> {
-    if target.is_owner() && !matches!(ctx.caller(), Ok(c) if c.is_owner()) && ctx.caller().is_ok() {
+/// Only an owner changes or removes an owner, whether the target holds the role directly
+/// or through a group.
+async fn guard_owner(
+    ctx: &Ctx,
+    tx: &mut ChangeTx<'_>,
+    target: &Authorized<Identity>,
+    what: &str,
+) -> Result<()> {
+    let Ok(caller) = ctx.caller() else {
+        return Ok(()); // the system
+    };
+    if caller.is_owner() {
+        return Ok(());
+    }
+    let tenant_id = tx.tenant_id;
+    if roles::is_owner(tx.conn(), tenant_id, target.id).await? {
         return Err(Error::Forbidden {
             action: format!("{what} an owner"),
         });
@@ -622,9 +706,8 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
     }
     let mut tx = db.change(ctx, perm::IDENTITIES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::IDENTITIES_UPDATE, before.target())?;
-    guard_owner(ctx, &before, "change")?;
+    let before = tx.lookup::<Identity>(id, perm::IDENTITIES_UPDATE).await?;
+    guard_owner(ctx, &mut tx, &before, "change").await?;
     if before.status == Status::Deleted {
         return Err(Error::Conflict {
             code: "identity_deleted",
@@ -682,9 +765,13 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
     let disabled = patch.disabled.unwrap_or(before.status == Status::Disabled);
     if disabled && before.status != Status::Disabled {
         refuse_self(ctx, id, "disable")?;
-        if before.is_owner() {
-            roles::ensure_another_owner(tx.conn(), tenant_id, id).await?;
-        }
+    }
+    let email_changes = email != before.email;
+    if email_changes {
+        // Whoever controls the address controls the account (a reset link goes there):
+        // changing it takes the rights over everything the identity holds.
+        let held = roles::held_by(tx.conn(), tenant_id, id).await?;
+        roles::authorize_grants(ctx, &held)?;
     }
     let unchanged = email == before.email
         && display_name == before.display_name
@@ -693,7 +780,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
         && disabled == (before.status == Status::Disabled);
     if unchanged {
         // Nothing to change: no write, no audit record, no event.
-        return Ok(before);
+        return Ok(before.into_inner());
     }
 
     sqlx::query!(
@@ -715,23 +802,69 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
     if disabled && before.status != Status::Disabled {
         // Signed out everywhere: sessions end and refresh tokens die with the change.
         crate::sessions::end_sessions_of(tx.conn(), tenant_id, id, None).await?;
+        roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
     }
-    let after = fetch(tx.conn(), tenant_id, id).await?;
+    if email_changes {
+        email_changed(&mut tx, db, &before, email.as_deref()).await?;
+    }
+    let after = tx.reread::<Identity>(id).await?;
     let action = match (patch.only_status(), after.status) {
         (true, Status::Disabled) => types::IDENTITY_DISABLED,
         (true, _) => types::IDENTITY_ENABLED,
         (false, _) => types::IDENTITY_UPDATED,
     };
-    tx.record(Change {
-        action,
-        target_type: "identity",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    tx.changed(action, &before, after.snapshot()).await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// What an email change takes with it, inside the change: every reset link not yet used
+/// is voided (it was sent to the old address), pending invitations to the old address are
+/// withdrawn, and the old address is told (a takeover must not go unnoticed).
+async fn email_changed(
+    tx: &mut ChangeTx<'_>,
+    db: &Db,
+    before: &Authorized<Identity>,
+    new_email: Option<&str>,
+) -> Result<()> {
+    let tenant_id = tx.tenant_id;
+    sqlx::query!(
+        "update password_resets set used_at = now()
+         where tenant_id = $1 and identity_id = $2 and used_at is null",
+        tenant_id,
+        before.id
+    )
+    .execute(tx.conn())
+    .await?;
+    let Some(old) = before.email.as_deref() else {
+        return Ok(());
+    };
+    sqlx::query!(
+        "update invitations set revoked_at = now()
+         where tenant_id = $1 and lower(email) = lower($2)
+           and accepted_at is null and revoked_at is null",
+        tenant_id,
+        old
+    )
+    .execute(tx.conn())
+    .await?;
+    let tenant_name = sqlx::query_scalar!("select name from tenants where id = $1", tenant_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let payload = crate::mail::Payload::EmailChanged {
+        tenant_name,
+        new_email: new_email.map(crate::mail::mask_address),
+    };
+    crate::mail::enqueue(
+        tx.conn(),
+        db.master_key()?,
+        tenant_id,
+        Some(before.id),
+        old,
+        &payload,
+    )
+    .await?;
+    Ok(())
 }
 
 fn is_self(ctx: &Ctx, id: Uuid) -> bool {
@@ -764,16 +897,12 @@ pub async fn set_disabled(ctx: &Ctx, db: &Db, id: Uuid, disabled: bool) -> Resul
 pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     let mut tx = db.change(ctx, perm::IDENTITIES_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::IDENTITIES_DELETE, before.target())?;
-    guard_owner(ctx, &before, "delete")?;
+    let before = tx.lookup::<Identity>(id, perm::IDENTITIES_DELETE).await?;
+    guard_owner(ctx, &mut tx, &before, "delete").await?;
     if before.status == Status::Deleted {
-        return Ok(before);
+        return Ok(before.into_inner());
     }
     refuse_self(ctx, id, "delete")?;
-    if before.is_owner() && before.status == Status::Active {
-        roles::ensure_another_owner(tx.conn(), tenant_id, id).await?;
-    }
     sqlx::query!(
         "update identities set deleted_at = now(), updated_at = now() where tenant_id = $1 and id = $2",
         tenant_id,
@@ -782,15 +911,10 @@ pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     .execute(tx.conn())
     .await?;
     crate::sessions::end_sessions_of(tx.conn(), tenant_id, id, None).await?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: types::IDENTITY_DELETED,
-        target_type: "identity",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
+    let after = tx.reread::<Identity>(id).await?;
+    tx.changed(types::IDENTITY_DELETED, &before, after.snapshot())
+        .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -798,9 +922,8 @@ pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
 pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     let mut tx = db.change(ctx, perm::IDENTITIES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::IDENTITIES_UPDATE, before.target())?;
-    guard_owner(ctx, &before, "restore")?;
+    let before = tx.lookup::<Identity>(id, perm::IDENTITIES_UPDATE).await?;
+    guard_owner(ctx, &mut tx, &before, "restore").await?;
     if before.status != Status::Deleted {
         return Err(Error::Conflict {
             code: "not_deleted",
@@ -815,15 +938,9 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
     )
     .execute(tx.conn())
     .await?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: types::IDENTITY_RESTORED,
-        target_type: "identity",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    let after = tx.reread::<Identity>(id).await?;
+    tx.changed(types::IDENTITY_RESTORED, &before, after.snapshot())
+        .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -832,13 +949,9 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
 pub async fn hard_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     let mut tx = db.change(ctx, perm::IDENTITIES_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch_for_update(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::IDENTITIES_DELETE, before.target())?;
-    guard_owner(ctx, &before, "delete")?;
+    let before = tx.lookup::<Identity>(id, perm::IDENTITIES_DELETE).await?;
+    guard_owner(ctx, &mut tx, &before, "delete").await?;
     refuse_self(ctx, id, "delete")?;
-    if before.is_owner() && before.status == Status::Active {
-        roles::ensure_another_owner(tx.conn(), tenant_id, id).await?;
-    }
     sqlx::query!(
         "delete from identities where tenant_id = $1 and id = $2",
         tenant_id,
@@ -846,9 +959,10 @@ pub async fn hard_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     )
     .execute(tx.conn())
     .await?;
+    roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
     tx.record(Change {
         action: types::IDENTITY_PURGED,
-        target_type: "identity",
+        target_type: Identity::NOUN,
         target_id: Some(id),
         before: Some(before.snapshot()),
         after: None,

@@ -265,6 +265,11 @@ async fn send(
 }
 
 pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitation> {
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(
+        perm::INVITATIONS_CREATE,
+        Target::collection(tenant_id, "invitations"),
+    )?;
     let mut errors = Vec::new();
     let email = validation::email("email", &input.email, &mut errors);
     let message = validation::text("message", &input.message, 2000, false, &mut errors);
@@ -292,28 +297,29 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
     let tenant_id = tx.tenant_id;
     // Nobody invites anyone with more than they hold themselves.
     let granted = roles::by_names(tx.conn(), tenant_id, &names, "roles").await?;
-    for r in &granted {
-        ctx.authorize_role_grant(r.is_owner(), &r.allows())?;
-    }
+    roles::authorize_grants(ctx, &granted)?;
     let mut group_ids = input.group_ids.clone();
     group_ids.sort();
     group_ids.dedup();
     if !group_ids.is_empty() {
         ctx.authorize(perm::GROUPS_MANAGE, Target::collection(tenant_id, "groups"))?;
-        let found: i64 = sqlx::query_scalar!(
-            r#"select count(*) as "n!" from groups where tenant_id = $1 and id = any($2)"#,
-            tenant_id,
-            &group_ids
-        )
-        .fetch_one(tx.conn())
-        .await?;
-        if found != group_ids.len() as i64 {
-            return Err(Error::validation(
-                "group_ids",
-                "unknown_group",
-                "One of the groups does not exist.",
-            ));
-        }
+    }
+    for group_id in &group_ids {
+        // Joining a group on acceptance is being granted what it grants: the inviter needs
+        // the rights to grant that, as for adding a member.
+        let group = tx
+            .lookup::<crate::groups::Group>(*group_id, perm::GROUPS_MANAGE)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::validation(
+                    "group_ids",
+                    "unknown_group",
+                    "One of the groups does not exist.",
+                ),
+                other => other,
+            })?;
+        let inherited = roles::of_group_tree(tx.conn(), tenant_id, group.id).await?;
+        roles::authorize_grants(ctx, &inherited)?;
     }
     let member = sqlx::query_scalar!(
         "select id from identities where tenant_id = $1 and lower(email) = $2",

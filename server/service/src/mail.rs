@@ -37,6 +37,23 @@ pub enum Payload {
         #[serde(with = "time::serde::rfc3339")]
         expires_at: OffsetDateTime,
     },
+    /// To the old address, when an account's email changes: no link, only the news.
+    EmailChanged {
+        tenant_name: String,
+        /// The new address, partly hidden (`a•••@example.com`); none when it was removed.
+        new_email: Option<String>,
+    },
+}
+
+/// `ada@example.com` as `a•••@example.com`: enough to recognise, not to harvest.
+pub(crate) fn mask_address(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".into(),
+    }
 }
 
 impl Payload {
@@ -44,13 +61,15 @@ impl Payload {
         match self {
             Payload::Invitation { .. } => "invitation",
             Payload::PasswordReset { .. } => "password_reset",
+            Payload::EmailChanged { .. } => "email_changed",
         }
     }
 
-    /// The link the message carries, relative to the server.
+    /// The link the message carries, relative to the server (none for a notice).
     pub fn path(&self) -> &str {
         match self {
             Payload::Invitation { path, .. } | Payload::PasswordReset { path, .. } => path,
+            Payload::EmailChanged { .. } => "",
         }
     }
 }
@@ -81,6 +100,19 @@ pub fn render(payload: &Payload, base_url: &str) -> Rendered {
             text: format!(
                 "Hello,\n\nSomeone asked to reset the password of your {tenant_name} account on Tenantry.\nIf it was you, choose a new password here:\n\n  {base}{path}\n\nThe link works once and until {}. If it was not you, ignore this message: your password stays as it is.\n",
                 when(expires_at)
+            ),
+        },
+        Payload::EmailChanged {
+            tenant_name,
+            new_email,
+        } => Rendered {
+            subject: format!("The email of your {tenant_name} account on Tenantry changed"),
+            text: format!(
+                "Hello,\n\nThe email address of your {tenant_name} account on Tenantry was changed{}. Password reset links sent to this address no longer work.\n\nIf you did not ask for this, contact an administrator of {tenant_name} at once: someone may be taking over your account.\n",
+                match new_email {
+                    Some(e) => format!(" to {e}"),
+                    None => " (it has none now)".into(),
+                }
             ),
         },
         Payload::Invitation {

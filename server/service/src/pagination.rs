@@ -56,6 +56,90 @@ pub fn page<T>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> Uuid) -> Page<T
     }
 }
 
+/// A page of rows that pass a filter the query could not apply (a rule on each object):
+/// rows are read in key order in batches, the hidden ones skipped, until the page is full,
+/// the rows run out, or [`SCAN_LIMIT`] rows were read. The cursor always points after the
+/// last row read for the page, so the next page continues where this one stopped: pages
+/// neither repeat nor skip a row, though one may hold fewer than `limit` rows (even none)
+/// while more follow.
+pub struct Filtered<T> {
+    limit: usize,
+    items: Vec<T>,
+    after: Option<Uuid>,
+    scanned: usize,
+    exhausted: bool,
+}
+
+/// The most rows one page reads while skipping hidden ones.
+pub const SCAN_LIMIT: usize = 2_000;
+
+impl<T> Filtered<T> {
+    pub fn new(limit: u32, after: Option<Uuid>) -> Self {
+        Filtered {
+            limit: limit as usize,
+            items: Vec::new(),
+            after,
+            scanned: 0,
+            exhausted: false,
+        }
+    }
+
+    /// Where the next batch starts (after this key) and how many rows to read; `None`
+    /// once the page is complete.
+    pub fn next_batch(&self) -> Option<(Option<Uuid>, i64)> {
+        if self.exhausted || self.items.len() > self.limit || self.scanned >= SCAN_LIMIT {
+            return None;
+        }
+        // The first batch is the page and one more (which says whether another follows);
+        // later ones are larger, as rows are being hidden.
+        let want = if self.scanned == 0 {
+            self.limit + 1
+        } else {
+            (self.limit + 1).max(100)
+        };
+        Some((self.after, want as i64))
+    }
+
+    /// Takes a batch read with [`Filtered::next_batch`]'s bounds.
+    pub fn take(&mut self, batch: Vec<T>, key: impl Fn(&T) -> Uuid, keep: impl Fn(&T) -> bool) {
+        let asked = self.next_batch().map_or(0, |(_, n)| n as usize);
+        if batch.len() < asked {
+            self.exhausted = true;
+        }
+        for row in batch {
+            self.scanned += 1;
+            self.after = Some(key(&row));
+            if keep(&row) {
+                self.items.push(row);
+                if self.items.len() > self.limit {
+                    break;
+                }
+            }
+        }
+    }
+
+    pub fn finish(mut self, key: impl Fn(&T) -> Uuid) -> Page<T> {
+        if self.items.len() > self.limit {
+            self.items.truncate(self.limit);
+            let next_cursor = self.items.last().map(|last| encode_cursor(key(last)));
+            return Page {
+                items: self.items,
+                next_cursor,
+            };
+        }
+        let next_cursor = if self.exhausted {
+            None
+        } else {
+            // The scan stopped early: the next page starts after the last row read.
+            self.after.map(encode_cursor)
+        };
+        Page {
+            items: self.items,
+            next_cursor,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,3 +152,27 @@ async fn a_webhook_denied_by_id_is_hidden_from_every_door_or_kept_from_change() 
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_caller_without_the_right_is_refused_before_the_input_is_read() {
+    let app = TestApp::spawn().await;
+    let (_, email) = app.member(&app.acme, "viewer").await;
+    let viewer = app.token("acme", &email).await;
+    // Invalid input and a password to hash: a viewer learns neither, and costs nothing.
+    for (path, body) in [
+        (
+            "/v1/identities",
+            json!({"email": "not an address", "password": "x"}),
+        ),
+        (
+            "/v1/invitations",
+            json!({"email": "not an address", "expires_in_days": 99}),
+        ),
+        ("/v1/groups", json!({"name": "", "kind": "tribe"})),
+    ] {
+        let res = app
+            .send(Method::POST, path, Some(&viewer), Some(body))
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+}
