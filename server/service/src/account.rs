@@ -102,7 +102,7 @@ pub async fn change_password(ctx: &Ctx, db: &Db, input: PasswordChange) -> Resul
 
     let email = caller.email.clone().unwrap_or_default();
     let account = throttle::Key::account(&caller.tenant_slug, &email);
-    throttle::attempt(db.pool(), std::slice::from_ref(&account)).await?;
+    let admitted = throttle::attempt(db.pool(), std::slice::from_ref(&account)).await?;
     let stored = {
         let mut tx = db.begin_tenant(caller.tenant_id).await?;
         sqlx::query_scalar!(
@@ -116,7 +116,7 @@ pub async fn change_password(ctx: &Ctx, db: &Db, input: PasswordChange) -> Resul
     };
     let verified = passwords::verify(stored, input.current_password).await;
     let ok = matches!(verified, Ok(true));
-    throttle::finish(db.pool(), &account, &[], ok).await?;
+    admitted.finish(ok).await?;
     verified?;
     if !ok {
         return Err(Error::validation(
@@ -277,14 +277,36 @@ pub async fn request_password_reset(
     tx.commit().await
 }
 
+/// Whether reset link `id` with `secret` is unused, unexpired and genuine (read only).
+async fn reset_link_works(
+    db: &Db,
+    tenant_id: uuid::Uuid,
+    id: uuid::Uuid,
+    secret: &[u8; 32],
+) -> Result<bool> {
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let row = sqlx::query!(
+        "select token_hash, expires_at, used_at from password_resets
+         where tenant_id = $1 and id = $2",
+        tenant_id,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let presented = crate::crypto::sha256(secret);
+    Ok(match row {
+        Some(r) => {
+            crate::crypto::constant_time_eq(&r.token_hash, &presented)
+                && r.used_at.is_none()
+                && r.expires_at > time::OffsetDateTime::now_utc()
+        }
+        None => false,
+    })
+}
+
 /// Sets a new password with a reset link: the link is used up (with any other reset link of
 /// the same person), and every session and refresh token of theirs ends.
 pub async fn reset_password(request: &Ctx, db: &Db, token: &str, new_password: &str) -> Result<()> {
-    let mut errors = Vec::new();
-    validation::password("new_password", new_password, &mut errors);
-    if !errors.is_empty() {
-        return Err(Error::Validation(errors));
-    }
     let invalid = || {
         Error::Conflict {
         code: "reset_link_invalid",
@@ -293,6 +315,19 @@ pub async fn reset_password(request: &Ctx, db: &Db, token: &str, new_password: &
     }
     };
     let (tenant_id, id, secret) = parse_reset_token(token).ok_or_else(invalid)?;
+    // The client's throttle and the link before the hash: a bogus link costs a lookup.
+    let keys: Vec<throttle::Key> = request.ip.map(throttle::Key::ip).into_iter().collect();
+    let admitted = throttle::attempt(db.pool(), &keys).await?;
+    let works = reset_link_works(db, tenant_id, id, &secret).await?;
+    admitted.finish(works).await?;
+    if !works {
+        return Err(invalid());
+    }
+    let mut errors = Vec::new();
+    validation::password("new_password", new_password, &mut errors);
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
     let hash = passwords::hash(new_password.to_owned()).await?;
     let mut tx = db.begin_tenant(tenant_id).await?;
     let row = sqlx::query!(

@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::auth::passwords;
+use crate::auth::{passwords, throttle};
 use crate::authz::{Target, perm};
 use crate::crypto::{constant_time_eq, random_bytes, sha256};
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
@@ -551,7 +551,17 @@ pub struct Acceptance {
 /// password, uses up the token, and returns the new member, signed in by the door that
 /// called (a console session, or a token pair). `request` carries the client's address
 /// for the audit trail.
+///
+/// Cheap checks come first: the client's throttle, then the token (a bogus or spent one
+/// costs a lookup, never a hash), then the input, and the password is hashed last.
 pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller> {
+    let keys: Vec<throttle::Key> = request.ip.map(throttle::Key::ip).into_iter().collect();
+    let admitted = throttle::attempt(db.pool(), &keys).await?;
+    if let Err(e) = check_usable(db, &input.token).await {
+        admitted.finish(false).await?;
+        return Err(e);
+    }
+    admitted.finish(true).await?;
     let mut errors = Vec::new();
     let display_name =
         validation::text("display_name", &input.display_name, 200, true, &mut errors);
@@ -580,6 +590,40 @@ pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller>
         .ok_or_else(|| Error::Internal("the invited identity is not active".into()))
 }
 
+/// Fails unless `token` opens a pending invitation (read only: accepting checks again).
+async fn check_usable(db: &Db, token: &str) -> Result<()> {
+    let (tenant_id, id, secret) = parse_token(token).ok_or(Error::NotFound {
+        resource: "invitation",
+    })?;
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
+    usable(&invitation)
+}
+
+/// Only a pending invitation can be accepted; the others say why not.
+fn usable(invitation: &Invitation) -> Result<()> {
+    let closed = |code: &'static str, message: &str| Error::Conflict {
+        code,
+        message: message.into(),
+        field: None,
+    };
+    match invitation.status {
+        Status::Pending => Ok(()),
+        Status::Accepted => Err(closed(
+            "invitation_used",
+            "This invitation was already accepted. Sign in instead.",
+        )),
+        Status::Expired => Err(closed(
+            "invitation_expired",
+            "This invitation has expired. Ask for a new one.",
+        )),
+        Status::Revoked => Err(closed(
+            "invitation_revoked",
+            "This invitation was withdrawn.",
+        )),
+    }
+}
+
 /// Uses up an invitation inside a transaction the caller commits: the identity with the
 /// invited roles and groups, and the token marked accepted. `verified_email`, for a
 /// sign-in through SSO, must be the invited address.
@@ -596,32 +640,7 @@ pub(crate) async fn accept_in<'c>(
     })?;
     let mut tx = db.begin_tenant(tenant_id).await?;
     let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
-    let closed = |code: &'static str, message: &str| Error::Conflict {
-        code,
-        message: message.into(),
-        field: None,
-    };
-    match invitation.status {
-        Status::Pending => {}
-        Status::Accepted => {
-            return Err(closed(
-                "invitation_used",
-                "This invitation was already accepted. Sign in instead.",
-            ));
-        }
-        Status::Expired => {
-            return Err(closed(
-                "invitation_expired",
-                "This invitation has expired. Ask for a new one.",
-            ));
-        }
-        Status::Revoked => {
-            return Err(closed(
-                "invitation_revoked",
-                "This invitation was withdrawn.",
-            ));
-        }
-    }
+    usable(&invitation)?;
     if let Some(email) = verified_email
         && !email.eq_ignore_ascii_case(&invitation.email)
     {

@@ -5,6 +5,7 @@ mod helpers;
 mod access;
 mod audit_chain;
 mod cli;
+mod costly;
 mod escalation;
 mod http_api_keys;
 mod http_auth;

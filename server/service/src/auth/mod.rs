@@ -36,7 +36,7 @@ pub async fn login(db: &Db, request: &Ctx, input: LoginInput, via: AuthMethod) -
     if let Some(ip) = request.ip {
         keys.push(throttle::Key::ip(ip));
     }
-    throttle::attempt(db.pool(), &keys).await?;
+    let admitted = throttle::attempt(db.pool(), &keys).await?;
 
     let tenant_id = sqlx::query_scalar!("select id from tenants where slug = $1", slug)
         .fetch_optional(db.pool())
@@ -59,7 +59,7 @@ pub async fn login(db: &Db, request: &Ctx, input: LoginInput, via: AuthMethod) -
     let stored = found.as_ref().and_then(|f| f.2.clone());
     let verified = passwords::verify(stored, input.password).await;
     let ok = matches!(verified, Ok(true)) && found.as_ref().is_some_and(|f| f.3 == "active");
-    throttle::finish(db.pool(), &keys[0], &keys[1..], ok).await?;
+    admitted.finish(ok).await?;
     let verified = verified?;
     let method = match via {
         AuthMethod::Session => "password (console)",

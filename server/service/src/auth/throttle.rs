@@ -1,9 +1,13 @@
-//! Sign-in throttling shared by every server instance (the counters live in PostgreSQL).
+//! Throttling of the routes that check a secret (sign-in, a password change, accepting an
+//! invitation, confirming a reset), shared by every server instance (the counters live in
+//! PostgreSQL).
 //!
 //! Per account (tenant + email): 5 failures within 15 minutes lock it for 30 s, doubling
-//! with each further failure up to 15 minutes. Per client IP: 50 failures within 15
-//! minutes, then the same back-off. Attempts being checked count against the limit too, so
-//! parallel guesses cannot outrun it; a success clears the account's counter.
+//! with each further failure up to 15 minutes. Per client IP (an IPv6 client by its /64, as
+//! one host usually holds a whole /64): 50 failures within 15 minutes, then the same
+//! back-off. Attempts being checked count against the limit too, so parallel guesses
+//! cannot outrun it; a success clears the account's counter. An admitted attempt is an
+//! [`Admitted`] guard: a request dropped midway (the client went away) gives its slot back.
 
 use std::net::IpAddr;
 
@@ -18,6 +22,8 @@ const MAX_LOCK_SECS: i64 = 15 * 60;
 pub struct Key {
     key: String,
     threshold: i32,
+    /// A success clears the counter (an account's); otherwise it only ends the attempt.
+    cleared_by_success: bool,
 }
 
 impl Key {
@@ -25,13 +31,60 @@ impl Key {
         Key {
             key: format!("acct:{tenant_slug}:{email}"),
             threshold: 5,
+            cleared_by_success: true,
         }
     }
 
+    /// A client address; IPv6 by its /64.
     pub fn ip(ip: IpAddr) -> Key {
+        let key = match ip {
+            IpAddr::V4(v4) => format!("ip:{v4}"),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => format!("ip:{v4}"),
+                None => {
+                    let s = v6.segments();
+                    let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                    format!("ip:{prefix}/64")
+                }
+            },
+        };
         Key {
-            key: format!("ip:{ip}"),
+            key,
             threshold: 50,
+            cleared_by_success: false,
+        }
+    }
+}
+
+/// An attempt the throttle let through. [`Admitted::finish`] records how it ended; dropped
+/// unfinished (the request went away), it gives its slots back without counting a failure.
+#[must_use = "an admitted attempt must be finished"]
+pub struct Admitted {
+    pool: PgPool,
+    keys: Vec<Key>,
+    finished: bool,
+}
+
+impl Admitted {
+    pub async fn finish(mut self, succeeded: bool) -> Result<()> {
+        self.finished = true;
+        end(&self.pool, &self.keys, succeeded).await
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let (pool, keys) = (self.pool.clone(), std::mem::take(&mut self.keys));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let keys: Vec<&Key> = keys.iter().collect();
+                if let Err(e) = release(&pool, &keys).await {
+                    tracing::warn!(error = %e, "could not give a dropped attempt's throttle slot back");
+                }
+            });
         }
     }
 }
@@ -40,8 +93,8 @@ impl Key {
 /// refused (429) while a key is locked, or when the failures so far plus the attempts
 /// being checked right now would pass the key's limit: a burst of parallel guesses cannot
 /// all slip through while the first ones are still being verified. Every attempt that
-/// gets through must be finished with [`finish`].
-pub async fn attempt(pool: &PgPool, keys: &[Key]) -> Result<()> {
+/// gets through is an [`Admitted`] guard.
+pub async fn attempt(pool: &PgPool, keys: &[Key]) -> Result<Admitted> {
     let mut admitted: Vec<&Key> = Vec::new();
     let mut retry_after: i64 = 0;
     for key in keys {
@@ -77,7 +130,11 @@ pub async fn attempt(pool: &PgPool, keys: &[Key]) -> Result<()> {
             retry_after_secs: retry_after as u64,
         });
     }
-    Ok(())
+    Ok(Admitted {
+        pool: pool.clone(),
+        keys: keys.to_vec(),
+        finished: false,
+    })
 }
 
 async fn release(pool: &PgPool, keys: &[&Key]) -> Result<()> {
@@ -92,18 +149,23 @@ async fn release(pool: &PgPool, keys: &[&Key]) -> Result<()> {
     Ok(())
 }
 
-/// Ends an attempt admitted by [`attempt`]. A failure counts against every key and locks a
-/// key that reaches its limit (30 s, doubling with each further failure, at most 15
-/// minutes); a success clears the account's counter.
-pub async fn finish(pool: &PgPool, account: &Key, others: &[Key], succeeded: bool) -> Result<()> {
+/// Ends an admitted attempt. A failure counts against every key and locks a key that
+/// reaches its limit (30 s, doubling with each further failure, at most 15 minutes); a
+/// success clears an account's counter and ends the attempt on the others.
+async fn end(pool: &PgPool, keys: &[Key], succeeded: bool) -> Result<()> {
     if succeeded {
-        sqlx::query!("delete from login_throttle where key = $1", account.key)
-            .execute(pool)
-            .await?;
-        let others: Vec<&Key> = others.iter().collect();
-        return release(pool, &others).await;
+        for key in keys {
+            if key.cleared_by_success {
+                sqlx::query!("delete from login_throttle where key = $1", key.key)
+                    .execute(pool)
+                    .await?;
+            } else {
+                release(pool, &[key]).await?;
+            }
+        }
+        return Ok(());
     }
-    for key in std::iter::once(account).chain(others) {
+    for key in keys {
         let failures = sqlx::query_scalar!(
             "update login_throttle set inflight = greatest(inflight - 1, 0), failures = failures + 1
              where key = $1 returning failures",
@@ -146,6 +208,21 @@ pub async fn delete_stale(pool: &PgPool) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64() {
+        let a = Key::ip("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = Key::ip("2001:db8:1:2:bbbb:cccc::9".parse().unwrap());
+        let other = Key::ip("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a.key, b.key);
+        assert_ne!(a.key, other.key);
+        assert_eq!(a.key, "ip:2001:db8:1:2::/64");
+        assert_eq!(Key::ip("192.0.2.7".parse().unwrap()).key, "ip:192.0.2.7");
+        assert_eq!(
+            Key::ip("::ffff:192.0.2.7".parse().unwrap()).key,
+            "ip:192.0.2.7"
+        );
+    }
 
     #[test]
     fn lock_doubles_and_caps() {
