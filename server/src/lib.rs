@@ -6,6 +6,7 @@ pub mod database;
 pub mod embedded_pg;
 pub mod logout;
 pub mod middleware;
+pub mod nul;
 pub mod oidc;
 pub mod ops;
 pub mod rest;

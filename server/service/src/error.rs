@@ -155,6 +155,25 @@ impl From<sqlx::Error> for Error {
                     field: None,
                 }
             }
+            // Text the database cannot store (a NUL character, in text or in JSON): the
+            // doors refuse it first, naming the field; this is the second wall.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                Error::Validation(vec![FieldError::new(
+                    "body",
+                    "nul_character",
+                    "Text cannot contain the NUL character (U+0000).",
+                )])
+            }
+            // A string sqlx refused to send for the same reason.
+            sqlx::Error::Encode(e) if e.to_string().contains("nul") => {
+                Error::Validation(vec![FieldError::new(
+                    "body",
+                    "nul_character",
+                    "Text cannot contain the NUL character (U+0000).",
+                )])
+            }
             _ => Error::Internal(format!("database: {err}")),
         }
     }
