@@ -265,7 +265,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: GroupInput) -> Result<Group> {
         let parent = tx
             .lookup::<Group>(p, perm::GROUPS_READ)
             .await
-            .map_err(|e| parent_not_found(e))?;
+            .map_err(parent_not_found)?;
         let inherited = roles::of_group_tree(tx.conn(), tenant_id, parent.id).await?;
         roles::authorize_grants(ctx, &inherited)?;
     }

@@ -476,14 +476,12 @@ pub async fn set_identity_roles(
     for removed in held.iter().filter(|r| !wanted.iter().any(|w| w.id == r.id)) {
         // Taking a role away is as strong as handing it out.
         ctx.authorize_role_grant(removed.is_owner(), &removed.allows())?;
-        if removed.is_owner() {
-            if matches!(ctx.caller(), Ok(c) if c.identity_id == identity_id) {
-                return Err(Error::Conflict {
-                    code: "cannot_change_own_role",
-                    message: "You cannot give up your own owner role; ask another owner.".into(),
-                    field: Some("roles"),
-                });
-            }
+        if removed.is_owner() && matches!(ctx.caller(), Ok(c) if c.identity_id == identity_id) {
+            return Err(Error::Conflict {
+                code: "cannot_change_own_role",
+                message: "You cannot give up your own owner role; ask another owner.".into(),
+                field: Some("roles"),
+            });
         }
     }
     let before: Vec<&str> = held.iter().map(|r| r.name.as_str()).collect();

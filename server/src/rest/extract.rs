@@ -94,6 +94,10 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
         })
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "the rejection is the response itself, as every extractor here answers"
+)]
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     if crate::nul::may_hold_nul_json(bytes)
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)

@@ -1402,7 +1402,7 @@ fn with_nul(mut body: Value) -> (Value, String) {
     fn first_string(v: &mut Value, path: String) -> Option<String> {
         match v {
             Value::String(s) => {
-                s.push_str("\u{0}");
+                s.push('\u{0}');
                 Some(if path.is_empty() { "body".into() } else { path })
             }
             Value::Array(items) => items
