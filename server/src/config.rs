@@ -227,6 +227,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(0..=64))]
     pub webhooks_workers: u64,
 
+    /// Without TENANTRY_SMTP_URL, write whole mails to the log, their one-time links (a
+    /// password reset link is a credential) included. Off: the log names the recipient and
+    /// the subject only.
+    #[arg(long, env = "TENANTRY_MAIL_LOG_BODIES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub mail_log_bodies: bool,
+
     /// Seconds one request to an SSO identity provider may take (discovery, keys, the code
     /// exchange, userinfo), connection included.
     #[arg(long, env = "TENANTRY_SSO_TIMEOUT", default_value_t = 10,

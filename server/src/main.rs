@@ -163,7 +163,13 @@ async fn serve_with(
         args.smtp_url.as_deref(),
         &args.mail_from,
         &args.public_url(),
-    )?;
+    )?
+    .logging_bodies(args.mail_log_bodies);
+    if args.mail_log_bodies && args.smtp_url.is_none() {
+        tracing::warn!(
+            "TENANTRY_MAIL_LOG_BODIES: mails, with their one-time links, are written to the log"
+        );
+    }
     if !mailer.smtp_configured() {
         tracing::info!(
             "no TENANTRY_SMTP_URL: outgoing mail is written to the log and shown in the console's outbox"

@@ -30,13 +30,29 @@ fn request_id_from(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| Uuid::now_v7().to_string())
 }
 
+/// Pages whose address carries a one-time token (an invitation's or a reset link's): the
+/// access log keeps the page and drops the token.
+const TOKEN_PAGES: [&str; 2] = ["/invite/", "/reset-password/"];
+
+/// `path` as the access log may keep it: a one-time token in it is replaced by `…`.
+pub fn loggable_path(path: &str) -> String {
+    for page in TOKEN_PAGES {
+        if let Some(rest) = path.strip_prefix(page)
+            && !rest.is_empty()
+        {
+            return format!("{page}…");
+        }
+    }
+    path.to_owned()
+}
+
 /// Gives the request its id, runs it inside a span carrying the id, echoes the id, logs one
 /// access line, and records the request's metrics by route.
 pub async fn request_id(mut req: Request, next: Next) -> Response {
     let id = request_id_from(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = loggable_path(req.uri().path());
     let span = tracing::info_span!("request", request_id = %id);
     let started = Instant::now();
     let mut res = REQUEST_ID
@@ -291,6 +307,17 @@ mod tests {
             ("sec-fetch-site", "same-origin")
         ])));
         assert!(same_origin(&headers(&[("host", "a.test")])));
+    }
+
+    #[test]
+    fn one_time_tokens_never_reach_the_access_log() {
+        assert_eq!(loggable_path("/invite/iv1.secret-token"), "/invite/…");
+        assert_eq!(
+            loggable_path("/reset-password/pr1.secret"),
+            "/reset-password/…"
+        );
+        assert_eq!(loggable_path("/identities/123"), "/identities/123");
+        assert_eq!(loggable_path("/invite/"), "/invite/");
     }
 
     #[test]

@@ -220,6 +220,12 @@ pub async fn outbox(ctx: &crate::Ctx, db: &crate::Db, limit: i64) -> Result<Vec<
     .fetch_all(db.pool())
     .await?;
     let master = db.master_key()?;
+    let may_invite = ctx
+        .authorize_quietly(
+            crate::authz::perm::INVITATIONS_CREATE,
+            crate::authz::Target::collection(tenant_id, "invitations"),
+        )
+        .is_ok();
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -229,8 +235,9 @@ pub async fn outbox(ctx: &crate::Ctx, db: &crate::Db, limit: i64) -> Result<Vec<
                 (None, Some(_)) => "failed",
                 (None, None) => "queued",
             };
-            // Only invitation links: a password reset link is its owner's alone.
-            let link_path = (status == "logged" && r.kind == "invitation")
+            // Only invitation links, and only to those who may invite: a password reset
+            // link is its owner's alone.
+            let link_path = (status == "logged" && r.kind == "invitation" && may_invite)
                 .then(|| open(master, &r.body_sealed).ok())
                 .flatten()
                 .map(|p| p.path().to_owned());

@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 #[derive(Clone)]
 pub struct Mailer {
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    /// Without SMTP, whether a mail's text (and so its one-time link) goes to the log; off
+    /// unless the operator opts in (`TENANTRY_MAIL_LOG_BODIES`).
+    log_bodies: bool,
     from: Mailbox,
     /// The server's public address, for links (`https://id.example.com`).
     pub base_url: String,
@@ -45,9 +48,17 @@ impl Mailer {
         };
         Ok(Mailer {
             transport,
+            log_bodies: false,
             from,
             base_url: base_url.trim_end_matches('/').to_owned(),
         })
+    }
+
+    /// The same sender, writing whole mails (links included) to the log when there is no
+    /// SMTP server: for a local installation whose operator asked for it.
+    pub fn logging_bodies(mut self, yes: bool) -> Mailer {
+        self.log_bodies = yes;
+        self
     }
 
     pub fn smtp_configured(&self) -> bool {
@@ -133,12 +144,21 @@ async fn send(
     mail: &service::mail::Rendered,
 ) -> Result<&'static str, String> {
     let Some(transport) = &mailer.transport else {
-        tracing::info!(
-            to,
-            subject = %mail.subject,
-            "no TENANTRY_SMTP_URL: mail written to the log instead of sent\n{}",
-            mail.text
-        );
+        if mailer.log_bodies {
+            tracing::info!(
+                to,
+                subject = %mail.subject,
+                "no TENANTRY_SMTP_URL: mail written to the log instead of sent\n{}",
+                mail.text
+            );
+        } else {
+            // Its one-time link is a credential: the log gets who and what, not the text.
+            tracing::info!(
+                to,
+                subject = %mail.subject,
+                "no TENANTRY_SMTP_URL: mail not sent (its text stays out of the log; invitation links show in the console's outbox, TENANTRY_MAIL_LOG_BODIES=true logs whole mails)"
+            );
+        }
         return Ok("log");
     };
     let to: Mailbox = to.parse().map_err(|e| format!("bad recipient: {e}"))?;

@@ -326,3 +326,44 @@ async fn two_embedded_servers_run_side_by_side_and_stop_gracefully() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+#[tokio::test]
+async fn one_time_links_stay_out_of_the_log() {
+    let data = tempdir("links");
+    let served = serve_embedded_with(
+        &data,
+        "links demo password 2026",
+        &[("TENANTRY_LOG", "info,sqlx=warn")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    // Without SMTP, a reset mail is not sent: its link must not land in the log instead.
+    let res = client
+        .post(format!("{}/v1/auth/password-reset", served.base))
+        .json(&serde_json::json!({"tenant": "demo", "email": "admin@demo.test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    // And a visit to a link's page is logged without its token.
+    let res = client
+        .get(format!("{}/reset-password/pr1.do-not-log-me", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let logs = loop {
+        let logs = std::fs::read_to_string(data.join("stdout.log")).unwrap();
+        if logs.contains("mail not sent") && logs.contains("/reset-password/…") {
+            break logs;
+        }
+        assert!(Instant::now() < deadline, "never logged:\n{logs}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!logs.contains("pr1."), "a reset token in the log:\n{logs}");
+    assert!(!logs.contains("do-not-log-me"), "{logs}");
+    let status = terminate(served);
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(&data);
+}

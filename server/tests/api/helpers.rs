@@ -144,6 +144,7 @@ pub fn serve_args() -> ServeArgs {
         webhooks_workers: 0,
         sso_timeout: 10,
         sso_clock_skew: 60,
+        mail_log_bodies: false,
     }
 }
 

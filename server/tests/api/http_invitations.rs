@@ -440,6 +440,14 @@ async fn the_outbox_retries_and_without_smtp_keeps_the_link_for_the_console() {
     let token = path.strip_prefix("/invite/").unwrap();
     let res = post(&app, "/v1/invitations/validate", json!({"token": token})).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // Only to those who may invite: a viewer (who may read the invitations) sees the mail,
+    // never its link.
+    let (viewer_id, _) = app.member(&app.acme, "viewer").await;
+    let viewer = crate::helpers::member_ctx(&app.db, app.acme.id, viewer_id).await;
+    let seen = service::mail::outbox(&viewer, &app.db, 50).await.unwrap();
+    let as_viewer = seen.iter().find(|m| m.to == email).unwrap();
+    assert_eq!(as_viewer.status, "logged");
+    assert_eq!(as_viewer.link_path, None);
 
     // A password reset link is its owner's alone: logged, but never shown to admins.
     let res = post(
