@@ -169,6 +169,20 @@ impl Db {
         Ok(ReadTx {
             tx: self.begin_tenant(tenant_id).await?,
             tenant_id,
+            module_allowed: None,
+        })
+    }
+
+    /// A read-only view of the caller's tenant for reading one object with `permission`:
+    /// a caller who lacks it on the module as a whole may still be allowed on the object by
+    /// a rule on its id, owner or metadata, which [`ReadTx::lookup`] decides.
+    pub async fn read_object(&self, ctx: &Ctx, permission: Permission) -> Result<ReadTx> {
+        let tenant_id = ctx.tenant_id()?;
+        let module_allowed = module_allows(ctx, tenant_id, permission)?;
+        Ok(ReadTx {
+            tx: self.begin_tenant(tenant_id).await?,
+            tenant_id,
+            module_allowed: Some((permission, module_allowed)),
         })
     }
 
@@ -183,9 +197,18 @@ impl Db {
         permission: Permission,
     ) -> Result<Authorized<R>> {
         let tenant_id = ctx.tenant_id()?;
-        ctx.authorize(permission, Target::collection(tenant_id, R::MODULE))?;
+        let module_allowed = module_allows(ctx, tenant_id, permission)?;
         let mut tx = self.begin_tenant(tenant_id).await?;
-        resource::lookup(ctx, &mut tx, tenant_id, id, permission, false).await
+        resource::lookup(
+            ctx,
+            &mut tx,
+            tenant_id,
+            id,
+            permission,
+            false,
+            module_allowed,
+        )
+        .await
     }
 
     /// A read-only view of `tenant_id` for a caller that authorizes row by row itself
@@ -194,6 +217,7 @@ impl Db {
         Ok(ReadTx {
             tx: self.begin_tenant(tenant_id).await?,
             tenant_id,
+            module_allowed: None,
         })
     }
 
@@ -203,6 +227,21 @@ impl Db {
         let tenant_id = ctx.tenant_id()?;
         ctx.authorize(permission, Target::collection(tenant_id, permission.module))?;
         self.change_in(ctx, tenant_id).await
+    }
+
+    /// A change of one object with `permission`: a caller who lacks it on the module as a
+    /// whole may still be allowed on the object by a rule on its id, owner or metadata,
+    /// which [`ChangeTx::lookup`] decides.
+    pub async fn change_object<'c>(
+        &self,
+        ctx: &'c Ctx,
+        permission: Permission,
+    ) -> Result<ChangeTx<'c>> {
+        let tenant_id = ctx.tenant_id()?;
+        let module_allowed = module_allows(ctx, tenant_id, permission)?;
+        let mut tx = self.change_in(ctx, tenant_id).await?;
+        tx.module_allowed = Some((permission, module_allowed));
+        Ok(tx)
     }
 
     /// A change inside `tenant_id` for callers that are not its members (the system, the
@@ -216,6 +255,7 @@ impl Db {
             tx: self.begin_tenant(tenant_id).await?,
             ctx,
             tenant_id,
+            module_allowed: None,
             pending: Vec::new(),
             authz: self.authz.clone(),
             authz_changed: false,
@@ -243,6 +283,33 @@ impl Db {
     }
 }
 
+/// Whether the caller holds `permission` on its module as a whole (quietly: a rule on one
+/// object may still allow it). Callers who are not members of the tenant are refused here.
+fn module_allows(ctx: &Ctx, tenant_id: Uuid, permission: Permission) -> Result<bool> {
+    match ctx.authorize_quietly(permission, Target::collection(tenant_id, permission.module)) {
+        Ok(()) => Ok(true),
+        Err(Error::Forbidden { .. }) if matches!(ctx.principal, crate::Principal::Member(_)) => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// For a lookup with `permission` in a transaction opened as `opened`: whether the caller
+/// holds it on the whole module. A transaction opened with the module checked (`None`)
+/// checked only its own permission: another one is checked now.
+fn module_flag(
+    ctx: &Ctx,
+    tenant_id: Uuid,
+    opened: Option<(Permission, bool)>,
+    permission: Permission,
+) -> Result<bool> {
+    match opened {
+        Some((p, allowed)) if p == permission => Ok(allowed),
+        _ => module_allows(ctx, tenant_id, permission),
+    }
+}
+
 /// Points row-level security at `tenant_id` until the transaction ends.
 pub(crate) async fn set_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Result<()> {
     sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
@@ -255,6 +322,9 @@ pub(crate) async fn set_tenant(conn: &mut PgConnection, tenant_id: Uuid) -> Resu
 pub struct ReadTx {
     tx: Transaction<'static, Postgres>,
     pub tenant_id: Uuid,
+    /// Set when opened for one object: the permission, and whether the caller holds it on
+    /// the whole module.
+    module_allowed: Option<(Permission, bool)>,
 }
 
 impl ReadTx {
@@ -278,6 +348,9 @@ pub struct ChangeTx<'c> {
     tx: Transaction<'static, Postgres>,
     ctx: &'c Ctx,
     pub tenant_id: Uuid,
+    /// Set when opened for one object: the permission, and whether the caller holds it on
+    /// the whole module.
+    module_allowed: Option<(Permission, bool)>,
     /// The audit records of this transaction, written just before it commits (the chain's
     /// per-tenant lock is then held only for the commit).
     pending: Vec<audit_log::Pending>,
@@ -297,6 +370,7 @@ impl<'c> ChangeTx<'c> {
             tx,
             ctx,
             tenant_id,
+            module_allowed: None,
             pending: Vec::new(),
             authz: db.authz.clone(),
             authz_changed: false,
@@ -360,7 +434,17 @@ impl ReadTx {
         id: Uuid,
         permission: Permission,
     ) -> Result<Authorized<R>> {
-        resource::lookup(ctx, &mut self.tx, self.tenant_id, id, permission, false).await
+        let module_allowed = module_flag(ctx, self.tenant_id, self.module_allowed, permission)?;
+        resource::lookup(
+            ctx,
+            &mut self.tx,
+            self.tenant_id,
+            id,
+            permission,
+            false,
+            module_allowed,
+        )
+        .await
     }
 }
 
@@ -373,7 +457,18 @@ impl<'c> ChangeTx<'c> {
         id: Uuid,
         permission: Permission,
     ) -> Result<Authorized<R>> {
-        resource::lookup(self.ctx, &mut self.tx, self.tenant_id, id, permission, true).await
+        let module_allowed =
+            module_flag(self.ctx, self.tenant_id, self.module_allowed, permission)?;
+        resource::lookup(
+            self.ctx,
+            &mut self.tx,
+            self.tenant_id,
+            id,
+            permission,
+            true,
+            module_allowed,
+        )
+        .await
     }
 
     /// Reads object `id` again after changing it (no new authorization: the change was).

@@ -93,14 +93,44 @@ pub async fn check(ctx: &Ctx, db: &Db, req: CheckRequest) -> Result<CheckResult>
         },
     };
     let compiled = &principal.authz;
-    let decision = compiled.decide(&request, true);
     let effective = compiled.effective_roles(&principal.roles, &principal.groups);
+    let input = compiled.document(&request, &effective);
+    // About oneself through an API key, the key's scopes come first, as they do when the
+    // key acts: the answer and the enforcement never disagree.
+    if principal_id == caller.identity_id
+        && let Some(key) = &caller.api_key
+        && !key.allows(permission)
+    {
+        let reason = Reason::OutsideKeyScopes {
+            key: key.name.clone(),
+        };
+        return Ok(CheckResult {
+            allowed: false,
+            explanation: reason.describe(),
+            reason,
+            trace: Vec::new(),
+            input,
+        });
+    }
+    let decision = compiled.decide(&request, true);
+    // Policy names and the trace of their conditions are for those who may read policies.
+    let may_read_policies = ctx
+        .authorize_quietly(
+            perm::POLICIES_READ,
+            Target::collection(caller.tenant_id, "policies"),
+        )
+        .is_ok();
+    let (reason, trace) = if may_read_policies {
+        (decision.reason, decision.trace)
+    } else {
+        (decision.reason.undisclosed(), Vec::new())
+    };
     Ok(CheckResult {
         allowed: decision.allowed,
-        explanation: decision.reason.describe(),
-        reason: decision.reason,
-        trace: decision.trace,
-        input: compiled.document(&request, &effective),
+        explanation: reason.describe(),
+        reason,
+        trace,
+        input,
     })
 }
 

@@ -162,7 +162,7 @@ fn build_tree(groups: Vec<Group>) -> Vec<Node> {
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Group> {
-    let mut tx = db.read(ctx, perm::GROUPS_READ).await?;
+    let mut tx = db.read_object(ctx, perm::GROUPS_READ).await?;
     Ok(tx
         .lookup::<Group>(ctx, id, perm::GROUPS_READ)
         .await?
@@ -294,7 +294,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: GroupInput) -> Result<Group> {
 
 /// Renames, re-describes or moves a group.
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: GroupInput) -> Result<Group> {
-    let mut tx = db.change(ctx, perm::GROUPS_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::GROUPS_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     lock_tree(tx.conn(), tenant_id).await?;
     let before = tx.lookup::<Group>(id, perm::GROUPS_UPDATE).await?;
@@ -363,7 +363,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: GroupInput) -> Result<G
 
 /// Deletes a group; its subgroups move up to its parent, its memberships go with it.
 pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
-    let mut tx = db.change(ctx, perm::GROUPS_DELETE).await?;
+    let mut tx = db.change_object(ctx, perm::GROUPS_DELETE).await?;
     let tenant_id = tx.tenant_id;
     lock_tree(tx.conn(), tenant_id).await?;
     let before = tx.lookup::<Group>(id, perm::GROUPS_DELETE).await?;
@@ -433,7 +433,7 @@ pub struct Member {
 }
 
 pub async fn members(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Member>> {
-    let mut tx = db.read(ctx, perm::GROUPS_READ).await?;
+    let mut tx = db.read_object(ctx, perm::GROUPS_READ).await?;
     let tenant_id = tx.tenant_id;
     tx.lookup::<Group>(ctx, id, perm::GROUPS_READ).await?;
     Ok(sqlx::query_as!(
@@ -456,7 +456,7 @@ pub async fn add_members(
     id: Uuid,
     identity_ids: Vec<Uuid>,
 ) -> Result<Vec<Member>> {
-    let mut tx = db.change(ctx, perm::GROUPS_MANAGE).await?;
+    let mut tx = db.change_object(ctx, perm::GROUPS_MANAGE).await?;
     let tenant_id = tx.tenant_id;
     let group = tx.lookup::<Group>(id, perm::GROUPS_MANAGE).await?;
     // Joining a group is being granted what it grants: the same rule as a direct grant.
@@ -508,7 +508,7 @@ pub async fn add_members(
 }
 
 pub async fn remove_member(ctx: &Ctx, db: &Db, id: Uuid, identity_id: Uuid) -> Result<()> {
-    let mut tx = db.change(ctx, perm::GROUPS_MANAGE).await?;
+    let mut tx = db.change_object(ctx, perm::GROUPS_MANAGE).await?;
     let tenant_id = tx.tenant_id;
     let group = tx.lookup::<Group>(id, perm::GROUPS_MANAGE).await?;
     // Leaving takes away what the group grants: as strong as granting it.

@@ -333,7 +333,7 @@ async fn list_batch(
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
-    let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
+    let mut tx = db.read_object(ctx, perm::IDENTITIES_READ).await?;
     Ok(tx
         .lookup::<Identity>(ctx, id, perm::IDENTITIES_READ)
         .await?
@@ -704,7 +704,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
     if patch.is_empty() {
         return Err(Error::BadRequest("nothing to update".into()));
     }
-    let mut tx = db.change(ctx, perm::IDENTITIES_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::IDENTITIES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     let before = tx.lookup::<Identity>(id, perm::IDENTITIES_UPDATE).await?;
     guard_owner(ctx, &mut tx, &before, "change").await?;
@@ -895,7 +895,7 @@ pub async fn set_disabled(ctx: &Ctx, db: &Db, id: Uuid, disabled: bool) -> Resul
 
 /// Moves an identity to the trash; it can be restored until it is deleted for good.
 pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
-    let mut tx = db.change(ctx, perm::IDENTITIES_DELETE).await?;
+    let mut tx = db.change_object(ctx, perm::IDENTITIES_DELETE).await?;
     let tenant_id = tx.tenant_id;
     let before = tx.lookup::<Identity>(id, perm::IDENTITIES_DELETE).await?;
     guard_owner(ctx, &mut tx, &before, "delete").await?;
@@ -920,7 +920,7 @@ pub async fn soft_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
 }
 
 pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
-    let mut tx = db.change(ctx, perm::IDENTITIES_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::IDENTITIES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     let before = tx.lookup::<Identity>(id, perm::IDENTITIES_UPDATE).await?;
     guard_owner(ctx, &mut tx, &before, "restore").await?;
@@ -947,7 +947,7 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
 
 /// Removes an identity for good. The audit record keeps what it was.
 pub async fn hard_delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
-    let mut tx = db.change(ctx, perm::IDENTITIES_DELETE).await?;
+    let mut tx = db.change_object(ctx, perm::IDENTITIES_DELETE).await?;
     let tenant_id = tx.tenant_id;
     let before = tx.lookup::<Identity>(id, perm::IDENTITIES_DELETE).await?;
     guard_owner(ctx, &mut tx, &before, "delete").await?;

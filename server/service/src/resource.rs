@@ -126,7 +126,10 @@ pub(crate) fn authorize<R: Resource>(
     })
 }
 
-/// Looks `id` up in `tenant_id` and authorizes `permission` on it.
+/// Looks `id` up in `tenant_id` and authorizes `permission` on it. `module_allowed` says
+/// whether the caller holds `permission` on the module as a whole: without it, only an
+/// object a rule on it allows may be acted on, and every other answer (absent, hidden,
+/// refused) is the same 403, so existence does not leak to those who may not act.
 pub(crate) async fn lookup<R: Resource>(
     ctx: &Ctx,
     conn: &mut PgConnection,
@@ -134,9 +137,24 @@ pub(crate) async fn lookup<R: Resource>(
     id: Uuid,
     permission: Permission,
     lock: bool,
+    module_allowed: bool,
 ) -> Result<Authorized<R>> {
-    let object = R::fetch(conn, tenant_id, id, lock)
-        .await?
-        .ok_or(Error::NotFound { resource: R::NOUN })?;
+    let found = R::fetch(conn, tenant_id, id, lock).await?;
+    if !module_allowed {
+        let refused = || match ctx.authorize(permission, Target::collection(tenant_id, R::MODULE)) {
+            Err(e) => e,
+            Ok(()) => Error::Forbidden {
+                action: permission.to_key(),
+            },
+        };
+        let Some(object) = found else {
+            return Err(refused());
+        };
+        return match authorize(ctx, tenant_id, object, permission) {
+            Err(Error::NotFound { .. }) => Err(refused()),
+            other => other,
+        };
+    }
+    let object = found.ok_or(Error::NotFound { resource: R::NOUN })?;
     authorize(ctx, tenant_id, object, permission)
 }

@@ -550,8 +550,8 @@ async fn sign_ins_failed_sign_ins_and_denials_are_in_the_trail() {
     assert_eq!(d["actor_type"], "identity");
     assert_eq!(d["actor_id"], viewer_id.to_string());
     assert_eq!(d["target_type"], "identities");
-    // Refused on the module as a whole, before any identity was read.
-    assert!(d["target_id"].is_null());
+    // Refused on that identity (a rule on it could have allowed it): the record names it.
+    assert_eq!(d["target_id"], app.acme.owner_id.to_string());
     assert_eq!(d["after"]["permission"], "identities:delete");
     assert!(!d["after"]["reason"].as_str().unwrap().is_empty());
     // Records written outside any change still extend the chain.

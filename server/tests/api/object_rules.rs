@@ -176,3 +176,283 @@ async fn a_caller_without_the_right_is_refused_before_the_input_is_read() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
 }
+
+/// One row of the agreement table: who asks, what, about which object (its id, owner and
+/// metadata as the decision point is told them), and the request that does it for real.
+struct Row {
+    who: &'static str,
+    action: &'static str,
+    id: Uuid,
+    owner: Option<Uuid>,
+    metadata: Option<Value>,
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+#[tokio::test]
+async fn the_decision_point_and_enforcement_never_disagree() {
+    let app = TestApp::spawn().await;
+    let owner_ctx = owner_ctx(&app.db, &app.acme).await;
+    let person = |meta: Value| service::identities::NewIdentity {
+        email: Some(format!("p-{}@acme.test", Uuid::now_v7().simple())),
+        display_name: Some("Table person".into()),
+        metadata: Some(meta),
+        ..Default::default()
+    };
+    let locked = service::identities::create(&owner_ctx, &app.db, person(json!({"locked": true})))
+        .await
+        .unwrap();
+    let open = service::identities::create(&owner_ctx, &app.db, person(json!({})))
+        .await
+        .unwrap();
+    let group = |name: &str| service::groups::GroupInput {
+        name: Some(name.into()),
+        kind: Some("team".into()),
+        ..Default::default()
+    };
+    let frozen = service::groups::create(&owner_ctx, &app.db, group("Frozen"))
+        .await
+        .unwrap();
+    let free = service::groups::create(&owner_ctx, &app.db, group("Free"))
+        .await
+        .unwrap();
+    let owner_token = app.owner_token(&app.acme).await;
+    let mut hooks = Vec::new();
+    for name in ["Hidden", "Shown"] {
+        let res = app
+            .send(
+                Method::POST,
+                "/v1/webhooks",
+                Some(&owner_token),
+                Some(json!({"name": name, "url": receiver().url("agreement"), "event_types": ["identity.*"]})),
+            )
+            .await;
+        hooks.push(Uuid::parse_str(json_of(res).await["id"].as_str().unwrap()).unwrap());
+    }
+    policy(
+        &app,
+        "locked people stay as they are",
+        "deny",
+        "identities:update",
+        json!({"==": [{"var": "resource.metadata.locked"}, true]}),
+    )
+    .await;
+    policy(
+        &app,
+        "everyone edits themselves",
+        "allow",
+        "identities:update",
+        json!({"==": [{"var": "resource.owner"}, {"var": "principal.id"}]}),
+    )
+    .await;
+    policy(
+        &app,
+        "one webhook is hidden",
+        "deny",
+        "webhooks:read",
+        json!({"==": [{"var": "resource.id"}, hooks[0].to_string()]}),
+    )
+    .await;
+    policy(
+        &app,
+        "one group is frozen",
+        "deny",
+        "groups:update",
+        json!({"==": [{"var": "resource.id"}, frozen.id.to_string()]}),
+    )
+    .await;
+    let (_, admin_email) = app.member(&app.acme, "admin").await;
+    let (member_id, member_email) = app.member(&app.acme, "member").await;
+    let tokens = [
+        ("admin", app.token("acme", &admin_email).await),
+        ("member", app.token("acme", &member_email).await),
+    ];
+    let rename = || Some(json!({"display_name": "Renamed by the table"}));
+    let regroup = || Some(json!({"description": "changed by the table"}));
+    let rows = vec![
+        Row {
+            who: "admin",
+            action: "identities:update",
+            id: locked.id,
+            owner: Some(locked.id),
+            metadata: Some(locked.metadata.clone()),
+            method: Method::PATCH,
+            path: format!("/v1/identities/{}", locked.id),
+            body: rename(),
+        },
+        Row {
+            who: "admin",
+            action: "identities:update",
+            id: open.id,
+            owner: Some(open.id),
+            metadata: Some(open.metadata.clone()),
+            method: Method::PATCH,
+            path: format!("/v1/identities/{}", open.id),
+            body: rename(),
+        },
+        Row {
+            who: "member",
+            action: "identities:update",
+            id: member_id,
+            owner: Some(member_id),
+            metadata: Some(json!({})),
+            method: Method::PATCH,
+            path: format!("/v1/identities/{member_id}"),
+            body: rename(),
+        },
+        Row {
+            who: "member",
+            action: "identities:update",
+            id: open.id,
+            owner: Some(open.id),
+            metadata: Some(open.metadata.clone()),
+            method: Method::PATCH,
+            path: format!("/v1/identities/{}", open.id),
+            body: rename(),
+        },
+        Row {
+            who: "admin",
+            action: "webhooks:read",
+            id: hooks[0],
+            owner: None,
+            metadata: None,
+            method: Method::GET,
+            path: format!("/v1/webhooks/{}", hooks[0]),
+            body: None,
+        },
+        Row {
+            who: "admin",
+            action: "webhooks:read",
+            id: hooks[1],
+            owner: None,
+            metadata: None,
+            method: Method::GET,
+            path: format!("/v1/webhooks/{}", hooks[1]),
+            body: None,
+        },
+        Row {
+            who: "admin",
+            action: "groups:update",
+            id: frozen.id,
+            owner: None,
+            metadata: None,
+            method: Method::PATCH,
+            path: format!("/v1/groups/{}", frozen.id),
+            body: regroup(),
+        },
+        Row {
+            who: "admin",
+            action: "groups:update",
+            id: free.id,
+            owner: None,
+            metadata: None,
+            method: Method::PATCH,
+            path: format!("/v1/groups/{}", free.id),
+            body: regroup(),
+        },
+        Row {
+            who: "member",
+            action: "groups:update",
+            id: free.id,
+            owner: None,
+            metadata: None,
+            method: Method::PATCH,
+            path: format!("/v1/groups/{}", free.id),
+            body: regroup(),
+        },
+    ];
+    let mut disagreements = Vec::new();
+    let mut allowed_count = 0;
+    for row in rows {
+        let token = &tokens.iter().find(|(w, _)| *w == row.who).unwrap().1;
+        let asked = app
+            .send(
+                Method::POST,
+                "/v1/authz/check",
+                Some(token),
+                Some(json!({"action": row.action, "resource":
+                    {"id": row.id, "owner": row.owner, "metadata": row.metadata}})),
+            )
+            .await;
+        assert_eq!(asked.status(), StatusCode::OK);
+        let answer = json_of(asked).await;
+        let allowed = answer["allowed"].as_bool().unwrap();
+        allowed_count += usize::from(allowed);
+        let done = app
+            .send(row.method.clone(), &row.path, Some(token), row.body.clone())
+            .await
+            .status();
+        if allowed != done.is_success() {
+            disagreements.push(format!(
+                "{} {} on {}: the decision point says {allowed}, the route answered {done} ({})",
+                row.who, row.action, row.path, answer["explanation"]
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    // Both answers occur: the table is not trivially all yes or all no.
+    assert!((2..=7).contains(&allowed_count), "{allowed_count} allowed");
+}
+
+#[tokio::test]
+async fn the_decision_point_keeps_a_keys_scopes_and_the_policies_to_itself() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    policy(
+        &app,
+        "no deleting memories on weekends",
+        "deny",
+        "memories:delete",
+        json!(true),
+    )
+    .await;
+    // A member, who may not read policies, learns that a policy decided, not which.
+    let (_, email) = app.member(&app.acme, "member").await;
+    let member = app.token("acme", &email).await;
+    let ask = |token: String, body: Value| {
+        let app = &app;
+        async move {
+            json_of(
+                app.send(Method::POST, "/v1/authz/check", Some(&token), Some(body))
+                    .await,
+            )
+            .await
+        }
+    };
+    let seen = ask(member.clone(), json!({"action": "memories:delete"})).await;
+    assert_eq!(seen["allowed"], false);
+    assert_eq!(seen["reason"]["kind"], "undisclosed_policy", "{seen}");
+    assert_eq!(seen["trace"], json!([]));
+    assert!(!seen.to_string().contains("weekends"), "{seen}");
+    let seen = ask(owner.clone(), json!({"action": "memories:delete"})).await;
+    assert_eq!(seen["reason"]["kind"], "policy");
+    assert_eq!(seen["reason"]["name"], "no deleting memories on weekends");
+
+    // A key asking about itself is answered within its scopes, as it is when it acts.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&owner),
+            Some(json!({"name": "reader", "scopes": ["identities:read", "policies:read"]})),
+        )
+        .await;
+    let key = json_of(res).await["secret"].as_str().unwrap().to_owned();
+    let seen = ask(key.clone(), json!({"action": "identities:create"})).await;
+    assert_eq!(seen["allowed"], false, "{seen}");
+    assert_eq!(seen["reason"]["kind"], "outside_key_scopes");
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/identities",
+            Some(&key),
+            Some(json!({"email": "by-key@acme.test"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        ask(key, json!({"action": "identities:read"})).await["allowed"],
+        true
+    );
+}

@@ -513,6 +513,11 @@ pub enum Reason {
     OutsideKeyScopes {
         key: String,
     },
+    /// A policy decided, for someone who may not read the policies (its name and
+    /// condition are theirs to know only with `policies:read`).
+    UndisclosedPolicy {
+        effect: Effect,
+    },
 }
 
 impl Reason {
@@ -550,6 +555,20 @@ impl Reason {
             Reason::OutsideKeyScopes { key } => {
                 format!("Denied: the API key \"{key}\" has no scope for this action.")
             }
+            Reason::UndisclosedPolicy {
+                effect: Effect::Allow,
+            } => "Allowed by a policy.".into(),
+            Reason::UndisclosedPolicy {
+                effect: Effect::Deny,
+            } => "Denied by a policy.".into(),
+        }
+    }
+
+    /// The reason as someone who may not read the policies may see it.
+    pub fn undisclosed(self) -> Reason {
+        match self {
+            Reason::Policy { effect, .. } => Reason::UndisclosedPolicy { effect },
+            other => other,
         }
     }
 }

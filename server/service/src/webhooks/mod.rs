@@ -392,7 +392,7 @@ pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Subscription>> {
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Subscription> {
-    let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
+    let mut tx = db.read_object(ctx, perm::WEBHOOKS_READ).await?;
     Ok(tx
         .lookup::<Subscription>(ctx, id, perm::WEBHOOKS_READ)
         .await?
@@ -458,7 +458,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: Input) -> Result<Subscr
     db.authorized::<Subscription>(ctx, id, perm::WEBHOOKS_UPDATE)
         .await?;
     let checked = check(db, &input, false).await?;
-    let mut tx = db.change(ctx, perm::WEBHOOKS_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::WEBHOOKS_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     let before = tx.lookup::<Subscription>(id, perm::WEBHOOKS_UPDATE).await?;
     sqlx::query!(
@@ -523,7 +523,7 @@ async fn set_paused(
 
 /// Deletes a subscription with its deliveries and their log.
 pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
-    let mut tx = db.change(ctx, perm::WEBHOOKS_DELETE).await?;
+    let mut tx = db.change_object(ctx, perm::WEBHOOKS_DELETE).await?;
     let tenant_id = tx.tenant_id;
     let before = tx.lookup::<Subscription>(id, perm::WEBHOOKS_DELETE).await?;
     sqlx::query!(
@@ -547,7 +547,7 @@ pub async fn rotate_secret(
     id: Uuid,
     overlap: Option<Duration>,
 ) -> Result<WithSecret> {
-    let mut tx = db.change(ctx, perm::WEBHOOKS_MANAGE).await?;
+    let mut tx = db.change_object(ctx, perm::WEBHOOKS_MANAGE).await?;
     let tenant_id = tx.tenant_id;
     let before = tx.lookup::<Subscription>(id, perm::WEBHOOKS_MANAGE).await?;
     let overlap = overlap.unwrap_or(DEFAULT_OVERLAP);
@@ -697,7 +697,7 @@ pub async fn deliveries(
     subscription_id: Uuid,
     query: &DeliveryQuery,
 ) -> Result<Page<Delivery>> {
-    let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
+    let mut tx = db.read_object(ctx, perm::WEBHOOKS_READ).await?;
     let tenant_id = tx.tenant_id;
     tx.lookup::<Subscription>(ctx, subscription_id, perm::WEBHOOKS_READ)
         .await?;
@@ -759,7 +759,7 @@ async fn load_delivery(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Re
 
 /// One delivery with every attempt, oldest first.
 pub async fn delivery(ctx: &Ctx, db: &Db, id: Uuid) -> Result<(Delivery, Vec<Attempt>)> {
-    let mut tx = db.read(ctx, perm::WEBHOOKS_READ).await?;
+    let mut tx = db.read_object(ctx, perm::WEBHOOKS_READ).await?;
     let tenant_id = tx.tenant_id;
     let delivery = load_delivery(tx.conn(), tenant_id, id).await?;
     // A delivery is seen by those who may see its webhook.
@@ -780,7 +780,7 @@ pub async fn delivery(ctx: &Ctx, db: &Db, id: Uuid) -> Result<(Delivery, Vec<Att
 
 /// Queues one more attempt of a delivery, now.
 pub async fn retry(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Delivery> {
-    let mut tx = db.change(ctx, perm::WEBHOOKS_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::WEBHOOKS_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     let before = load_delivery(tx.conn(), tenant_id, id).await?;
     let subscription = tx
@@ -831,7 +831,7 @@ pub async fn replay(
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<i64> {
-    let mut tx = db.change(ctx, perm::WEBHOOKS_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::WEBHOOKS_UPDATE).await?;
     let tenant_id = tx.tenant_id;
     let sub = tx.lookup::<Subscription>(id, perm::WEBHOOKS_UPDATE).await?;
     if from >= to {
