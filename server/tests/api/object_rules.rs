@@ -175,6 +175,18 @@ async fn a_caller_without_the_right_is_refused_before_the_input_is_read() {
             .await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
     }
+    // Nor does the viewer learn which objects exist: one there and one not are both 403.
+    for id in [app.acme.owner_id, Uuid::now_v7()] {
+        let res = app
+            .send(
+                Method::PATCH,
+                &format!("/v1/identities/{id}"),
+                Some(&viewer),
+                Some(json!({"display_name": "x"})),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{id}");
+    }
 }
 
 /// One row of the agreement table: who asks, what, about which object (its id, owner and
