@@ -227,6 +227,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(0..=64))]
     pub webhooks_workers: u64,
 
+    /// A bearer token `/metrics` asks for (`Authorization: Bearer ...`); unset, the
+    /// metrics are open (bind to a private address, or set this).
+    #[arg(long, env = "TENANTRY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Without TENANTRY_SMTP_URL, write whole mails to the log, their one-time links (a
     /// password reset link is a credential) included. Off: the log names the recipient and
     /// the subject only.

@@ -20,12 +20,18 @@ use crate::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Accepts a sane `X-Request-Id` (≤ 64 visible ASCII characters) or makes one.
+/// Accepts a short, plain `X-Request-Id` (at most 64 letters, digits and `-_.:`) or makes
+/// one: a client's id lands in every log line and error body, so nothing else gets in.
 fn request_id_from(headers: &HeaderMap) -> String {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| Uuid::now_v7().to_string())
 }
@@ -329,5 +335,15 @@ mod tests {
         let long = "a".repeat(65);
         assert_ne!(request_id_from(&headers(&[("x-request-id", &long)])), long);
         assert_ne!(request_id_from(&headers(&[("x-request-id", "a b")])), "a b");
+        for sneaky in ["a\"b", "<script>", "a{b}", "x;y", "a\\b"] {
+            assert_ne!(
+                request_id_from(&headers(&[("x-request-id", sneaky)])),
+                sneaky
+            );
+        }
+        assert_eq!(
+            request_id_from(&headers(&[("x-request-id", "trace-01:abc_9.z")])),
+            "trace-01:abc_9.z"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! `/auth/oidc/callback`: where identity providers send the browser back. The attempt's
-//! secrets wait in the browser's session (put there by `GET /v1/sso/login/{id}`), so only
+//! secrets wait in the browser's session (put there by `GET /auth/sso/login/{id}`), so only
 //! the browser that started a sign-in can finish it, and only once.
 
 use axum::extract::{Extension, State};
@@ -82,5 +82,124 @@ pub async fn callback(
             Redirect::to(&app::auth::api::safe_next(pending.next.as_deref())).into_response()
         }
         Err(e) => back_with(&session, &back, e, Some(&pending.tenant_slug)).await,
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginParams {
+    /// A local path to open once signed in.
+    pub next: Option<String>,
+    /// `1`: keep the tenants this browser is signed in to (switch between them later).
+    pub add: Option<String>,
+    /// An invitation token to accept with this sign-in.
+    pub invitation: Option<String>,
+}
+
+/// Whether a navigation came from this site (or was typed): `Sec-Fetch-Site` says so in
+/// every current browser; without it, a `Referer` of another host says it did not.
+fn same_site_navigation(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return matches!(site, "same-origin" | "none");
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    match headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok())
+    {
+        Some(referer) => {
+            let origin = match referer.port() {
+                Some(p) => format!("{}:{p}", referer.host_str().unwrap_or_default()),
+                None => referer.host_str().unwrap_or_default().to_owned(),
+            };
+            host == Some(origin.as_str())
+        }
+        None => true,
+    }
+}
+
+/// `GET /auth/sso/login/{id}`: starts signing in through an identity provider (a browser
+/// navigation): redirects to the provider's authorization endpoint (code flow, PKCE S256,
+/// state, nonce); the provider sends the browser back to `/auth/oidc/callback`. Problems
+/// send the browser back to the sign-in page with a message.
+///
+/// It writes the browser's session, so another site may not start it (login CSRF: a page
+/// elsewhere sending a visitor through a sign-in of the attacker's choosing): a cross-site
+/// navigation is sent back to the sign-in page instead.
+pub async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    headers: axum::http::HeaderMap,
+    crate::rest::extract::Path(id): crate::rest::extract::Path<uuid::Uuid>,
+    crate::rest::extract::Query(params): crate::rest::extract::Query<LoginParams>,
+) -> Response {
+    if !same_site_navigation(&headers) {
+        tracing::warn!(provider = %id, "SSO sign-in started from another site: refused");
+        return Redirect::to("/login").into_response();
+    }
+    let start = flow::Start {
+        next: params.next,
+        add_tenant: params
+            .add
+            .as_deref()
+            .is_some_and(|a| !a.is_empty() && a != "0"),
+        invitation: params.invitation.filter(|t| !t.is_empty()),
+    };
+    let back = match &start.invitation {
+        Some(token) => format!("/invite/{token}"),
+        None => "/login".to_owned(),
+    };
+    match flow::begin(&state.db, id, &redirect_uri(&state), start).await {
+        Ok(begun) => match keep_pending(&session, &begun.pending).await {
+            Ok(()) => Redirect::to(&begun.authorize_url).into_response(),
+            Err(e) => back_with(&session, &back, e, None).await,
+        },
+        Err(e) => back_with(&session, &back, e, None).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> axum::http::HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (axum::http::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn only_this_site_starts_a_sign_in() {
+        assert!(same_site_navigation(&headers(&[(
+            "sec-fetch-site",
+            "same-origin"
+        )])));
+        assert!(same_site_navigation(&headers(&[(
+            "sec-fetch-site",
+            "none"
+        )])));
+        assert!(!same_site_navigation(&headers(&[(
+            "sec-fetch-site",
+            "cross-site"
+        )])));
+        assert!(!same_site_navigation(&headers(&[(
+            "sec-fetch-site",
+            "same-site"
+        )])));
+        assert!(same_site_navigation(&headers(&[
+            ("host", "id.example.com"),
+            ("referer", "https://id.example.com/login")
+        ])));
+        assert!(!same_site_navigation(&headers(&[
+            ("host", "id.example.com"),
+            ("referer", "https://evil.example/page")
+        ])));
+        assert!(same_site_navigation(&headers(&[(
+            "host",
+            "id.example.com"
+        )])));
     }
 }

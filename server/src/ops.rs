@@ -26,7 +26,30 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus text exposition: request counts and latency by route, and pool gauges.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Behind a bearer token when `TENANTRY_METRICS_TOKEN` is set (compared in constant time).
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    if let Some(expected) = &state.config.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let ok = service::crypto::constant_time_eq(
+            &service::crypto::sha256(presented.as_bytes()),
+            &service::crypto::sha256(expected.as_bytes()),
+        );
+        if !ok {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "metrics need the bearer token set in TENANTRY_METRICS_TOKEN",
+            )
+                .into_response();
+        }
+    }
     let pool = state.db.pool();
     metrics::gauge!("db_pool_connections").set(pool.size() as f64);
     metrics::gauge!("db_pool_idle_connections").set(pool.num_idle() as f64);
@@ -38,4 +61,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+        .into_response()
 }

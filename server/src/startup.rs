@@ -94,6 +94,10 @@ pub fn build_router(state: AppState) -> Router {
     openapi.paths.paths.extend(well_known_doc.paths.paths);
     let openapi = Arc::new(openapi);
 
+    let hsts = state
+        .config
+        .cookie_secure()
+        .then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let leptos_options = state.leptos_options.clone();
     let routes = generate_route_list(app::App);
     let context = {
@@ -152,6 +156,7 @@ pub fn build_router(state: AppState) -> Router {
             get(crate::logout::logout).post(crate::logout::logout),
         )
         .route("/auth/oidc/callback", get(crate::oidc::callback))
+        .route("/auth/sso/login/{id}", get(crate::oidc::login))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))
@@ -195,6 +200,18 @@ pub fn build_router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
+        ))
+        // Nothing is cached on the way unless a route says so (the console's assets do):
+        // answers carry tokens, new API keys, webhook secrets and people's data.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        // Browsers that reached the server over HTTPS stay on it (when cookies are secure,
+        // the server is meant to be reached only so).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

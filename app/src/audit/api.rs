@@ -391,15 +391,9 @@ target_type,target_id,outcome,request_id,ip,user_agent,before,after,hash\r\n";
         }
     }
 
-    /// One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
+    /// One CSV field, as every export writes it (formulas neutralised).
     fn csv_field(out: &mut String, value: &str) {
-        if value.contains([',', '"', '\r', '\n']) {
-            out.push('"');
-            out.push_str(&value.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(value);
-        }
+        service::audit_log::csv_field(out, value)
     }
 
     fn csv_row(out: &mut String, r: &AuditRecord) {

@@ -45,9 +45,9 @@ impl SignInOptionView {
             .map(|(k, v)| format!("{k}={}", urlencode(v)))
             .collect();
         if query.is_empty() {
-            format!("/v1/sso/login/{}", self.id)
+            format!("/auth/sso/login/{}", self.id)
         } else {
-            format!("/v1/sso/login/{}?{}", self.id, query.join("&"))
+            format!("/auth/sso/login/{}?{}", self.id, query.join("&"))
         }
     }
 }
@@ -75,10 +75,10 @@ mod tests {
             name: "Okta".into(),
             kind: "oidc".into(),
         };
-        assert_eq!(o.href(&[]), "/v1/sso/login/abc");
+        assert_eq!(o.href(&[]), "/auth/sso/login/abc");
         assert_eq!(
             o.href(&[("next", "/roles?x=1&y"), ("add", "")]),
-            "/v1/sso/login/abc?next=/roles%3Fx%3D1%26y"
+            "/auth/sso/login/abc?next=/roles%3Fx%3D1%26y"
         );
     }
 }

@@ -644,3 +644,47 @@ pub async fn verify(
     }
     Ok(out)
 }
+
+/// One CSV field of an export: quoted when it holds a comma, a quote or a line break (RFC
+/// 4180), and neutralised when a spreadsheet would run it as a formula (it starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return): a leading `'` makes it text. An audit record
+/// holds what callers typed (names, emails, metadata), so an export must not become a way
+/// to run something on an auditor's machine.
+pub fn csv_field(out: &mut String, value: &str) {
+    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quoted = formula || value.contains([',', '"', '\r', '\n']);
+    if quoted {
+        out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    out.push_str(&value.replace('"', "\"\""));
+    if quoted {
+        out.push('"');
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_field;
+
+    fn field(v: &str) -> String {
+        let mut out = String::new();
+        csv_field(&mut out, v);
+        out
+    }
+
+    #[test]
+    fn formulas_are_neutralised_and_only_what_must_be_is_quoted() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("+1"), "\"'+1\"");
+        assert_eq!(field("-2"), "\"'-2\"");
+        assert_eq!(field("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(field("\tcmd"), "\"'\tcmd\"");
+        assert_eq!(field("a=b"), "a=b");
+    }
+}

@@ -145,6 +145,7 @@ pub fn serve_args() -> ServeArgs {
         sso_timeout: 10,
         sso_clock_skew: 60,
         mail_log_bodies: false,
+        metrics_token: None,
     }
 }
 

@@ -171,7 +171,7 @@ async fn a_first_sign_in_provisions_then_later_ones_follow_the_link() {
 
     let browser = Browser::new();
     let landed = browser
-        .sign_in(&app, &format!("/v1/sso/login/{id}?next=/roles"), "newbie")
+        .sign_in(&app, &format!("/auth/sso/login/{id}?next=/roles"), "newbie")
         .await;
     assert_eq!(landed, app.url("/roles"), "back to the page asked for");
     let me = browser.me(&app).await;
@@ -193,7 +193,7 @@ async fn a_first_sign_in_provisions_then_later_ones_follow_the_link() {
     // Another browser, the same subject: the same identity, nobody new.
     let again = Browser::new();
     again
-        .sign_in(&app, &format!("/v1/sso/login/{id}"), "newbie")
+        .sign_in(&app, &format!("/auth/sso/login/{id}"), "newbie")
         .await;
     assert_eq!(again.me(&app).await["identity_id"], identity.to_string());
     let links: i64 = sqlx::query_scalar("select count(*) from sso_links where provider_id = $1")
@@ -210,7 +210,7 @@ async fn a_first_sign_in_provisions_then_later_ones_follow_the_link() {
         .unwrap();
     let third = Browser::new();
     let back = third
-        .sign_in(&app, &format!("/v1/sso/login/{id}"), "newbie")
+        .sign_in(&app, &format!("/auth/sso/login/{id}"), "newbie")
         .await;
     assert_eq!(back, app.url("/login?tenant=acme"));
     assert!(third.page(&back).await.contains("is disabled or deleted"));
@@ -223,7 +223,7 @@ async fn an_existing_identity_is_linked_by_its_verified_email() {
     let id = provider(&app, false, &[], "member").await;
     let browser = Browser::new();
     let landed = browser
-        .sign_in(&app, &format!("/v1/sso/login/{id}"), "owner@acme.test")
+        .sign_in(&app, &format!("/auth/sso/login/{id}"), "owner@acme.test")
         .await;
     assert_eq!(landed, app.url("/identities"));
     assert_eq!(
@@ -234,7 +234,7 @@ async fn an_existing_identity_is_linked_by_its_verified_email() {
     // Without provisioning, someone unknown is told what to do.
     let stranger = Browser::new();
     let back = stranger
-        .sign_in(&app, &format!("/v1/sso/login/{id}"), "stranger")
+        .sign_in(&app, &format!("/auth/sso/login/{id}"), "stranger")
         .await;
     assert_eq!(back, app.url("/login?tenant=acme"));
     let page = stranger.page(&back).await;
@@ -269,7 +269,7 @@ fn a_server_never_uses_another_servers_provider_connections() {
             let app = TestApp::spawn().await;
             let id = provider(&app, true, &[], "member").await;
             let landed = Browser::new()
-                .sign_in(&app, &format!("/v1/sso/login/{id}"), "first-server")
+                .sign_in(&app, &format!("/auth/sso/login/{id}"), "first-server")
                 .await;
             signed_in.send(landed == app.url("/identities")).unwrap();
             app
@@ -290,7 +290,7 @@ fn a_server_never_uses_another_servers_provider_connections() {
         let id = provider(&app, true, &[], "member").await;
         let browser = Browser::new();
         let landed = browser
-            .sign_in(&app, &format!("/v1/sso/login/{id}"), "second-server")
+            .sign_in(&app, &format!("/auth/sso/login/{id}"), "second-server")
             .await;
         let page = browser.page(&landed).await;
         assert_eq!(landed, app.url("/identities"), "{page}");
@@ -303,7 +303,7 @@ fn a_server_never_uses_another_servers_provider_connections() {
 async fn wrong_state_nonce_or_issuer_and_replays_are_refused() {
     let app = TestApp::spawn().await;
     let id = provider(&app, true, &[], "member").await;
-    let start = format!("/v1/sso/login/{id}");
+    let start = format!("/auth/sso/login/{id}");
 
     // A state that is not the one this browser's attempt made.
     let browser = Browser::new();
@@ -365,7 +365,7 @@ async fn wrong_state_nonce_or_issuer_and_replays_are_refused() {
 async fn unverified_emails_and_other_domains_are_refused() {
     let app = TestApp::spawn().await;
     let id = provider(&app, true, &["corp.test"], "member").await;
-    let start = format!("/v1/sso/login/{id}");
+    let start = format!("/auth/sso/login/{id}");
 
     let browser = Browser::new();
     let back = browser
@@ -416,7 +416,7 @@ async fn an_invitation_is_accepted_through_sso_by_the_invited_address_only() {
     let back = browser
         .sign_in(
             &app,
-            &format!("/v1/sso/login/{id}?invitation={token}"),
+            &format!("/auth/sso/login/{id}?invitation={token}"),
             "other",
         )
         .await;
@@ -433,7 +433,7 @@ async fn an_invitation_is_accepted_through_sso_by_the_invited_address_only() {
     browser
         .sign_in(
             &app,
-            &format!("/v1/sso/login/{id}?invitation={token}"),
+            &format!("/auth/sso/login/{id}?invitation={token}"),
             &login,
         )
         .await;
@@ -553,7 +553,9 @@ async fn providers_are_managed_over_rest_and_their_secret_stays_sealed() {
             .is_empty()
     );
     let browser = Browser::new();
-    let res = browser.get(&app.url(&format!("/v1/sso/login/{id}"))).await;
+    let res = browser
+        .get(&app.url(&format!("/auth/sso/login/{id}")))
+        .await;
     assert_eq!(location(&app.url(""), &res), app.url("/login"));
     assert!(
         browser
@@ -575,4 +577,32 @@ async fn providers_are_managed_over_rest_and_their_secret_stays_sealed() {
         .get(&format!("/v1/sso/providers/{id}"), Some(&owner))
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn another_site_cannot_start_a_sign_in_for_the_browser() {
+    let app = TestApp::spawn().await;
+    let id = provider(&app, true, &[], "member").await;
+    let path = app.url(&format!("/auth/sso/login/{id}"));
+    let browser = Browser::new();
+    // A link or an image on another site: sent back to the sign-in page, nothing started.
+    let res = browser
+        .client
+        .get(&path)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&path, &res), app.url("/login"));
+    // From the sign-in page itself (or typed in): on to the provider.
+    let res = browser
+        .client
+        .get(&path)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&path, &res).starts_with(&oidc_provider().issuer()));
 }

@@ -228,7 +228,7 @@ fn routes() -> Vec<Route> {
             body: Some(|| json!({"name": "Table IdP renamed"})),
             ..route("PATCH", "/v1/sso/providers/{provider}", Access::Write, true)
         },
-        route("GET", "/v1/sso/login/{provider}", Access::Public, false),
+        route("GET", "/auth/sso/login/{provider}", Access::Public, false),
         route("GET", "/v1/memories", Access::Read, false),
         Route {
             body: Some(|| json!({"text": format!("Table memory {}", uuid::Uuid::now_v7())})),
@@ -1071,8 +1071,10 @@ async fn every_route_is_in_the_table() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
+    // Browser routes under /auth are in the table, not in the API's document.
     let table: BTreeSet<(String, String)> = routes()
         .iter()
+        .filter(|r| !r.path.starts_with("/auth/"))
         .map(|r| (r.method.to_owned(), openapi_path(r.path)))
         .collect();
     let missing: Vec<_> = documented.difference(&table).collect();

@@ -147,3 +147,104 @@ async fn security_headers_are_set() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A second server over `app`'s database with its own settings.
+async fn serve_with(app: &TestApp, args: server::config::ServeArgs) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = server::startup::build_state(app.db.clone(), app.master.clone(), args)
+        .await
+        .unwrap();
+    let router = server::startup::build_router(state);
+    tokio::spawn(async move {
+        server::startup::serve(listener, router, std::future::pending())
+            .await
+            .unwrap();
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn answers_carrying_secrets_are_never_stored_and_https_is_kept() {
+    let app = TestApp::spawn().await;
+    // The token, a new API key and a webhook secret: no cache may keep them.
+    let res = app
+        .token_response("acme", &app.acme.owner_email, crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let token = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (path, body) in [
+        (
+            "/v1/api-keys",
+            json!({"name": "cached?", "scopes": ["identities:read"]}),
+        ),
+        (
+            "/v1/webhooks",
+            json!({"name": "cached?", "url": crate::helpers::receiver().url("nostore"), "event_types": ["identity.*"]}),
+        ),
+    ] {
+        let res = app
+            .send(reqwest::Method::POST, path, Some(&token), Some(body))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
+    }
+    // The console's assets may be cached; the loopback test server sets no HSTS.
+    let res = app.get("/healthz", None).await;
+    assert!(res.headers().get("strict-transport-security").is_none());
+
+    // With secure cookies (a server reached over HTTPS), browsers are told to stay on it.
+    let secure = serve_with(
+        &app,
+        server::config::ServeArgs {
+            cookie_secure: Some(true),
+            ..crate::helpers::serve_args()
+        },
+    )
+    .await;
+    let res = reqwest::get(format!("{secure}/healthz")).await.unwrap();
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}
+
+#[tokio::test]
+async fn metrics_ask_for_their_token_when_one_is_set() {
+    let app = TestApp::spawn().await;
+    let base = serve_with(
+        &app,
+        server::config::ServeArgs {
+            metrics_token: Some("scrape-me-0123456789".into()),
+            ..crate::helpers::serve_args()
+        },
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("{base}/metrics");
+    assert_eq!(
+        client.get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        client
+            .get(&url)
+            .bearer_auth("wrong-token")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = client
+        .get(&url)
+        .bearer_auth("scrape-me-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("db_pool_connections"));
+}

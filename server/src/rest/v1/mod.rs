@@ -118,7 +118,6 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
         .routes(routes!(sso::list, sso::create))
         .routes(routes!(sso::get, sso::update, sso::delete))
-        .routes(routes!(sso::login))
         .routes(routes!(memories::list, memories::create))
         .routes(routes!(memories::search))
         .routes(routes!(memories::bulk_create, memories::bulk_delete))

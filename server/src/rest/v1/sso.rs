@@ -4,15 +4,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use service::sso::{self, Provider, ProviderInput};
 use time::OffsetDateTime;
-use tower_sessions::Session;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::rest::extract::{Authenticated, Json, Path, Query};
+use crate::rest::extract::{Authenticated, Json, Path};
 use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -41,7 +39,7 @@ pub struct ProviderBody {
     /// Identities that have signed in through this provider.
     pub linked_identities: i64,
     /// Where a browser starts signing in with this provider.
-    #[schema(example = "/v1/sso/login/0190f3a2-7c1e-7d2a-9b3c-1a2b3c4d5e6f")]
+    #[schema(example = "/auth/sso/login/0190f3a2-7c1e-7d2a-9b3c-1a2b3c4d5e6f")]
     pub login_url: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -52,7 +50,7 @@ pub struct ProviderBody {
 impl From<Provider> for ProviderBody {
     fn from(p: Provider) -> Self {
         ProviderBody {
-            login_url: format!("/v1/sso/login/{}", p.id),
+            login_url: format!("/auth/sso/login/{}", p.id),
             id: p.id,
             kind: p.kind.as_str().into(),
             name: p.name,
@@ -216,48 +214,4 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     sso::delete(&ctx, &state.db, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LoginParams {
-    /// A local path to open once signed in.
-    pub next: Option<String>,
-    /// `1`: keep the tenants this browser is signed in to (switch between them later).
-    pub add: Option<String>,
-    /// An invitation token to accept with this sign-in.
-    pub invitation: Option<String>,
-}
-
-/// Start signing in through an identity provider (a browser navigation): redirects to the
-/// provider's authorization endpoint (code flow, PKCE S256, state, nonce); the provider
-/// sends the browser back to `/auth/oidc/callback`. Problems send the browser back to the
-/// sign-in page with a message.
-#[utoipa::path(get, path = "/sso/login/{id}", tag = "sso", params(("id" = Uuid, Path), LoginParams),
-    responses((status = 303, description = "To the identity provider, or back to the sign-in page with a message")))]
-pub async fn login(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<Uuid>,
-    Query(params): Query<LoginParams>,
-) -> Response {
-    let start = sso::flow::Start {
-        next: params.next,
-        add_tenant: params
-            .add
-            .as_deref()
-            .is_some_and(|a| !a.is_empty() && a != "0"),
-        invitation: params.invitation.filter(|t| !t.is_empty()),
-    };
-    let back = match &start.invitation {
-        Some(token) => format!("/invite/{token}"),
-        None => "/login".to_owned(),
-    };
-    match sso::flow::begin(&state.db, id, &crate::oidc::redirect_uri(&state), start).await {
-        Ok(begun) => match crate::oidc::keep_pending(&session, &begun.pending).await {
-            Ok(()) => Redirect::to(&begun.authorize_url).into_response(),
-            Err(e) => crate::oidc::back_with(&session, &back, e, None).await,
-        },
-        Err(e) => crate::oidc::back_with(&session, &back, e, None).await,
-    }
 }
