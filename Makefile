@@ -7,6 +7,9 @@ CARGO_HOME ?= $(HOME)/.cargo
 export PATH := $(CURDIR)/node_modules/.bin:$(CARGO_HOME)/bin:$(PATH)
 # Queries are checked at compile time against the committed .sqlx/ data.
 export SQLX_OFFLINE ?= true
+# No incremental compilation data: a clean clone (CI) gains nothing from it, and each
+# checkout path would otherwise leave gigabytes of it in the shared target directory.
+export CARGO_INCREMENTAL ?= 0
 
 BIN := $(CARGO_TARGET_DIR)/release/tenantry
 SITE := target/site

@@ -208,6 +208,9 @@ pub async fn sign_in_session(
         tenant_id: caller.tenant_id.to_string(),
         identity_id: caller.identity_id.to_string(),
         tenant_name: caller.tenant_name.clone(),
+        signed_in_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok(),
     });
     act_as(session, caller).await?;
     session

@@ -53,6 +53,22 @@ pub async fn switch_tenant(tenant: String) -> Result<(), AppError> {
             uuid::Uuid::parse_str(&target.identity_id).map_err(|_| not_found())?,
         );
         let db = crate::server::db()?;
+        // The sign-in must still stand: nothing ended that identity's sessions since.
+        let signed_in_at = target.signed_in_at.as_deref().and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        });
+        if !service::sessions::sign_in_stands(&db, tenant_id, identity_id, signed_in_at).await? {
+            let rest: Vec<_> = signins
+                .iter()
+                .filter(|s| s.tenant_id != target.tenant_id)
+                .cloned()
+                .collect();
+            session
+                .insert(crate::server::SIGNINS_KEY, rest)
+                .await
+                .map_err(internal)?;
+            return Err(AppError::from(service::Error::Unauthenticated));
+        }
         let caller = service::auth::load_caller(
             &db,
             tenant_id,

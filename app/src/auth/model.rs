@@ -30,6 +30,10 @@ pub struct SignIn {
     pub tenant_id: String,
     pub identity_id: String,
     pub tenant_name: String,
+    /// When this sign-in was made (RFC 3339; absent in sessions older than this field):
+    /// switching back to its tenant checks that no revocation came after it.
+    #[serde(default)]
+    pub signed_in_at: Option<String>,
 }
 
 impl UserView {

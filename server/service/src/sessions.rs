@@ -354,25 +354,46 @@ pub async fn revoke_all(
     Ok(sessions)
 }
 
-/// Deletes an identity's console sessions (all but `keep`, the hash of one to spare) and
+/// Ends an identity's console sessions (all but `keep`, the hash of one to spare) and
 /// revokes its live refresh tokens, inside the caller's transaction. Used when sessions
 /// are revoked, a password changes, or an identity is disabled or deleted.
+///
+/// A session ends when it holds a sign-in of the identity anywhere: as the identity it
+/// acts for now, or among the tenants its browser switched between (`signins`), so a
+/// session switched to another tenant does not outlive the revocation. Without `keep`
+/// (nobody's session is spared) the identity's sign-ins made before now stop standing too,
+/// which switching tenants re-checks.
 pub(crate) async fn end_sessions_of(
     conn: &mut sqlx::PgConnection,
     tenant_id: Uuid,
     identity_id: Uuid,
     keep: Option<&[u8]>,
 ) -> crate::Result<(u64, u64)> {
+    let held = serde_json::json!([{
+        "tenant_id": tenant_id.to_string(),
+        "identity_id": identity_id.to_string(),
+    }]);
     let sessions = sqlx::query!(
-        "delete from sessions where tenant_id = $1 and identity_id = $2
+        "delete from sessions
+         where ((tenant_id = $1 and identity_id = $2) or (data -> 'signins') @> $4)
            and ($3::bytea is null or id_hash <> $3)",
         tenant_id,
         identity_id,
-        keep
+        keep,
+        held
     )
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    if keep.is_none() {
+        sqlx::query!(
+            "update identities set sessions_valid_after = now() where tenant_id = $1 and id = $2",
+            tenant_id,
+            identity_id
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     let tokens = sqlx::query!(
         "update refresh_tokens set revoked_at = now()
          where tenant_id = $1 and identity_id = $2 and revoked_at is null",
@@ -383,6 +404,32 @@ pub(crate) async fn end_sessions_of(
     .await?
     .rows_affected();
     Ok((sessions, tokens))
+}
+
+/// Whether a sign-in of `identity_id` made at `signed_in_at` still stands: the identity's
+/// sessions were not all ended after it (a reset, a disable, an admin's revoke).
+pub async fn sign_in_stands(
+    db: &crate::Db,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+    signed_in_at: Option<OffsetDateTime>,
+) -> crate::Result<bool> {
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let valid_after = sqlx::query_scalar!(
+        "select sessions_valid_after from identities where tenant_id = $1 and id = $2",
+        tenant_id,
+        identity_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    Ok(match (valid_after, signed_in_at) {
+        (None, _) => true,
+        (Some(after), Some(at)) => at > after,
+        // A sign-in recorded before sign-in times were kept: it stands only if no
+        // revocation ever happened.
+        (Some(_), None) => false,
+    })
 }
 
 /// Marks a session as seen now, at most once a minute (sessions are otherwise written only

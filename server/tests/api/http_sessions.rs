@@ -445,3 +445,100 @@ async fn one_browser_switches_between_the_tenants_it_signed_in_to() {
     let res = switch(app.globex.id.to_string()).await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+/// A browser signed in to acme (as `email`) and then to globex (its owner), now acting in
+/// globex.
+async fn switched_away(app: &TestApp, email: &str) -> reqwest::Client {
+    let browser = app.console_session("acme", email).await;
+    let res = browser
+        .post(app.url("/api/auth/login"))
+        .header("origin", app.url(""))
+        .form(&[
+            ("tenant", "globex"),
+            ("email", "owner@globex.test"),
+            ("password", PASSWORD),
+            ("add", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success() || res.status().is_redirection());
+    assert_eq!(
+        console_state(app, &browser).await["user"]["tenant_slug"],
+        "globex"
+    );
+    browser
+}
+
+#[tokio::test]
+async fn every_revocation_ends_a_session_switched_to_another_tenant() {
+    let app = TestApp::spawn().await;
+    let owner = crate::helpers::owner_ctx(&app.db, &app.acme).await;
+    let signed_out = |browser: reqwest::Client| {
+        let app = &app;
+        async move { console_state(app, &browser).await["user"].is_null() }
+    };
+
+    // An admin disables the acme identity: the browser, acting in globex, is signed out.
+    let (id, email) = app.member(&app.acme, "member").await;
+    let browser = switched_away(&app, &email).await;
+    service::identities::set_disabled(&owner, &app.db, id, true)
+        .await
+        .unwrap();
+    assert!(signed_out(browser).await, "disable");
+
+    // An admin ends every session of the acme identity.
+    let (id, email) = app.member(&app.acme, "member").await;
+    let browser = switched_away(&app, &email).await;
+    service::sessions::revoke_all(&owner, &app.db, Some(id))
+        .await
+        .unwrap();
+    assert!(signed_out(browser).await, "an admin's revoke");
+
+    // The person signs out everywhere from another browser.
+    let (_, email) = app.member(&app.acme, "member").await;
+    let browser = switched_away(&app, &email).await;
+    let elsewhere = app.console_session("acme", &email).await;
+    let res = elsewhere
+        .post(app.url("/api/account/revoke_others"))
+        .header("origin", app.url(""))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    assert!(signed_out(browser).await, "sign out everywhere");
+    assert!(
+        !signed_out(elsewhere).await,
+        "the browser that asked stays signed in"
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_a_session_switched_to_another_tenant() {
+    let app = TestApp::spawn_with_mail().await;
+    let (_, email) = app.member(&app.acme, "member").await;
+    let browser = switched_away(&app, &email).await;
+    service::account::request_password_reset(&service::Ctx::system(), &app.db, "acme", &email)
+        .await
+        .unwrap();
+    let mails = crate::helpers::maildev().mails_to(&email, 1).await;
+    let text = mails[0]["text"].as_str().unwrap();
+    let start = text.find("/reset-password/").unwrap() + "/reset-password/".len();
+    let token: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    service::account::reset_password(
+        &service::Ctx::system(),
+        &app.db,
+        &token,
+        "a fresh and long password",
+    )
+    .await
+    .unwrap();
+    assert!(console_state(&app, &browser).await["user"].is_null());
+}
