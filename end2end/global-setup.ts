@@ -113,6 +113,8 @@ export default async function globalSetup() {
       // The receiver listens on loopback; a failing endpoint gives up after two quick retries.
       TENANTRY_WEBHOOKS_ALLOW_PRIVATE: 'true',
       TENANTRY_WEBHOOKS_RETRY_SCHEDULE: '1s,1s',
+      // The test OpenID provider listens on loopback too.
+      TENANTRY_SSO_ALLOW_PRIVATE: 'true',
     },
   });
   let exited = false;

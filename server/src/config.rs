@@ -244,6 +244,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=120))]
     pub sso_timeout: u64,
 
+    /// Let SSO provider URLs (an issuer and the endpoints its discovery document names)
+    /// reach private, loopback and link-local addresses (local use and tests only).
+    #[arg(long, env = "TENANTRY_SSO_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub sso_allow_private: bool,
+
     /// Seconds an identity provider's clock may differ from this server's when its ID
     /// tokens are checked (`exp` and `iat`).
     #[arg(long, env = "TENANTRY_SSO_CLOCK_SKEW", default_value_t = 60,
@@ -267,6 +272,7 @@ impl ServeArgs {
         service::sso::oidc::Settings {
             timeout: std::time::Duration::from_secs(self.sso_timeout),
             clock_skew: std::time::Duration::from_secs(self.sso_clock_skew),
+            allow_private: self.sso_allow_private,
         }
     }
 

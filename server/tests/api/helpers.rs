@@ -144,6 +144,8 @@ pub fn serve_args() -> ServeArgs {
         webhooks_workers: 0,
         sso_timeout: 10,
         sso_clock_skew: 60,
+        // The tests' OpenID provider listens on loopback.
+        sso_allow_private: true,
         mail_log_bodies: false,
         metrics_token: None,
     }
@@ -591,7 +593,10 @@ impl TestApp {
         };
         let mut webhooks = args.webhook_settings().unwrap();
         webhooks.allow_private = allow_private;
-        let db = db.with_webhooks(webhooks).with_master_key(master.clone());
+        let db = db
+            .with_webhooks(webhooks)
+            .with_sso(args.sso_settings())
+            .with_master_key(master.clone());
         let state = server::startup::build_state(db.clone(), master.clone(), args)
             .await
             .unwrap();

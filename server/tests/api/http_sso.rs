@@ -606,3 +606,56 @@ async fn another_site_cannot_start_a_sign_in_for_the_browser() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert!(location(&path, &res).starts_with(&oidc_provider().issuer()));
 }
+
+#[tokio::test]
+async fn provider_urls_go_through_the_outbound_guard_and_errors_tell_nothing_inside() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    let add = |issuer: String| {
+        let app = &app;
+        let owner = owner.clone();
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                "/v1/sso/providers",
+                Some(&owner),
+                Some(
+                    json!({"name": format!("P {}", Uuid::now_v7().simple()), "issuer": issuer,
+                            "client_id": "c", "client_secret": "s"}),
+                ),
+            )
+            .await
+        }
+    };
+    // Something inside the network that answers with words of its own: the admin hears
+    // what happened, not what it said.
+    let res = add(crate::helpers::receiver().url("not-an-idp")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = crate::helpers::problem(res).await;
+    let message = problem["errors"][0]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("HTTP 404"), "{message}");
+    assert!(!message.contains("no such endpoint"), "{message}");
+
+    // A server that keeps to the guard (as in production) reaches no loopback provider at
+    // all, not even the real one the other tests use.
+    let guarded = app.db.clone().with_sso(service::sso::oidc::Settings {
+        allow_private: false,
+        ..Default::default()
+    });
+    let owner_ctx = crate::helpers::owner_ctx(&guarded, &app.acme).await;
+    let err = service::sso::create(
+        &owner_ctx,
+        &guarded,
+        service::sso::ProviderInput {
+            name: Some("Inside".into()),
+            issuer: Some(oidc_provider().issuer()),
+            client_id: Some("c".into()),
+            client_secret: Some("s".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    let message = err.field_errors()[0].message.clone();
+    assert!(message.contains("private, loopback"), "{message}");
+}

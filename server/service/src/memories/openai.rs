@@ -82,6 +82,7 @@ impl OpenAi {
             format!("{url}/embeddings")
         };
         let client = reqwest::Client::builder()
+            .no_proxy()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(3)))
             .redirect(reqwest::redirect::Policy::none())

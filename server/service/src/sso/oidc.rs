@@ -55,6 +55,9 @@ pub struct Settings {
     /// How far the provider's clock may be from ours: an ID token is accepted until `exp`
     /// plus this, and refused when issued (`iat`) more than this in the future.
     pub clock_skew: Duration,
+    /// Let provider URLs (the issuer and every endpoint its discovery document names)
+    /// reach private, loopback and link-local addresses (tests and local use).
+    pub allow_private: bool,
 }
 
 impl Default for Settings {
@@ -62,14 +65,76 @@ impl Default for Settings {
         Settings {
             timeout: Duration::from_secs(10),
             clock_skew: Duration::from_secs(60),
+            allow_private: false,
         }
+    }
+}
+
+/// The HTTP client of every call to a provider, behind the same guard as webhooks: a URL
+/// naming a private, loopback, link-local or metadata address is refused before any
+/// connection (the discovery document names the other endpoints, so a tenant's provider
+/// could otherwise point the server anywhere), and names are resolved by the guarded
+/// resolver, so one resolving there later is refused at connect time too.
+#[derive(Debug, Clone)]
+pub struct Guarded {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+/// The words a refusal is logged and shown with.
+pub const REFUSED: &str =
+    "the address is private, loopback or link-local, which the server may not reach";
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Guarded {
+    type Error = openidconnect::HttpClientError<reqwest::Error>;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = std::result::Result<openidconnect::HttpResponse, Self::Error>,
+                > + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let url = request.uri().to_string();
+            if crate::webhooks::guard::check_url(&url, self.allow_private).is_err() {
+                return Err(openidconnect::HttpClientError::Other(REFUSED.into()));
+            }
+            self.client.call(request).await
+        })
+    }
+}
+
+/// What a tenant admin is told when discovery fails: what went wrong in the server's own
+/// words, never the body or the error text of whatever answered (the URL may reach
+/// something inside a network).
+pub fn public_reason(
+    e: &openidconnect::DiscoveryError<openidconnect::HttpClientError<reqwest::Error>>,
+) -> String {
+    use openidconnect::{DiscoveryError, HttpClientError};
+    match e {
+        DiscoveryError::Request(HttpClientError::Other(why)) if why == REFUSED => REFUSED.into(),
+        DiscoveryError::Request(HttpClientError::Reqwest(r)) if r.is_timeout() => {
+            "no answer in time".into()
+        }
+        DiscoveryError::Request(_) => "the server could not be reached".into(),
+        DiscoveryError::Response(status, _, _) => format!("it answered HTTP {}", status.as_u16()),
+        DiscoveryError::Parse(_) => "the answer is not an OpenID configuration".into(),
+        DiscoveryError::Validation(_) => {
+            "the configuration names another issuer than this URL".into()
+        }
+        DiscoveryError::UrlParse(_) => "the URL is not valid".into(),
+        DiscoveryError::Other(_) => "the configuration could not be read".into(),
+        _ => "the configuration could not be read".into(),
     }
 }
 
 /// One server's provider client and discovery cache.
 #[derive(Debug)]
 pub struct Oidc {
-    client: reqwest::Client,
+    client: Guarded,
     pub settings: Settings,
     cache: Cache,
 }
@@ -79,13 +144,19 @@ impl Oidc {
     /// internal addresses) and gives up after `settings.timeout`, so a dead provider fails
     /// a sign-in quickly instead of holding the request.
     pub fn new(settings: Settings) -> Oidc {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
             .timeout(settings.timeout)
-            .user_agent(concat!("tenantry/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a TLS client with default settings");
+            .user_agent(concat!("tenantry/", env!("CARGO_PKG_VERSION")));
+        if !settings.allow_private {
+            builder = builder.dns_resolver(Arc::new(crate::webhooks::guard::GuardedResolver));
+        }
+        let client = Guarded {
+            client: builder.build().expect("a TLS client with default settings"),
+            allow_private: settings.allow_private,
+        };
         Oidc {
             client,
             settings,
@@ -93,7 +164,7 @@ impl Oidc {
         }
     }
 
-    pub fn http(&self) -> &reqwest::Client {
+    pub fn http(&self) -> &Guarded {
         &self.client
     }
 
@@ -113,7 +184,10 @@ impl Oidc {
         let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("not a URL: {e}"))?;
         let meta = Metadata::discover_async(url, &self.client)
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| {
+                tracing::info!(issuer, error = %describe(&e), "OIDC discovery failed");
+                public_reason(&e)
+            })?;
         let meta = Arc::new(meta);
         self.cache
             .lock()
@@ -173,6 +247,7 @@ mod tests {
         Oidc::new(Settings {
             timeout: Duration::from_secs(10),
             clock_skew: Duration::from_secs(secs),
+            allow_private: false,
         })
     }
 

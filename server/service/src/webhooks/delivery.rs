@@ -51,6 +51,7 @@ pub struct Sender {
 impl Sender {
     pub fn new(settings: Settings) -> Sender {
         let mut builder = reqwest::Client::builder()
+            .no_proxy()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(std::time::Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
