@@ -25,6 +25,19 @@ pub struct Global {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
+    /// With DATABASE_URL: the URL the server's pool connects with, as a login role that is
+    /// neither superuser nor owner of the tables and may `SET ROLE tenantry_app` (or is
+    /// it). Unset, the pool uses DATABASE_URL and switches role, which a statement that
+    /// found its way in could undo (`RESET ROLE`). The embedded cluster needs none: it
+    /// gives `tenantry_app` a login of its own.
+    #[arg(
+        long,
+        env = "TENANTRY_APP_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
+    pub app_database_url: Option<String>,
+
     /// Folder for the embedded PostgreSQL cluster and the generated master key.
     #[arg(
         long,

@@ -15,7 +15,10 @@ use crate::embedded_pg::{EmbeddedPostgres, Options};
 pub const EMBEDDED_DATABASE: &str = "tenantry";
 
 pub struct Database {
+    /// As the owner of the schema: migrations and the command line's work.
     pub url: String,
+    /// As the application's login role: the server's pool.
+    pub app_url: String,
     /// The cluster we run, stopped when this is dropped or `stop` is called.
     pub embedded: Option<EmbeddedPostgres>,
 }
@@ -23,9 +26,13 @@ pub struct Database {
 impl Database {
     /// Resolves the database and applies pending migrations.
     pub async fn open(global: &Global) -> Result<Database> {
-        let db = match &global.database_url {
+        let mut db = match &global.database_url {
             Some(url) => Database {
                 url: url.clone(),
+                app_url: global
+                    .app_database_url
+                    .clone()
+                    .unwrap_or_else(|| url.clone()),
                 embedded: None,
             },
             None => {
@@ -35,8 +42,10 @@ impl Database {
                 })
                 .await??;
                 pg.ensure_database(EMBEDDED_DATABASE).await?;
+                let url = pg.url(EMBEDDED_DATABASE);
                 Database {
-                    url: pg.url(EMBEDDED_DATABASE),
+                    app_url: url.clone(),
+                    url,
                     embedded: Some(pg),
                 }
             }
@@ -44,6 +53,14 @@ impl Database {
         service::Db::migrate(&db.url)
             .await
             .map_err(|e| anyhow::anyhow!("{e}: {}", detail(&e)))?;
+        match &db.embedded {
+            Some(pg) => db.app_url = pg.app_url(EMBEDDED_DATABASE).await?,
+            None if global.app_database_url.is_none() => tracing::warn!(
+                "no TENANTRY_APP_DATABASE_URL: the server's connections use DATABASE_URL's role \
+                 and switch to tenantry_app; give it a login role of its own to close RESET ROLE"
+            ),
+            None => {}
+        }
         Ok(db)
     }
 

@@ -311,6 +311,45 @@ impl EmbeddedPostgres {
         )
     }
 
+    /// Lets the application role log in with a password of its own (generated once into
+    /// `app.password` beside the cluster), and returns the URL the server's pool connects
+    /// with: as a role that is neither superuser nor owner of anything, a statement that
+    /// found its way in could not `RESET ROLE` to one that is. Call after the migrations,
+    /// which create the role.
+    pub async fn app_url(&self, database: &str) -> Result<String> {
+        use sqlx::Connection;
+        let file = self.dir.join("app.password");
+        let password = match fs::read_to_string(&file) {
+            Ok(p) => p.trim().to_owned(),
+            Err(_) => {
+                let p = service::crypto::random_token::<24>();
+                let mut f = fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(true)
+                    .write(true)
+                    .mode(0o600)
+                    .open(&file)
+                    .with_context(|| format!("create {}", file.display()))?;
+                writeln!(f, "{p}")?;
+                p
+            }
+        };
+        let mut conn = sqlx::PgConnection::connect(&self.url(database)).await?;
+        // The password is a random token of URL-safe characters: nothing to escape.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "alter role {} with login password '{password}'",
+            service::db::APP_ROLE
+        )))
+        .execute(&mut conn)
+        .await?;
+        conn.close().await?;
+        Ok(format!(
+            "postgres://{}:{password}@127.0.0.1:{}/{database}",
+            service::db::APP_ROLE,
+            self.port
+        ))
+    }
+
     /// Creates `database` unless it exists.
     pub async fn ensure_database(&self, database: &str) -> Result<()> {
         use sqlx::Connection;

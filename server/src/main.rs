@@ -138,7 +138,7 @@ async fn serve_with(
     database: &Database,
     master: service::crypto::MasterKey,
 ) -> Result<()> {
-    let db = service::Db::connect(&database.url, global.db_max_connections)
+    let db = service::Db::connect(&database.app_url, global.db_max_connections)
         .await
         .map_err(anyhow_service)?
         .with_master_key(master.clone())

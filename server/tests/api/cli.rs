@@ -296,6 +296,29 @@ async fn two_embedded_servers_run_side_by_side_and_stop_gracefully() {
     );
     assert!(a.join("master.key").exists());
 
+    // The server's pool logs in as the application role, which is no superuser: what the
+    // cluster sees connected to the database is that role only.
+    let pg = a.join("postgres");
+    let password = std::fs::read_to_string(pg.join("superuser.password")).unwrap();
+    let pid_file = std::fs::read_to_string(pg.join("data/postmaster.pid")).unwrap();
+    let port = pid_file.lines().nth(3).unwrap().trim();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&format!(
+        "postgres://tenantry:{}@127.0.0.1:{port}/tenantry",
+        password.trim()
+    ))
+    .await
+    .unwrap();
+    let users: Vec<String> = sqlx::query_scalar(
+        "select distinct usename::text from pg_stat_activity
+         where datname = 'tenantry' and backend_type = 'client backend'
+           and pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(users, ["tenantry_app"]);
+    let _ = <sqlx::PgConnection as sqlx::Connection>::close(conn).await;
+
     for (served, dir) in [(one, &a), (two, &b)] {
         let status = terminate(served);
         assert!(status.success(), "clean exit on SIGTERM: {status:?}");

@@ -18,6 +18,16 @@ use uuid::Uuid;
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const ADMIN_TOKEN: &str = "test-super-admin-token-0123456789";
 const TEMPLATE: &str = "tenantry_template";
+const APP_PASSWORD: &str = "tenantry-test-app-login";
+
+/// `db_url` (the cluster's superuser) as the application's login role, which the test
+/// servers' pools use, as `tenantry serve` does.
+pub fn app_url(db_url: &str) -> String {
+    let mut url = reqwest::Url::parse(db_url).unwrap();
+    url.set_username("tenantry_app").unwrap();
+    url.set_password(Some(APP_PASSWORD)).unwrap();
+    url.to_string()
+}
 
 struct Cluster {
     pg: EmbeddedPostgres,
@@ -53,6 +63,16 @@ fn cluster() -> &'static Cluster {
                 Db::migrate(&template_url)
                     .await
                     .expect("migrate the template database");
+                // As in `tenantry serve` over the embedded cluster: the servers' pools log in
+                // as the application role itself.
+                let mut conn = sqlx::PgConnection::connect(&template_url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "alter role tenantry_app with login password '{APP_PASSWORD}'"
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                conn.close().await.unwrap();
             })
         })
         .join()
@@ -494,7 +514,7 @@ impl TestApp {
     /// `tenantry serve` processes on the same database with its spec).
     pub async fn spawn_with_key(master: service::crypto::MasterKey) -> TestApp {
         let db_url = fresh_database().await;
-        let db = Db::connect(&db_url, 5).await.expect("connect");
+        let db = Db::connect(&app_url(&db_url), 5).await.expect("connect");
         let acme = create_tenant(&db, "acme", Plan::Pro).await;
         let globex = create_tenant(&db, "globex", Plan::Free).await;
         TestApp::start(db_url, db, master, acme, globex).await
@@ -502,7 +522,9 @@ impl TestApp {
 
     /// A second server instance on the same database and master key.
     pub async fn spawn_second(&self) -> TestApp {
-        let db = Db::connect(&self.db_url, 5).await.expect("connect");
+        let db = Db::connect(&app_url(&self.db_url), 5)
+            .await
+            .expect("connect");
         TestApp::start(
             self.db_url.clone(),
             db,
@@ -519,7 +541,7 @@ impl TestApp {
         &self,
         provider: std::sync::Arc<dyn service::memories::embeddings::Provider>,
     ) -> TestApp {
-        let db = Db::connect(&self.db_url, 5)
+        let db = Db::connect(&app_url(&self.db_url), 5)
             .await
             .expect("connect")
             .with_embedder(provider);
@@ -559,7 +581,9 @@ impl TestApp {
     /// A second server instance on the same database whose webhooks may not reach
     /// private addresses (as in production).
     pub async fn spawn_second_guarded(&self) -> TestApp {
-        let db = Db::connect(&self.db_url, 5).await.expect("connect");
+        let db = Db::connect(&app_url(&self.db_url), 5)
+            .await
+            .expect("connect");
         TestApp::start_with(
             self.db_url.clone(),
             db,

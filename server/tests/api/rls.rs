@@ -213,3 +213,86 @@ async fn every_table_with_a_tenant_id_is_walled_but_the_documented_global_ones()
         assert!(n > 0, "{table} holds no row of the other tenant");
     }
 }
+
+#[tokio::test]
+async fn the_servers_connections_cannot_leave_the_application_role() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    // A statement that found its way in cannot become anyone stronger.
+    sqlx::query("reset role").execute(&mut *conn).await.unwrap();
+    let (user, superuser, owned): (String, bool, i64) = sqlx::query_as(
+        "select current_user::text,
+                (select rolsuper from pg_roles where rolname = current_user),
+                (select count(*) from pg_class where relowner =
+                    (select oid from pg_roles where rolname = current_user))",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(user, "tenantry_app");
+    assert!(!superuser);
+    assert_eq!(owned, 0, "the application role owns no table");
+    let err = sqlx::query("set role tenantry")
+        .execute(&mut *conn)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+
+    // Inside acme's transaction: no plan or retention change, no pruning of globex.
+    let mut tx = app.db.pool().begin().await.unwrap();
+    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+        .bind(app.acme.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for sql in [
+        "update tenants set plan = 'enterprise' where id = $1",
+        "update tenants set audit_retention_days = 1 where id = $1",
+    ] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(app.acme.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied"),
+            "{sql}: {err}"
+        );
+        tx.rollback().await.unwrap();
+        tx = app.db.pool().begin().await.unwrap();
+        sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+            .bind(app.acme.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    for sql in [
+        "select tenantry_audit_prune($1)",
+        "select tenantry_events_prune($1, 1, 10)",
+    ] {
+        let err = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(app.globex.id)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("only on the tenant of its transaction"),
+            "{sql}: {err}"
+        );
+        tx.rollback().await.unwrap();
+        tx = app.db.pool().begin().await.unwrap();
+        sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+            .bind(app.acme.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    // Its own tenant's work still runs.
+    let n: i64 = sqlx::query_scalar("select tenantry_events_prune($1, 3650, 10)")
+        .bind(app.acme.id)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
