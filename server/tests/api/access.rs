@@ -570,3 +570,99 @@ async fn rest_shapes_for_groups_and_policies() {
         "highest priority first; every tenant starts with the example policy"
     );
 }
+
+/// Hole 6: a condition has a budget. Too big, too deep or too costly is refused when saved
+/// with the place of the excess; at evaluation a condition over an array longer than it may
+/// walk fails closed (a deny applies) and says why.
+#[tokio::test]
+async fn policy_conditions_have_a_budget() {
+    let app = TestApp::spawn().await;
+    let t = app.owner_token(&app.acme).await;
+    let t = Some(t.as_str());
+    let count = |list: Value| list["items"].as_array().unwrap().len();
+    let before = count(app.get("/v1/policies", t).await.json().await.unwrap());
+    let save = |condition: Value| {
+        json!({"name": "costly", "effect": "deny", "priority": 5,
+               "resource_pattern": "memories", "action_pattern": "read", "condition": condition})
+    };
+    let names: Vec<String> = (0..2000).map(|i| format!("name-{i}")).collect();
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/policies",
+            t,
+            Some(save(
+                json!({"and": [true, {"in": [{"var": "principal.id"}, names]}]}),
+            )),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = problem(res).await;
+    assert_eq!(body["errors"][0]["field"], "condition");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("at /and/1/in/1:"), "{message}");
+    assert!(message.contains("16384"), "{message}");
+
+    let costly = json!({"some": [{"var": "principal.groups"},
+        {"some": [{"var": "principal.roles"},
+            {"some": [{"var": "resource.metadata.tags"}, {"==": [{"var": ""}, "x"]}]}]}]});
+    let res = app
+        .send(Method::POST, "/v1/policies", t, Some(save(costly)))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let message = problem(res).await["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.starts_with("at /some/1:"), "{message}");
+    assert!(message.contains("steps"), "{message}");
+    let after = count(app.get("/v1/policies", t).await.json().await.unwrap());
+    assert_eq!(after, before, "nothing was saved");
+
+    // Within budget: a deny for members of the ops team, saved.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/policies",
+            t,
+            Some(save(json!(
+            {"some": [{"var": "principal.metadata.teams"}, {"==": [{"var": ""}, "ops"]}]}))),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let owner = owner_ctx(&app.db, &app.acme).await;
+    let agent = |teams: Vec<String>| identities::NewIdentity {
+        kind: Some(identities::Kind::Agent),
+        display_name: Some("indexer".into()),
+        roles: Some(vec!["viewer".into()]),
+        metadata: Some(json!({ "teams": teams })),
+        ..Default::default()
+    };
+    let short = identities::create(&owner, &app.db, agent(vec!["dev".into()]))
+        .await
+        .unwrap();
+    let long: Vec<String> = (0..300).map(|i| format!("team-{i}")).collect();
+    let long = identities::create(&owner, &app.db, agent(long))
+        .await
+        .unwrap();
+    let ask = |principal: uuid::Uuid| CheckRequest {
+        principal: Some(principal),
+        action: "memories:read".into(),
+        ..Default::default()
+    };
+    let d = decisions::check(&owner, &app.db, ask(short.id))
+        .await
+        .unwrap();
+    assert!(d.allowed, "{}", d.explanation);
+    let d = decisions::check(&owner, &app.db, ask(long.id))
+        .await
+        .unwrap();
+    assert!(!d.allowed, "the deny cannot be evaluated, so it applies");
+    assert!(
+        d.trace
+            .iter()
+            .any(|s| s.outcome.contains("300 items") && s.outcome.contains("fails closed")),
+        "{:?}",
+        d.trace
+    );
+}

@@ -335,6 +335,7 @@ impl Compiled {
         let arena = bumpalo::Bump::new();
         let document: OnceCell<Value> = OnceCell::new();
         let data: OnceCell<Result<&DataValue<'_>, String>> = OnceCell::new();
+        let longest: OnceCell<usize> = OnceCell::new();
         for &i in &self.by_permission[index] {
             let p = &self.policies[i as usize];
             if let Some((bp, be, _)) = &best {
@@ -354,9 +355,16 @@ impl Compiled {
                 let doc = data.get_or_init(|| {
                     logic::prepare(document.get_or_init(|| self.document(req, &roles)), &arena)
                 });
-                let outcome = match doc {
-                    Ok(doc) => cond.eval_in(doc, &arena),
-                    Err(e) => Err(e.clone()),
+                let budget = if cond.walks_data() {
+                    let doc = document.get_or_init(|| self.document(req, &roles));
+                    cond.within_budget(*longest.get_or_init(|| logic::longest_array(doc)))
+                } else {
+                    Ok(())
+                };
+                let outcome = match (budget, doc) {
+                    (Err(e), _) => Err(e),
+                    (Ok(()), Ok(doc)) => cond.eval_in(doc, &arena),
+                    (Ok(()), Err(e)) => Err(e.clone()),
                 };
                 match outcome {
                     Ok(true) => {}
@@ -366,11 +374,21 @@ impl Compiled {
                         }
                         continue;
                     }
+                    // A condition that cannot be evaluated fails closed: a deny applies,
+                    // an allow does not.
+                    Err(e) if p.effect == Effect::Deny => {
+                        if explain {
+                            trace.push(Step::policy(
+                                p,
+                                &format!("condition failed ({e}); a deny fails closed: it applies"),
+                            ));
+                        }
+                    }
                     Err(e) => {
                         if explain {
                             trace.push(Step::policy(
                                 p,
-                                &format!("condition failed ({e}); treated as false"),
+                                &format!("condition failed ({e}); an allow fails closed: it does not apply"),
                             ));
                         }
                         continue;
@@ -837,6 +855,69 @@ mod tests {
         let other = ask(&c, &w, "memories:read", Some(Uuid::now_v7()));
         assert!(!other.allowed);
         assert_eq!(other.trace[0].outcome, "condition is false");
+    }
+
+    #[test]
+    fn a_condition_over_too_long_an_array_fails_closed() {
+        let member = role("member", &[("memories:read", Effect::Allow)]);
+        let walks =
+            json!({"some": [{"var": "principal.metadata.teams"}, {"==": [{"var": ""}, "ops"]}]});
+        let deny = policy(
+            "no ops",
+            Effect::Deny,
+            5,
+            "memories",
+            "read",
+            Some(walks.clone()),
+        );
+        let c = Compiled::new(vec![member.clone()], None, vec![], vec![deny]).unwrap();
+        let mut w = who(&[&member], &[]);
+        w.metadata = json!({"teams": ["dev"]});
+        assert!(
+            ask(&c, &w, "memories:read", None).allowed,
+            "short array: the deny is false"
+        );
+        let long: Vec<String> = (0..logic::MAX_WALKED + 1)
+            .map(|i| format!("t{i}"))
+            .collect();
+        w.metadata = json!({ "teams": long });
+        let d = ask(&c, &w, "memories:read", None);
+        assert!(!d.allowed, "a deny that cannot be evaluated applies");
+        let failed = d
+            .trace
+            .iter()
+            .find(|s| s.outcome.contains("condition failed"));
+        let failed = &failed.expect("the failure is explained").outcome;
+        assert!(failed.contains("a deny fails closed"), "{failed}");
+        assert!(failed.contains("more than the 256"), "{failed}");
+
+        let allow = policy(
+            "ops read",
+            Effect::Allow,
+            5,
+            "memories",
+            "read",
+            Some(walks),
+        );
+        let c = Compiled::new(vec![role("nobody", &[])], None, vec![], vec![allow]).unwrap();
+        let mut v = who(&[], &[]);
+        v.metadata = json!({"teams": ["ops"]});
+        assert!(ask(&c, &v, "memories:read", None).allowed);
+        let mut long_ops: Vec<String> = (0..logic::MAX_WALKED).map(|i| format!("t{i}")).collect();
+        long_ops.push("ops".into());
+        v.metadata = json!({ "teams": long_ops });
+        let d = ask(&c, &v, "memories:read", None);
+        assert!(
+            !d.allowed,
+            "an allow that cannot be evaluated does not apply"
+        );
+        assert!(
+            d.trace
+                .iter()
+                .any(|s| s.outcome.contains("an allow fails closed")),
+            "{:?}",
+            d.trace
+        );
     }
 
     #[test]
