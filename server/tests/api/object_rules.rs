@@ -468,3 +468,155 @@ async fn the_decision_point_keeps_a_keys_scopes_and_the_policies_to_itself() {
         true
     );
 }
+
+/// A deny on a memory's metadata or its owner takes those memories out of the list (pages
+/// still whole, in order, none repeated), out of every search mode (the top k are the
+/// caller's top k), out of a bulk delete, and answers 404 for them by id.
+#[tokio::test]
+async fn memories_a_rule_hides_are_missing_from_lists_searches_and_bulk_deletes() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    let (_, admin_email) = app.member(&app.acme, "admin").await;
+    let admin = app.token("acme", &admin_email).await;
+    let (writer, _) = app.member(&app.acme, "member").await;
+    // Twelve notes: every third classified, and two more kept by `writer`.
+    let mut items: Vec<Value> = (0..12)
+        .map(|i| {
+            json!({"text": format!("Harbour report number {i}: cranes and containers"),
+                   "tags": ["harbour"], "metadata": {"classified": i % 3 == 0}})
+        })
+        .collect();
+    for i in 0..2 {
+        items.push(
+            json!({"text": format!("Harbour report kept by the writer, part {i}"),
+                          "tags": ["harbour"], "owner_id": writer}),
+        );
+    }
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/memories/bulk",
+            Some(&owner),
+            Some(json!({ "items": items })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    policy(
+        &app,
+        "classified notes stay hidden",
+        "deny",
+        "memories:read",
+        json!({"==": [{"var": "resource.metadata.classified"}, true]}),
+    )
+    .await;
+    policy(
+        &app,
+        "the writer's notes are the writer's",
+        "deny",
+        "memories:read",
+        json!({"==": [{"var": "resource.owner"}, writer.to_string()]}),
+    )
+    .await;
+    // The cluster's superuser, past row-level security, to see what the database holds.
+    let superuser = sqlx::PgPool::connect(&app.db_url).await.unwrap();
+    let all: Vec<Value> = {
+        // What the database holds, newest first, to compare with what the admin sees.
+        let rows: Vec<(Uuid, Value, Option<Uuid>)> = sqlx::query_as(
+            "select id, metadata, owner_id from memories where tenant_id = $1 order by id desc",
+        )
+        .bind(app.acme.id)
+        .fetch_all(&superuser)
+        .await
+        .unwrap();
+        rows.into_iter()
+            .map(|(id, meta, owner)| json!({"id": id, "metadata": meta, "owner_id": owner}))
+            .collect()
+    };
+    assert_eq!(all.len(), 14);
+    let shown: Vec<String> = all
+        .iter()
+        .filter(|m| m["metadata"]["classified"] != json!(true) && m["owner_id"].is_null())
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(shown.len(), 8);
+    let hidden: Vec<String> = all
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .filter(|id| !shown.contains(id))
+        .collect();
+
+    // Paged three at a time: exactly the shown ones, in order, each once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("/v1/memories?limit=3&cursor={c}"),
+            None => "/v1/memories?limit=3".to_owned(),
+        };
+        let page = json_of(app.get(&path, Some(&admin)).await).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(items.iter().map(|m| m["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, shown, "the list is the shown memories, newest first");
+
+    for id in &hidden {
+        let res = app.get(&format!("/v1/memories/{id}"), Some(&admin)).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    for (mode, top_k) in [
+        ("keyword", 5),
+        ("semantic", 20),
+        ("hybrid", 20),
+        ("keyword", 20),
+    ] {
+        let res = app
+            .send(
+                Method::POST,
+                "/v1/memories/search",
+                Some(&admin),
+                Some(json!({"query": "harbour report cranes", "mode": mode, "top_k": top_k})),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let hits: Vec<String> = json_of(res).await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["memory"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            hits.len(),
+            top_k.min(shown.len()),
+            "{mode} top {top_k}: {hits:?}"
+        );
+        assert!(
+            hits.iter().all(|h| shown.contains(h)),
+            "{mode}: a hidden memory was found"
+        );
+    }
+
+    // A bulk delete takes only what the caller sees.
+    let res = app
+        .send(
+            Method::DELETE,
+            "/v1/memories/bulk",
+            Some(&admin),
+            Some(json!({"filter": {"tags": ["harbour"]}})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(json_of(res).await["deleted"], 8);
+    let live: i64 = sqlx::query_scalar(
+        "select count(*) from memories where tenant_id = $1 and deleted_at is null",
+    )
+    .bind(app.acme.id)
+    .fetch_one(&superuser)
+    .await
+    .unwrap();
+    assert_eq!(live, 6, "the hidden ones are untouched");
+}

@@ -37,6 +37,7 @@ use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
 use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
+use crate::resource::{Lifecycle, Resource, visible};
 
 pub const MAX_TEXT_CHARS: usize = 32_000;
 pub const MAX_TAGS: usize = 32;
@@ -130,6 +131,46 @@ fn target(tenant_id: Uuid, id: Option<Uuid>, owner: Option<Uuid>) -> Target {
     }
 }
 
+impl Resource for Memory {
+    const MODULE: &'static str = "memories";
+    const NOUN: &'static str = "memory";
+    const READ: Permission = perm::MEMORIES_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::MEMORY_CREATED,
+        updated: types::MEMORY_UPDATED,
+        deleted: types::MEMORY_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Its owner and its metadata, for rules on either.
+    fn target(&self, tenant_id: Uuid) -> Target {
+        Target {
+            metadata: Some(self.metadata.clone()),
+            ..target(tenant_id, Some(self.id), self.owner_id)
+        }
+    }
+
+    fn snapshot(&self) -> Value {
+        Memory::snapshot(self)
+    }
+
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Memory>> {
+        match fetch(conn, tenant_id, id, lock).await {
+            Ok(m) => Ok(Some(m)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Whose memories a caller may act on with one permission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -169,7 +210,7 @@ impl Scope {
 /// May the caller do `permission` to `m`? A memory it may not even read does not exist
 /// for it (404); one it may read but not change is a 403.
 fn check(ctx: &Ctx, tenant_id: Uuid, permission: Permission, m: &Memory) -> Result<()> {
-    let t = || target(tenant_id, Some(m.id), m.owner_id);
+    let t = || m.target(tenant_id);
     if ctx.authorize(perm::MEMORIES_READ, t()).is_err() {
         return Err(Error::NotFound { resource: "memory" });
     }
@@ -185,8 +226,13 @@ fn check_owner(
     tenant_id: Uuid,
     permission: Permission,
     owner: Option<Uuid>,
+    metadata: Option<&Value>,
 ) -> Result<()> {
-    ctx.authorize(permission, target(tenant_id, None, owner))
+    let target = Target {
+        metadata: metadata.cloned(),
+        ..target(tenant_id, None, owner)
+    };
+    ctx.authorize(permission, target)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -645,19 +691,24 @@ pub async fn list(
     let limit = pagination::limit(limit)?;
     let after = cursor.map(pagination::decode_cursor).transpose()?;
     let mut tx = db.read_in(tenant_id).await?;
-    let mut q = QueryBuilder::<Postgres>::new(format!(
-        "select {COLUMNS} from memories m where m.tenant_id = "
-    ));
-    q.push_bind(tenant_id);
-    state.push(&mut q);
-    filter.push(&mut q, scope);
-    if let Some(after) = after {
-        q.push(" and m.id < ").push_bind(after);
+    // The owner scope and the filter are SQL; a rule on each memory (its id, owner or
+    // metadata) is applied to the rows read, and the page filled from further on.
+    let mut page = pagination::Filtered::new(limit, after);
+    while let Some((after, take)) = page.next_batch() {
+        let mut q = QueryBuilder::<Postgres>::new(format!(
+            "select {COLUMNS} from memories m where m.tenant_id = "
+        ));
+        q.push_bind(tenant_id);
+        state.push(&mut q);
+        filter.push(&mut q, scope);
+        if let Some(after) = after {
+            q.push(" and m.id < ").push_bind(after);
+        }
+        q.push(" order by m.id desc limit ").push_bind(take);
+        let rows: Vec<Memory> = q.build_query_as().fetch_all(tx.conn()).await?;
+        page.take(rows, |m| m.id, |m| visible(ctx, tenant_id, m));
     }
-    q.push(" order by m.id desc limit ")
-        .push_bind(i64::from(limit) + 1);
-    let rows: Vec<Memory> = q.build_query_as().fetch_all(tx.conn()).await?;
-    Ok(pagination::page(rows, limit, |m| m.id))
+    Ok(page.finish(|m| m.id))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -746,7 +797,13 @@ async fn insert(tx: &mut ChangeTx<'_>, v: &Valid, model: &str, vector: &[f32]) -
 /// the memory already stored.
 pub async fn create(ctx: &Ctx, db: &Db, input: NewMemory) -> Result<Stored> {
     let tenant_id = ctx.tenant_id()?;
-    check_owner(ctx, tenant_id, perm::MEMORIES_CREATE, input.owner_id)?;
+    check_owner(
+        ctx,
+        tenant_id,
+        perm::MEMORIES_CREATE,
+        input.owner_id,
+        input.metadata.as_ref(),
+    )?;
     let mut errors = Vec::new();
     let v = validate_new(&input, "", &mut errors);
     let v = into_result(v, errors)?;
@@ -792,7 +849,15 @@ pub async fn bulk_create(ctx: &Ctx, db: &Db, items: Vec<NewMemory>) -> Result<Ve
     let mut valid = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let prefix = format!("items.{i}.");
-        if check_owner(ctx, tenant_id, perm::MEMORIES_CREATE, item.owner_id).is_err() {
+        if check_owner(
+            ctx,
+            tenant_id,
+            perm::MEMORIES_CREATE,
+            item.owner_id,
+            item.metadata.as_ref(),
+        )
+        .is_err()
+        {
             return Err(Error::Forbidden {
                 action: format!("memories:create for the owner of item {i}"),
             });
@@ -896,8 +961,16 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
     };
     into_result((), errors)?;
     let new_owner = owner_id != base.owner_id;
-    if new_owner {
-        check_owner(ctx, tenant_id, perm::MEMORIES_UPDATE, owner_id)?;
+    // The rules hold for the memory as it will be, too: a new owner or new metadata must
+    // be one the caller may put it under.
+    if new_owner || metadata != base.metadata {
+        check_owner(
+            ctx,
+            tenant_id,
+            perm::MEMORIES_UPDATE,
+            owner_id,
+            Some(&metadata),
+        )?;
     }
     let new_text = text != base.text;
     let embedded = if new_text {
@@ -1119,8 +1192,10 @@ pub async fn bulk_delete(
     state.push(&mut q);
     filter.push(&mut q, scope);
     q.push(" order by m.id for update");
-    let rows: Vec<Memory> = q.build_query_as().fetch_all(tx.conn()).await?;
-    // A rule may still refuse some (a policy on metadata, say): then nothing is deleted.
+    let mut rows: Vec<Memory> = q.build_query_as().fetch_all(tx.conn()).await?;
+    // What the caller may not read is not there for it; a rule may still refuse to delete
+    // some it sees (a policy on metadata, say): then nothing is deleted.
+    rows.retain(|m| visible(ctx, tenant_id, m));
     for m in &rows {
         check(ctx, tenant_id, perm::MEMORIES_DELETE, m)?;
     }

@@ -22,6 +22,7 @@ use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::Db;
 use crate::error::{Error, FieldError, Result};
+use crate::resource::visible;
 
 /// Dimensions that have an HNSW index (see the memories migration).
 pub const INDEXED_DIMENSIONS: [usize; 4] = [384, 768, 1024, 1536];
@@ -30,6 +31,8 @@ pub const DEFAULT_TOP_K: u32 = 10;
 /// Reciprocal-rank fusion's constant (Cormack et al.): a hit at rank r adds 1 / (60 + r).
 const RRF_K: f32 = 60.0;
 const MAX_QUERY_CHARS: usize = 2_000;
+/// The most candidates one search reads while rules on each memory hide some of them.
+const MAX_CANDIDATES: i64 = 2_000;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -153,10 +156,28 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         Mode::Hybrid => (top_k * 3).max(30),
         _ => top_k,
     } as i64;
+    // A rule on each memory (its id, owner or metadata) drops the hits the caller may not
+    // read before they are ranked or fused; a list that came back short for that is read
+    // again, larger, so the top k are the caller's top k.
+    let keep = |hits: Vec<(Memory, f32)>| -> Vec<(Memory, f32)> {
+        hits.into_iter()
+            .filter(|(m, _)| visible(ctx, tenant_id, m))
+            .collect()
+    };
     let semantic = match &query_vector {
         Some((model, v)) => {
-            let mut hits =
-                nearest(conn, tenant_id, scope, &input.filter, state, model, v, pool).await?;
+            let mut want = pool;
+            let mut hits = loop {
+                let read =
+                    nearest(conn, tenant_id, scope, &input.filter, state, model, v, want).await?;
+                let complete = (read.len() as i64) < want;
+                let hits = keep(read);
+                if complete || hits.len() as i64 >= pool || want >= MAX_CANDIDATES {
+                    break hits;
+                }
+                want = (want * 4).min(MAX_CANDIDATES);
+            };
+            hits.truncate(pool as usize);
             if let (Some(min), Mode::Semantic) = (input.min_score, input.mode) {
                 hits.retain(|(_, s)| *s >= min);
             }
@@ -168,17 +189,27 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         Mode::Semantic => Vec::new(),
         _ => {
             let any_word = input.mode == Mode::Hybrid;
-            let mut hits = words(
-                conn,
-                tenant_id,
-                scope,
-                &input.filter,
-                state,
-                &query,
-                any_word,
-                pool,
-            )
-            .await?;
+            let mut want = pool;
+            let mut hits = loop {
+                let read = words(
+                    conn,
+                    tenant_id,
+                    scope,
+                    &input.filter,
+                    state,
+                    &query,
+                    any_word,
+                    want,
+                )
+                .await?;
+                let complete = (read.len() as i64) < want;
+                let hits = keep(read);
+                if complete || hits.len() as i64 >= pool || want >= MAX_CANDIDATES {
+                    break hits;
+                }
+                want = (want * 4).min(MAX_CANDIDATES);
+            };
+            hits.truncate(pool as usize);
             if let (Some(min), Mode::Keyword) = (input.min_score, input.mode) {
                 hits.retain(|(_, s)| *s >= min);
             }
