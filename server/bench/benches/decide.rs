@@ -1,6 +1,7 @@
 //! One access decision for a tenant with 10, 100 and 1,000 policies, in Tenantry's engine
 //! and in Cedar (`cedar-policy`) on an equivalent policy set, in the same run; and one
-//! JSON Logic condition in datalogic-rs (what Tenantry uses) and jsonlogic-rs.
+//! JSON Logic condition in datalogic-rs (what Tenantry uses) and jsonlogic-rs; and what the
+//! condition budget bounds one evaluation to.
 //!
 //! `make bench` runs it; the ratios are printed at the end and kept in docs/benchmarks.md.
 
@@ -241,6 +242,63 @@ fn json_logic(c: &mut Criterion) {
     group.finish();
 }
 
+/// The costliest kind of condition the budget admits (a walk over an array from the
+/// request as long as a condition may walk, 256, comparing each element with 120
+/// constants) against the same kind at a size the budget refuses and nothing refused before
+/// it: an array as long as 16 KiB of metadata holds (4,000), merged with itself 20 times,
+/// and 2,000 comparisons. The
+/// refused one is evaluated by the JSON Logic engine directly, as Tenantry did before.
+fn budget(c: &mut Criterion) {
+    let rule = |walks: usize, comparisons: usize| {
+        let any: Vec<Value> = (0..comparisons)
+            .map(|i| json!({"==": [{"var": ""}, format!("c{i}")]}))
+            .collect();
+        let walked = if walks == 1 {
+            json!({"var": "principal.metadata.teams"})
+        } else {
+            json!({ "merge": vec![json!({"var": "principal.metadata.teams"}); walks] })
+        };
+        json!({"some": [walked, {"or": any}]})
+    };
+    let data = |walked: usize| {
+        let teams: Vec<String> = (0..walked).map(|i| format!("t{i}")).collect();
+        json!({
+            "principal": {"id": PRINCIPAL, "kind": "user", "roles": [], "groups": [],
+                          "metadata": {"teams": teams}},
+            "resource": {"type": "memories", "id": null, "owner": PRINCIPAL, "metadata": {}},
+            "action": "memories:read",
+            "context": {"plan": "pro"}
+        })
+    };
+    let admitted = data(logic::MAX_WALKED);
+    let compiled = logic::compile(&rule(1, 120)).expect("the budget admits this");
+    assert_eq!(compiled.eval(&admitted), Ok(false));
+    let refused = rule(20, 2_000);
+    assert!(logic::compile(&refused).is_err(), "the budget refuses this");
+    let engine = datalogic_rs::Engine::new();
+    let refused = engine
+        .compile(refused.to_string().as_str())
+        .expect("the engine alone compiles it");
+    let doc = data(4_000);
+    let mut arena = bumpalo::Bump::new();
+    let mut before = || {
+        let r = engine
+            .evaluate(&refused, &doc, &arena)
+            .map(|v| engine.truthy(v));
+        let r = r.map_err(|e| e.to_string());
+        arena.reset();
+        r
+    };
+    assert_eq!(before(), Ok(false));
+    let mut group = c.benchmark_group("budget");
+    group.sample_size(10);
+    group.bench_function("worst-admitted", |b| {
+        b.iter(|| black_box(compiled.eval(black_box(&admitted))))
+    });
+    group.bench_function("refused", |b| b.iter(|| black_box(before())));
+    group.finish();
+}
+
 fn median_ns(group: &str, id: &str) -> Option<f64> {
     let base = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let path = format!("{base}/criterion/{group}/{id}/new/estimates.json");
@@ -253,6 +311,7 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     decisions(&mut c);
     json_logic(&mut c);
+    budget(&mut c);
     c.final_summary();
 
     println!("\n| policies | Tenantry median | Cedar median | Cedar / Tenantry |");
@@ -279,6 +338,17 @@ fn main() {
             a,
             b,
             b / a
+        );
+    }
+    if let (Some(a), Some(r)) = (
+        median_ns("budget", "worst-admitted"),
+        median_ns("budget", "refused"),
+    ) {
+        println!(
+            "\nThe costliest condition: admitted by the budget {:.2} ms, refused by it {:.0} ms ({:.0}×)",
+            a / 1e6,
+            r / 1e6,
+            r / a
         );
     }
 }
