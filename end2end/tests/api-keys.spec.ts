@@ -48,3 +48,47 @@ test('an API key is shown once, calls the API within its scopes, and gets 401 on
   const after = await request.get('/v1/identities', { headers: { authorization: `Bearer ${secret}` } });
   expect(after.status()).toBe(401);
 });
+
+test("an identity's page offers to revoke every key that acts for it", async ({ page, request }) => {
+  const { access_token: admin } = await (
+    await request.post('/v1/auth/token', { data: { tenant: 'demo', email: 'admin@demo.test', password: 'e2e demo password 2026' } })
+  ).json();
+  const email = `kim-${Date.now()}@demo.test`;
+  const password = 'a member password 2026';
+  const created = await request.post('/v1/identities', {
+    headers: { authorization: `Bearer ${admin}` },
+    data: { email, display_name: 'Kim Keys', roles: ['member'], password },
+  });
+  expect(created.status()).toBe(201);
+  const { id } = await created.json();
+  const { access_token: kim } = await (
+    await request.post('/v1/auth/token', { data: { tenant: 'demo', email, password } })
+  ).json();
+  const secrets: string[] = [];
+  for (const name of ['laptop script', 'nightly export']) {
+    const key = await request.post('/v1/api-keys', {
+      headers: { authorization: `Bearer ${kim}` },
+      data: { name, scopes: ['identities:read'] },
+    });
+    expect(key.status()).toBe(201);
+    secrets.push((await key.json()).secret);
+  }
+
+  await signIn(page);
+  await expect(page).toHaveURL(/\/identities$/);
+  await page.goto(`/identities/${id}`);
+  const card = page.getByRole('region', { name: 'API keys' });
+  await expect(card.getByTestId('identity-keys')).toContainText('2 API keys act for this identity');
+  await expect(card).toContainText('keep working after a password reset');
+  await card.getByRole('link', { name: 'Revoke its 2 API keys…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Revoke its 2 API keys?' });
+  await expect(dialog).toContainText('Kim Keys');
+  await screen(page, '32-revoke-identity-keys');
+  await dialog.getByRole('button', { name: 'Revoke' }).click();
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+  await expect(card.getByTestId('identity-keys')).toHaveText('No API key acts for this identity.');
+  for (const secret of secrets) {
+    const res = await request.get('/v1/identities', { headers: { authorization: `Bearer ${secret}` } });
+    expect(res.status()).toBe(401);
+  }
+});

@@ -83,11 +83,45 @@ pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
         Err(service::Error::Forbidden { .. }) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
+    // Its keys, for the offer to revoke them: only to those who may.
+    let active_keys = if ctx
+        .authorize_quietly(
+            service::authz::perm::API_KEYS_MANAGE,
+            service::authz::Target::collection(identity.tenant_id, "api_keys"),
+        )
+        .is_ok()
+    {
+        let query = service::api_keys::ListQuery {
+            all: false,
+            identity_id: Some(id),
+        };
+        match service::api_keys::list(&ctx, &db, query).await {
+            Ok(keys) => Some(
+                keys.iter()
+                    .filter(|k| k.status == service::api_keys::Status::Active)
+                    .count(),
+            ),
+            Err(service::Error::Forbidden { .. }) => None,
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     Ok(IdentityDetail {
         identity: identity.into(),
         activity,
         all_roles,
+        active_keys,
     })
+}
+
+/// Revokes every API key that acts for the identity and still works.
+#[server(endpoint = "identities/revoke_keys")]
+pub async fn revoke_identity_keys(id: String) -> Result<(), AppError> {
+    let ctx = crate::server::ctx().await?;
+    let result =
+        service::api_keys::revoke_all_of(&ctx, &crate::server::db()?, parse_id(&id)?).await;
+    finish_action("identity_actions", &id, result.map(|_| ())).await
 }
 
 #[server(endpoint = "identities/create")]

@@ -55,6 +55,9 @@ pub struct IdentityDetail {
     pub activity: Vec<ActivityView>,
     /// Every role of the tenant, for the roles form; empty unless the admin may read roles.
     pub all_roles: Vec<String>,
+    /// How many API keys act for this identity and still work; `None` unless the admin
+    /// may revoke them.
+    pub active_keys: Option<usize>,
 }
 
 #[cfg(feature = "ssr")]

@@ -6,8 +6,8 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 
 use super::api::{
-    CreateIdentity, DeleteIdentity, RestoreIdentity, SetIdentityRoles, SetIdentityStatus,
-    UpdateIdentity, get_identity, list_identities,
+    CreateIdentity, DeleteIdentity, RestoreIdentity, RevokeIdentityKeys, SetIdentityRoles,
+    SetIdentityStatus, UpdateIdentity, get_identity, list_identities,
 };
 use super::model::{IdentityDetail, IdentityView};
 use crate::auth::can;
@@ -213,6 +213,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
     let restore_action = ServerAction::<RestoreIdentity>::new();
     let delete_action = ServerAction::<DeleteIdentity>::new();
     let roles_action = ServerAction::<SetIdentityRoles>::new();
+    let keys_action = ServerAction::<RevokeIdentityKeys>::new();
     let detail = Resource::new(
         move || {
             (
@@ -220,6 +221,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
                 status_action.version().get(),
                 restore_action.version().get(),
                 roles_action.version().get(),
+                keys_action.version().get(),
             )
         },
         |(id, ..)| get_identity(id),
@@ -230,6 +232,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
             restore_action.value().get(),
             delete_action.value().get(),
             roles_action.value().get(),
+            keys_action.value().get(),
         ]
         .into_iter()
         .flatten()
@@ -240,6 +243,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
             + restore_action.version().get()
             + delete_action.version().get()
             + roles_action.version().get()
+            + keys_action.version().get()
     });
     let form = FormState::new(
         "identity_actions",
@@ -255,6 +259,12 @@ pub fn IdentityDetailPage() -> impl IntoView {
                     <Title text=format!("{} · Identities · Tenantry", detail.identity.label())/>
                     {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
                     <Detail detail=detail.clone() status_action restore_action roles_action/>
+                    {
+                        let (identity, keys) = (detail.identity.clone(), detail.active_keys);
+                        move || confirm().filter(|c| c == "revoke-keys").and(keys).filter(|n| *n > 0).map(|n| view! {
+                            <ConfirmRevokeKeys identity=identity.clone() count=n action=keys_action/>
+                        })
+                    }
                     {move || confirm().filter(|c| c == "delete" || c == "purge").map(|mode| view! {
                         <ConfirmDelete identity=detail.identity.clone() mode=mode action=delete_action/>
                     })}
@@ -356,6 +366,7 @@ fn Detail(
             </section>
             <div class="space-y-6">
             <RolesCard id=i.id.clone() held=i.roles.clone() all=detail.all_roles action=roles_action/>
+            {detail.active_keys.map(|n| view! { <KeysCard base=base.clone() status=i.status.clone() count=n/> })}
             {can("memories:read").then(|| view! { <MemoriesCard id=i.id.clone()/> })}
             <section class=format!("{CARD} p-6") aria-labelledby="activity-heading">
                 <h2 id="activity-heading" class="text-base font-semibold text-slate-900">"Activity"</h2>
@@ -480,6 +491,65 @@ fn describe(action: &str) -> String {
             "A spent refresh token was reused: its sign-in was revoked".into()
         }
         other => other.to_owned(),
+    }
+}
+
+/// The API keys that act for an identity: they are separate credentials, so the console
+/// says what happens to them and offers to revoke them all.
+#[component]
+fn KeysCard(base: String, status: String, count: usize) -> impl IntoView {
+    let text = match (count, status.as_str()) {
+        (0, _) => "No API key acts for this identity.".to_owned(),
+        (n, "disabled") => format!(
+            "{n} API {} act for this identity. They are refused while it is disabled and work again if it is enabled; revoke them if they may be compromised.",
+            if n == 1 { "key" } else { "keys" }
+        ),
+        (n, _) => format!(
+            "{n} API {} act for this identity. They keep working after a password reset or a sign-out everywhere; revoke them if they may be compromised.",
+            if n == 1 { "key" } else { "keys" }
+        ),
+    };
+    view! {
+        <section class=format!("{CARD} p-6") aria-labelledby="keys-heading">
+            <h2 id="keys-heading" class="text-base font-semibold text-slate-900">"API keys"</h2>
+            <p class="mt-2 text-sm text-slate-700" data-testid="identity-keys">{text}</p>
+            {(count > 0).then(|| view! {
+                <A href=format!("{base}?confirm=revoke-keys") attr:class=format!("{BTN_GHOST_DANGER} mt-3 inline-flex")>
+                    {if count == 1 { "Revoke its API key…".to_owned() } else { format!("Revoke its {count} API keys…") }}
+                </A>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn ConfirmRevokeKeys(
+    identity: IdentityView,
+    count: usize,
+    action: ServerAction<RevokeIdentityKeys>,
+) -> impl IntoView {
+    let cancel = format!("/identities/{}", identity.id);
+    let keys = if count == 1 {
+        "its API key".to_owned()
+    } else {
+        format!("its {count} API keys")
+    };
+    view! {
+        <div class="fixed inset-0 z-40 flex items-center justify-center bg-slate-900/50 p-4">
+            <div role="dialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-text" class="w-full max-w-md rounded-lg bg-white p-6 shadow-xl">
+                <h2 id="confirm-title" class="text-lg font-semibold text-slate-900">{format!("Revoke {keys}?")}</h2>
+                <p id="confirm-text" class="mt-2 text-sm text-slate-700">
+                    {format!("Every program using {keys} for {} is refused from now on. This cannot be undone: a program needs a new key to work again.", identity.label())}
+                </p>
+                <div class="mt-6 flex justify-end gap-3">
+                    <A href=cancel attr:class=BTN_SECONDARY>"Cancel"</A>
+                    <ActionForm action=action>
+                        <input type="hidden" name="id" value=identity.id.clone()/>
+                        <button type="submit" class=BTN_DANGER disabled=move || action.pending().get()>"Revoke"</button>
+                    </ActionForm>
+                </div>
+            </div>
+        </div>
     }
 }
 

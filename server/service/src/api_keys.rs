@@ -544,6 +544,53 @@ pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<ApiKey> {
     Ok(after)
 }
 
+/// Revokes every key of one identity that still works, all in one step: what the console
+/// offers when an identity is disabled or may be compromised (its keys outlive a password
+/// reset). Needs the right to revoke that identity's keys (its own, or `api_keys:manage`).
+/// Returns the keys revoked.
+pub async fn revoke_all_of(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<ApiKey>> {
+    authorize_for(ctx, identity_id, perm::API_KEYS_DELETE)?;
+    let mut tx = db.change(ctx, perm::API_KEYS_DELETE).await?;
+    let tenant_id = tx.tenant_id;
+    let active: Vec<ApiKey> = load(tx.conn(), tenant_id, None, Some(identity_id))
+        .await?
+        .into_iter()
+        .filter(|k| k.status == Status::Active)
+        .collect();
+    if active.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = active.iter().map(|k| k.id).collect();
+    sqlx::query!(
+        "update api_keys set revoked_at = now()
+         where tenant_id = $1 and id = any($2) and revoked_at is null",
+        tenant_id,
+        &ids
+    )
+    .execute(tx.conn())
+    .await?;
+    let mut revoked = Vec::with_capacity(active.len());
+    for before in active {
+        let after = load(tx.conn(), tenant_id, Some(before.id), None)
+            .await?
+            .pop()
+            .ok_or(Error::NotFound {
+                resource: "API key",
+            })?;
+        tx.record(Change {
+            action: types::API_KEY_REVOKED,
+            target_type: "api_key",
+            target_id: Some(before.id),
+            before: Some(before.snapshot()),
+            after: Some(after.snapshot()),
+        })
+        .await?;
+        revoked.push(after);
+    }
+    tx.commit().await?;
+    Ok(revoked)
+}
+
 /// The caller behind a presented key, or `Unauthenticated` for a malformed, unknown,
 /// revoked or expired key, or one whose identity is no longer active.
 pub async fn authenticate(db: &Db, presented: &str, ip: Option<IpAddr>) -> Result<Caller> {

@@ -428,3 +428,74 @@ async fn bad_input_is_named_field_by_field() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// The console's "revoke its keys" (hole 3): every working key of one identity ends at
+/// once, for whoever may revoke them; a viewer may not, and another tenant's identity has
+/// none to revoke here.
+#[tokio::test]
+async fn every_key_of_an_identity_is_revoked_in_one_step() {
+    let app = TestApp::spawn().await;
+    let (member_id, member_email) = app.member(&app.acme, "member").await;
+    let member = app.token("acme", &member_email).await;
+    let mut secrets = Vec::new();
+    for name in ["laptop script", "ci job"] {
+        let key = create_key(
+            &app,
+            &member,
+            json!({"name": name, "scopes": ["identities:read"]}),
+        )
+        .await;
+        secrets.push(key["secret"].as_str().unwrap().to_owned());
+    }
+    for s in &secrets {
+        assert_eq!(app.get("/v1/me", Some(s)).await.status(), StatusCode::OK);
+    }
+    let (viewer_id, _) = app.member(&app.acme, "viewer").await;
+    let viewer = crate::helpers::member_ctx(&app.db, app.acme.id, viewer_id).await;
+    let err = service::api_keys::revoke_all_of(&viewer, &app.db, member_id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 403);
+    for s in &secrets {
+        assert_eq!(app.get("/v1/me", Some(s)).await.status(), StatusCode::OK);
+    }
+    // From another tenant: nothing of acme's is touched.
+    let globex = crate::helpers::owner_ctx(&app.db, &app.globex).await;
+    let none = service::api_keys::revoke_all_of(&globex, &app.db, member_id)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(
+        app.get("/v1/me", Some(&secrets[0])).await.status(),
+        StatusCode::OK
+    );
+
+    let (admin_id, _) = app.member(&app.acme, "admin").await;
+    let admin = crate::helpers::member_ctx(&app.db, app.acme.id, admin_id).await;
+    let revoked = service::api_keys::revoke_all_of(&admin, &app.db, member_id)
+        .await
+        .unwrap();
+    assert_eq!(revoked.len(), 2);
+    for s in &secrets {
+        assert_eq!(
+            app.get("/v1/me", Some(s)).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Each revocation is in the audit trail.
+    let trail = app
+        .get(
+            "/v1/audit?action=api_key.revoked",
+            Some(&app.owner_token(&app.acme).await),
+        )
+        .await;
+    let trail: Value = trail.json().await.unwrap();
+    assert_eq!(trail["items"].as_array().unwrap().len(), 2, "{trail}");
+    // Nothing left: a second call revokes nothing.
+    assert!(
+        service::api_keys::revoke_all_of(&admin, &app.db, member_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
