@@ -102,7 +102,7 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   await screen(page, '08-trash');
 });
 
-test('every screen of the shell is reachable and accessible', async ({ page }) => {
+test('every screen of the shell is reachable, accessible and runs under the CSP', async ({ page }) => {
   await signIn(page);
   await expect(page).toHaveURL(/\/identities$/);
   await hydrated(page);
@@ -119,6 +119,19 @@ test('every screen of the shell is reachable and accessible', async ({ page }) =
     await expect(page.getByRole('heading', { level: 1 })).not.toHaveText(/not found/i);
   }
   await expect(nav).not.toContainText('soon');
+  // Each screen loaded whole (rendered on the server, then hydrated) under the page's
+  // Content-Security-Policy: a blocked script or style would be a console error, which
+  // fails the test (see fixtures.ts), and so would a hydration that did not run.
+  const nonces = new Set<string>();
+  for (const [, href] of links) {
+    const response = await page.goto(href);
+    const csp = response!.headers()['content-security-policy'];
+    expect(csp, `${href} carries a Content-Security-Policy`).toMatch(/script-src 'self' 'nonce-[^']+'/);
+    nonces.add(/'nonce-([^']+)'/.exec(csp)![1]);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    await expect(page.getByRole('heading', { level: 1 })).not.toHaveText(/not found/i);
+  }
+  expect(nonces.size, 'every page has a nonce of its own').toBe(links.length);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
   await page.goto('/identities');

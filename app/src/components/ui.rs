@@ -141,6 +141,7 @@ pub fn SecretReveal(
     label: String,
     #[prop(into)] secret: String,
 ) -> impl IntoView {
+    let copy = secret.clone();
     view! {
         <section role="status" aria-labelledby="reveal-heading" class="mb-6 rounded-lg border border-amber-300 bg-amber-50 p-5">
             <h2 id="reveal-heading" class="text-base font-semibold text-amber-950">{title}</h2>
@@ -149,11 +150,52 @@ pub fn SecretReveal(
                 <label for="revealed-secret" class="sr-only">{label}</label>
                 <input id="revealed-secret" readonly value=secret
                     class="min-w-0 flex-1 rounded-md border-0 bg-white px-3 py-2 font-mono text-sm text-slate-900 ring-1 ring-inset ring-amber-300"/>
-                <button type="button" class=BTN_SECONDARY
-                    onclick="navigator.clipboard.writeText(document.getElementById('revealed-secret').value).then(() => { this.textContent = 'Copied'; })">
-                    "Copy"
-                </button>
+                <CopyButton text=copy/>
             </div>
         </section>
+    }
+}
+
+/// A "Copy" button that puts `text` on the clipboard. Its handler runs in the hydrated
+/// page (the Content-Security-Policy allows no inline script), so the field beside it
+/// stays selectable to copy by hand without JavaScript.
+#[component]
+pub fn CopyButton(#[prop(into)] text: String) -> impl IntoView {
+    let (copied, set_copied) = signal(false);
+    view! {
+        <button type="button" class=BTN_SECONDARY on:click=move |_| {
+            copy_to_clipboard(&text);
+            set_copied.set(true);
+        }>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn copy_to_clipboard(text: &str) {
+    use wasm_bindgen::JsCast;
+    let call = || -> Option<()> {
+        let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+        let clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into()).ok()?;
+        let write = js_sys::Reflect::get(&clipboard, &"writeText".into())
+            .ok()?
+            .dyn_into::<js_sys::Function>()
+            .ok()?;
+        write.call1(&clipboard, &text.into()).ok().map(|_| ())
+    };
+    let _ = call();
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn copy_to_clipboard(_text: &str) {}
+
+/// A click handler for a submit button that asks `question` first (the browser's confirm
+/// dialog) and cancels the submission unless the person agrees.
+pub fn confirm_first(question: &'static str) -> impl FnMut(leptos::ev::MouseEvent) + 'static {
+    move |ev: leptos::ev::MouseEvent| {
+        if !window().confirm_with_message(question).unwrap_or(false) {
+            ev.prevent_default();
+        }
     }
 }

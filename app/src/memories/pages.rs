@@ -18,7 +18,7 @@ use crate::components::forms::{FormState, IdentityPicker, TextArea, TextField, s
 use crate::components::poll::tick_while;
 use crate::components::ui::{
     BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
-    Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
+    Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner, confirm_first,
 };
 use crate::components::url::{id_param, query_string};
 use crate::identities::api::identity_choices;
@@ -924,7 +924,7 @@ pub fn TrashPage() -> impl IntoView {
                             <div class="mb-3 flex justify-end">
                                 <ActionForm action=empty attr:aria-label="Empty the Trash">
                                     <button type="submit" class=BTN_GHOST_DANGER disabled=move || empty.pending().get()
-                                        onclick="return confirm('Empty the Trash? Every memory in it is deleted permanently. This cannot be undone.')">
+                                        on:click=confirm_first("Empty the Trash? Every memory in it is deleted permanently. This cannot be undone.")>
                                         "Empty Trash"
                                     </button>
                                 </ActionForm>
@@ -982,7 +982,7 @@ fn TrashRow(
                             <input type="hidden" name="mode" value="purge"/>
                             <input type="hidden" name="from" value="trash"/>
                             <button type="submit" class=BTN_GHOST_DANGER aria-label=purge_label.clone()
-                                onclick="return confirm('Delete this memory permanently? This cannot be undone.')">
+                                on:click=confirm_first("Delete this memory permanently? This cannot be undone.")>
                                 "Delete permanently"
                             </button>
                         </ActionForm>

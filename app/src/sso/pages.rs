@@ -9,8 +9,8 @@ use super::model::{ProviderView, SsoSettingsView};
 use crate::auth::can;
 use crate::components::forms::{FormState, TextField, successes};
 use crate::components::ui::{
-    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
-    Pill, StatusBadge, SuccessBanner,
+    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, CopyButton, ErrorBanner, LINK, Loading,
+    PageHeader, Pill, StatusBadge, SuccessBanner, confirm_first,
 };
 
 const SELECT: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
@@ -96,6 +96,7 @@ fn SettingsBody(
 
 #[component]
 fn RedirectUri(uri: String) -> impl IntoView {
+    let copy = uri.clone();
     view! {
         <section class=format!("{CARD} p-6") aria-labelledby="redirect-heading">
             <h2 id="redirect-heading" class="text-base font-semibold text-slate-900">"Redirect URI"</h2>
@@ -106,10 +107,7 @@ fn RedirectUri(uri: String) -> impl IntoView {
                 <label for="redirect-uri" class="sr-only">"Redirect URI"</label>
                 <input id="redirect-uri" readonly value=uri
                     class="min-w-0 flex-1 rounded-md border-0 bg-slate-50 px-3 py-2 font-mono text-sm text-slate-900 ring-1 ring-inset ring-slate-300"/>
-                <button type="button" class=BTN_SECONDARY
-                    onclick="navigator.clipboard.writeText(document.getElementById('redirect-uri').value).then(() => { this.textContent = 'Copied'; })">
-                    "Copy"
-                </button>
+                <CopyButton text=copy/>
             </div>
         </section>
     }
@@ -174,7 +172,7 @@ fn ProviderRow(provider: ProviderView, delete: ServerAction<DeleteSsoProvider>) 
                         <ActionForm action=delete>
                             <input type="hidden" name="id" value=p.id.clone()/>
                             <button type="submit" class=BTN_GHOST_DANGER aria-label=delete_label
-                                onclick="return confirm('Remove this identity provider? Its sign-in button disappears; people keep their accounts.')">
+                                on:click=confirm_first("Remove this identity provider? Its sign-in button disappears; people keep their accounts.")>
                                 "Remove"
                             </button>
                         </ActionForm>
