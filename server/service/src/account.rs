@@ -203,6 +203,7 @@ pub async fn request_password_reset(
     tenant: &str,
     email: &str,
 ) -> Result<()> {
+    let _slot = db.anonymous_slot().await?;
     let slug = tenant.trim().to_lowercase();
     let email = email.trim().to_lowercase();
     let Some(t) = sqlx::query!("select id, name from tenants where slug = $1", slug)
@@ -315,6 +316,7 @@ pub async fn reset_password(request: &Ctx, db: &Db, token: &str, new_password: &
     }
     };
     let (tenant_id, id, secret) = parse_reset_token(token).ok_or_else(invalid)?;
+    let _slot = db.anonymous_slot().await?;
     // The client's throttle and the link before the hash: a bogus link costs a lookup.
     let keys: Vec<throttle::Key> = request.ip.map(throttle::Key::ip).into_iter().collect();
     let admitted = throttle::attempt(db.pool(), &keys).await?;

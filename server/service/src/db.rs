@@ -41,6 +41,75 @@ pub struct Db {
     webhooks: Arc<crate::webhooks::delivery::Sender>,
     /// Talks to SSO identity providers, with the server's SSO settings.
     sso: Arc<crate::sso::oidc::Oidc>,
+    /// Slots for anonymous requests that redeem a one-time token (see [`Db::anonymous_slot`]).
+    anonymous: Arc<tokio::sync::Semaphore>,
+    /// How many of those may start per second (see [`Db::anonymous_slot`]).
+    anonymous_rate: Arc<Bucket>,
+}
+
+/// Anonymous token redemptions that may start per second in one process, and the burst.
+const ANONYMOUS_PER_SECOND: f64 = 100.0;
+/// How long a refused anonymous redemption waits before its 429: a flooding connection
+/// then costs a timer, not a request's work, each second.
+const ANONYMOUS_TARPIT: Duration = Duration::from_secs(1);
+
+/// A token bucket: `rate` a second, at most `rate` saved up.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    state: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl Bucket {
+    fn new(rate: f64) -> Bucket {
+        Bucket {
+            rate,
+            state: std::sync::Mutex::new((rate, std::time::Instant::now())),
+        }
+    }
+
+    fn take(&self) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        let (tokens, at) = *state;
+        let tokens = (tokens + now.duration_since(at).as_secs_f64() * self.rate).min(self.rate);
+        if tokens >= 1.0 {
+            *state = (tokens - 1.0, now);
+            true
+        } else {
+            *state = (tokens, now);
+            false
+        }
+    }
+}
+
+/// Says at most every ten seconds that anonymous redemptions are being turned away, with
+/// how many were since.
+fn log_turned_away() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let turned = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now >= last + 10
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        SINCE.fetch_sub(turned, Ordering::Relaxed);
+        tracing::warn!(
+            turned_away = turned,
+            "anonymous token redemptions are saturated: requests are answered 429 after a second"
+        );
+    }
+}
+
+/// Anonymous token redemptions at once: a quarter of the pool, at least two.
+fn anonymous_slots(max_connections: u32) -> usize {
+    (max_connections as usize / 4).max(2)
 }
 
 impl Db {
@@ -72,6 +141,31 @@ impl Db {
                 crate::webhooks::Settings::default(),
             )),
             sso: Arc::new(crate::sso::oidc::Oidc::new(Default::default())),
+            anonymous: Arc::new(tokio::sync::Semaphore::new(anonymous_slots(
+                max_connections,
+            ))),
+            anonymous_rate: Arc::new(Bucket::new(ANONYMOUS_PER_SECOND)),
+        })
+    }
+
+    /// A slot for an anonymous request that redeems a one-time token (accepting or
+    /// previewing an invitation, asking for or confirming a password reset), held while it
+    /// works. At most a quarter of the pool's connections are such slots, and at most
+    /// [`ANONYMOUS_PER_SECOND`] may start a second; past either the request waits a second
+    /// (holding nothing) and is answered 429. A flood of forged tokens from many addresses,
+    /// which the per-address throttle cannot stop, then neither holds the connections
+    /// sign-ins and signed-in requests need nor keeps the CPU busy: each flooding
+    /// connection costs one cheap answer a second.
+    pub(crate) async fn anonymous_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        if self.anonymous_rate.take()
+            && let Ok(permit) = self.anonymous.clone().try_acquire_owned()
+        {
+            return Ok(permit);
+        }
+        log_turned_away();
+        tokio::time::sleep(ANONYMOUS_TARPIT).await;
+        Err(Error::RateLimited {
+            retry_after_secs: 1,
         })
     }
 
@@ -523,5 +617,27 @@ impl<'c> ChangeTx<'c> {
             after: Some(after),
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_admits_its_burst_then_its_rate() {
+        let bucket = Bucket::new(10.0);
+        assert_eq!((0..10).filter(|_| bucket.take()).count(), 10);
+        assert!(!bucket.take(), "the burst is spent");
+        std::thread::sleep(Duration::from_millis(250));
+        let refilled = (0..10).filter(|_| bucket.take()).count();
+        assert!((1..=4).contains(&refilled), "{refilled} after a quarter second");
+    }
+
+    #[test]
+    fn slots_are_a_quarter_of_the_pool_and_at_least_two() {
+        assert_eq!(anonymous_slots(20), 5);
+        assert_eq!(anonymous_slots(5), 2);
+        assert_eq!(anonymous_slots(1), 2);
     }
 }

@@ -521,6 +521,7 @@ async fn open_token(
 
 /// Checks a token without using it (anyone holding the link may).
 pub async fn validate(db: &Db, token: &str) -> Result<Preview> {
+    let _slot = db.anonymous_slot().await?;
     let (tenant_id, id, secret) = parse_token(token).ok_or(Error::NotFound {
         resource: "invitation",
     })?;
@@ -555,6 +556,7 @@ pub struct Acceptance {
 /// Cheap checks come first: the client's throttle, then the token (a bogus or spent one
 /// costs a lookup, never a hash), then the input, and the password is hashed last.
 pub async fn accept(request: &Ctx, db: &Db, input: Acceptance) -> Result<Caller> {
+    let _slot = db.anonymous_slot().await?;
     let keys: Vec<throttle::Key> = request.ip.map(throttle::Key::ip).into_iter().collect();
     let admitted = throttle::attempt(db.pool(), &keys).await?;
     if let Err(e) = check_usable(db, &input.token).await {
