@@ -76,7 +76,12 @@ test("an identity's page offers to revoke every key that acts for it", async ({ 
 
   await signIn(page);
   await expect(page).toHaveURL(/\/identities$/);
-  await page.goto(`/identities/${id}`);
+  await hydrated(page);
+  // Opened from the list, as an admin would.
+  await page.getByRole('searchbox', { name: 'Search' }).fill(email);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByTestId('identities-table').getByRole('link', { name: 'Kim Keys' }).click();
+  await expect(page).toHaveURL(new RegExp(`/identities/${id}$`));
   const card = page.getByRole('region', { name: 'API keys' });
   await expect(card.getByTestId('identity-keys')).toContainText('2 API keys act for this identity');
   await expect(card).toContainText('keep working after a password reset');
@@ -91,4 +96,7 @@ test("an identity's page offers to revoke every key that acts for it", async ({ 
     const res = await request.get('/v1/identities', { headers: { authorization: `Bearer ${secret}` } });
     expect(res.status()).toBe(401);
   }
+  // Loaded whole from its address, the page hydrates and says the same.
+  await page.goto(`/identities/${id}`);
+  await expect(card.getByTestId('identity-keys')).toHaveText('No API key acts for this identity.');
 });

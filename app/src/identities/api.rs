@@ -107,11 +107,25 @@ pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
     } else {
         None
     };
+    let memories = match crate::memories::api::list_memories(
+        Some("live".to_owned()),
+        Some(id.to_string()),
+        None,
+        None,
+        Some(10),
+    )
+    .await
+    {
+        Ok(page) => Some(Ok(page.items)),
+        Err(e) if e.code == "forbidden" => None,
+        Err(e) => Some(Err(e)),
+    };
     Ok(IdentityDetail {
         identity: identity.into(),
         activity,
         all_roles,
         active_keys,
+        memories,
     })
 }
 

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::AppError;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityView {
     pub id: String,
@@ -48,7 +50,7 @@ pub struct ActivityView {
     pub at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdentityDetail {
     pub identity: IdentityView,
     /// Empty unless the admin may read the audit trail.
@@ -58,6 +60,9 @@ pub struct IdentityDetail {
     /// How many API keys act for this identity and still work; `None` unless the admin
     /// may revoke them.
     pub active_keys: Option<usize>,
+    /// Its newest memories; `None` unless the admin may read memories. Read with the rest,
+    /// so the page hydrates from one resource.
+    pub memories: Option<Result<Vec<crate::memories::model::MemoryView>, AppError>>,
 }
 
 #[cfg(feature = "ssr")]

@@ -18,7 +18,7 @@ use crate::components::ui::{
 };
 use crate::components::url::{id_param, query_string};
 use crate::error::AppError;
-use crate::memories::api::list_memories;
+use crate::memories::model::MemoryView;
 
 const ROLES: [(&str, &str); 4] = [
     ("member", "Member"),
@@ -367,7 +367,7 @@ fn Detail(
             <div class="space-y-6">
             <RolesCard id=i.id.clone() held=i.roles.clone() all=detail.all_roles action=roles_action/>
             {detail.active_keys.map(|n| view! { <KeysCard base=base.clone() status=i.status.clone() count=n/> })}
-            {can("memories:read").then(|| view! { <MemoriesCard id=i.id.clone()/> })}
+            {detail.memories.map(|memories| view! { <MemoriesCard id=i.id.clone() memories/> })}
             <section class=format!("{CARD} p-6") aria-labelledby="activity-heading">
                 <h2 id="activity-heading" class="text-base font-semibold text-slate-900">"Activity"</h2>
                 <ol class="mt-4 space-y-4">
@@ -435,12 +435,7 @@ fn RolesCard(
 
 /// The identity's newest memories, with a link to all of them.
 #[component]
-fn MemoriesCard(id: String) -> impl IntoView {
-    let owner = id.clone();
-    let data = Resource::new(
-        move || owner.clone(),
-        |owner| list_memories(Some("live".to_owned()), Some(owner), None, None, Some(10)),
-    );
+fn MemoriesCard(id: String, memories: Result<Vec<MemoryView>, AppError>) -> impl IntoView {
     let all = format!("/memories?owner={id}");
     let new = format!("/memories/new?owner={id}");
     view! {
@@ -449,27 +444,25 @@ fn MemoriesCard(id: String) -> impl IntoView {
                 <h2 id="memories-heading" class="text-base font-semibold text-slate-900">"Memories"</h2>
                 {can("memories:create").then(|| view! { <A href=new attr:class=LINK>"New memory"</A> })}
             </div>
-            <Transition fallback=|| view! { <div class="mt-3"><Loading/></div> }>
-                {move || data.get().map(|result| match result {
-                    Err(e) => view! { <p class="mt-2 text-sm text-slate-600">{e.banner()}</p> }.into_any(),
-                    Ok(page) if page.items.is_empty() => view! {
-                        <p class="mt-2 text-sm text-slate-600">"No memories yet."</p>
-                    }.into_any(),
-                    Ok(page) => view! {
-                        <ul class="mt-3 divide-y divide-slate-100" aria-label="Newest memories">
-                            {page.items.into_iter().map(|m| {
-                                let (href, snippet) = (format!("/memories/{}", m.id), m.snippet(90));
-                                view! {
-                                    <li class="py-2">
-                                        <A href=href attr:class="text-sm text-slate-900 hover:text-indigo-700 hover:underline">{snippet}</A>
-                                        <p class="text-xs text-slate-600">{m.created_at.clone()}</p>
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
-                    }.into_any(),
-                })}
-            </Transition>
+            {match memories {
+                Err(e) => view! { <p class="mt-2 text-sm text-slate-600">{e.banner()}</p> }.into_any(),
+                Ok(items) if items.is_empty() => view! {
+                    <p class="mt-2 text-sm text-slate-600">"No memories yet."</p>
+                }.into_any(),
+                Ok(items) => view! {
+                    <ul class="mt-3 divide-y divide-slate-100" aria-label="Newest memories">
+                        {items.into_iter().map(|m| {
+                            let (href, snippet) = (format!("/memories/{}", m.id), m.snippet(90));
+                            view! {
+                                <li class="py-2">
+                                    <A href=href attr:class="text-sm text-slate-900 hover:text-indigo-700 hover:underline">{snippet}</A>
+                                    <p class="text-xs text-slate-600">{m.created_at.clone()}</p>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+            }}
             <A href=all attr:class=format!("mt-3 inline-block text-sm {LINK}")>"All memories →"</A>
         </section>
     }
