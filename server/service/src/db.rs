@@ -630,8 +630,12 @@ mod bucket_tests {
         assert_eq!((0..10).filter(|_| bucket.take()).count(), 10);
         assert!(!bucket.take(), "the burst is spent");
         std::thread::sleep(Duration::from_millis(250));
-        let refilled = (0..10).filter(|_| bucket.take()).count();
-        assert!((1..=4).contains(&refilled), "{refilled} after a quarter second");
+        // At least a quarter second passed: at least 2.5 tokens, never more than the burst.
+        let refilled = (0..20).filter(|_| bucket.take()).count();
+        assert!(
+            (2..=10).contains(&refilled),
+            "{refilled} after a quarter second"
+        );
     }
 
     #[test]
