@@ -550,6 +550,8 @@ pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<ApiKey> {
 /// Returns the keys revoked.
 pub async fn revoke_all_of(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<ApiKey>> {
     authorize_for(ctx, identity_id, perm::API_KEYS_DELETE)?;
+    // An identity the caller cannot see (another tenant's, or hidden by a rule) is 404.
+    crate::identities::get(ctx, db, identity_id).await?;
     let mut tx = db.change(ctx, perm::API_KEYS_DELETE).await?;
     let tenant_id = tx.tenant_id;
     let active: Vec<ApiKey> = load(tx.conn(), tenant_id, None, Some(identity_id))

@@ -538,6 +538,12 @@ const SERVER_FNS: &[ServerFn] = &[
         args: &[("id", "{id}")],
     },
     ServerFn {
+        path: "/api/identities/revoke_keys",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{id}")],
+    },
+    ServerFn {
         path: "/api/identities/set_roles",
         access: Access::Write,
         object: true,
