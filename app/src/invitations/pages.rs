@@ -128,7 +128,7 @@ fn InvitationsBody(
             })}
             <section class=format!("{CARD} lg:col-span-3 overflow-hidden") aria-labelledby="outbox-heading">
                 <h2 id="outbox-heading" class="px-6 pt-5 text-base font-semibold text-slate-900">"Outbox"</h2>
-                <p class="px-6 text-sm text-slate-600">"Mail waiting to go out is retried until the SMTP server takes it. Without an SMTP server, mail is written to the server's log and its link is shown here."</p>
+                <p class="px-6 text-sm text-slate-600">"Mail waiting to go out is retried until the SMTP server takes it. Without an SMTP server, mail is written to the server's log; an invitation's link is then shown here to those who may invite; a password reset link is never shown."</p>
                 {if view.outbox.is_empty() {
                     view! { <p class="px-6 py-6 text-sm text-slate-600">"Nothing sent yet."</p> }.into_any()
                 } else {
