@@ -83,29 +83,19 @@ pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
         Err(service::Error::Forbidden { .. }) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
-    // Its keys, for the offer to revoke them: only to those who may.
-    let active_keys = if ctx
-        .authorize_quietly(
-            service::authz::perm::API_KEYS_MANAGE,
-            service::authz::Target::collection(identity.tenant_id, "api_keys"),
-        )
-        .is_ok()
-    {
-        let query = service::api_keys::ListQuery {
-            all: false,
-            identity_id: Some(id),
-        };
-        match service::api_keys::list(&ctx, &db, query).await {
-            Ok(keys) => Some(
-                keys.iter()
-                    .filter(|k| k.status == service::api_keys::Status::Active)
-                    .count(),
-            ),
-            Err(service::Error::Forbidden { .. }) => None,
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        None
+    // Its keys, for the offer to revoke them: for those the service lets see them.
+    let query = service::api_keys::ListQuery {
+        all: false,
+        identity_id: Some(id),
+    };
+    let active_keys = match service::api_keys::list(&ctx, &db, query).await {
+        Ok(keys) => Some(
+            keys.iter()
+                .filter(|k| k.status == service::api_keys::Status::Active)
+                .count(),
+        ),
+        Err(service::Error::Forbidden { .. }) => None,
+        Err(e) => return Err(e.into()),
     };
     let memories = match crate::memories::api::list_memories(
         Some("live".to_owned()),

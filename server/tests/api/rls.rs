@@ -79,7 +79,7 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
 /// workers claim across tenants, the id→tenant lookups, and the sessions store (looked up
 /// by the hash of a cookie before any tenant is known). Every tenant-facing read of them
 /// filters on `tenant_id` and goes through a table that row-level security guards. The
-/// README names them too.
+/// docs/security.md names them too.
 const GLOBAL: [&str; 6] = [
     "api_key_tenants",
     "mail_outbox",
