@@ -21,6 +21,7 @@ use crate::ctx::{AuthMethod, Caller, Ctx, KeyGrant, scope_matches};
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
 use crate::events::catalogue::types;
+use crate::resource::{Lifecycle, Resource, visible};
 use crate::validation;
 
 pub const PREFIX: &str = "tnr_";
@@ -72,13 +73,65 @@ pub struct ApiKey {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-impl ApiKey {
+impl Resource for ApiKey {
+    const MODULE: &'static str = "api_keys";
+    const NOUN: &'static str = "API key";
+    const AUDIT_TYPE: &'static str = "api_key";
+    const READ: Permission = perm::API_KEYS_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::API_KEY_CREATED,
+        updated: types::API_KEY_UPDATED,
+        deleted: types::API_KEY_REVOKED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// A key is owned by the identity it acts for.
+    fn target(&self, tenant_id: Uuid) -> Target {
+        Target {
+            owner: Some(self.identity_id),
+            ..Target::object(tenant_id, Self::MODULE, self.id)
+        }
+    }
+
+    /// One's own keys take the action's permission; another identity's take
+    /// `api_keys:manage`, reading them too.
+    fn required(&self, ctx: &Ctx, permission: Permission) -> Permission {
+        match ctx.caller() {
+            Ok(caller) if caller.identity_id == self.identity_id => permission,
+            _ => perm::API_KEYS_MANAGE,
+        }
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id, "identity_id": self.identity_id, "name": self.name,
             "prefix": self.prefix, "scopes": self.scopes, "expires_at": self.expires_at.map(crate::rfc3339),
             "revoked_at": self.revoked_at.map(crate::rfc3339),
         })
+    }
+
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from api_keys where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(load(conn, tenant_id, Some(id), None).await?.pop())
     }
 }
 
@@ -296,32 +349,23 @@ pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Vec<ApiKey>> {
     }
     let mut tx = db.read(ctx, perm::API_KEYS_READ).await?;
     let tenant_id = tx.tenant_id;
-    load(tx.conn(), tenant_id, None, owner).await
+    Ok(load(tx.conn(), tenant_id, None, owner)
+        .await?
+        .into_iter()
+        .filter(|k| visible(ctx, tenant_id, k))
+        .collect())
 }
 
 /// One key, for its holder or an admin; anyone else gets 404 as for a key that does not
 /// exist.
-async fn fetch_visible(conn: &mut PgConnection, ctx: &Ctx, id: Uuid) -> Result<ApiKey> {
-    let caller = ctx.caller()?;
-    let key = load(conn, caller.tenant_id, Some(id), None)
-        .await?
-        .pop()
-        .ok_or(Error::NotFound {
-            resource: "API key",
-        })?;
-    if key.identity_id != caller.identity_id
-        && authorize_for(ctx, key.identity_id, perm::API_KEYS_READ).is_err()
-    {
-        return Err(Error::NotFound {
-            resource: "API key",
-        });
-    }
-    Ok(key)
-}
-
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<ApiKey> {
+    // Keys are judged on the module first (reading anyone's takes api_keys:read besides
+    // api_keys:manage), then on the key.
     let mut tx = db.read(ctx, perm::API_KEYS_READ).await?;
-    fetch_visible(tx.conn(), ctx, id).await
+    Ok(tx
+        .lookup::<ApiKey>(ctx, id, perm::API_KEYS_READ)
+        .await?
+        .into_inner())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -425,18 +469,8 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
     )
     .execute(tx.conn())
     .await?;
-    let key = load(tx.conn(), tenant_id, Some(id), None)
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Internal("inserted key not found".into()))?;
-    tx.record(Change {
-        action: types::API_KEY_CREATED,
-        target_type: "api_key",
-        target_id: Some(id),
-        before: None,
-        after: Some(key.snapshot()),
-    })
-    .await?;
+    let key = tx.reread::<ApiKey>(id).await?;
+    tx.created(&key).await?;
     tx.commit().await?;
     Ok(Created {
         secret: format_key(id, &secret),
@@ -452,6 +486,9 @@ pub struct ApiKeyUpdate {
 
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result<ApiKey> {
     not_with_a_key(ctx, "change API keys")?;
+    let mut tx = db.change(ctx, perm::API_KEYS_UPDATE).await?;
+    let tenant_id = tx.tenant_id;
+    let before = tx.lookup::<ApiKey>(id, perm::API_KEYS_UPDATE).await?;
     let mut errors = Vec::new();
     let name = input
         .name
@@ -464,10 +501,6 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
-    let mut tx = db.change(ctx, perm::API_KEYS_UPDATE).await?;
-    let tenant_id = tx.tenant_id;
-    let before = fetch_visible(tx.conn(), ctx, id).await?;
-    authorize_for(ctx, before.identity_id, perm::API_KEYS_UPDATE)?;
     if before.status == Status::Revoked {
         return Err(Error::Conflict {
             code: "key_revoked",
@@ -491,20 +524,8 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result
     )
     .execute(tx.conn())
     .await?;
-    let after = load(tx.conn(), tenant_id, Some(id), None)
-        .await?
-        .pop()
-        .ok_or(Error::NotFound {
-            resource: "API key",
-        })?;
-    tx.record(Change {
-        action: types::API_KEY_UPDATED,
-        target_type: "api_key",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    let after = tx.reread::<ApiKey>(id).await?;
+    tx.updated(&before, &after).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -514,10 +535,9 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result
 pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<ApiKey> {
     let mut tx = db.change(ctx, perm::API_KEYS_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch_visible(tx.conn(), ctx, id).await?;
-    authorize_for(ctx, before.identity_id, perm::API_KEYS_DELETE)?;
+    let before = tx.lookup::<ApiKey>(id, perm::API_KEYS_DELETE).await?;
     if before.status == Status::Revoked {
-        return Ok(before);
+        return Ok(before.into_inner());
     }
     sqlx::query!(
         "update api_keys set revoked_at = now() where tenant_id = $1 and id = $2",
@@ -526,20 +546,9 @@ pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<ApiKey> {
     )
     .execute(tx.conn())
     .await?;
-    let after = load(tx.conn(), tenant_id, Some(id), None)
-        .await?
-        .pop()
-        .ok_or(Error::NotFound {
-            resource: "API key",
-        })?;
-    tx.record(Change {
-        action: types::API_KEY_REVOKED,
-        target_type: "api_key",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    let after = tx.reread::<ApiKey>(id).await?;
+    tx.changed(types::API_KEY_REVOKED, &before, after.snapshot())
+        .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -557,7 +566,7 @@ pub async fn revoke_all_of(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<
     let active: Vec<ApiKey> = load(tx.conn(), tenant_id, None, Some(identity_id))
         .await?
         .into_iter()
-        .filter(|k| k.status == Status::Active)
+        .filter(|k| k.status == Status::Active && visible(ctx, tenant_id, k))
         .collect();
     if active.is_empty() {
         return Ok(Vec::new());

@@ -576,7 +576,7 @@ impl<'c> ChangeTx<'c> {
     pub async fn created<R: Resource>(&mut self, created: &R) -> Result<()> {
         self.record(Change {
             action: R::EVENTS.created,
-            target_type: R::NOUN,
+            target_type: R::AUDIT_TYPE,
             target_id: Some(created.id()),
             before: None,
             after: Some(created.snapshot()),
@@ -594,7 +594,7 @@ impl<'c> ChangeTx<'c> {
     pub async fn deleted<R: Resource>(&mut self, before: &Authorized<R>) -> Result<()> {
         self.record(Change {
             action: R::EVENTS.deleted,
-            target_type: R::NOUN,
+            target_type: R::AUDIT_TYPE,
             target_id: Some(before.id()),
             before: Some(before.snapshot()),
             after: None,
@@ -611,7 +611,7 @@ impl<'c> ChangeTx<'c> {
     ) -> Result<()> {
         self.record(Change {
             action: event,
-            target_type: R::NOUN,
+            target_type: R::AUDIT_TYPE,
             target_id: Some(before.id()),
             before: Some(before.snapshot()),
             after: Some(after),

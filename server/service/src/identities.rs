@@ -416,20 +416,6 @@ pub(crate) async fn fetch_for_update(
     fetch(conn, tenant_id, id).await
 }
 
-/// Fails with 404 unless the identity exists in the tenant.
-pub(crate) async fn exists(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<()> {
-    let found = sqlx::query_scalar!(
-        "select id from identities where tenant_id = $1 and id = $2",
-        tenant_id,
-        id
-    )
-    .fetch_optional(conn)
-    .await?;
-    found.map(|_| ()).ok_or(Error::NotFound {
-        resource: "identity",
-    })
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NewIdentity {
     pub email: Option<String>,

@@ -14,13 +14,14 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::auth::{passwords, throttle};
-use crate::authz::{Target, perm};
+use crate::authz::{Permission, Target, perm};
 use crate::crypto::{constant_time_eq, random_bytes, sha256};
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
 use crate::events::catalogue::types;
 use crate::mail::{self, Payload};
+use crate::resource::{Lifecycle, Resource, visible};
 use crate::{identities, roles, validation};
 
 pub const DEFAULT_DAYS: u32 = 7;
@@ -97,12 +98,55 @@ pub struct Invitation {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-impl Invitation {
+impl Resource for Invitation {
+    const MODULE: &'static str = "invitations";
+    const NOUN: &'static str = "invitation";
+    const READ: Permission = perm::INVITATIONS_READ;
+    /// An invitation is changed only by sending it again.
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::INVITATION_CREATED,
+        updated: types::INVITATION_RESENT,
+        deleted: types::INVITATION_REVOKED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// An invitation is owned by whoever sent it.
+    fn target(&self, tenant_id: Uuid) -> Target {
+        Target {
+            owner: self.invited_by,
+            ..Target::object(tenant_id, Self::MODULE, self.id)
+        }
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id, "email": self.email, "roles": self.roles, "group_ids": self.group_ids,
             "status": self.status, "expires_at": crate::rfc3339(self.expires_at), "sent_count": self.sent_count,
         })
+    }
+
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from invitations where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(load(conn, tenant_id, Some(id)).await?.pop())
     }
 }
 
@@ -212,17 +256,52 @@ pub struct ListQuery {
 pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Vec<Invitation>> {
     let mut tx = db.read(ctx, perm::INVITATIONS_READ).await?;
     let tenant_id = tx.tenant_id;
-    let all = load(tx.conn(), tenant_id, None).await?;
-    Ok(match query.status {
-        Some(s) => all.into_iter().filter(|i| i.status == s).collect(),
-        None => all,
-    })
+    Ok(load(tx.conn(), tenant_id, None)
+        .await?
+        .into_iter()
+        .filter(|i| query.status.is_none_or(|s| i.status == s) && visible(ctx, tenant_id, i))
+        .collect())
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
-    let mut tx = db.read(ctx, perm::INVITATIONS_READ).await?;
+    let mut tx = db.read_object(ctx, perm::INVITATIONS_READ).await?;
+    Ok(tx
+        .lookup::<Invitation>(ctx, id, perm::INVITATIONS_READ)
+        .await?
+        .into_inner())
+}
+
+/// An invitation grants its roles and its groups' roles to whoever accepts it: sending one
+/// (or sending it again, with a new link) takes the rights to grant all of that.
+async fn authorize_grants(
+    tx: &mut ChangeTx<'_>,
+    granted: &[roles::Role],
+    group_ids: &[Uuid],
+) -> Result<()> {
+    let ctx = tx.ctx();
+    roles::authorize_grants(ctx, granted)?;
     let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id).await
+    if !group_ids.is_empty() {
+        ctx.authorize(perm::GROUPS_MANAGE, Target::collection(tenant_id, "groups"))?;
+    }
+    for group_id in group_ids {
+        // Joining a group on acceptance is being granted what it grants: the inviter needs
+        // the rights to grant that, as for adding a member.
+        let group = tx
+            .lookup::<crate::groups::Group>(*group_id, perm::GROUPS_MANAGE)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::validation(
+                    "group_ids",
+                    "unknown_group",
+                    "One of the groups does not exist.",
+                ),
+                other => other,
+            })?;
+        let inherited = roles::of_group_tree(tx.conn(), tenant_id, group.id).await?;
+        roles::authorize_grants(tx.ctx(), &inherited)?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Default)]
@@ -297,30 +376,10 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
     let tenant_id = tx.tenant_id;
     // Nobody invites anyone with more than they hold themselves.
     let granted = roles::by_names(tx.conn(), tenant_id, &names, "roles").await?;
-    roles::authorize_grants(ctx, &granted)?;
     let mut group_ids = input.group_ids.clone();
     group_ids.sort();
     group_ids.dedup();
-    if !group_ids.is_empty() {
-        ctx.authorize(perm::GROUPS_MANAGE, Target::collection(tenant_id, "groups"))?;
-    }
-    for group_id in &group_ids {
-        // Joining a group on acceptance is being granted what it grants: the inviter needs
-        // the rights to grant that, as for adding a member.
-        let group = tx
-            .lookup::<crate::groups::Group>(*group_id, perm::GROUPS_MANAGE)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::validation(
-                    "group_ids",
-                    "unknown_group",
-                    "One of the groups does not exist.",
-                ),
-                other => other,
-            })?;
-        let inherited = roles::of_group_tree(tx.conn(), tenant_id, group.id).await?;
-        roles::authorize_grants(ctx, &inherited)?;
-    }
+    authorize_grants(&mut tx, &granted, &group_ids).await?;
     let member = sqlx::query_scalar!(
         "select id from identities where tenant_id = $1 and lower(email) = $2",
         tenant_id,
@@ -372,15 +431,8 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
     )
     .execute(tx.conn())
     .await?;
-    let invitation = fetch(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: types::INVITATION_CREATED,
-        target_type: "invitation",
-        target_id: Some(id),
-        before: None,
-        after: Some(invitation.snapshot()),
-    })
-    .await?;
+    let invitation = tx.reread::<Invitation>(id).await?;
+    tx.created(&invitation).await?;
     tx.commit().await?;
     Ok(invitation)
 }
@@ -388,19 +440,11 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
 /// Sends the invitation again with a new link (the old one stops working) and a fresh
 /// expiry. Works for pending and expired invitations.
 pub async fn resend(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
-    let mut tx = db.change(ctx, perm::INVITATIONS_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::INVITATIONS_UPDATE).await?;
     let tenant_id = tx.tenant_id;
-    sqlx::query!(
-        "select id from invitations where tenant_id = $1 and id = $2 for update",
-        tenant_id,
-        id
-    )
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(Error::NotFound {
-        resource: "invitation",
-    })?;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
+    let before = tx
+        .lookup::<Invitation>(id, perm::INVITATIONS_UPDATE)
+        .await?;
     if matches!(before.status, Status::Accepted | Status::Revoked) {
         return Err(Error::Conflict {
             code: "invitation_closed",
@@ -415,6 +459,10 @@ pub async fn resend(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
         .whole_days()
         .clamp(1, i64::from(MAX_DAYS));
     let expires_at = OffsetDateTime::now_utc() + Duration::days(days);
+    // A new link is the invitation's grant handed out again, by this caller. Roles deleted
+    // since are skipped, as on acceptance.
+    let granted = roles::existing(tx.conn(), tenant_id, &before.roles).await?;
+    authorize_grants(&mut tx, &granted, &before.group_ids).await?;
     let hash = send(
         &mut tx,
         db,
@@ -432,15 +480,8 @@ pub async fn resend(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
     )
     .execute(tx.conn())
     .await?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: types::INVITATION_RESENT,
-        target_type: "invitation",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    let after = tx.reread::<Invitation>(id).await?;
+    tx.updated(&before, &after).await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -448,11 +489,13 @@ pub async fn resend(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
 /// Revokes a pending invitation: its link stops working. Revoking twice is fine; an
 /// accepted invitation cannot be revoked (disable the identity instead).
 pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
-    let mut tx = db.change(ctx, perm::INVITATIONS_DELETE).await?;
+    let mut tx = db.change_object(ctx, perm::INVITATIONS_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
+    let before = tx
+        .lookup::<Invitation>(id, perm::INVITATIONS_DELETE)
+        .await?;
     match before.status {
-        Status::Revoked => return Ok(before),
+        Status::Revoked => return Ok(before.into_inner()),
         Status::Accepted => {
             return Err(Error::Conflict {
                 code: "invitation_accepted",
@@ -469,15 +512,9 @@ pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
     )
     .execute(tx.conn())
     .await?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
-    tx.record(Change {
-        action: types::INVITATION_REVOKED,
-        target_type: "invitation",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    let after = tx.reread::<Invitation>(id).await?;
+    tx.changed(types::INVITATION_REVOKED, &before, after.snapshot())
+        .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -656,14 +693,7 @@ pub(crate) async fn accept_in<'c>(
     }
     let mut tx = ChangeTx::wrap(tx, ctx, tenant_id, db);
     // Roles deleted since the invitation was sent are skipped, not refused.
-    let mut granted = Vec::new();
-    for name in &invitation.roles {
-        if let Ok(mut r) =
-            roles::by_names(tx.conn(), tenant_id, std::slice::from_ref(name), "roles").await
-        {
-            granted.append(&mut r);
-        }
-    }
+    let granted = roles::existing(tx.conn(), tenant_id, &invitation.roles).await?;
     let identity = identities::insert_joining(
         &mut tx,
         &invitation.email,

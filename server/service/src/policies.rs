@@ -12,12 +12,14 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::authz::catalog::{self, Permission};
 use crate::authz::engine::{Effect, check_patterns};
-use crate::authz::{Target, logic, perm};
+use crate::authz::{logic, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
 use crate::events::catalogue::types;
+use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::validation;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,7 +40,20 @@ pub struct Policy {
     pub updated_at: OffsetDateTime,
 }
 
-impl Policy {
+impl Resource for Policy {
+    const MODULE: &'static str = "policies";
+    const NOUN: &'static str = "policy";
+    const READ: Permission = perm::POLICIES_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::POLICY_CREATED,
+        updated: types::POLICY_UPDATED,
+        deleted: types::POLICY_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     /// What a version keeps: everything a restore needs.
     fn snapshot(&self) -> Value {
         serde_json::json!({
@@ -48,6 +63,29 @@ impl Policy {
         })
     }
 
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from policies where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(load(conn, tenant_id, Some(id)).await?.pop())
+    }
+}
+
+impl Policy {
     /// The permission pattern, e.g. `memories:*`.
     pub fn pattern(&self) -> String {
         format!("{}:{}", self.resource_pattern, self.action_pattern)
@@ -103,24 +141,43 @@ async fn load(conn: &mut PgConnection, tenant_id: Uuid, only: Option<Uuid>) -> R
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Policy> {
-    load(conn, tenant_id, Some(id))
-        .await?
-        .pop()
-        .ok_or(Error::NotFound { resource: "policy" })
-}
-
-/// Every policy, highest priority first (deny before allow at equal priority).
+/// Every policy the caller may see, highest priority first (deny before allow at equal
+/// priority).
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Policy>> {
     let mut tx = db.read(ctx, perm::POLICIES_READ).await?;
     let tenant_id = tx.tenant_id;
-    load(tx.conn(), tenant_id, None).await
+    Ok(load(tx.conn(), tenant_id, None)
+        .await?
+        .into_iter()
+        .filter(|p| visible(ctx, tenant_id, p))
+        .collect())
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Policy> {
-    let mut tx = db.read(ctx, perm::POLICIES_READ).await?;
-    let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id).await
+    let mut tx = db.read_object(ctx, perm::POLICIES_READ).await?;
+    Ok(tx
+        .lookup::<Policy>(ctx, id, perm::POLICIES_READ)
+        .await?
+        .into_inner())
+}
+
+/// The permissions an enabled allow policy with these patterns can give.
+fn allowed_by(v: &Valid) -> Vec<Permission> {
+    if v.effect != Effect::Allow || !v.enabled {
+        return Vec::new();
+    }
+    catalog::all()
+        .filter(|p| {
+            (v.resource_pattern == "*" || v.resource_pattern == p.module)
+                && (v.action_pattern == "*" || v.action_pattern == p.action)
+        })
+        .collect()
+}
+
+/// An enabled allow policy is a grant to whoever its condition picks: saving one takes
+/// every permission it can give, as granting a role does.
+fn authorize_grant(ctx: &Ctx, v: &Valid) -> Result<()> {
+    ctx.authorize_role_grant(false, &allowed_by(v))
 }
 
 /// A policy's fields; `None` keeps the current value on update (a new policy needs name,
@@ -290,7 +347,7 @@ async fn insert(tx: &mut ChangeTx<'_>, id: Uuid, v: &Valid, version: i32) -> Res
     .execute(tx.conn())
     .await
     .map_err(name_conflict)?;
-    fetch(tx.conn(), tenant_id, id).await
+    tx.reread::<Policy>(id).await
 }
 
 /// The example policy every tenant starts with: agents read, write and delete the memories
@@ -299,8 +356,8 @@ async fn insert(tx: &mut ChangeTx<'_>, id: Uuid, v: &Valid, version: i32) -> Res
 pub const AGENTS_OWN_MEMORIES: &str = "Agents keep their own memories";
 
 pub(crate) async fn seed_examples(tx: &mut ChangeTx<'_>) -> Result<()> {
-    create_in(
-        tx,
+    // The tenant's first policy, written by the system as the tenant is made.
+    let v = validate(
         PolicyInput {
             name: Some(AGENTS_OWN_MEMORIES.into()),
             description: Some(
@@ -317,24 +374,24 @@ pub(crate) async fn seed_examples(tx: &mut ChangeTx<'_>) -> Result<()> {
             ]}))),
             enabled: Some(true),
         },
+        None,
         "",
-    )
-    .await?;
+    )?;
+    insert_new(tx, &v).await?;
     Ok(())
 }
 
 async fn create_in(tx: &mut ChangeTx<'_>, input: PolicyInput, prefix: &str) -> Result<Policy> {
     let v = validate(input, None, prefix)?;
-    let policy = insert(tx, Uuid::now_v7(), &v, 1).await?;
+    authorize_grant(tx.ctx(), &v)?;
+    insert_new(tx, &v).await
+}
+
+/// Stores a new, checked and authorized policy.
+async fn insert_new(tx: &mut ChangeTx<'_>, v: &Valid) -> Result<Policy> {
+    let policy = insert(tx, Uuid::now_v7(), v, 1).await?;
     write_version(tx, &policy, "created").await?;
-    tx.record(Change {
-        action: types::POLICY_CREATED,
-        target_type: "policy",
-        target_id: Some(policy.id),
-        before: None,
-        after: Some(policy.snapshot()),
-    })
-    .await?;
+    tx.created(&policy).await?;
     Ok(policy)
 }
 
@@ -346,12 +403,9 @@ async fn update_in(
     change: &str,
 ) -> Result<Policy> {
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
-    tx.ctx().authorize(
-        perm::POLICIES_UPDATE,
-        Target::object(tenant_id, "policies", id),
-    )?;
+    let before = tx.lookup::<Policy>(id, perm::POLICIES_UPDATE).await?;
     let v = validate(input, Some(&before), prefix)?;
+    authorize_grant(tx.ctx(), &v)?;
     sqlx::query!(
         "update policies set name = $3, description = $4, effect = $5, priority = $6,
                 resource_pattern = $7, action_pattern = $8, condition = $9, enabled = $10,
@@ -371,30 +425,20 @@ async fn update_in(
     .execute(tx.conn())
     .await
     .map_err(name_conflict)?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
+    let after = tx.reread::<Policy>(id).await?;
     write_version(tx, &after, change).await?;
-    tx.record(Change {
-        action: if change == "restored" {
-            types::POLICY_RESTORED
-        } else {
-            types::POLICY_UPDATED
-        },
-        target_type: "policy",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    if change == "restored" {
+        tx.changed(types::POLICY_RESTORED, &before, after.snapshot())
+            .await?;
+    } else {
+        tx.updated(&before, &after).await?;
+    }
     Ok(after)
 }
 
 async fn delete_in(tx: &mut ChangeTx<'_>, id: Uuid) -> Result<()> {
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
-    tx.ctx().authorize(
-        perm::POLICIES_DELETE,
-        Target::object(tenant_id, "policies", id),
-    )?;
+    let before: Authorized<Policy> = tx.lookup::<Policy>(id, perm::POLICIES_DELETE).await?;
     sqlx::query!(
         "delete from policies where tenant_id = $1 and id = $2",
         tenant_id,
@@ -404,17 +448,10 @@ async fn delete_in(tx: &mut ChangeTx<'_>, id: Uuid) -> Result<()> {
     .await?;
     let tombstone = Policy {
         version: before.version + 1,
-        ..before.clone()
+        ..(*before).clone()
     };
     write_version(tx, &tombstone, "deleted").await?;
-    tx.record(Change {
-        action: types::POLICY_DELETED,
-        target_type: "policy",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: None,
-    })
-    .await
+    tx.deleted(&before).await
 }
 
 pub async fn create(ctx: &Ctx, db: &Db, input: PolicyInput) -> Result<Policy> {
@@ -451,6 +488,20 @@ pub enum BulkOp {
 /// Applies every operation in one transaction: all of them, or (on the first error) none,
 /// with the error naming the item (`items.N.field`).
 pub async fn bulk(ctx: &Ctx, db: &Db, ops: Vec<BulkOp>) -> Result<Vec<Option<Policy>>> {
+    // A caller who may change no policy at all is refused before the request is read.
+    let tenant_id = ctx.tenant_id()?;
+    let module = crate::authz::Target::collection(tenant_id, Policy::MODULE);
+    let changes = [
+        perm::POLICIES_CREATE,
+        perm::POLICIES_UPDATE,
+        perm::POLICIES_DELETE,
+    ];
+    if !changes
+        .iter()
+        .any(|p| ctx.authorize_quietly(*p, module.clone()).is_ok())
+    {
+        ctx.authorize(perm::POLICIES_UPDATE, module.clone())?;
+    }
     if ops.is_empty() || ops.len() > 500 {
         return Err(Error::validation(
             "items",
@@ -458,7 +509,12 @@ pub async fn bulk(ctx: &Ctx, db: &Db, ops: Vec<BulkOp>) -> Result<Vec<Option<Pol
             "Send between 1 and 500 operations.",
         ));
     }
-    let mut tx = db.change(ctx, perm::POLICIES_CREATE).await?;
+    // Each operation is authorized as it would be alone: creating on the module, an update
+    // or a deletion on its policy.
+    if ops.iter().any(|op| matches!(op, BulkOp::Create(_))) {
+        ctx.authorize(perm::POLICIES_CREATE, module)?;
+    }
+    let mut tx = db.change_object(ctx, perm::POLICIES_UPDATE).await?;
     let mut out = Vec::with_capacity(ops.len());
     for (n, op) in ops.into_iter().enumerate() {
         let prefix = format!("items.{n}.");
@@ -515,6 +571,8 @@ pub struct Version {
 pub async fn versions(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Version>> {
     let mut tx = db.read(ctx, perm::POLICIES_READ).await?;
     let tenant_id = tx.tenant_id;
+    // A policy's id is all a rule can see of it, so a deleted one is judged as it was.
+    authorize_by_id(ctx, tenant_id, id, perm::POLICIES_READ)?;
     let rows = sqlx::query_as!(
         Version,
         "select v.policy_id, v.version, v.change, v.snapshot, v.changed_by,
@@ -532,6 +590,21 @@ pub async fn versions(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Version>> {
         return Err(Error::NotFound { resource: "policy" });
     }
     Ok(rows)
+}
+
+/// Authorizes `permission` on policy `id`, which may no longer exist: 404 for a caller
+/// who may not see it, 403 for one who may see it but not do this.
+fn authorize_by_id(ctx: &Ctx, tenant_id: Uuid, id: Uuid, permission: Permission) -> Result<()> {
+    let target = crate::authz::Target::object(tenant_id, Policy::MODULE, id);
+    let not_found = |e| match e {
+        Error::Forbidden { .. } => Error::NotFound {
+            resource: Policy::NOUN,
+        },
+        other => other,
+    };
+    ctx.authorize(perm::POLICIES_READ, target.clone())
+        .map_err(not_found)?;
+    ctx.authorize(permission, target)
 }
 
 fn input_from_snapshot(s: &Value) -> PolicyInput {
@@ -553,6 +626,7 @@ fn input_from_snapshot(s: &Value) -> PolicyInput {
 pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid, version: i32) -> Result<Policy> {
     let mut tx = db.change(ctx, perm::POLICIES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
+    authorize_by_id(ctx, tenant_id, id, perm::POLICIES_UPDATE)?;
     let snapshot = sqlx::query_scalar!(
         "select snapshot from policy_versions where tenant_id = $1 and policy_id = $2 and version = $3",
         tenant_id,
@@ -581,6 +655,7 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid, version: i32) -> Result<Polic
             .fetch_one(tx.conn())
             .await?;
             let v = validate(input, None, "")?;
+            authorize_grant(ctx, &v)?;
             let policy = insert(&mut tx, id, &v, last + 1).await?;
             write_version(&mut tx, &policy, "restored").await?;
             tx.record(Change {

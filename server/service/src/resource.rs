@@ -36,6 +36,8 @@ pub trait Resource: Sized + Send {
     const MODULE: &'static str;
     /// The noun of audit records and "not found" answers (`webhook`).
     const NOUN: &'static str;
+    /// The `target_type` of its audit records (`webhook`, `api_key`).
+    const AUDIT_TYPE: &'static str = Self::NOUN;
     /// Seeing one of these: a caller without it on an object is told the object is not there.
     const READ: Permission;
     /// What creating, changing and deleting one is called in the trail and the stream.
@@ -46,6 +48,13 @@ pub trait Resource: Sized + Send {
     /// What a policy sees of the object. The default has no owner and no metadata.
     fn target(&self, tenant_id: Uuid) -> Target {
         Target::object(tenant_id, Self::MODULE, self.id())
+    }
+
+    /// The permission acting on this object with `permission` takes from the caller: the
+    /// same, unless the kind is stricter about others' objects (another identity's API key
+    /// takes `api_keys:manage`).
+    fn required(&self, _ctx: &Ctx, permission: Permission) -> Permission {
+        permission
     }
 
     /// The object as the audit trail records it (before and after a change).
@@ -89,8 +98,17 @@ impl<R> Deref for Authorized<R> {
 /// Whether the caller may see `object` (the same decision `GET /{id}` makes): what lists
 /// and searches keep.
 pub fn visible<R: Resource>(ctx: &Ctx, tenant_id: Uuid, object: &R) -> bool {
-    ctx.authorize_quietly(R::READ, object.target(tenant_id))
+    ctx.authorize_quietly(object.required(ctx, R::READ), object.target(tenant_id))
         .is_ok()
+}
+
+/// Whether `object` is hidden from a caller who may read its module: a rule on its id,
+/// owner or metadata keeps them from it, so it is answered as not there. Callers who may
+/// not read the module at all are judged on what they ask to do instead.
+pub(crate) fn hidden<R: Resource>(ctx: &Ctx, tenant_id: Uuid, object: &R) -> bool {
+    ctx.authorize_quietly(R::READ, Target::collection(tenant_id, R::MODULE))
+        .is_ok()
+        && !visible(ctx, tenant_id, object)
 }
 
 /// Authorizes `permission` on `object`, found in `tenant_id`: 404 when the caller may not
@@ -103,8 +121,9 @@ pub(crate) fn authorize<R: Resource>(
 ) -> Result<Authorized<R>> {
     let target = object.target(tenant_id);
     let not_found = || Error::NotFound { resource: R::NOUN };
+    let required = object.required(ctx, permission);
     if permission == R::READ {
-        ctx.authorize(permission, target).map_err(|e| match e {
+        ctx.authorize(required, target).map_err(|e| match e {
             Error::Forbidden { .. } => not_found(),
             other => other,
         })?;
@@ -112,13 +131,10 @@ pub(crate) fn authorize<R: Resource>(
         // Callers who may read the module but not this object do not learn it exists;
         // callers who may not read the module at all (a key scoped to one action) are
         // judged on the action alone.
-        let module = Target::collection(tenant_id, R::MODULE);
-        if ctx.authorize_quietly(R::READ, module).is_ok()
-            && ctx.authorize_quietly(R::READ, target.clone()).is_err()
-        {
+        if hidden(ctx, tenant_id, &object) {
             return Err(not_found());
         }
-        ctx.authorize(permission, target)?;
+        ctx.authorize(required, target)?;
     }
     Ok(Authorized {
         inner: object,

@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use crate::authz::catalog::{self, Permission};
 use crate::authz::engine::Effect;
-use crate::authz::{Target, perm};
+use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
 use crate::events::catalogue::types;
+use crate::resource::{Lifecycle, Resource, hidden, visible};
 use crate::validation;
 
 pub const OWNER: &str = "owner";
@@ -47,7 +48,20 @@ pub struct Grant {
     pub effect: Effect,
 }
 
-impl Role {
+impl Resource for Role {
+    const MODULE: &'static str = "roles";
+    const NOUN: &'static str = "role";
+    const READ: Permission = perm::ROLES_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::ROLE_CREATED,
+        updated: types::ROLE_UPDATED,
+        deleted: types::ROLE_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id,
@@ -58,6 +72,29 @@ impl Role {
         })
     }
 
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from roles where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        by_id(conn, tenant_id, id).await
+    }
+}
+
+impl Role {
     pub fn allows(&self) -> Vec<Permission> {
         self.permissions
             .iter()
@@ -164,23 +201,23 @@ async fn load_roles(
         .collect())
 }
 
+/// Every role the caller may see.
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Role>> {
     let mut tx = db.read(ctx, perm::ROLES_READ).await?;
     let tenant_id = tx.tenant_id;
-    load_roles(tx.conn(), tenant_id, None, None).await
+    Ok(load_roles(tx.conn(), tenant_id, None, None)
+        .await?
+        .into_iter()
+        .filter(|r| visible(ctx, tenant_id, r))
+        .collect())
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Role> {
-    let mut tx = db.read(ctx, perm::ROLES_READ).await?;
-    let tenant_id = tx.tenant_id;
-    fetch(tx.conn(), tenant_id, id).await
-}
-
-async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Role> {
-    load_roles(conn, tenant_id, Some(id), None)
+    let mut tx = db.read_object(ctx, perm::ROLES_READ).await?;
+    Ok(tx
+        .lookup::<Role>(ctx, id, perm::ROLES_READ)
         .await?
-        .pop()
-        .ok_or(Error::NotFound { resource: "role" })
+        .into_inner())
 }
 
 /// Roles named `names`, in that order; an unknown name is a field error on `field`.
@@ -209,6 +246,22 @@ pub(crate) async fn by_names(
         }
     }
     Ok(out)
+}
+
+/// The roles of `names` that exist, in that order (names of deleted roles are skipped).
+pub(crate) async fn existing(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    names: &[String],
+) -> Result<Vec<Role>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = load_roles(conn, tenant_id, None, Some(names)).await?;
+    Ok(names
+        .iter()
+        .filter_map(|n| all.iter().find(|r| r.name == *n).cloned())
+        .collect())
 }
 
 /// The role `id`, if it still exists.
@@ -269,6 +322,15 @@ fn validate(input: &RoleInput) -> Result<(String, String, Vec<Grant>)> {
     Ok((name, description, grants))
 }
 
+/// The permissions `grants` allow.
+fn allowing(grants: &[Grant]) -> Vec<Permission> {
+    grants
+        .iter()
+        .filter(|g| g.effect == Effect::Allow)
+        .map(|g| g.permission)
+        .collect()
+}
+
 fn name_conflict(err: sqlx::Error) -> Error {
     match unique_violation(&err) {
         Some("roles_name_key") => Error::Conflict {
@@ -308,8 +370,11 @@ async fn write_grants(tx: &mut ChangeTx<'_>, role_id: Uuid, grants: &[Grant]) ->
 }
 
 pub async fn create(ctx: &Ctx, db: &Db, input: RoleInput) -> Result<Role> {
-    let (name, description, grants) = validate(&input)?;
     let mut tx = db.change(ctx, perm::ROLES_CREATE).await?;
+    let (name, description, grants) = validate(&input)?;
+    // Invitations name the roles they grant: a role made to allow more than its maker
+    // holds would be granted by an invitation sent before it existed under that name.
+    ctx.authorize_role_grant(false, &allowing(&grants))?;
     let tenant_id = tx.tenant_id;
     let id = Uuid::now_v7();
     sqlx::query!(
@@ -323,16 +388,9 @@ pub async fn create(ctx: &Ctx, db: &Db, input: RoleInput) -> Result<Role> {
     .await
     .map_err(name_conflict)?;
     write_grants(&mut tx, id, &grants).await?;
-    let role = fetch(tx.conn(), tenant_id, id).await?;
+    let role = tx.reread::<Role>(id).await?;
     tx.authz_changed().await?;
-    tx.record(Change {
-        action: types::ROLE_CREATED,
-        target_type: "role",
-        target_id: Some(id),
-        before: None,
-        after: Some(role.snapshot()),
-    })
-    .await?;
+    tx.created(&role).await?;
     tx.commit().await?;
     Ok(role)
 }
@@ -358,10 +416,9 @@ pub struct RolePatch {
 }
 
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: RolePatch) -> Result<Role> {
-    let mut tx = db.change(ctx, perm::ROLES_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::ROLES_UPDATE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::ROLES_UPDATE, Target::object(tenant_id, "roles", id))?;
+    let before = tx.lookup::<Role>(id, perm::ROLES_UPDATE).await?;
     refuse_system(&before, "edited")?;
     let input = RoleInput {
         name: patch.name.unwrap_or_else(|| before.name.clone()),
@@ -378,12 +435,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: RolePatch) -> Result<Ro
     };
     let (name, description, grants) = validate(&input)?;
     // Widening a role that people hold is granting it anew.
-    let allows: Vec<Permission> = grants
-        .iter()
-        .filter(|g| g.effect == Effect::Allow)
-        .map(|g| g.permission)
-        .collect();
-    ctx.authorize_role_grant(false, &allows)?;
+    ctx.authorize_role_grant(false, &allowing(&grants))?;
     sqlx::query!(
         "update roles set name = $3, description = $4, updated_at = now() where tenant_id = $1 and id = $2",
         tenant_id,
@@ -395,25 +447,17 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: RolePatch) -> Result<Ro
     .await
     .map_err(name_conflict)?;
     write_grants(&mut tx, id, &grants).await?;
-    let after = fetch(tx.conn(), tenant_id, id).await?;
+    let after = tx.reread::<Role>(id).await?;
     tx.authz_changed().await?;
-    tx.record(Change {
-        action: types::ROLE_UPDATED,
-        target_type: "role",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after.snapshot()),
-    })
-    .await?;
+    tx.updated(&before, &after).await?;
     tx.commit().await?;
     Ok(after)
 }
 
 pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
-    let mut tx = db.change(ctx, perm::ROLES_DELETE).await?;
+    let mut tx = db.change_object(ctx, perm::ROLES_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = fetch(tx.conn(), tenant_id, id).await?;
-    ctx.authorize(perm::ROLES_DELETE, Target::object(tenant_id, "roles", id))?;
+    let before = tx.lookup::<Role>(id, perm::ROLES_DELETE).await?;
     refuse_system(&before, "deleted")?;
     sqlx::query!(
         "delete from roles where tenant_id = $1 and id = $2",
@@ -423,14 +467,7 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     .execute(tx.conn())
     .await?;
     tx.authz_changed().await?;
-    tx.record(Change {
-        action: types::ROLE_DELETED,
-        target_type: "role",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: None,
-    })
-    .await?;
+    tx.deleted(&before).await?;
     tx.commit().await
 }
 
@@ -438,7 +475,12 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
 pub async fn of_identity(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<Role>> {
     let mut tx = db.read(ctx, perm::ROLES_READ).await?;
     let tenant_id = tx.tenant_id;
-    crate::identities::exists(tx.conn(), tenant_id, identity_id).await?;
+    let identity = crate::identities::fetch(tx.conn(), tenant_id, identity_id).await?;
+    if hidden(ctx, tenant_id, &identity) {
+        return Err(Error::NotFound {
+            resource: "identity",
+        });
+    }
     let ids = sqlx::query_scalar!(
         "select role_id from identity_roles where tenant_id = $1 and identity_id = $2",
         tenant_id,
@@ -460,6 +502,11 @@ pub async fn set_identity_roles(
     let mut tx = db.change(ctx, perm::ROLES_MANAGE).await?;
     let tenant_id = tx.tenant_id;
     let identity = crate::identities::fetch_for_update(tx.conn(), tenant_id, identity_id).await?;
+    if hidden(ctx, tenant_id, &identity) {
+        return Err(Error::NotFound {
+            resource: "identity",
+        });
+    }
     let wanted = by_names(tx.conn(), tenant_id, &names, "roles").await?;
     let current = sqlx::query_scalar!(
         "select role_id from identity_roles where tenant_id = $1 and identity_id = $2",

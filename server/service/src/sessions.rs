@@ -219,23 +219,44 @@ pub fn describe_device(user_agent: Option<&str>) -> String {
     }
 }
 
-/// Whether the caller may see or end `owner`'s sessions: their own with `own`, anyone's in
-/// the tenant with `sessions:manage`.
+/// What a policy sees of `owner`'s sessions (`session`: one of them in particular).
+fn target_of(tenant_id: Uuid, owner: Uuid, session: Option<Uuid>) -> crate::authz::Target {
+    let base = match session {
+        Some(id) => crate::authz::Target::object(tenant_id, "sessions", id),
+        None => crate::authz::Target::collection(tenant_id, "sessions"),
+    };
+    crate::authz::Target {
+        owner: Some(owner),
+        ..base
+    }
+}
+
+/// The permission seeing or ending `owner`'s sessions takes with `own`: their own with
+/// `own`, anyone's in the tenant with `sessions:manage`.
+fn permission_for(
+    caller: &crate::ctx::Caller,
+    owner: Uuid,
+    own: crate::authz::Permission,
+) -> crate::authz::Permission {
+    if caller.identity_id == owner {
+        own
+    } else {
+        crate::authz::perm::SESSIONS_MANAGE
+    }
+}
+
+/// Whether the caller may see or end `owner`'s sessions (or one of them, `session`).
 fn authorize_for(
     ctx: &crate::Ctx,
     owner: Uuid,
     own: crate::authz::Permission,
+    session: Option<Uuid>,
 ) -> crate::Result<()> {
     let caller = ctx.caller()?;
-    let target = crate::authz::Target {
-        owner: Some(owner),
-        ..crate::authz::Target::collection(caller.tenant_id, "sessions")
-    };
-    if caller.identity_id == owner {
-        ctx.authorize(own, target)
-    } else {
-        ctx.authorize(crate::authz::perm::SESSIONS_MANAGE, target)
-    }
+    ctx.authorize(
+        permission_for(caller, owner, own),
+        target_of(caller.tenant_id, owner, session),
+    )
 }
 
 /// The console sessions of `identity_id` (default: the caller), most recently seen first.
@@ -246,7 +267,8 @@ pub async fn list(
 ) -> crate::Result<Vec<SessionInfo>> {
     let caller = ctx.caller()?;
     let owner = identity_id.unwrap_or(caller.identity_id);
-    authorize_for(ctx, owner, crate::authz::perm::SESSIONS_READ)?;
+    authorize_for(ctx, owner, crate::authz::perm::SESSIONS_READ, None)?;
+    let read = permission_for(caller, owner, crate::authz::perm::SESSIONS_READ);
     let rows = sqlx::query!(
         r#"select public_id, identity_id as "identity_id!", host(ip) as ip, user_agent, id_hash,
                   created_at, last_seen_at, expires_at
@@ -260,6 +282,11 @@ pub async fn list(
     .await?;
     Ok(rows
         .into_iter()
+        // A rule on one session (its id) hides it as `revoke` would.
+        .filter(|r| {
+            ctx.authorize_quietly(read, target_of(caller.tenant_id, owner, Some(r.public_id)))
+                .is_ok()
+        })
         .map(|r| SessionInfo {
             id: r.public_id,
             identity_id: r.identity_id,
@@ -293,13 +320,21 @@ pub async fn revoke(ctx: &crate::Ctx, db: &crate::Db, id: Uuid) -> crate::Result
     .fetch_optional(db.pool())
     .await?
     .ok_or_else(not_found)?;
-    if owner != caller.identity_id
-        && authorize_for(ctx, owner, crate::authz::perm::SESSIONS_DELETE).is_err()
-    {
-        // Someone else's session does not exist for a caller who may not manage sessions.
+    // A session the caller may not see does not exist for them: someone else's without
+    // the right to end it, or one a rule on its id hides.
+    let read = permission_for(caller, owner, crate::authz::perm::SESSIONS_READ);
+    let hidden = ctx
+        .authorize_quietly(read, target_of(caller.tenant_id, owner, None))
+        .is_ok()
+        && ctx
+            .authorize_quietly(read, target_of(caller.tenant_id, owner, Some(id)))
+            .is_err();
+    let unmanaged = owner != caller.identity_id
+        && authorize_for(ctx, owner, crate::authz::perm::SESSIONS_DELETE, Some(id)).is_err();
+    if hidden || unmanaged {
         return Err(not_found());
     }
-    authorize_for(ctx, owner, crate::authz::perm::SESSIONS_DELETE)?;
+    authorize_for(ctx, owner, crate::authz::perm::SESSIONS_DELETE, Some(id))?;
     let mut tx = db.change(ctx, crate::authz::perm::SESSIONS_DELETE).await?;
     let gone = sqlx::query!(
         "delete from sessions where public_id = $1 and tenant_id = $2",
@@ -332,7 +367,7 @@ pub async fn revoke_all(
 ) -> crate::Result<u64> {
     let caller = ctx.caller()?;
     let owner = identity_id.unwrap_or(caller.identity_id);
-    authorize_for(ctx, owner, crate::authz::perm::SESSIONS_DELETE)?;
+    authorize_for(ctx, owner, crate::authz::perm::SESSIONS_DELETE, None)?;
     let mut tx = db.change(ctx, crate::authz::perm::SESSIONS_DELETE).await?;
     let keep = (owner == caller.identity_id)
         .then(|| ctx.session_key.clone())

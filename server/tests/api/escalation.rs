@@ -394,3 +394,247 @@ async fn a_key_scoped_beyond_its_identity_grants_nothing() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn policies_roles_and_resent_invitations_grant_only_what_their_author_holds() {
+    let app = TestApp::spawn().await;
+    let owner = owner_ctx(&app.db, &app.acme).await;
+    // A custom role that writes policies and roles and resends invitations, and holds
+    // nothing else.
+    let allow = |p: &str| (p.to_owned(), service::authz::engine::Effect::Allow);
+    service::roles::create(
+        &owner,
+        &app.db,
+        service::roles::RoleInput {
+            name: "rule-writer".into(),
+            description: String::new(),
+            permissions: [
+                "policies:read",
+                "policies:create",
+                "policies:update",
+                "roles:read",
+                "roles:create",
+                "invitations:read",
+                "invitations:update",
+            ]
+            .into_iter()
+            .map(allow)
+            .collect(),
+        },
+    )
+    .await
+    .unwrap();
+    let (me, email) = app.member(&app.acme, "rule-writer").await;
+    let token = app.token("acme", &email).await;
+    let owner_token = app.owner_token(&app.acme).await;
+    let mine = json!({"==": [{"var": "principal.id"}, me.to_string()]});
+
+    // A dormant policy that would allow everything, and an invitation that makes an owner.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/policies",
+            Some(&owner_token),
+            Some(json!({"name": "dormant", "effect": "allow", "resource_pattern": "*", "action_pattern": "*", "enabled": false, "condition": mine})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let dormant = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/invitations",
+            Some(&owner_token),
+            Some(json!({"email": format!("boss-{}@elsewhere.test", Uuid::now_v7().simple()), "roles": ["owner"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let owner_invitation = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let stamp = Uuid::now_v7().simple().to_string();
+    let tries = [
+        (
+            "an allow policy giving me roles:manage",
+            Method::POST,
+            "/v1/policies".to_owned(),
+            json!({"name": format!("p1-{stamp}"), "effect": "allow", "resource_pattern": "roles", "action_pattern": "manage", "condition": mine}),
+            403,
+        ),
+        (
+            "an allow policy on every action of memories, which I do not hold",
+            Method::POST,
+            "/v1/policies".to_owned(),
+            json!({"name": format!("p2-{stamp}"), "effect": "allow", "resource_pattern": "memories", "action_pattern": "*"}),
+            403,
+        ),
+        (
+            "an allow policy on what I hold already",
+            Method::POST,
+            "/v1/policies".to_owned(),
+            json!({"name": format!("p3-{stamp}"), "effect": "allow", "resource_pattern": "policies", "action_pattern": "read"}),
+            201,
+        ),
+        (
+            "a deny policy (it narrows, so it grants nothing)",
+            Method::POST,
+            "/v1/policies".to_owned(),
+            json!({"name": format!("p4-{stamp}"), "effect": "deny", "resource_pattern": "memories", "action_pattern": "delete"}),
+            201,
+        ),
+        (
+            "enabling the dormant allow-everything policy",
+            Method::PATCH,
+            format!("/v1/policies/{dormant}"),
+            json!({"enabled": true}),
+            403,
+        ),
+        (
+            "a role that allows roles:manage (an invitation naming it would grant it)",
+            Method::POST,
+            "/v1/roles".to_owned(),
+            json!({"name": format!("r1-{stamp}"), "permissions": {"roles:manage": "allow"}}),
+            403,
+        ),
+        (
+            "a role that allows only what I hold",
+            Method::POST,
+            "/v1/roles".to_owned(),
+            json!({"name": format!("r2-{stamp}"), "permissions": {"policies:read": "allow"}}),
+            201,
+        ),
+        (
+            "a new link for an invitation that makes an owner",
+            Method::POST,
+            format!("/v1/invitations/{owner_invitation}/resend"),
+            json!({}),
+            403,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, method, path, body, expect) in tries {
+        let res = app
+            .send(method.clone(), &path, Some(&token), Some(body))
+            .await;
+        let got = res.status().as_u16();
+        if got != expect {
+            let text = res.text().await.unwrap_or_default();
+            failures.push(format!(
+                "{what} ({method} {path}): expected {expect}, got {got} {text}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Nothing of it took: the dormant policy sleeps, the invitation's link was not renewed
+    // (its mail was sent once), and I still cannot grant myself a role.
+    let policy: Value = app
+        .get(&format!("/v1/policies/{dormant}"), Some(&owner_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(policy["enabled"], false);
+    let invitation: Value = app
+        .get(
+            &format!("/v1/invitations/{owner_invitation}"),
+            Some(&owner_token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invitation["sent_count"], 1, "{invitation}");
+    let res = app
+        .send(
+            Method::PUT,
+            &format!("/v1/identities/{me}/roles"),
+            Some(&token),
+            Some(json!({"roles": ["owner"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // An owner may do all of it.
+    let res = app
+        .send(
+            Method::POST,
+            &format!("/v1/invitations/{owner_invitation}/resend"),
+            Some(&owner_token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_provider_hands_new_people_only_a_role_its_author_could_grant() {
+    let app = TestApp::spawn().await;
+    let owner = owner_ctx(&app.db, &app.acme).await;
+    let allow = |p: &str| (p.to_owned(), service::authz::engine::Effect::Allow);
+    service::roles::create(
+        &owner,
+        &app.db,
+        service::roles::RoleInput {
+            name: "sso-keeper".into(),
+            description: String::new(),
+            permissions: ["settings:read", "settings:create", "settings:update"]
+                .into_iter()
+                .map(allow)
+                .collect(),
+        },
+    )
+    .await
+    .unwrap();
+    let (_, email) = app.member(&app.acme, "sso-keeper").await;
+    let token = app.token("acme", &email).await;
+    let issuer = crate::helpers::oidc_provider().issuer();
+    let provider = |name: &str, role: &str| {
+        json!({"name": name, "issuer": issuer, "client_id": "c", "client_secret": "s",
+               "default_role": role, "jit_provisioning": true})
+    };
+    // An issuer the author controls would make admins of whoever it vouches for.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/sso/providers",
+            Some(&token),
+            Some(provider("Mine", "admin")),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/sso/providers",
+            Some(&token),
+            Some(provider("Mine", "sso-keeper")),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/sso/providers/{id}"),
+            Some(&token),
+            Some(json!({"default_role": "admin"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let owner_token = app.owner_token(&app.acme).await;
+    let seen: Value = app
+        .get(&format!("/v1/sso/providers/{id}"), Some(&owner_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["default_role"], "sso-keeper");
+}

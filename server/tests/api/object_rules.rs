@@ -620,3 +620,220 @@ async fn memories_a_rule_hides_are_missing_from_lists_searches_and_bulk_deletes(
     .unwrap();
     assert_eq!(live, 6, "the hidden ones are untouched");
 }
+
+/// One kind of object for [`every_kind_a_rule_hides_is_404_and_missing_from_its_list`]: how
+/// the owner makes one, where its list is, and a change that needs `change` on it.
+struct Kind {
+    module: &'static str,
+    list: &'static str,
+    path: &'static str,
+    create: fn(usize, &str) -> Value,
+    change: (&'static str, Method, &'static str, Option<Value>),
+}
+
+#[tokio::test]
+async fn every_kind_a_rule_hides_is_404_and_missing_from_its_list() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    // Someone who may do everything with these kinds, short of what the rules below take.
+    let mut permissions = Vec::new();
+    for module in ["roles", "policies", "invitations", "settings"] {
+        for action in ["read", "create", "update", "delete"] {
+            permissions.push((
+                format!("{module}:{action}"),
+                service::authz::engine::Effect::Allow,
+            ));
+        }
+    }
+    for p in [
+        "api_keys:read",
+        "api_keys:manage",
+        "api_keys:update",
+        "api_keys:delete",
+    ] {
+        permissions.push((p.to_owned(), service::authz::engine::Effect::Allow));
+    }
+    service::roles::create(
+        &owner_ctx(&app.db, &app.acme).await,
+        &app.db,
+        service::roles::RoleInput {
+            name: "keeper".into(),
+            description: String::new(),
+            permissions,
+        },
+    )
+    .await
+    .unwrap();
+    let (admin_id, email) = app.member(&app.acme, "keeper").await;
+    let kinds = [
+        Kind {
+            module: "roles",
+            list: "/v1/roles",
+            path: "/v1/roles",
+            create: |n, _| json!({"name": format!("rule-role-{n}"), "permissions": {"memories:read": "allow"}}),
+            change: (
+                "update",
+                Method::PATCH,
+                "",
+                Some(json!({"description": "changed"})),
+            ),
+        },
+        Kind {
+            module: "policies",
+            list: "/v1/policies",
+            path: "/v1/policies",
+            create: |n, _| json!({"name": format!("rule-policy-{n}"), "effect": "deny", "resource_pattern": "memories", "action_pattern": "delete"}),
+            change: (
+                "update",
+                Method::PATCH,
+                "",
+                Some(json!({"description": "changed"})),
+            ),
+        },
+        Kind {
+            module: "invitations",
+            list: "/v1/invitations",
+            path: "/v1/invitations",
+            create: |n, _| json!({"email": format!("rule-invitee-{n}-{}@acme.test", Uuid::now_v7().simple()), "roles": ["viewer"]}),
+            change: ("update", Method::POST, "/resend", None),
+        },
+        Kind {
+            module: "settings",
+            list: "/v1/sso/providers",
+            path: "/v1/sso/providers",
+            create: |n, issuer| json!({"name": format!("Rule IdP {n}"), "issuer": issuer, "client_id": "c", "client_secret": "s"}),
+            change: (
+                "update",
+                Method::PATCH,
+                "",
+                Some(json!({"name": "Renamed IdP"})),
+            ),
+        },
+    ];
+    let issuer = crate::helpers::oidc_provider().issuer();
+    for (k, kind) in kinds.iter().enumerate() {
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let res = app
+                .send(
+                    Method::POST,
+                    kind.path,
+                    Some(&owner),
+                    Some((kind.create)(k * 10 + n, &issuer)),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::CREATED, "{}", kind.module);
+            ids.push(json_of(res).await["id"].as_str().unwrap().to_owned());
+        }
+        let (hidden, frozen) = (ids[0].clone(), ids[1].clone());
+        let (action, method, suffix, body) = &kind.change;
+        policy(
+            &app,
+            &format!("hide a {}", kind.module),
+            "deny",
+            &format!("{}:read", kind.module),
+            resource_for(&hidden, admin_id),
+        )
+        .await;
+        policy(
+            &app,
+            &format!("freeze a {}", kind.module),
+            "deny",
+            &format!("{}:{action}", kind.module),
+            resource_for(&frozen, admin_id),
+        )
+        .await;
+        let admin = app.token("acme", &email).await;
+
+        let list = json_of(app.get(kind.list, Some(&admin)).await).await;
+        let listed: Vec<&str> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap())
+            .collect();
+        assert!(
+            !listed.contains(&hidden.as_str()),
+            "{}: {list}",
+            kind.module
+        );
+        assert!(listed.contains(&frozen.as_str()), "{}: {list}", kind.module);
+        let path = |id: &str| format!("{}/{id}", kind.path);
+        for (m, p, b) in [
+            (Method::GET, path(&hidden), None),
+            (
+                method.clone(),
+                format!("{}{suffix}", path(&hidden)),
+                body.clone(),
+            ),
+            (Method::DELETE, path(&hidden), None),
+        ] {
+            let res = app.send(m.clone(), &p, Some(&admin), b).await;
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{m} {p}");
+        }
+        let res = app.get(&path(&frozen), Some(&admin)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", kind.module);
+        let res = app
+            .send(
+                method.clone(),
+                &format!("{}{suffix}", path(&frozen)),
+                Some(&admin),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "{} {action}",
+            kind.module
+        );
+        // The owner, whom the policies do not name, still sees the hidden one.
+        let res = app.get(&path(&hidden), Some(&owner)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", kind.module);
+    }
+
+    // Another identity's API key is read and changed with api_keys:manage: a rule on its id
+    // hides it from the list of every key and from each route about it.
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&owner),
+            Some(json!({"name": "hidden key", "scopes": ["memories:read"]})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let key = json_of(res).await["id"].as_str().unwrap().to_owned();
+    let admin = app.token("acme", &email).await;
+    let res = app.get(&format!("/v1/api-keys/{key}"), Some(&admin)).await;
+    assert_eq!(res.status(), StatusCode::OK, "visible before the rule");
+    policy(
+        &app,
+        "hide a key",
+        "deny",
+        "api_keys:manage",
+        resource_for(&key, admin_id),
+    )
+    .await;
+    let list = json_of(app.get("/v1/api-keys?all=true", Some(&admin)).await).await;
+    assert!(
+        !list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == key.as_str()),
+        "{list}"
+    );
+    for (m, b) in [
+        (Method::GET, None),
+        (Method::PATCH, Some(json!({"name": "renamed"}))),
+        (Method::DELETE, None),
+    ] {
+        let res = app
+            .send(m.clone(), &format!("/v1/api-keys/{key}"), Some(&admin), b)
+            .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{m} key");
+    }
+    let res = app.get(&format!("/v1/api-keys/{key}"), Some(&owner)).await;
+    assert_eq!(json_of(res).await["status"], "active");
+}

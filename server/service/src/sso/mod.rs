@@ -12,11 +12,12 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::authz::perm;
+use crate::authz::{Permission, perm};
 use crate::ctx::Ctx;
-use crate::db::{Change, Db};
+use crate::db::Db;
 use crate::error::{Error, FieldError, Result};
 use crate::events::catalogue::types;
+use crate::resource::{Lifecycle, Resource, visible};
 use crate::{roles, validation};
 
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -71,7 +72,22 @@ pub struct Provider {
     pub updated_at: OffsetDateTime,
 }
 
-impl Provider {
+/// Identity providers are part of a tenant's settings.
+impl Resource for Provider {
+    const MODULE: &'static str = "settings";
+    const NOUN: &'static str = "identity provider";
+    const AUDIT_TYPE: &'static str = "sso_provider";
+    const READ: Permission = perm::SETTINGS_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::SSO_PROVIDER_CREATED,
+        updated: types::SSO_PROVIDER_UPDATED,
+        deleted: types::SSO_PROVIDER_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
     fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "id": self.id, "kind": self.kind, "name": self.name, "issuer": self.issuer,
@@ -81,6 +97,32 @@ impl Provider {
         })
     }
 
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from sso_providers where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(load(conn, tenant_id, Some(id))
+            .await?
+            .pop()
+            .map(|l| l.provider))
+    }
+}
+
+impl Provider {
     /// Whether `email`'s domain may sign in through this provider.
     pub fn allows_email(&self, email: &str) -> bool {
         if self.allowed_domains.is_empty() {
@@ -194,13 +236,16 @@ pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Provider>> {
         .await?
         .into_iter()
         .map(|l| l.provider)
+        .filter(|p| visible(ctx, tenant_id, p))
         .collect())
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Provider> {
-    let mut tx = db.read(ctx, perm::SETTINGS_READ).await?;
-    let tenant_id = tx.tenant_id;
-    Ok(load_one(tx.conn(), tenant_id, id).await?.provider)
+    let mut tx = db.read_object(ctx, perm::SETTINGS_READ).await?;
+    Ok(tx
+        .lookup::<Provider>(ctx, id, perm::SETTINGS_READ)
+        .await?
+        .into_inner())
 }
 
 /// The enabled providers of the tenant `slug`, for its sign-in page. Anyone may ask: a
@@ -394,7 +439,15 @@ fn check_domains(raw: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<Str
 }
 
 /// The default role's id; the owner role is never handed out automatically.
-async fn check_role(conn: &mut PgConnection, tenant_id: Uuid, name: &str) -> Result<Option<Uuid>> {
+/// The role new people signing in get: never the owner role, and only a role the caller
+/// could grant (a provider whose issuer the caller controls would otherwise hand it to
+/// anyone they like).
+async fn check_role(
+    ctx: &Ctx,
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    name: &str,
+) -> Result<Option<Uuid>> {
     let name = name.trim();
     if name.is_empty() {
         return Ok(None);
@@ -410,6 +463,7 @@ async fn check_role(conn: &mut PgConnection, tenant_id: Uuid, name: &str) -> Res
             "People signing in for the first time cannot become owners; choose another role.",
         ));
     }
+    roles::authorize_grants(ctx, std::slice::from_ref(&role))?;
     Ok(Some(role.id))
 }
 
@@ -504,6 +558,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: ProviderInput) -> Result<Provider
     let master = db.master_key()?.clone();
     let mut tx = db.change(ctx, perm::SETTINGS_CREATE).await?;
     let default_role_id = check_role(
+        ctx,
         tx.conn(),
         tenant_id,
         input.default_role.as_deref().unwrap_or(roles::MEMBER),
@@ -538,15 +593,8 @@ pub async fn create(ctx: &Ctx, db: &Db, input: ProviderInput) -> Result<Provider
     )
     .execute(tx.conn())
     .await?;
-    let provider = load_one(tx.conn(), tenant_id, id).await?.provider;
-    tx.record(Change {
-        action: types::SSO_PROVIDER_CREATED,
-        target_type: "sso_provider",
-        target_id: Some(id),
-        before: None,
-        after: Some(provider.snapshot()),
-    })
-    .await?;
+    let provider = tx.reread::<Provider>(id).await?;
+    tx.created(&provider).await?;
     tx.commit().await?;
     Ok(provider)
 }
@@ -564,13 +612,13 @@ fn name_taken(e: sqlx::Error) -> Error {
 
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Result<Provider> {
     let tenant_id = ctx.tenant_id()?;
-    ctx.authorize(
-        perm::SETTINGS_UPDATE,
-        crate::authz::Target::collection(tenant_id, "settings"),
-    )?;
-    // Read first (outside the change) to learn whether the issuer moves: discovery is a
-    // network call and must not run inside a transaction.
-    let seen = get(ctx, db, id).await?;
+    // Authorized on this provider and read first (outside the change) to learn whether the
+    // issuer moves: discovery is a network call and must not run inside a transaction,
+    // nor for a caller who may not change the provider.
+    let seen = db
+        .authorized::<Provider>(ctx, id, perm::SETTINGS_UPDATE)
+        .await?
+        .into_inner();
     let mut errors = Vec::new();
     if let Some(k) = &patch.kind
         && Kind::parse(k.trim()) != Some(seen.kind)
@@ -632,20 +680,12 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
     }
 
     let master = db.master_key()?.clone();
-    let mut tx = db.change(ctx, perm::SETTINGS_UPDATE).await?;
+    let mut tx = db.change_object(ctx, perm::SETTINGS_UPDATE).await?;
     // The audit trail's "before" is the row as this change found it, locked.
-    sqlx::query!(
-        "select 1 as locked from sso_providers where tenant_id = $1 and id = $2 for update",
-        tenant_id,
-        id
-    )
-    .fetch_optional(tx.conn())
-    .await?;
-    let current = load_one(tx.conn(), tenant_id, id).await?;
-    let before = current.provider;
+    let before = tx.lookup::<Provider>(id, perm::SETTINGS_UPDATE).await?;
     let default_role_id = match &patch.default_role {
-        Some(name) => check_role(tx.conn(), tenant_id, name).await?,
-        None => current.default_role_id,
+        Some(name) => check_role(ctx, tx.conn(), tenant_id, name).await?,
+        None => load_one(tx.conn(), tenant_id, id).await?.default_role_id,
     };
     let sealed = secret.map(|s| master.seal(s.as_bytes(), &secret_context(tenant_id, id)));
     sqlx::query!(
@@ -671,7 +711,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
     .execute(tx.conn())
     .await
     .map_err(name_taken)?;
-    let after = load_one(tx.conn(), tenant_id, id).await?.provider;
+    let after = tx.reread::<Provider>(id).await?;
     let mut after_snapshot = after.snapshot();
     if patch
         .client_secret
@@ -681,23 +721,17 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: ProviderInput) -> Resul
         // The audit trail says the secret changed, never what it is.
         after_snapshot["client_secret_changed"] = serde_json::Value::Bool(true);
     }
-    tx.record(Change {
-        action: types::SSO_PROVIDER_UPDATED,
-        target_type: "sso_provider",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: Some(after_snapshot),
-    })
-    .await?;
+    tx.changed(types::SSO_PROVIDER_UPDATED, &before, after_snapshot)
+        .await?;
     tx.commit().await?;
     Ok(after)
 }
 
 /// Deletes a provider and its links; the identities stay (with their passwords, if any).
 pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
-    let mut tx = db.change(ctx, perm::SETTINGS_DELETE).await?;
+    let mut tx = db.change_object(ctx, perm::SETTINGS_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let before = load_one(tx.conn(), tenant_id, id).await?.provider;
+    let before = tx.lookup::<Provider>(id, perm::SETTINGS_DELETE).await?;
     sqlx::query!(
         "delete from sso_providers where tenant_id = $1 and id = $2",
         tenant_id,
@@ -705,14 +739,7 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
     )
     .execute(tx.conn())
     .await?;
-    tx.record(Change {
-        action: types::SSO_PROVIDER_DELETED,
-        target_type: "sso_provider",
-        target_id: Some(id),
-        before: Some(before.snapshot()),
-        after: None,
-    })
-    .await?;
+    tx.deleted(&before).await?;
     tx.commit().await?;
     Ok(())
 }
