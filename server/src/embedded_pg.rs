@@ -6,6 +6,8 @@
 //! is started as our child on 127.0.0.1 with a free port and a password kept next to the
 //! data, and stopped with a fast shutdown when we stop. If we die without stopping it, the
 //! kernel sends it SIGINT (PR_SET_PDEATHSIG), so a crashed server leaves no orphan behind.
+//! If it dies without us asking (killed, out of memory) after it was ready, it is started
+//! again on the same port, a few times at most, and the pool reconnects.
 //! If a cluster is already running on the folder (another `tenantry` command), it is reused
 //! and left running.
 
@@ -16,7 +18,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -40,10 +43,22 @@ pub struct EmbeddedPostgres {
 
 #[derive(Debug)]
 struct ChildHandle {
-    pid: i32,
-    /// Receives once the child has exited (a Mutex so the handle can live in a static).
+    /// The running postmaster's pid (a new one after a restart).
+    pid: Arc<AtomicI32>,
+    /// Set once it was ready for connections: from then on an exit nobody asked for is
+    /// answered with a restart.
+    ready: Arc<AtomicBool>,
+    /// Set when we stop it: its exit is then the end.
+    stopping: Arc<AtomicBool>,
+    /// Receives once the child has exited for good (a Mutex so the handle can live in a
+    /// static).
     exited: std::sync::Mutex<mpsc::Receiver<()>>,
 }
+
+/// Restarts of a cluster that keeps dying are bounded: after this many within
+/// [`RESTART_WINDOW`], it stays down and requests are answered 503.
+const MAX_RESTARTS: usize = 5;
+const RESTART_WINDOW: Duration = Duration::from_secs(600);
 
 impl ChildHandle {
     fn wait_exit(&self, timeout: Duration) -> bool {
@@ -241,27 +256,31 @@ impl EmbeddedPostgres {
         if let Some(u) = &user {
             chown(&log_path, u)?;
         }
-        let mut cmd = Command::new(bin.join("postgres"));
-        cmd.arg("-D")
-            .arg(&pgdata)
-            .args(["-p", &port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", "unix_socket_directories="])
-            .args(["-c", "max_connections=200"]);
-        if options.ephemeral {
-            cmd.args([
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ]);
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        let child = spawn_tied_to_process(cmd, user.as_ref())?;
+        let program = bin.join("postgres");
+        let command = move || -> std::io::Result<Command> {
+            let mut cmd = Command::new(&program);
+            cmd.arg("-D")
+                .arg(&pgdata)
+                .args(["-p", &port.to_string()])
+                .args(["-c", "listen_addresses=127.0.0.1"])
+                .args(["-c", "unix_socket_directories="])
+                .args(["-c", "max_connections=200"]);
+            if options.ephemeral {
+                cmd.args([
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                ]);
+            }
+            cmd.stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log.try_clone()?);
+            Ok(cmd)
+        };
+        let child = spawn_supervised(command, user)?;
         let pg = EmbeddedPostgres {
             dir,
             port,
@@ -269,6 +288,9 @@ impl EmbeddedPostgres {
             child: Some(child),
         };
         pg.wait_ready(&log_path)?;
+        if let Some(child) = &pg.child {
+            child.ready.store(true, Ordering::SeqCst);
+        }
         tracing::info!(port, dir = %pg.dir.display(), "embedded PostgreSQL started");
         Ok(pg)
     }
@@ -301,6 +323,11 @@ impl EmbeddedPostgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The pid of the postmaster we started and supervise, if we did.
+    pub fn pid(&self) -> Option<i32> {
+        self.child.as_ref().map(|c| c.pid.load(Ordering::SeqCst))
     }
 
     /// A connection URL for `database` as the cluster's superuser.
@@ -376,12 +403,14 @@ impl EmbeddedPostgres {
         let Some(child) = self.child.take() else {
             return;
         };
+        child.stopping.store(true, Ordering::SeqCst);
+        let pid = child.pid.load(Ordering::SeqCst);
         // SAFETY: sending a signal to our own child's pid.
-        unsafe { libc::kill(child.pid, libc::SIGINT) };
+        unsafe { libc::kill(pid, libc::SIGINT) };
         if !child.wait_exit(Duration::from_secs(30)) {
             tracing::warn!("PostgreSQL did not stop in 30 s; sending SIGQUIT");
             // SAFETY: as above.
-            unsafe { libc::kill(child.pid, libc::SIGQUIT) };
+            unsafe { libc::kill(child.pid.load(Ordering::SeqCst), libc::SIGQUIT) };
             child.wait_exit(Duration::from_secs(10));
         }
         tracing::info!("embedded PostgreSQL stopped");
@@ -499,43 +528,92 @@ fn running_port(pgdata: &Path) -> Option<u16> {
     lines.get(3)?.trim().parse().ok()
 }
 
-/// Spawns `cmd` from a thread that lives exactly as long as the child, with
-/// PR_SET_PDEATHSIG so the child gets SIGINT if that thread (that is, this process) dies.
-fn spawn_tied_to_process(mut cmd: Command, user: Option<&RunAs>) -> Result<ChildHandle> {
-    if let Some(u) = user {
-        cmd.uid(u.uid).gid(u.gid);
-    }
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // Own process group: a Ctrl-C in the terminal reaches us, and we stop it in order.
-            libc::setpgid(0, 0);
-            Ok(())
-        });
-    }
+/// Starts the postmaster `command` builds from a thread that lives as long as it is
+/// supervised, with PR_SET_PDEATHSIG so the child gets SIGINT if that thread (that is, this
+/// process) dies. Once the child was ready, an exit nobody asked for (see
+/// [`ChildHandle::stopping`]) starts it again after a pause, at most [`MAX_RESTARTS`] times
+/// in [`RESTART_WINDOW`].
+fn spawn_supervised(
+    command: impl Fn() -> std::io::Result<Command> + Send + 'static,
+    user: Option<RunAs>,
+) -> Result<ChildHandle> {
+    let prepare = move |mut cmd: Command| {
+        if let Some(u) = &user {
+            cmd.uid(u.uid).gid(u.gid);
+        }
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Own process group: a Ctrl-C in the terminal reaches us, and we stop it in
+                // order.
+                libc::setpgid(0, 0);
+                Ok(())
+            });
+        }
+        cmd
+    };
+    let pid = Arc::new(AtomicI32::new(0));
+    let ready = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::new(AtomicBool::new(false));
     let (pid_tx, pid_rx) = mpsc::channel();
     let (exit_tx, exit_rx) = mpsc::channel();
+    let (pid_w, ready_r, stopping_r) = (pid.clone(), ready.clone(), stopping.clone());
     std::thread::Builder::new()
         .name("embedded-postgres".into())
-        .spawn(move || match cmd.spawn() {
-            Ok(mut child) => {
-                let _ = pid_tx.send(Ok(child.id() as i32));
-                let _ = child.wait();
-                let _ = exit_tx.send(());
+        .spawn(move || {
+            let mut restarts: Vec<Instant> = Vec::new();
+            let mut first = Some(pid_tx);
+            loop {
+                match command().and_then(|cmd| prepare(cmd).spawn()) {
+                    Ok(mut child) => {
+                        pid_w.store(child.id() as i32, Ordering::SeqCst);
+                        if let Some(tx) = first.take() {
+                            let _ = tx.send(Ok(()));
+                        }
+                        let status = child.wait();
+                        if stopping_r.load(Ordering::SeqCst) || !ready_r.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        tracing::error!(?status, "embedded PostgreSQL exited unexpectedly");
+                    }
+                    Err(e) => {
+                        if let Some(tx) = first.take() {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                        tracing::error!(error = %e, "embedded PostgreSQL could not be started again");
+                    }
+                }
+                restarts.retain(|t| t.elapsed() < RESTART_WINDOW);
+                if restarts.len() >= MAX_RESTARTS {
+                    tracing::error!(
+                        "embedded PostgreSQL died {MAX_RESTARTS} times in {} s; leaving it down",
+                        RESTART_WINDOW.as_secs()
+                    );
+                    break;
+                }
+                restarts.push(Instant::now());
+                // Its old backends notice the postmaster is gone and leave; a new one cannot
+                // start while they still hold the shared memory.
+                std::thread::sleep(Duration::from_millis(500 << restarts.len()));
+                if stopping_r.load(Ordering::SeqCst) {
+                    break;
+                }
+                tracing::warn!("starting embedded PostgreSQL again");
             }
-            Err(e) => {
-                let _ = pid_tx.send(Err(e));
-            }
+            let _ = exit_tx.send(());
         })?;
-    let pid = pid_rx
+    pid_rx
         .recv()
         .map_err(|_| anyhow!("the PostgreSQL spawner thread died"))?
         .context("start postgres")?;
     Ok(ChildHandle {
         pid,
+        ready,
+        stopping,
         exited: std::sync::Mutex::new(exit_rx),
     })
 }

@@ -289,3 +289,61 @@ async fn pages_carry_a_content_security_policy_with_a_fresh_nonce() {
     }
     assert_ne!(nonces[0], nonces[1], "a nonce is used once");
 }
+
+/// Whether a fresh connection to `url` answers a query.
+async fn answers(url: &str) -> bool {
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sqlx::PgConnection::connect(url),
+    )
+    .await
+    {
+        Ok(Ok(mut conn)) => sqlx::query("select 1").execute(&mut conn).await.is_ok(),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn an_embedded_cluster_killed_under_the_server_is_started_again_and_a_stop_is_final() {
+    use server::embedded_pg::{EmbeddedPostgres, Options};
+    let dir = std::env::temp_dir().join(format!("tenantry-test-{}-restart", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let start_dir = dir.clone();
+    let mut pg = tokio::task::spawn_blocking(move || {
+        EmbeddedPostgres::start(&start_dir, Options { ephemeral: true })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let url = pg.url("postgres");
+    assert!(answers(&url).await);
+    let first = pg.pid().expect("we started it");
+
+    // Killed as the OOM killer or a stray `pkill` would: no shutdown, no warning.
+    // SAFETY: a signal to the postmaster this test started.
+    assert_eq!(unsafe { libc::kill(first, libc::SIGKILL) }, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if pg.pid() != Some(first) && answers(&url).await {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster did not come back within 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Stopped on purpose, it stays down.
+    let mut pg = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        pg
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(!answers(&url).await, "a stopped cluster was started again");
+    pg.stop();
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&dir);
+}
