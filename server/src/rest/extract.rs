@@ -2,10 +2,10 @@
 //! needs a signed-in tenant member, `Caller` takes anyone (its `Ctx` may be anonymous).
 //! Body, query and path rejections become problem+json like every other error.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use service::{Ctx, Principal};
@@ -57,16 +57,77 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let json = json_content_type(req.headers());
+        let (method, path) = (req.method().clone(), full_path(req.uri(), req.extensions()));
+        let ctx = req.extensions().get::<Ctx>().cloned();
+        let refused = |e: Response| refused_before_input(&method, &path, ctx.as_ref()).unwrap_or(e);
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|e| refused(e.into_response()))?;
         if !json {
-            return Err(json_rejection(JsonRejection::MissingJsonContentType(
-                Default::default(),
+            return Err(refused(json_rejection(
+                JsonRejection::MissingJsonContentType(Default::default()),
             )));
         }
-        parse(&bytes).map(Json)
+        parse(&bytes).map(Json).map_err(refused)
     }
+}
+
+/// The answer to a request whose input cannot be read, when its caller may not do what the
+/// route does at all: 403, as a well-formed request would get, so a caller without the right
+/// learns nothing from the input's errors (a viewer gets 403, never 422). The route's module
+/// comes from its path; a caller holding any right to change that module (or to read it,
+/// for a read) gets the input's own error.
+fn refused_before_input(method: &Method, path: &str, ctx: Option<&Ctx>) -> Option<Response> {
+    let ctx = ctx?;
+    if !matches!(ctx.principal, Principal::Member(_)) {
+        return None;
+    }
+    let (module, read) = module_of(method, path)?;
+    let tenant_id = ctx.tenant_id().ok()?;
+    let actions: &[&str] = if read {
+        &["read"]
+    } else {
+        &["create", "update", "delete", "manage"]
+    };
+    let target = || service::authz::Target::collection(tenant_id, module);
+    let allowed = actions.iter().any(|a| {
+        service::authz::Permission::parse(&format!("{module}:{a}"))
+            .is_some_and(|p| ctx.authorize_quietly(p, target()).is_ok())
+    });
+    (!allowed).then(|| {
+        ApiError(service::Error::Forbidden {
+            action: format!("{module}:{}", if read { "read" } else { "change" }),
+        })
+        .into_response()
+    })
+}
+
+/// The request's path as the client sent it (a nested router sees only its own part).
+fn full_path(uri: &axum::http::Uri, extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri.path(), |o| o.0.path())
+        .to_owned()
+}
+
+/// The permission module a `/v1` route acts on, and whether it only reads; `None` for
+/// routes any signed-in caller (or anyone) may call.
+fn module_of(method: &Method, path: &str) -> Option<(&'static str, bool)> {
+    let rest = path.strip_prefix("/v1/")?;
+    let first = rest.split('/').next()?;
+    let read = matches!(*method, Method::GET | Method::HEAD) || path.ends_with("/search");
+    let module = match first {
+        "api-keys" if path.ends_with("/test") => return None,
+        "api-keys" => "api_keys",
+        "sso" if path.contains("/login/") => return None,
+        "sso" => "settings",
+        "invitations" if path.ends_with("/accept") || path.ends_with("/validate") => return None,
+        "identities" | "groups" if path.ends_with("/roles") && !read => "roles",
+        other => service::authz::catalog::MODULES
+            .iter()
+            .find(|m| **m == other)?,
+    };
+    Some((module, read))
 }
 
 /// An optional body: absent (no `content-type`) is `None`; present, it must parse.
@@ -135,25 +196,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let refused = |parts: &Parts, e: Response| {
+            let path = full_path(&parts.uri, &parts.extensions);
+            refused_before_input(&parts.method, &path, parts.extensions.get::<Ctx>()).unwrap_or(e)
+        };
         if let Some(field) = parts
             .uri
             .query()
             .and_then(|q| crate::nul::in_form(q.as_bytes()))
         {
-            return Err(ApiError(crate::nul::error(&field)).into_response());
+            let e = ApiError(crate::nul::error(&field)).into_response();
+            return Err(refused(parts, e));
         }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(Query(v)),
-            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(rejection(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                e.body_text(),
-            )),
-            Err(e) => Err(rejection(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                e.body_text(),
-            )),
+            Err(e) => {
+                let e = rejection(StatusCode::BAD_REQUEST, "invalid_query", e.body_text());
+                Err(refused(parts, e))
+            }
         }
     }
 }
@@ -166,12 +226,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
-            // A malformed id names nothing that exists.
+            // A malformed id names nothing that exists (and a caller without the right is
+            // told so first, as for an id that does exist).
             Err(PathRejection::FailedToDeserializePathParams(_)) => {
-                Err(ApiError(service::Error::NotFound {
+                let e = ApiError(service::Error::NotFound {
                     resource: "resource",
                 })
-                .into_response())
+                .into_response();
+                let path = full_path(&parts.uri, &parts.extensions);
+                Err(
+                    refused_before_input(&parts.method, &path, parts.extensions.get::<Ctx>())
+                        .unwrap_or(e),
+                )
             }
             Err(e) => Err(rejection(
                 StatusCode::BAD_REQUEST,

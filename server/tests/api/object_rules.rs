@@ -837,3 +837,78 @@ async fn every_kind_a_rule_hides_is_404_and_missing_from_its_list() {
     let res = app.get(&format!("/v1/api-keys/{key}"), Some(&owner)).await;
     assert_eq!(json_of(res).await["status"], "active");
 }
+
+#[tokio::test]
+async fn input_that_cannot_be_read_is_not_explained_to_a_caller_without_the_right() {
+    let app = TestApp::spawn().await;
+    let (_, email) = app.member(&app.acme, "viewer").await;
+    let viewer = app.token("acme", &email).await;
+    let (_, email) = app.member(&app.acme, "admin").await;
+    let admin = app.token("acme", &email).await;
+    let id = app.acme.owner_id;
+    // Bodies that do not parse (a field missing, a wrong type, an unknown field), a body that
+    // is not JSON, a query that does not parse, and an id that is not one.
+    let cases: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::POST, "/v1/roles".into(), Some(json!({}))),
+        (
+            Method::POST,
+            "/v1/policies".into(),
+            Some(json!({"priority": "high"})),
+        ),
+        (
+            Method::POST,
+            "/v1/webhooks".into(),
+            Some(json!({"name": "x", "colour": "red"})),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/identities/{id}"),
+            Some(json!({"display_name": 7})),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/identities/{id}/roles"),
+            Some(json!({"roles": "owner"})),
+        ),
+        (Method::DELETE, "/v1/identities/not-an-id".into(), None),
+        (Method::GET, "/v1/audit?limit=lots".into(), None),
+    ];
+    for (method, path, body) in &cases {
+        let res = app
+            .send(method.clone(), path, Some(&viewer), body.clone())
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "viewer: {method} {path}"
+        );
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/identities"))
+        .bearer_auth(&viewer)
+        .header("content-type", "text/plain")
+        .body("email=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "viewer: a body that is not JSON"
+    );
+
+    // Someone who may make such changes is told what is wrong with the input.
+    for (method, path, expect) in [
+        (
+            Method::POST,
+            "/v1/webhooks",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (Method::GET, "/v1/audit?limit=lots", StatusCode::BAD_REQUEST),
+    ] {
+        let body = (method == Method::POST).then(|| json!({"name": "x", "colour": "red"}));
+        let res = app.send(method.clone(), path, Some(&admin), body).await;
+        assert_eq!(res.status(), expect, "admin: {method} {path}");
+    }
+}
