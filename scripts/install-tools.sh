@@ -21,10 +21,9 @@ if ! have_version wasm-bindgen "0.2.130"; then
   echo "==> installing wasm-bindgen-cli 0.2.130 (about 6 minutes, once)"
   cargo install wasm-bindgen-cli --version 0.2.130
 fi
-if ! have_version wasm-opt "116"; then
-  echo "==> installing wasm-opt 0.116.1 (binaryen 116; about 20 minutes, once)"
-  cargo install --locked wasm-opt --version 0.116.1
-fi
+# wasm-opt (which cargo-leptos runs on every release build) comes with the npm package
+# `binaryen` in package.json: prebuilt, run by node, installed below in seconds instead of
+# compiling binaryen for 11-20 minutes. The Makefile puts node_modules/.bin first on PATH.
 if [ "${TENANTRY_NEED_SQLX_CLI:-0}" = 1 ] && ! have_version sqlx "0.9.0"; then
   echo "==> installing sqlx-cli 0.9.0"
   cargo install sqlx-cli --version 0.9.0 --no-default-features --features postgres,rustls --locked
@@ -69,4 +68,6 @@ npm_install() { # folder
 }
 npm_install .
 npm_install end2end
+./node_modules/.bin/wasm-opt --version 2>&1 | grep -q "version 132" \
+  || { echo "wasm-opt from npm's binaryen 132 is missing: run npm install at the repository root" >&2; exit 1; }
 echo "==> build tools ready"
