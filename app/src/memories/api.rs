@@ -91,27 +91,19 @@ fn short_id(id: uuid::Uuid) -> String {
     )
 }
 
-/// The names of the memories' owners, looked up once each. An owner the caller may not
-/// read (or that is gone) shows as a short id: the names only decorate the list.
+/// The names of the memories' owners, read at once. An owner the caller may not read (or
+/// that is gone) shows as a short id: the names only decorate the list.
 #[cfg(feature = "ssr")]
 async fn owner_labels(
     ctx: &service::Ctx,
     db: &service::Db,
-    owners: Vec<uuid::Uuid>,
+    mut owners: Vec<uuid::Uuid>,
 ) -> HashMap<uuid::Uuid, String> {
-    let mut labels = HashMap::new();
-    for id in owners {
-        if labels.contains_key(&id) || labels.len() >= 50 {
-            continue;
-        }
-        let label = match service::identities::get(ctx, db, id).await {
-            Ok(i) if !i.display_name.is_empty() => i.display_name,
-            Ok(i) => i.email.or(i.external_id).unwrap_or_else(|| short_id(id)),
-            Err(_) => short_id(id),
-        };
-        labels.insert(id, label);
-    }
-    labels
+    owners.sort();
+    owners.dedup();
+    service::identities::labels(ctx, db, &owners)
+        .await
+        .unwrap_or_default()
 }
 
 #[cfg(feature = "ssr")]

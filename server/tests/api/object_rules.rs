@@ -912,3 +912,51 @@ async fn input_that_cannot_be_read_is_not_explained_to_a_caller_without_the_righ
         assert_eq!(res.status(), expect, "admin: {method} {path}");
     }
 }
+
+#[tokio::test]
+async fn owner_labels_for_a_list_leave_out_whom_a_rule_hides() {
+    let app = TestApp::spawn().await;
+    let (admin_id, _) = app.member(&app.acme, "admin").await;
+    let (hidden, _) = app.member(&app.acme, "member").await;
+    policy(
+        &app,
+        "hide one person",
+        "deny",
+        "identities:read",
+        resource_for(&hidden.to_string(), admin_id),
+    )
+    .await;
+    let admin = crate::helpers::member_ctx(&app.db, app.acme.id, admin_id).await;
+    let other_tenants = app.globex.owner_id;
+    let labels = service::identities::labels(
+        &admin,
+        &app.db,
+        &[app.acme.owner_id, hidden, other_tenants, Uuid::now_v7()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(labels.len(), 1, "{labels:?}");
+    assert_eq!(labels[&app.acme.owner_id], "Owner");
+    // A caller who may not read identities at all gets no names, and no error.
+    let (agent, _) = app.member(&app.acme, "member").await;
+    let mut without = service::roles::RoleInput {
+        name: "no-directory".into(),
+        ..Default::default()
+    };
+    without.permissions = vec![(
+        "memories:read".into(),
+        service::authz::engine::Effect::Allow,
+    )];
+    let owner = owner_ctx(&app.db, &app.acme).await;
+    service::roles::create(&owner, &app.db, without)
+        .await
+        .unwrap();
+    service::roles::set_identity_roles(&owner, &app.db, agent, vec!["no-directory".into()])
+        .await
+        .unwrap();
+    let blind = crate::helpers::member_ctx(&app.db, app.acme.id, agent).await;
+    let labels = service::identities::labels(&blind, &app.db, &[app.acme.owner_id])
+        .await
+        .unwrap();
+    assert!(labels.is_empty());
+}
