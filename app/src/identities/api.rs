@@ -303,16 +303,11 @@ pub async fn identity_choices() -> Result<Vec<IdentityChoice>, AppError> {
             .items
             .into_iter()
             .map(|i| {
-                let label = if !i.display_name.is_empty() {
-                    match &i.email {
-                        Some(email) => format!("{} ({email})", i.display_name),
-                        None => i.display_name.clone(),
+                let label = match &i.email {
+                    Some(email) if !i.display_name.is_empty() => {
+                        format!("{} ({email})", i.display_name)
                     }
-                } else {
-                    i.email
-                        .clone()
-                        .or_else(|| i.external_id.clone())
-                        .unwrap_or_else(|| i.id.to_string())
+                    _ => i.label(),
                 };
                 IdentityChoice {
                     id: i.id.to_string(),

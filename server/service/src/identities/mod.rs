@@ -1,0 +1,529 @@
+//! Identities: the people and agents of a tenant.
+//!
+//! Invariants kept here: email is unique per tenant ignoring case, external id is unique per
+//! tenant, a user always has an email, a tenant always keeps at least one active owner, and
+//! nobody disables, deletes or demotes themselves.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::auth::passwords;
+use crate::authz::{Permission, Target, perm};
+use crate::ctx::Ctx;
+use crate::db::{Change, ChangeTx, Db};
+use crate::error::{Error, FieldError, Result, unique_violation};
+use crate::events::catalogue::types;
+use crate::pagination::{self, Page};
+use crate::resource::{Authorized, Lifecycle, Resource, visible};
+use crate::roles;
+use crate::validation;
+
+mod changes;
+mod create;
+
+pub use changes::*;
+pub use create::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    User,
+    Agent,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::User => "user",
+            Kind::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "user" => Some(Kind::User),
+            "agent" => Some(Kind::Agent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Disabled,
+    Deleted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+            Status::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "active" => Some(Status::Active),
+            "disabled" => Some(Status::Disabled),
+            "deleted" => Some(Status::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// An identity as callers see it. It has no password hash: that never leaves this module.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Identity {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub kind: Kind,
+    /// Names of the roles held directly, sorted.
+    pub roles: Vec<String>,
+    pub metadata: Value,
+    pub status: Status,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl Identity {
+    pub(crate) fn snapshot(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// What screens call it: its display name, else its email, else its external id, else
+    /// its id.
+    pub fn label(&self) -> String {
+        if !self.display_name.is_empty() {
+            return self.display_name.clone();
+        }
+        self.email
+            .clone()
+            .or_else(|| self.external_id.clone())
+            .unwrap_or_else(|| self.id.to_string())
+    }
+
+    /// Whether the identity holds the owner role directly (see [`roles::is_owner`] for
+    /// "directly or through a group", which the owner guards use).
+    pub fn is_owner(&self) -> bool {
+        self.roles.iter().any(|r| r == roles::OWNER)
+    }
+}
+
+impl Resource for Identity {
+    const MODULE: &'static str = "identities";
+    const NOUN: &'static str = "identity";
+    const READ: Permission = perm::IDENTITIES_READ;
+    const EVENTS: Lifecycle = Lifecycle {
+        created: types::IDENTITY_CREATED,
+        updated: types::IDENTITY_UPDATED,
+        deleted: types::IDENTITY_DELETED,
+    };
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// An identity owns itself, so a policy can let people edit their own profile; its
+    /// metadata is there for rules on it.
+    fn target(&self, tenant_id: Uuid) -> Target {
+        Target {
+            tenant_id,
+            kind: Self::MODULE,
+            id: Some(self.id),
+            owner: Some(self.id),
+            metadata: Some(self.metadata.clone()),
+        }
+    }
+
+    fn snapshot(&self) -> Value {
+        Identity::snapshot(self)
+    }
+
+    async fn fetch(
+        conn: &mut PgConnection,
+        tenant_id: Uuid,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Self>> {
+        if lock {
+            let found = sqlx::query_scalar!(
+                "select id from identities where tenant_id = $1 and id = $2 for update",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *conn)
+            .await?;
+            if found.is_none() {
+                return Ok(None);
+            }
+        }
+        match fetch(conn, tenant_id, id).await {
+            Ok(identity) => Ok(Some(identity)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+struct Row {
+    tenant_id: Uuid,
+    id: Uuid,
+    external_id: Option<String>,
+    email: Option<String>,
+    display_name: String,
+    kind: String,
+    roles: Vec<String>,
+    metadata: Value,
+    status: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    deleted_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<Row> for Identity {
+    type Error = Error;
+
+    fn try_from(r: Row) -> Result<Identity> {
+        let bad = |what: &str, v: &str| {
+            Error::Internal(format!("identity {}: unknown {what} {v:?}", r.id))
+        };
+        Ok(Identity {
+            kind: Kind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?,
+            roles: r.roles,
+            status: Status::parse(&r.status).ok_or_else(|| bad("status", &r.status))?,
+            id: r.id,
+            tenant_id: r.tenant_id,
+            external_id: r.external_id,
+            email: r.email,
+            display_name: r.display_name,
+            metadata: r.metadata,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+        })
+    }
+}
+
+/// Which identities a list shows. The default hides deleted ones (they are in the trash).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    #[default]
+    Present,
+    Active,
+    Disabled,
+    Deleted,
+    All,
+}
+
+impl StatusFilter {
+    pub fn parse(s: &str) -> Option<StatusFilter> {
+        Some(match s {
+            "" | "present" => StatusFilter::Present,
+            "active" => StatusFilter::Active,
+            "disabled" => StatusFilter::Disabled,
+            "deleted" => StatusFilter::Deleted,
+            "all" => StatusFilter::All,
+            _ => return None,
+        })
+    }
+
+    fn as_sql(self) -> &'static str {
+        match self {
+            StatusFilter::Present => "present",
+            StatusFilter::Active => "active",
+            StatusFilter::Disabled => "disabled",
+            StatusFilter::Deleted => "deleted",
+            StatusFilter::All => "all",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Substring of email, display name or external id, case-insensitive.
+    pub q: Option<String>,
+    pub status: StatusFilter,
+    pub kind: Option<Kind>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// `%text%` for LIKE, with the pattern characters in `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Page<Identity>> {
+    let limit = pagination::limit(query.limit)?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(pagination::decode_cursor)
+        .transpose()?;
+    let pattern = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(contains_pattern);
+    let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
+    let tenant_id = tx.tenant_id;
+    // Rows a rule on the object hides are skipped, and the page filled from further on.
+    let mut page = pagination::Filtered::new(limit, after);
+    while let Some((after, take)) = page.next_batch() {
+        let rows = list_batch(
+            tx.conn(),
+            tenant_id,
+            &query,
+            pattern.as_deref(),
+            after,
+            take,
+        )
+        .await?;
+        let rows = rows
+            .into_iter()
+            .map(Identity::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        page.take(rows, |i| i.id, |i| visible(ctx, tenant_id, i));
+    }
+    Ok(page.finish(|i| i.id))
+}
+
+async fn list_batch(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    query: &ListQuery,
+    pattern: Option<&str>,
+    after: Option<Uuid>,
+    take: i64,
+) -> Result<Vec<Row>> {
+    Ok(sqlx::query_as!(
+        Row,
+        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
+                  array(select r.name from identity_roles ir
+                        join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
+                        where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
+                        order by r.name) as "roles!",
+                  i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
+           from identities i
+           where i.tenant_id = $1
+             and ($2::text is null or i.search_text like $2)
+             and (case $3::text when 'present' then i.status <> 'deleted'
+                                when 'all' then true
+                                else i.status = $3 end)
+             and ($4::text is null or i.kind = $4)
+             and ($5::uuid is null or i.id < $5)
+           order by i.id desc
+           limit $6"#,
+        tenant_id,
+        pattern,
+        query.status.as_sql(),
+        query.kind.map(Kind::as_str),
+        after,
+        take,
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
+    let mut tx = db.read_object(ctx, perm::IDENTITIES_READ).await?;
+    Ok(tx
+        .lookup::<Identity>(ctx, id, perm::IDENTITIES_READ)
+        .await?
+        .into_inner())
+}
+
+/// The labels ([`Identity::label`]) of those of `ids` the caller may see, read at once (a
+/// list shows its owners' names without a read per row). Identities it may not see, or that
+/// are gone, are left out.
+pub async fn labels(ctx: &Ctx, db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+    let tenant_id = ctx.tenant_id()?;
+    let module = Target::collection(tenant_id, Identity::MODULE);
+    if ids.is_empty()
+        || ctx
+            .authorize_quietly(perm::IDENTITIES_READ, module)
+            .is_err()
+    {
+        return Ok(HashMap::new());
+    }
+    let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
+    let rows = sqlx::query_as!(
+        Row,
+        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
+                  array(select r.name from identity_roles ir
+                        join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
+                        where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
+                        order by r.name) as "roles!",
+                  i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
+           from identities i where i.tenant_id = $1 and i.id = any($2)"#,
+        tenant_id,
+        ids
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let mut labels = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let identity = Identity::try_from(row)?;
+        if visible(ctx, tenant_id, &identity) {
+            labels.insert(identity.id, identity.label());
+        }
+    }
+    Ok(labels)
+}
+
+pub(crate) async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Identity> {
+    sqlx::query_as!(
+        Row,
+        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
+                  array(select r.name from identity_roles ir
+                        join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
+                        where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
+                        order by r.name) as "roles!",
+                  i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
+           from identities i where i.tenant_id = $1 and i.id = $2"#,
+        tenant_id,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(Error::NotFound {
+        resource: "identity",
+    })?
+    .try_into()
+}
+
+/// The identity with this email (case-insensitive) in the caller's tenant.
+/// The caller's own identity: everyone may read themselves, whatever their permissions (or
+/// their API key's scopes).
+pub async fn me(ctx: &Ctx, db: &Db) -> Result<Identity> {
+    let caller = ctx.caller()?;
+    let mut tx = db.begin_tenant(caller.tenant_id).await?;
+    fetch(&mut tx, caller.tenant_id, caller.identity_id).await
+}
+
+pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> {
+    let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
+    let tenant_id = tx.tenant_id;
+    let id = sqlx::query_scalar!(
+        "select id from identities where tenant_id = $1 and lower(email) = lower($2)",
+        tenant_id,
+        email.trim()
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .ok_or(Error::NotFound {
+        resource: "identity with this email",
+    })?;
+    Ok(tx
+        .lookup::<Identity>(ctx, id, perm::IDENTITIES_READ)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound {
+                resource: "identity with this email",
+            },
+            other => other,
+        })?
+        .into_inner())
+}
+
+/// Locks the identity's row for the rest of the transaction and returns it.
+pub(crate) async fn fetch_for_update(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Identity> {
+    let found = sqlx::query_scalar!(
+        "select id from identities where tenant_id = $1 and id = $2 for update",
+        tenant_id,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if found.is_none() {
+        return Err(Error::NotFound {
+            resource: "identity",
+        });
+    }
+    fetch(conn, tenant_id, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("Ada"), "%ada%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+
+    #[test]
+    fn new_identity_validation_collects_every_error() {
+        let err = validate_new(NewIdentity {
+            email: Some("nope".into()),
+            display_name: Some("x".repeat(201)),
+            metadata: Some(serde_json::json!([1])),
+            password: Some("short".into()),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        let fields: Vec<_> = err
+            .field_errors()
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect();
+        assert_eq!(fields, ["email", "display_name", "metadata", "password"]);
+    }
+
+    #[test]
+    fn users_need_email_agents_need_a_name() {
+        let user = validate_new(NewIdentity::default()).err().unwrap();
+        assert_eq!(user.field_errors()[0].field, "email");
+        let agent = validate_new(NewIdentity {
+            kind: Some(Kind::Agent),
+            ..Default::default()
+        })
+        .err()
+        .unwrap();
+        assert_eq!(agent.field_errors()[0].field, "display_name");
+        let ok = validate_new(NewIdentity {
+            kind: Some(Kind::Agent),
+            display_name: Some("indexer".into()),
+            ..Default::default()
+        })
+        .ok()
+        .unwrap();
+        assert_eq!(
+            (ok.kind, ok.roles, ok.email),
+            (Kind::Agent, vec!["member".to_owned()], None)
+        );
+    }
+}
