@@ -115,7 +115,10 @@ fn full_path(uri: &axum::http::Uri, extensions: &axum::http::Extensions) -> Stri
 fn module_of(method: &Method, path: &str) -> Option<(&'static str, bool)> {
     let rest = path.strip_prefix("/v1/")?;
     let first = rest.split('/').next()?;
-    let read = matches!(*method, Method::GET | Method::HEAD) || path.ends_with("/search");
+    // Searching memories and verifying the audit chain are reads sent as POST.
+    let read = matches!(*method, Method::GET | Method::HEAD)
+        || path.ends_with("/search")
+        || path.ends_with("/audit/verify");
     let module = match first {
         "api-keys" if path.ends_with("/test") => return None,
         "api-keys" => "api_keys",

@@ -911,6 +911,30 @@ async fn input_that_cannot_be_read_is_not_explained_to_a_caller_without_the_righ
         let res = app.send(method.clone(), path, Some(&admin), body).await;
         assert_eq!(res.status(), expect, "admin: {method} {path}");
     }
+    // Verifying the chain is a read sent as POST: a reader of the trail who may change
+    // nothing is told what is wrong with the input.
+    service::roles::create(
+        &owner_ctx(&app.db, &app.acme).await,
+        &app.db,
+        service::roles::RoleInput {
+            name: "trail-reader".into(),
+            description: String::new(),
+            permissions: vec![("audit:read".into(), service::authz::engine::Effect::Allow)],
+        },
+    )
+    .await
+    .unwrap();
+    let (_, email) = app.member(&app.acme, "trail-reader").await;
+    let reader = app.token("acme", &email).await;
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/audit/verify",
+            Some(&reader),
+            Some(json!({"from_seq": "first"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
