@@ -11,6 +11,31 @@ pub struct FieldErrorView {
     pub message: String,
 }
 
+/// The kinds of failure a screen treats in a way of its own, read from the error's stable
+/// code (the service's `Error::code`); every other code is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    Forbidden,
+    Unauthenticated,
+    Internal,
+    Unavailable,
+    Other,
+}
+
+impl ErrorKind {
+    fn of(code: &str) -> ErrorKind {
+        match code {
+            "not_found" => ErrorKind::NotFound,
+            "forbidden" => ErrorKind::Forbidden,
+            "unauthenticated" => ErrorKind::Unauthenticated,
+            "internal" => ErrorKind::Internal,
+            "unavailable" => ErrorKind::Unavailable,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
@@ -38,14 +63,20 @@ impl AppError {
             .map(|f| f.message.clone())
     }
 
+    /// What kind of failure this is, for screens that answer some kinds in a way of their
+    /// own (a "not found" card, a hidden section).
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::of(&self.code)
+    }
+
     pub fn is_unauthenticated(&self) -> bool {
-        self.code == "unauthenticated"
+        self.kind() == ErrorKind::Unauthenticated
     }
 
     /// The banner text: the message, plus the request id for errors worth reporting.
     pub fn banner(&self) -> String {
         match &self.request_id {
-            Some(id) if self.code == "internal" || self.code == "unavailable" => {
+            Some(id) if matches!(self.kind(), ErrorKind::Internal | ErrorKind::Unavailable) => {
                 format!("{} (request id {id})", self.message)
             }
             _ => self.message.clone(),
@@ -123,5 +154,24 @@ mod ssr {
                 request_id: crate::server::request_id(),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_read_from_the_stable_codes() {
+        assert_eq!(AppError::new("not_found", "x").kind(), ErrorKind::NotFound);
+        assert_eq!(AppError::new("forbidden", "x").kind(), ErrorKind::Forbidden);
+        assert_eq!(AppError::new("email_taken", "x").kind(), ErrorKind::Other);
+        assert!(AppError::new("unauthenticated", "x").is_unauthenticated());
+        let mut broke = AppError::new("internal", "Broke");
+        broke.request_id = Some("r1".into());
+        assert_eq!(broke.banner(), "Broke (request id r1)");
+        let mut refused = AppError::new("forbidden", "No");
+        refused.request_id = Some("r1".into());
+        assert_eq!(refused.banner(), "No", "a refusal is not worth reporting");
     }
 }

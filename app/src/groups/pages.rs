@@ -169,7 +169,7 @@ pub fn GroupPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|r| match r {
-                Err(e) if e.code == "not_found" => view! {
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! {
                     <NotFound what="Group" back="/groups" back_label="Back to groups"/>
                 }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),

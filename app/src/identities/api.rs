@@ -107,7 +107,7 @@ pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
     .await
     {
         Ok(page) => Some(Ok(page.items)),
-        Err(e) if e.code == "forbidden" => None,
+        Err(e) if e.kind() == crate::error::ErrorKind::Forbidden => None,
         Err(e) => Some(Err(e)),
     };
     Ok(IdentityDetail {

@@ -253,7 +253,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || detail.get().map(|result| match result {
-                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! { <NotFoundCard/> }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(detail) => view! {
                     <Title text=format!("{} · Identities · Tenantry", detail.identity.label())/>
@@ -592,7 +592,7 @@ pub fn EditIdentityPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || detail.get().map(|result| match result {
-                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! { <NotFoundCard/> }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(detail) => view! { <EditForm identity=detail.identity/> }.into_any(),
             })}

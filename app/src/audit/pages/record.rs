@@ -11,7 +11,7 @@ pub fn AuditRecordPage() -> impl IntoView {
         <div class="mb-6"><A href="/audit" attr:class=BACK>"← Audit trail"</A></div>
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|result| match result {
-                Err(e) if e.code == "not_found" => view! {
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! {
                     <NotFound what="Audit record" text="The link may be wrong, or the record is older than this tenant keeps records." back="/audit" back_label="Back to the audit trail"/>
                 }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),

@@ -51,7 +51,7 @@ pub fn MemoryPage() -> impl IntoView {
         {move || actions.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|result| match result {
-                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! { <NotFoundCard/> }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(m) => {
                     let doomed = m.id.clone();
@@ -200,7 +200,7 @@ pub fn EditMemoryPage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|result| match result {
-                Err(e) if e.code == "not_found" => view! { <NotFoundCard/> }.into_any(),
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! { <NotFoundCard/> }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(m) => view! { <EditForm memory=m/> }.into_any(),
             })}

@@ -359,7 +359,7 @@ pub fn WebhookPage() -> impl IntoView {
         })}
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|r| match r {
-                Err(e) if e.code == "not_found" => view! {
+                Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! {
                     <NotFound what="Webhook" text="It may have been deleted, or the link is wrong." back="/webhooks" back_label="Back to webhooks"/>
                 }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
