@@ -34,7 +34,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     view! {
         <Title text="API keys · Tenantry"/>
         <PageHeader title="API keys" subtitle="Keys let programs call the API as you, limited to the scopes you choose. Send one as Authorization: Bearer or X-API-Key.">
-            {can("api_keys:manage").then(|| view! {
+            {can(crate::auth::perm::API_KEYS_MANAGE).then(|| view! {
                 {move || if all() {
                     view! { <A href="/api-keys" attr:class=BTN_SECONDARY>"Show my keys"</A> }.into_any()
                 } else {
@@ -66,7 +66,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
-            {can("api_keys:create").then(|| view! {
+            {can(crate::auth::perm::API_KEYS_CREATE).then(|| view! {
                 <section class=format!("{CARD} p-6") aria-labelledby="new-key-heading">
                     <h2 id="new-key-heading" class="mb-3 text-base font-semibold text-slate-900">"New key"</h2>
                     {move || form.banner().get().map(|m| view! { <div class="mb-3"><ErrorBanner message=m/></div> })}
@@ -89,7 +89,8 @@ pub fn ApiKeysPage() -> impl IntoView {
 
 #[component]
 fn KeyTable(keys: Vec<ApiKeyView>, all: bool, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
-    let may_revoke = can("api_keys:delete") || can("api_keys:manage");
+    let may_revoke =
+        can(crate::auth::perm::API_KEYS_DELETE) || can(crate::auth::perm::API_KEYS_MANAGE);
     view! {
         <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Keys">
             <table class="mt-3 min-w-full divide-y divide-slate-200 text-sm">

@@ -39,8 +39,8 @@ pub struct SignIn {
 impl UserView {
     /// Whether the admin holds `permission` (e.g. `identities:create`). The server decides
     /// every call; this only hides what would be refused.
-    pub fn can(&self, permission: &str) -> bool {
-        self.permissions.iter().any(|p| p == permission)
+    pub fn can(&self, permission: super::perm::Perm) -> bool {
+        self.permissions.iter().any(|p| p == permission.key())
     }
 
     pub fn roles_label(&self) -> String {

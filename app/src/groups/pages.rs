@@ -96,7 +96,7 @@ pub fn GroupsPage() -> impl IntoView {
                                     tree(&page.groups, None, 0)
                                 }}
                             </section>
-                            {can("groups:create").then(|| view! {
+                            {can(crate::auth::perm::GROUPS_CREATE).then(|| view! {
                                 <section class=format!("{CARD} p-6") aria-labelledby="new-group-heading">
                                     <h2 id="new-group-heading" class="mb-3 text-base font-semibold text-slate-900">"New group"</h2>
                                     {move || form.banner().get().map(|m| view! { <div class="mb-3"><ErrorBanner message=m/></div> })}
@@ -249,7 +249,7 @@ fn GroupDetailView(
                                             <A href=format!("/identities/{}", m.identity_id) attr:class=LINK>{m.label.clone()}</A>
                                             <span class="ml-2 text-xs text-slate-600">{m.kind.clone()}</span>
                                         </div>
-                                        {can("groups:manage").then(|| view! {
+                                        {can(crate::auth::perm::GROUPS_MANAGE).then(|| view! {
                                             <ActionForm action=remove attr:aria-label=remove_label>
                                                 <input type="hidden" name="id" value=gid.clone()/>
                                                 <input type="hidden" name="identity_id" value=m.identity_id.clone()/>
@@ -261,7 +261,7 @@ fn GroupDetailView(
                             </ul>
                         }.into_any()
                     }}
-                    {can("groups:manage").then(|| view! {
+                    {can(crate::auth::perm::GROUPS_MANAGE).then(|| view! {
                         <ActionForm action=add attr:class="mt-4 flex flex-wrap items-end gap-3" attr:aria-label="Add a member">
                             <input type="hidden" name="id" value=id_add.clone()/>
                             <div class="min-w-64 flex-1">
@@ -271,7 +271,7 @@ fn GroupDetailView(
                         </ActionForm>
                     })}
                 </section>
-                {can("groups:update").then(|| view! {
+                {can(crate::auth::perm::GROUPS_UPDATE).then(|| view! {
                     <section class=format!("{CARD} p-6") aria-labelledby="edit-heading">
                         <h2 id="edit-heading" class="mb-3 text-base font-semibold text-slate-900">"Name, kind and place"</h2>
                         {move || edit.banner().get().map(|m| view! { <div class="mb-3"><ErrorBanner message=m/></div> })}
@@ -290,7 +290,7 @@ fn GroupDetailView(
                 <section class=format!("{CARD} p-6") aria-labelledby="group-roles-heading">
                     <h2 id="group-roles-heading" class="text-base font-semibold text-slate-900">"Roles"</h2>
                     <p class="mt-1 text-xs text-slate-600">"Held by every member of this group and of the groups below it."</p>
-                    {if can("roles:manage") && !detail.all_roles.is_empty() {
+                    {if can(crate::auth::perm::ROLES_MANAGE) && !detail.all_roles.is_empty() {
                         view! {
                             <ActionForm action=roles attr:class="mt-3 space-y-3" attr:aria-label="Group roles">
                                 <input type="hidden" name="id" value=id_roles.clone()/>
@@ -314,7 +314,7 @@ fn GroupDetailView(
                         view! { <p class="mt-2 text-sm text-slate-700">{if g.roles.is_empty() { "None".to_owned() } else { g.roles.join(", ") }}</p> }.into_any()
                     }}
                 </section>
-                {can("groups:delete").then(|| view! {
+                {can(crate::auth::perm::GROUPS_DELETE).then(|| view! {
                     <section class=format!("{CARD} p-6")>
                         <A href=format!("/groups/{id_delete}?confirm=delete") attr:class=BTN_GHOST_DANGER>"Delete group…"</A>
                     </section>

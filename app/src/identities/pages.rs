@@ -52,7 +52,7 @@ pub fn IdentitiesPage() -> impl IntoView {
     view! {
         <Title text="Identities · Tenantry"/>
         <PageHeader title="Identities" subtitle="People and agents of this tenant.">
-            {can("identities:create").then(|| view! { <A href="/identities/new" attr:class=BTN_PRIMARY>"New identity"</A> })}
+            {can(crate::auth::perm::IDENTITIES_CREATE).then(|| view! { <A href="/identities/new" attr:class=BTN_PRIMARY>"New identity"</A> })}
         </PageHeader>
         {move || match done().as_deref() {
             Some("deleted") => Some(view! { <div class="mb-4"><SuccessBanner message="Identity moved to the trash. You can restore it from the trash filter."/></div> }.into_any()),
@@ -290,7 +290,10 @@ fn Detail(
     roles_action: ServerAction<SetIdentityRoles>,
 ) -> impl IntoView {
     let i = detail.identity;
-    let (can_update, can_delete) = (can("identities:update"), can("identities:delete"));
+    let (can_update, can_delete) = (
+        can(crate::auth::perm::IDENTITIES_UPDATE),
+        can(crate::auth::perm::IDENTITIES_DELETE),
+    );
     let manage = can_update || can_delete;
     let deleted = i.status == "deleted";
     let (next_status, toggle_label) = if i.status == "disabled" {
@@ -393,7 +396,7 @@ fn RolesCard(
     all: Vec<String>,
     action: ServerAction<SetIdentityRoles>,
 ) -> impl IntoView {
-    let editable = can("roles:manage") && !all.is_empty();
+    let editable = can(crate::auth::perm::ROLES_MANAGE) && !all.is_empty();
     view! {
         <section class=format!("{CARD} p-6") aria-labelledby="roles-heading">
             <h2 id="roles-heading" class="text-base font-semibold text-slate-900">"Roles"</h2>
@@ -442,7 +445,7 @@ fn MemoriesCard(id: String, memories: Result<Vec<MemoryView>, AppError>) -> impl
         <section class=format!("{CARD} p-6") aria-labelledby="memories-heading">
             <div class="flex items-center justify-between gap-3">
                 <h2 id="memories-heading" class="text-base font-semibold text-slate-900">"Memories"</h2>
-                {can("memories:create").then(|| view! { <A href=new attr:class=LINK>"New memory"</A> })}
+                {can(crate::auth::perm::MEMORIES_CREATE).then(|| view! { <A href=new attr:class=LINK>"New memory"</A> })}
             </div>
             {match memories {
                 Err(e) => view! { <p class="mt-2 text-sm text-slate-600">{e.banner()}</p> }.into_any(),

@@ -93,7 +93,7 @@ fn InvitationsBody(
                     }.into_any()
                 }}
             </section>
-            {can("invitations:create").then(|| view! {
+            {can(crate::auth::perm::INVITATIONS_CREATE).then(|| view! {
                 <section class=format!("{CARD} p-6") aria-labelledby="invite-heading">
                     <h2 id="invite-heading" class="mb-3 text-base font-semibold text-slate-900">"Invite someone"</h2>
                     {move || form.banner().get().map(|m| view! { <div class="mb-3"><ErrorBanner message=m/></div> })}
@@ -178,7 +178,7 @@ fn InvitationRow(
                 <p class="text-xs text-slate-600">{detail}</p>
             </div>
             <div class="flex gap-2">
-                {(open && can("invitations:update")).then(|| {
+                {(open && can(crate::auth::perm::INVITATIONS_UPDATE)).then(|| {
                     let (id, label) = (invitation.id.clone(), format!("Resend to {email}"));
                     view! {
                         <ActionForm action=resend>
@@ -187,7 +187,7 @@ fn InvitationRow(
                         </ActionForm>
                     }
                 })}
-                {(pending && can("invitations:delete")).then(|| {
+                {(pending && can(crate::auth::perm::INVITATIONS_DELETE)).then(|| {
                     let (id, label) = (invitation.id.clone(), format!("Revoke the invitation of {email}"));
                     view! {
                         <ActionForm action=revoke>

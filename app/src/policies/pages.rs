@@ -33,7 +33,7 @@ pub fn PoliciesPage() -> impl IntoView {
         <Title text="Policies · Tenantry"/>
         <PageHeader title="Policies" subtitle="Rules above or below the roles. The highest priority decides; at equal priority deny beats allow; nothing that allows means deny.">
             <A href="/policies/simulator" attr:class=BTN_SECONDARY>"Simulator"</A>
-            {can("policies:create").then(|| view! { <A href="/policies/new" attr:class=BTN_PRIMARY>"New policy"</A> })}
+            {can(crate::auth::perm::POLICIES_CREATE).then(|| view! { <A href="/policies/new" attr:class=BTN_PRIMARY>"New policy"</A> })}
         </PageHeader>
         {move || query.read().get("deleted").map(|_| view! { <div class="mb-4"><SuccessBanner message="Policy deleted. Its history stays; you can restore it from there."/></div> })}
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
@@ -150,9 +150,9 @@ fn PolicyEditor(
     });
     let editable = !deleted
         && if p.id.is_empty() {
-            can("policies:create")
+            can(crate::auth::perm::POLICIES_CREATE)
         } else {
-            can("policies:update")
+            can(crate::auth::perm::POLICIES_UPDATE)
         };
     let title = if p.id.is_empty() && !deleted {
         "New policy".to_owned()
@@ -173,7 +173,10 @@ fn PolicyEditor(
         },
     );
     let select_class = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-indigo-600";
-    let (policy_id, can_delete) = (p.id.clone(), !p.id.is_empty() && can("policies:delete"));
+    let (policy_id, can_delete) = (
+        p.id.clone(),
+        !p.id.is_empty() && can(crate::auth::perm::POLICIES_DELETE),
+    );
     let subtitle = if deleted {
         "This policy was deleted. Restore a version below to bring it back.".to_owned()
     } else if p.version > 0 {
@@ -252,7 +255,7 @@ fn History(
     id: String,
     restore: ServerAction<RestorePolicy>,
 ) -> impl IntoView {
-    let restorable = can("policies:update");
+    let restorable = can(crate::auth::perm::POLICIES_UPDATE);
     view! {
         <section class=format!("{CARD} p-6") aria-labelledby="history-heading">
             <h2 id="history-heading" class="text-base font-semibold text-slate-900">"History"</h2>
@@ -319,7 +322,7 @@ pub fn SimulatorPage() -> impl IntoView {
                     <div>
                         <label for="field-action" class="block text-sm font-medium text-slate-800">"Action"</label>
                         <select id="field-action" name="action" class=select_class>
-                            {PERMISSIONS.iter().map(|p| view! { <option value=*p>{*p}</option> }).collect_view()}
+                            {crate::auth::perm::ALL.iter().map(|p| view! { <option value=p.key()>{p.key()}</option> }).collect_view()}
                         </select>
                     </div>
                     <TextField name="resource_owner" label="Resource owner (email, optional)" kind="email" error=field("resource_owner")/>
@@ -339,65 +342,6 @@ pub fn SimulatorPage() -> impl IntoView {
         </div>
     }
 }
-
-/// Every permission, for the simulator's action list (the catalogue, in its order).
-const PERMISSIONS: [&str; 55] = [
-    "identities:read",
-    "identities:create",
-    "identities:update",
-    "identities:delete",
-    "identities:manage",
-    "groups:read",
-    "groups:create",
-    "groups:update",
-    "groups:delete",
-    "groups:manage",
-    "roles:read",
-    "roles:create",
-    "roles:update",
-    "roles:delete",
-    "roles:manage",
-    "policies:read",
-    "policies:create",
-    "policies:update",
-    "policies:delete",
-    "policies:manage",
-    "invitations:read",
-    "invitations:create",
-    "invitations:update",
-    "invitations:delete",
-    "invitations:manage",
-    "api_keys:read",
-    "api_keys:create",
-    "api_keys:update",
-    "api_keys:delete",
-    "api_keys:manage",
-    "sessions:read",
-    "sessions:create",
-    "sessions:update",
-    "sessions:delete",
-    "sessions:manage",
-    "memories:read",
-    "memories:create",
-    "memories:update",
-    "memories:delete",
-    "memories:manage",
-    "webhooks:read",
-    "webhooks:create",
-    "webhooks:update",
-    "webhooks:delete",
-    "webhooks:manage",
-    "audit:read",
-    "audit:create",
-    "audit:update",
-    "audit:delete",
-    "audit:manage",
-    "settings:read",
-    "settings:create",
-    "settings:update",
-    "settings:delete",
-    "settings:manage",
-];
 
 #[component]
 fn SimulationResult(result: SimulationView) -> impl IntoView {

@@ -21,7 +21,7 @@ pub fn RolesListPage() -> impl IntoView {
     view! {
         <Title text="Roles · Tenantry"/>
         <PageHeader title="Roles" subtitle="What each role allows or denies. People and groups hold roles.">
-            {can("roles:create").then(|| view! { <A href="/roles/new" attr:class=BTN_PRIMARY>"New role"</A> })}
+            {can(crate::auth::perm::ROLES_CREATE).then(|| view! { <A href="/roles/new" attr:class=BTN_PRIMARY>"New role"</A> })}
         </PageHeader>
         {move || query.read().get("deleted").map(|_| view! { <div class="mb-4"><SuccessBanner message="Role deleted."/></div> })}
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
@@ -111,9 +111,9 @@ fn RoleEditor(role: Option<RoleView>, catalogue: CatalogueView) -> impl IntoView
     let system = role.as_ref().and_then(|r| r.system.clone());
     let editable = system.is_none()
         && if role.is_some() {
-            can("roles:update")
+            can(crate::auth::perm::ROLES_UPDATE)
         } else {
-            can("roles:create")
+            can(crate::auth::perm::ROLES_CREATE)
         };
     let title = match &role {
         None => "New role".to_owned(),
@@ -134,7 +134,7 @@ fn RoleEditor(role: Option<RoleView>, catalogue: CatalogueView) -> impl IntoView
         .as_ref()
         .map(|r| r.description.clone())
         .unwrap_or_default();
-    let deletable = role.is_some() && system.is_none() && can("roles:delete");
+    let deletable = role.is_some() && system.is_none() && can(crate::auth::perm::ROLES_DELETE);
     let delete_id = id.clone();
     view! {
         <Title text=format!("{title} · Roles · Tenantry")/>

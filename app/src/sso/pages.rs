@@ -63,7 +63,10 @@ fn SettingsBody(
 ) -> impl IntoView {
     let edited = view.providers.iter().find(|p| p.id == editing).cloned();
     let roles = view.roles.clone();
-    let (may_update, may_create) = (can("settings:update"), can("settings:create"));
+    let (may_update, may_create) = (
+        can(crate::auth::perm::SETTINGS_UPDATE),
+        can(crate::auth::perm::SETTINGS_CREATE),
+    );
     view! {
         <div class="grid gap-6 lg:grid-cols-3">
             <div class="space-y-6 lg:col-span-2">
@@ -165,10 +168,10 @@ fn ProviderRow(provider: ProviderView, delete: ServerAction<DeleteSsoProvider>) 
                     </dl>
                 </div>
                 <div class="flex items-center gap-2">
-                    {can("settings:update").then(|| view! {
+                    {can(crate::auth::perm::SETTINGS_UPDATE).then(|| view! {
                         <a href=edit_href class=BTN_SECONDARY aria-label=edit_label>"Edit"</a>
                     })}
-                    {can("settings:delete").then(|| view! {
+                    {can(crate::auth::perm::SETTINGS_DELETE).then(|| view! {
                         <ActionForm action=delete>
                             <input type="hidden" name="id" value=p.id.clone()/>
                             <button type="submit" class=BTN_GHOST_DANGER aria-label=delete_label

@@ -116,7 +116,7 @@ pub fn AuditPage() -> impl IntoView {
         Signal::derive(|| 0usize),
         Signal::derive(|| None::<Result<(), AppError>>),
     );
-    let readable = can("audit:read");
+    let readable = can(crate::auth::perm::AUDIT_READ);
     view! {
         <Title text="Audit trail · Tenantry"/>
         <PageHeader title="Audit trail" subtitle="Every change in this tenant: who did what to what, with the before and after. Each record is chained to the one before it by a hash, so an edit or a removal shows when the chain is verified.">

@@ -74,7 +74,10 @@ pub(super) fn MemoryDetail(
 ) -> impl IntoView {
     let m = memory;
     let deleted = m.deleted_at.is_some();
-    let (can_update, can_delete) = (can("memories:update"), can("memories:delete"));
+    let (can_update, can_delete) = (
+        can(crate::auth::perm::MEMORIES_UPDATE),
+        can(crate::auth::perm::MEMORIES_DELETE),
+    );
     let base = format!("/memories/{}", m.id);
     let action_id = m.id.clone();
     let row = |label: &'static str, value: String| {

@@ -85,7 +85,7 @@ pub fn MemoriesPage() -> impl IntoView {
     view! {
         <Title text="Memories · Tenantry"/>
         <PageHeader title="Memories" subtitle="What people and agents keep in mind, found again by meaning or by words.">
-            {can("memories:create").then(|| view! {
+            {can(crate::auth::perm::MEMORIES_CREATE).then(|| view! {
                 <A href=move || format!("/memories/new{}", query_string(&[("owner", owner())])) attr:class=BTN_PRIMARY>"New memory"</A>
             })}
         </PageHeader>
@@ -374,7 +374,7 @@ fn StatusStrip() -> impl IntoView {
                         Ok(s) => view! { <StatusLine status=s/> }.into_any(),
                     })}
                 </Transition>
-                {can("settings:update").then(|| view! {
+                {can(crate::auth::perm::SETTINGS_UPDATE).then(|| view! {
                     <Transition fallback=|| ()>
                         {move || settings.get().and_then(Result::ok).map(|s| view! { <DefaultTtlForm status=s save form/> })}
                     </Transition>

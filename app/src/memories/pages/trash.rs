@@ -49,7 +49,7 @@ pub fn TrashPage() -> impl IntoView {
             _ => None,
         }
     };
-    let may_delete = can("memories:delete");
+    let may_delete = can(crate::auth::perm::MEMORIES_DELETE);
     view! {
         <Title text="Trash · Memories · Tenantry"/>
         <PageHeader title="Memories" subtitle="What people and agents keep in mind, found again by meaning or by words."/>

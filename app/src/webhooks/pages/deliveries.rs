@@ -10,7 +10,7 @@ pub(super) fn DeliveryLog(
 ) -> impl IntoView {
     let wid = detail.webhook.id.clone();
     let enabled = detail.webhook.enabled;
-    let may_retry = can("webhooks:update");
+    let may_retry = can(crate::auth::perm::WEBHOOKS_UPDATE);
     let filters = {
         let wid = wid.clone();
         move || {
@@ -124,8 +124,9 @@ pub(super) fn AttemptLog(
 ) -> impl IntoView {
     let d = open.delivery;
     let close = webhook_href(&webhook, None, None, None);
-    let retryable =
-        enabled && can("webhooks:update") && matches!(d.status.as_str(), "failed" | "succeeded");
+    let retryable = enabled
+        && can(crate::auth::perm::WEBHOOKS_UPDATE)
+        && matches!(d.status.as_str(), "failed" | "succeeded");
     view! {
         <section class=format!("{CARD} mb-6 p-6") aria-labelledby="attempts-heading" data-testid="attempt-log">
             <div class="flex flex-wrap items-start justify-between gap-3">

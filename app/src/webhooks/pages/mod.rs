@@ -81,7 +81,7 @@ pub fn WebhooksPage() -> impl IntoView {
                                     view! { <WebhookTable rows=v.rows/> }.into_any()
                                 }}
                             </section>
-                            {can("webhooks:create").then(|| view! {
+                            {can(crate::auth::perm::WEBHOOKS_CREATE).then(|| view! {
                                 <section class=format!("{CARD} p-6") aria-labelledby="new-webhook-heading">
                                     <h2 id="new-webhook-heading" class="mb-3 text-base font-semibold text-slate-900">"New webhook"</h2>
                                     {move || form.banner().get().map(|m| view! { <div class="mb-3"><ErrorBanner message=m/></div> })}
@@ -393,7 +393,7 @@ fn WebhookDetail(
     view! {
         <PageHeader title=w.name.clone() subtitle=w.url.clone()>
             <StatusBadge status=state/>
-            {can("webhooks:update").then(|| {
+            {can(crate::auth::perm::WEBHOOKS_UPDATE).then(|| {
                 let id = ping_id;
                 view! {
                     <ActionForm action=ping>
@@ -417,12 +417,12 @@ fn WebhookDetail(
         {v.open.clone().map(|o| view! { <AttemptLog open=o webhook=w.id.clone() retry enabled=w.enabled/> })}
         <DeliveryLog detail=v.clone() status=status retry/>
         <div class="mt-6 grid gap-6 lg:grid-cols-2">
-            {can("webhooks:update").then(|| view! {
+            {can(crate::auth::perm::WEBHOOKS_UPDATE).then(|| view! {
                 <SettingsCard webhook=w.clone() update settings/>
                 <ReplayCard id=w.id.clone() replay form=replay_form/>
             })}
-            {can("webhooks:manage").then(|| view! { <SecretCard id=w.id.clone() rotate/> })}
-            {(can("webhooks:update") || can("webhooks:delete")).then(|| view! { <StateCard webhook=w.clone() enable delete/> })}
+            {can(crate::auth::perm::WEBHOOKS_MANAGE).then(|| view! { <SecretCard id=w.id.clone() rotate/> })}
+            {(can(crate::auth::perm::WEBHOOKS_UPDATE) || can(crate::auth::perm::WEBHOOKS_DELETE)).then(|| view! { <StateCard webhook=w.clone() enable delete/> })}
         </div>
     }
 }
@@ -508,7 +508,7 @@ fn StateCard(
                 "Enabling resumes the waiting deliveries; events that happened while it was disabled can be replayed."
             }}</p>
             <div class="flex flex-wrap gap-2">
-                {can("webhooks:update").then(|| {
+                {can(crate::auth::perm::WEBHOOKS_UPDATE).then(|| {
                     let id = id.clone();
                     view! {
                         <ActionForm action=enable>
@@ -520,7 +520,7 @@ fn StateCard(
                         </ActionForm>
                     }
                 })}
-                {can("webhooks:delete").then(|| view! { <DeleteButton id=id.clone() delete/> })}
+                {can(crate::auth::perm::WEBHOOKS_DELETE).then(|| view! { <DeleteButton id=id.clone() delete/> })}
             </div>
         </section>
     }
