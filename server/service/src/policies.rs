@@ -257,13 +257,14 @@ fn validate(input: PolicyInput, base: Option<&Policy>, prefix: &str) -> Result<V
         .action_pattern
         .or_else(|| base.map(|b| b.action_pattern.clone()))
         .unwrap_or_default();
-    if let Err(message) = check_patterns(resource_pattern.trim(), action_pattern.trim()) {
-        let which = if message.contains("resource") {
-            "resource_pattern"
-        } else {
-            "action_pattern"
-        };
-        errors.push(FieldError::new(&field(which), "unknown_pattern", message));
+    if let Err(wrong) = check_patterns(resource_pattern.trim(), action_pattern.trim()) {
+        for (part, message) in wrong {
+            errors.push(FieldError::new(
+                &field(part.field()),
+                "unknown_pattern",
+                message,
+            ));
+        }
     }
     let condition = match input.condition {
         Some(c) => c,

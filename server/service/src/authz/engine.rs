@@ -85,21 +85,45 @@ pub struct PolicySpec {
     pub enabled: bool,
 }
 
-/// Checks a policy's patterns against the catalogue.
-pub fn check_patterns(resource: &str, action: &str) -> Result<(), String> {
+/// Which half of a policy's pattern is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternPart {
+    Resource,
+    Action,
+}
+
+impl PatternPart {
+    /// The field of a policy that holds this half.
+    pub fn field(self) -> &'static str {
+        match self {
+            PatternPart::Resource => "resource_pattern",
+            PatternPart::Action => "action_pattern",
+        }
+    }
+}
+
+/// Checks a policy's patterns against the catalogue: what is wrong with each half.
+pub fn check_patterns(resource: &str, action: &str) -> Result<(), Vec<(PatternPart, String)>> {
+    let mut wrong = Vec::new();
     if resource != "*" && !MODULES.contains(&resource) {
-        return Err(format!(
-            "unknown resource \"{resource}\": use * or one of {}",
-            MODULES.join(", ")
+        wrong.push((
+            PatternPart::Resource,
+            format!(
+                "unknown resource \"{resource}\": use * or one of {}",
+                MODULES.join(", ")
+            ),
         ));
     }
     if action != "*" && !ACTIONS.contains(&action) {
-        return Err(format!(
-            "unknown action \"{action}\": use * or one of {}",
-            ACTIONS.join(", ")
+        wrong.push((
+            PatternPart::Action,
+            format!(
+                "unknown action \"{action}\": use * or one of {}",
+                ACTIONS.join(", ")
+            ),
         ));
     }
-    Ok(())
+    if wrong.is_empty() { Ok(()) } else { Err(wrong) }
 }
 
 struct CompiledRole {
@@ -972,16 +996,16 @@ mod tests {
     fn patterns_are_checked_against_the_catalogue() {
         assert!(check_patterns("*", "*").is_ok());
         assert!(check_patterns("memories", "read").is_ok());
-        assert!(
-            check_patterns("memory", "read")
-                .unwrap_err()
-                .contains("unknown resource")
-        );
-        assert!(
-            check_patterns("memories", "fly")
-                .unwrap_err()
-                .contains("unknown action")
-        );
+        let wrong = check_patterns("memory", "read").unwrap_err();
+        assert_eq!(wrong.len(), 1);
+        assert_eq!(wrong[0].0, PatternPart::Resource);
+        assert!(wrong[0].1.contains("unknown resource"), "{}", wrong[0].1);
+        let wrong = check_patterns("memories", "fly").unwrap_err();
+        assert_eq!(wrong[0].0.field(), "action_pattern");
+        // Both halves wrong: both are said, each for its field.
+        let wrong = check_patterns("memory", "fly").unwrap_err();
+        let parts: Vec<PatternPart> = wrong.iter().map(|(p, _)| *p).collect();
+        assert_eq!(parts, [PatternPart::Resource, PatternPart::Action]);
     }
 
     /// A reference implementation written straight from the README's algorithm.
