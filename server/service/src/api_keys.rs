@@ -119,17 +119,8 @@ impl Resource for ApiKey {
         id: Uuid,
         lock: bool,
     ) -> Result<Option<Self>> {
-        if lock {
-            let found = sqlx::query_scalar!(
-                "select id from api_keys where tenant_id = $1 and id = $2 for update",
-                tenant_id,
-                id
-            )
-            .fetch_optional(&mut *conn)
-            .await?;
-            if found.is_none() {
-                return Ok(None);
-            }
+        if lock && !crate::resource::lock_row(conn, "api_keys", tenant_id, id).await? {
+            return Ok(None);
         }
         Ok(load(conn, tenant_id, Some(id), None).await?.pop())
     }

@@ -69,6 +69,23 @@ pub trait Resource: Sized + Send {
     ) -> impl Future<Output = Result<Option<Self>>> + Send;
 }
 
+/// Locks row `id` of `table` in `tenant_id` until the transaction ends; false when there is
+/// no such row. For [`Resource::fetch`] with `lock`, before it reads the object.
+pub(crate) async fn lock_row(
+    conn: &mut PgConnection,
+    table: &'static str,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<bool> {
+    let sql = format!("select 1 from {table} where tenant_id = $1 and id = $2 for update");
+    Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .is_some())
+}
+
 /// An object the caller was allowed to act on with one permission. Only a lookup makes one.
 #[derive(Debug, Clone)]
 pub struct Authorized<R> {

@@ -161,17 +161,8 @@ impl Resource for Identity {
         id: Uuid,
         lock: bool,
     ) -> Result<Option<Self>> {
-        if lock {
-            let found = sqlx::query_scalar!(
-                "select id from identities where tenant_id = $1 and id = $2 for update",
-                tenant_id,
-                id
-            )
-            .fetch_optional(&mut *conn)
-            .await?;
-            if found.is_none() {
-                return Ok(None);
-            }
+        if lock && !crate::resource::lock_row(conn, "identities", tenant_id, id).await? {
+            return Ok(None);
         }
         match fetch(conn, tenant_id, id).await {
             Ok(identity) => Ok(Some(identity)),

@@ -82,17 +82,8 @@ impl Resource for Role {
         id: Uuid,
         lock: bool,
     ) -> Result<Option<Self>> {
-        if lock {
-            let found = sqlx::query_scalar!(
-                "select id from roles where tenant_id = $1 and id = $2 for update",
-                tenant_id,
-                id
-            )
-            .fetch_optional(&mut *conn)
-            .await?;
-            if found.is_none() {
-                return Ok(None);
-            }
+        if lock && !crate::resource::lock_row(conn, "roles", tenant_id, id).await? {
+            return Ok(None);
         }
         by_id(conn, tenant_id, id).await
     }
