@@ -28,6 +28,28 @@ pub async fn any_ctx() -> Result<Ctx, AppError> {
     Ok(ctx)
 }
 
+/// The service's input from a submitted form. A form that does not read is explained only
+/// to a caller holding some right to change `module`; anyone else gets 403, as a
+/// well-formed form would get them (the REST door answers the same).
+pub fn input<T>(
+    ctx: &Ctx,
+    module: &str,
+    form: impl TryInto<T, Error = service::Error>,
+) -> Result<T, AppError> {
+    form.try_into()
+        .map_err(|e| ctx.may_touch(module, false).err().unwrap_or(e).into())
+}
+
+/// A part of a page the caller may not be allowed to read: `None` when refused (the rest
+/// of the page still shows), any other failure is the page's.
+pub fn unless_forbidden<T>(result: Result<T, service::Error>) -> Result<Option<T>, AppError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(service::Error::Forbidden { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The URL people reach this server at (`TENANTRY_PUBLIC_URL`), provided by the server.
 #[derive(Clone, Debug)]
 pub struct PublicUrl(pub String);
@@ -81,6 +103,59 @@ pub async fn finish_form(
         }
         Err(e) => {
             flash_failure(form, &e, submitted).await;
+            Err(e)
+        }
+    }
+}
+
+/// Ends a form's server function that took a typed form: as [`finish_form`], keeping the
+/// form's text fields (never one whose name says password or secret) for a plain post.
+pub async fn finish<F: serde::Serialize>(
+    name: &str,
+    form: &F,
+    result: Result<String, AppError>,
+) -> Result<(), AppError> {
+    let kept = kept_values(form);
+    let pairs: Vec<(&str, &str)> = kept.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    finish_form(name, &pairs, result).await
+}
+
+/// The text fields of a submitted form that may be shown again: secrets are left out by
+/// their name (`password`, `new_password`, `client_secret`, ...).
+pub fn kept_values<F: serde::Serialize>(form: &F) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(form) else {
+        return Vec::new();
+    };
+    fields
+        .into_iter()
+        .filter(|(name, _)| !name.contains("password") && !name.contains("secret"))
+        .filter_map(|(name, value)| match value {
+            serde_json::Value::String(s) => Some((name, s)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Ends an action on an object (a button, a confirmation): on success the browser goes to
+/// `next`; a failure is flashed under `form` and a plain post goes `back` to the object's
+/// page, not to the confirmation dialog it came from.
+pub async fn finish_action(
+    form: &str,
+    result: Result<(), service::Error>,
+    next: &str,
+    back: &str,
+) -> Result<(), AppError> {
+    match result {
+        Ok(()) => {
+            leptos_axum::redirect(next);
+            Ok(())
+        }
+        Err(e) => {
+            let e = AppError::from(e);
+            flash_failure(form, &e, &[]).await;
+            if is_plain_form() {
+                leptos_axum::redirect(back);
+            }
             Err(e)
         }
     }

@@ -2,5 +2,6 @@
 //! enable, delete with confirmation, restore.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

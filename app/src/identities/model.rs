@@ -101,6 +101,60 @@ mod ssr {
         }
     }
 
+    impl From<service::pagination::Page<service::identities::Identity>> for IdentityPageView {
+        fn from(page: service::pagination::Page<service::identities::Identity>) -> Self {
+            IdentityPageView {
+                items: page.items.into_iter().map(Into::into).collect(),
+                next_cursor: page.next_cursor,
+            }
+        }
+    }
+
+    impl From<service::identities::Identity> for IdentityChoice {
+        /// "Name (email)" when it has both, else its label.
+        fn from(i: service::identities::Identity) -> Self {
+            let label = match &i.email {
+                Some(email) if !i.display_name.is_empty() => {
+                    format!("{} ({email})", i.display_name)
+                }
+                _ => i.label(),
+            };
+            IdentityChoice {
+                id: i.id.to_string(),
+                label,
+            }
+        }
+    }
+
+    impl IdentityDetail {
+        /// The page from what the caller may read: `None` for a part they may not.
+        pub fn new(
+            identity: service::identities::Identity,
+            activity: Option<Vec<service::audit_log::AuditRecord>>,
+            roles: Option<Vec<service::roles::Role>>,
+            keys: Option<Vec<service::api_keys::ApiKey>>,
+            memories: Option<Result<Vec<crate::memories::model::MemoryView>, AppError>>,
+        ) -> Self {
+            let active = |keys: Vec<service::api_keys::ApiKey>| {
+                keys.iter()
+                    .filter(|k| k.status == service::api_keys::Status::Active)
+                    .count()
+            };
+            IdentityDetail {
+                identity: identity.into(),
+                activity: activity
+                    .unwrap_or_default()
+                    .into_iter()
+                    .take(20)
+                    .map(Into::into)
+                    .collect(),
+                all_roles: roles.unwrap_or_default().into_iter().map(|r| r.name).collect(),
+                active_keys: keys.map(active),
+                memories,
+            }
+        }
+    }
+
     impl From<service::audit_log::AuditRecord> for ActivityView {
         fn from(r: service::audit_log::AuditRecord) -> Self {
             let actor = match (r.actor_type.as_str(), r.actor_label, r.actor_id) {

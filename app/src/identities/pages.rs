@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 
+use super::forms::IdentityQuery;
 use super::api::{
     CreateIdentity, DeleteIdentity, RestoreIdentity, RevokeIdentityKeys, SetIdentityRoles,
     SetIdentityStatus, UpdateIdentity, get_identity, list_identities,
@@ -47,7 +48,7 @@ pub fn IdentitiesPage() -> impl IntoView {
     let done = move || query.read().get("done");
     let page = Resource::new(
         move || (q(), status(), cursor()),
-        |(q, status, cursor)| list_identities(q, status, cursor),
+        |(q, status, cursor)| list_identities(IdentityQuery { q, status, cursor }),
     );
     view! {
         <Title text="Identities · Tenantry"/>

@@ -3,5 +3,6 @@
 //! with restore, the embedding status and the tenant's default expiry.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

@@ -78,28 +78,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 /// comes from its path; a caller holding any right to change that module (or to read it,
 /// for a read) gets the input's own error.
 fn refused_before_input(method: &Method, path: &str, ctx: Option<&Ctx>) -> Option<Response> {
-    let ctx = ctx?;
-    if !matches!(ctx.principal, Principal::Member(_)) {
-        return None;
-    }
     let (module, read) = module_of(method, path)?;
-    let tenant_id = ctx.tenant_id().ok()?;
-    let actions: &[&str] = if read {
-        &["read"]
-    } else {
-        &["create", "update", "delete", "manage"]
-    };
-    let target = || service::authz::Target::collection(tenant_id, module);
-    let allowed = actions.iter().any(|a| {
-        service::authz::Permission::parse(&format!("{module}:{a}"))
-            .is_some_and(|p| ctx.authorize_quietly(p, target()).is_ok())
-    });
-    (!allowed).then(|| {
-        ApiError(service::Error::Forbidden {
-            action: format!("{module}:{}", if read { "read" } else { "change" }),
-        })
-        .into_response()
-    })
+    let refused = ctx?.may_touch(module, read).err()?;
+    Some(ApiError(refused).into_response())
 }
 
 /// The request's path as the client sent it (a nested router sees only its own part).

@@ -12,6 +12,7 @@ use super::api::{
     CreateMemory, DeleteMemory, EmptyMemoryTrash, RestoreMemory, SetMemoryDefaultTtl, UpdateMemory,
     get_memory, list_memories, memory_status, search_memories,
 };
+use super::forms::{MemoryQuery, SearchQuery};
 use super::model::{Found, HitView, MODES, MemoryView, StatusView, TTL_CHOICES, segments};
 use crate::auth::can;
 use crate::components::forms::{FormState, IdentityPicker, TextArea, TextField, successes};
@@ -68,12 +69,13 @@ pub fn MemoriesPage() -> impl IntoView {
         move || (q(), mode(), tags(), owner(), trash(), cursor()),
         |(q, mode, tags, owner, trash, cursor)| async move {
             match q {
-                Some(q) => search_memories(q, Some(mode), owner, tags, trash)
+                Some(q) => search_memories(SearchQuery { q, mode: Some(mode), owner, tags, trash })
                     .await
                     .map(Found::Hits),
                 None => {
                     let state = if trash { "all" } else { "live" };
-                    list_memories(Some(state.to_owned()), owner, tags, cursor, None)
+                    let state = Some(state.to_owned());
+                    list_memories(MemoryQuery { state, owner, tags, cursor, limit: None })
                         .await
                         .map(Found::Page)
                 }

@@ -18,7 +18,10 @@ pub fn TrashPage() -> impl IntoView {
                 empty.version().get(),
             )
         },
-        |(cursor, ..)| list_memories(Some("deleted".to_owned()), None, None, cursor, None),
+        |(cursor, ..)| {
+            let state = Some("deleted".to_owned());
+            list_memories(MemoryQuery { state, cursor, ..Default::default() })
+        },
     );
     let status = Resource::new(|| (), |_| memory_status());
     let actions = FormState::new(

@@ -169,6 +169,35 @@ impl Ctx {
         self.decide_access(permission, target, true)
     }
 
+    /// Asked by a door whose input did not read, before it explains why: does the caller
+    /// hold any right to change `module` (to read it, when `read`)? Without one the answer
+    /// is 403, as a well-formed request would get, so a caller without the right learns
+    /// nothing from the input's errors. Callers that are not members are left to the
+    /// service (anonymous callers never reach a form; the system may do anything).
+    pub fn may_touch(&self, module: &str, read: bool) -> Result<()> {
+        let Principal::Member(caller) = &self.principal else {
+            return Ok(());
+        };
+        let actions: &[&str] = if read {
+            &["read"]
+        } else {
+            &["create", "update", "delete", "manage"]
+        };
+        let held = actions.iter().any(|action| {
+            Permission::parse(&format!("{module}:{action}")).is_some_and(|p| {
+                let target = Target::collection(caller.tenant_id, p.module);
+                self.authorize_quietly(p, target).is_ok()
+            })
+        });
+        if held {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                action: format!("{module}:{}", if read { "read" } else { "change" }),
+            })
+        }
+    }
+
     /// [`Ctx::authorize`] without the log line, for asking whether a wide grant holds
     /// before falling back to a narrower one (a denial there is expected, not news).
     pub fn authorize_quietly(&self, permission: Permission, target: Target) -> Result<()> {

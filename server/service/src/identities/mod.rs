@@ -22,6 +22,7 @@ use crate::pagination::{self, Page};
 use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::roles;
 use crate::validation;
+use crate::validation::Choice;
 
 mod changes;
 mod create;
@@ -43,14 +44,11 @@ impl Kind {
             Kind::Agent => "agent",
         }
     }
+}
 
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "user" => Some(Kind::User),
-            "agent" => Some(Kind::Agent),
-            _ => None,
-        }
-    }
+impl crate::validation::Choice for Kind {
+    const FIELD: &'static str = "kind";
+    const NAMES: &'static [(&'static str, Self)] = &[("user", Kind::User), ("agent", Kind::Agent)];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,18 +221,18 @@ pub enum StatusFilter {
     All,
 }
 
-impl StatusFilter {
-    pub fn parse(s: &str) -> Option<StatusFilter> {
-        Some(match s {
-            "" | "present" => StatusFilter::Present,
-            "active" => StatusFilter::Active,
-            "disabled" => StatusFilter::Disabled,
-            "deleted" => StatusFilter::Deleted,
-            "all" => StatusFilter::All,
-            _ => return None,
-        })
-    }
+impl crate::validation::Choice for StatusFilter {
+    const FIELD: &'static str = "status";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("present", StatusFilter::Present),
+        ("active", StatusFilter::Active),
+        ("disabled", StatusFilter::Disabled),
+        ("deleted", StatusFilter::Deleted),
+        ("all", StatusFilter::All),
+    ];
+}
 
+impl StatusFilter {
     fn as_sql(self) -> &'static str {
         match self {
             StatusFilter::Present => "present",

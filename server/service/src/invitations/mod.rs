@@ -49,17 +49,16 @@ impl Status {
             Status::Revoked => "revoked",
         }
     }
+}
 
-    pub fn parse(s: &str) -> Option<Status> {
-        [
-            Status::Pending,
-            Status::Accepted,
-            Status::Expired,
-            Status::Revoked,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
+impl crate::validation::Choice for Status {
+    const FIELD: &'static str = "status";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("pending", Status::Pending),
+        ("accepted", Status::Accepted),
+        ("expired", Status::Expired),
+        ("revoked", Status::Revoked),
+    ];
 }
 
 fn status_of(
@@ -517,6 +516,7 @@ pub async fn revoke(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Invitation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::Choice;
 
     #[test]
     fn tokens_round_trip_and_reject_garbage() {

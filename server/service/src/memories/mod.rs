@@ -384,16 +384,16 @@ pub enum State {
     All,
 }
 
-impl State {
-    pub fn parse(s: &str) -> Option<State> {
-        match s {
-            "live" => Some(State::Live),
-            "deleted" => Some(State::Deleted),
-            "all" => Some(State::All),
-            _ => None,
-        }
-    }
+impl crate::validation::Choice for State {
+    const FIELD: &'static str = "state";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("live", State::Live),
+        ("deleted", State::Deleted),
+        ("all", State::All),
+    ];
+}
 
+impl State {
     pub(crate) fn push(self, q: &mut QueryBuilder<Postgres>) {
         q.push(" and (m.expires_at is null or m.expires_at > now())");
         match self {

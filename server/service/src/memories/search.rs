@@ -43,16 +43,16 @@ pub enum Mode {
     Keyword,
 }
 
-impl Mode {
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "hybrid" => Some(Mode::Hybrid),
-            "semantic" => Some(Mode::Semantic),
-            "keyword" => Some(Mode::Keyword),
-            _ => None,
-        }
-    }
+impl crate::validation::Choice for Mode {
+    const FIELD: &'static str = "mode";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("hybrid", Mode::Hybrid),
+        ("semantic", Mode::Semantic),
+        ("keyword", Mode::Keyword),
+    ];
+}
 
+impl Mode {
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Hybrid => "hybrid",

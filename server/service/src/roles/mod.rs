@@ -196,6 +196,24 @@ async fn load_roles(
         .collect())
 }
 
+/// A role's permission map as both doors receive it (`"module:action"` to `"allow"` or
+/// `"deny"`), read into effects; the first value that is neither is refused.
+pub fn read_effects(
+    permissions: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<(String, Effect)>> {
+    permissions
+        .into_iter()
+        .map(|(permission, effect)| match Effect::parse(effect.trim()) {
+            Some(e) => Ok((permission, e)),
+            None => Err(Error::validation(
+                "permissions",
+                "invalid_effect",
+                format!("\"{permission}\" must be \"allow\" or \"deny\", not \"{effect}\""),
+            )),
+        })
+        .collect()
+}
+
 /// Every role the caller may see.
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Role>> {
     let mut tx = db.read(ctx, perm::ROLES_READ).await?;

@@ -17,6 +17,7 @@ use crate::rest::extract::{Authenticated, Json, Path, Query};
 use crate::rest::nullable::double_option;
 use crate::rest::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use service::validation::Choice;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IdentityBody {
@@ -86,8 +87,7 @@ fn invalid(field: &str, message: &str) -> ApiError {
 }
 
 fn parse_kind(kind: Option<String>) -> Result<Option<Kind>, ApiError> {
-    kind.map(|k| Kind::parse(&k).ok_or_else(|| invalid("kind", "kind must be user or agent")))
-        .transpose()
+    Ok(Kind::read_opt(kind.as_deref())?)
 }
 
 /// List identities, newest first.
@@ -99,11 +99,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(p): Query<ListParams>,
 ) -> ApiResult<axum::Json<IdentityList>> {
-    let status = match p.status.as_deref() {
-        None => StatusFilter::Present,
-        Some(s) => StatusFilter::parse(s)
-            .ok_or_else(|| invalid("status", "status must be active, disabled, deleted or all"))?,
-    };
+    let status = StatusFilter::read_or_default(p.status.as_deref())?;
     let page = identities::list(
         &ctx,
         &state.db,

@@ -14,6 +14,7 @@ use super::auth::TokenResponse;
 use crate::rest::extract::{Authenticated, Caller, Json, Path, Query};
 use crate::rest::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use service::validation::Choice;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationBody {
@@ -87,14 +88,8 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> ApiResult<axum::Json<InvitationList>> {
     let status = match p.status.as_deref() {
-        None | Some("") | Some("all") => None,
-        Some(s) => Some(invitations::Status::parse(s).ok_or_else(|| {
-            ApiError(service::Error::validation(
-                "status",
-                "invalid_value",
-                "status must be pending, accepted, expired or revoked",
-            ))
-        })?),
+        Some("all") => None,
+        s => invitations::Status::read_opt(s)?,
     };
     let items = invitations::list(&ctx, &state.db, ListQuery { status })
         .await?

@@ -17,6 +17,7 @@ use crate::rest::extract::{Authenticated, Json, Path, Query};
 use crate::rest::nullable::{double_option, double_option_time};
 use crate::rest::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
+use service::validation::Choice;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemoryBody {
@@ -191,11 +192,7 @@ impl FilterParams {
 }
 
 fn parse_state(state: Option<&str>) -> Result<MemState, ApiError> {
-    match state {
-        None => Ok(MemState::Live),
-        Some(s) => MemState::parse(s)
-            .ok_or_else(|| invalid("state", "state must be live, deleted (the Trash) or all")),
-    }
+    Ok(MemState::read_or_default(state)?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -425,11 +422,7 @@ pub async fn search(
     State(state): State<AppState>,
     Json(r): Json<SearchRequest>,
 ) -> ApiResult<axum::Json<SearchResults>> {
-    let mode = match r.mode.as_deref() {
-        None => Mode::default(),
-        Some(m) => Mode::parse(m)
-            .ok_or_else(|| invalid("mode", "mode must be hybrid, semantic or keyword"))?,
-    };
+    let mode = Mode::read_or_default(r.mode.as_deref())?;
     let hits = search::search(
         &ctx,
         &state.db,

@@ -109,16 +109,7 @@ pub async fn list(
 }
 
 fn parse_permissions(map: BTreeMap<String, String>) -> Result<Vec<(String, Effect)>, ApiError> {
-    map.into_iter()
-        .map(|(k, v)| match Effect::parse(&v) {
-            Some(e) => Ok((k, e)),
-            None => Err(ApiError(service::Error::validation(
-                "permissions",
-                "invalid_effect",
-                format!("\"{k}\" must be \"allow\" or \"deny\", not \"{v}\""),
-            ))),
-        })
-        .collect()
+    Ok(roles::read_effects(map)?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
