@@ -11,6 +11,7 @@ pub mod auth;
 pub mod components;
 pub mod error;
 pub mod events;
+pub mod format;
 pub mod groups;
 pub mod identities;
 pub mod invitations;

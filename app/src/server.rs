@@ -120,6 +120,33 @@ pub async fn finish<F: serde::Serialize>(
     finish_form(name, &pairs, result).await
 }
 
+/// Ends a form's server function whose answer the running page shows (a secret, shown
+/// once): the answer goes back to the page; a plain form post, with no script to show it,
+/// is sent to `plain_next(&answer)`, which says so. A failure goes back to the form as in
+/// [`finish`].
+pub async fn finish_with<F: serde::Serialize, T>(
+    name: &str,
+    form: &F,
+    result: Result<T, AppError>,
+    plain_next: impl FnOnce(&T) -> String,
+) -> Result<T, AppError> {
+    match result {
+        Ok(answer) => {
+            if is_plain_form() {
+                leptos_axum::redirect(&plain_next(&answer));
+            }
+            Ok(answer)
+        }
+        Err(e) => {
+            let kept = kept_values(form);
+            let pairs: Vec<(&str, &str)> =
+                kept.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            flash_failure(name, &e, &pairs).await;
+            Err(e)
+        }
+    }
+}
+
 /// The text fields of a submitted form that may be shown again: secrets are left out by
 /// their name (`password`, `new_password`, `client_secret`, ...).
 pub fn kept_values<F: serde::Serialize>(form: &F) -> Vec<(String, String)> {
@@ -239,6 +266,53 @@ pub async fn start_session_keeping(
     keep_others: bool,
 ) -> Result<(), AppError> {
     sign_in_session(&session().await?, ctx, caller, keep_others).await
+}
+
+fn session_failed(e: tower_sessions::session::Error) -> AppError {
+    service::Error::internal("session", e).into()
+}
+
+/// The tenants this browser signed in to, newest last.
+pub async fn signins(session: &Session) -> Result<Vec<crate::auth::model::SignIn>, AppError> {
+    let signins = session.get(SIGNINS_KEY).await.map_err(session_failed)?;
+    Ok(signins.unwrap_or_default())
+}
+
+/// The caller this browser signed in as in `tenant` (its id), for switching to it. A tenant
+/// not signed in to is "not found"; a sign-in that no longer stands (the identity's
+/// sessions were ended since, or it is no longer active) is forgotten and refused.
+pub async fn standing_signin(
+    session: &Session,
+    db: &Db,
+    tenant: &str,
+) -> Result<service::ctx::Caller, AppError> {
+    use service::ctx::AuthMethod;
+    let mut signins = signins(session).await?;
+    let not_found = || AppError::from(service::Error::NotFound { resource: "tenant" });
+    let at = signins
+        .iter()
+        .position(|s| s.tenant_id == tenant.trim())
+        .ok_or_else(not_found)?;
+    let target = &signins[at];
+    let tenant_id = uuid::Uuid::parse_str(&target.tenant_id).map_err(|_| not_found())?;
+    let identity_id = uuid::Uuid::parse_str(&target.identity_id).map_err(|_| not_found())?;
+    let signed_in_at = target.signed_in_at.as_deref().and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let caller =
+        if service::sessions::sign_in_stands(db, tenant_id, identity_id, signed_in_at).await? {
+            service::auth::load_caller(db, tenant_id, identity_id, AuthMethod::Session).await?
+        } else {
+            None
+        };
+    if caller.is_none() {
+        signins.remove(at);
+        session
+            .insert(SIGNINS_KEY, signins)
+            .await
+            .map_err(session_failed)?;
+    }
+    caller.ok_or_else(|| service::Error::Unauthenticated.into())
 }
 
 /// Makes `session` act for `caller` under a new session id (no fixation).

@@ -5,12 +5,6 @@ use leptos::prelude::*;
 use super::model::AccountView;
 use crate::error::AppError;
 
-#[cfg(feature = "ssr")]
-fn when(t: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.format(&f).unwrap_or_default()
-}
-
 #[server(endpoint = "account/get")]
 pub async fn get_account() -> Result<AccountView, AppError> {
     let ctx = crate::server::ctx().await?;
@@ -31,8 +25,8 @@ pub async fn get_account() -> Result<AccountView, AppError> {
                 id: s.id.to_string(),
                 device: s.device,
                 ip: s.ip,
-                created: when(s.created_at),
-                last_seen: when(s.last_seen_at),
+                created: crate::format::minute(s.created_at),
+                last_seen: crate::format::minute(s.last_seen_at),
                 current: s.current,
             })
             .collect(),

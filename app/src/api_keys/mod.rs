@@ -2,5 +2,6 @@
 //! tenant), a form that makes one and shows its secret once, and revocation.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

@@ -91,14 +91,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(feature = "ssr")]
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-#[cfg(feature = "ssr")]
 fn view_of(r: service::audit_log::AuditRecord, now: time::OffsetDateTime) -> AuditRecordView {
-    use time::macros::format_description;
     let at = r.occurred_at.to_offset(time::UtcOffset::UTC);
     AuditRecordView {
         id: r.id.to_string(),
@@ -113,12 +106,8 @@ fn view_of(r: service::audit_log::AuditRecord, now: time::OffsetDateTime) -> Aud
         request_id: r.request_id,
         ip: r.ip,
         user_agent: r.user_agent,
-        occurred_at: at
-            .format(format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-            ))
-            .unwrap_or_default(),
-        occurred_iso: rfc3339(at),
+        occurred_at: crate::format::second(at),
+        occurred_iso: crate::format::rfc3339(at),
         occurred_ago: super::model::ago((now - at).whole_seconds()),
         hash: hex(&r.hash),
     }
@@ -279,7 +268,7 @@ mod export_file {
     use leptos::server_fn::codec::TextStream;
     use service::audit_log::{AuditRecord, Export};
 
-    use super::{hex, rfc3339};
+    use super::hex;
     use crate::audit::model::ExportFormat;
     use crate::error::AppError;
 
@@ -385,7 +374,7 @@ target_type,target_id,outcome,request_id,ip,user_agent,before,after,hash\r\n";
                 request_id: r.request_id.as_deref(),
                 ip: r.ip.as_deref(),
                 user_agent: r.user_agent.as_deref(),
-                occurred_at: rfc3339(r.occurred_at),
+                occurred_at: crate::format::rfc3339(r.occurred_at),
                 hash: hex(&r.hash),
             }
         }
@@ -402,7 +391,7 @@ target_type,target_id,outcome,request_id,ip,user_agent,before,after,hash\r\n";
         let fields = [
             r.seq.to_string(),
             r.id.to_string(),
-            rfc3339(r.occurred_at),
+            crate::format::rfc3339(r.occurred_at),
             r.actor_type.clone(),
             id(r.actor_id),
             r.actor_label.clone().unwrap_or_default(),

@@ -12,16 +12,9 @@ pub async fn current_user() -> Result<Option<UserView>, AppError> {
     let Some(mut user) = UserView::from_ctx(&ctx) else {
         return Ok(None);
     };
-    let session = crate::server::session().await?;
-    let signins: Vec<super::model::SignIn> = session
-        .get(crate::server::SIGNINS_KEY)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
     let current = ctx.caller()?.tenant_id.to_string();
-    user.other_tenants = signins
-        .into_iter()
+    let signins = crate::server::signins(&crate::server::session().await?).await;
+    user.other_tenants = (signins.unwrap_or_default().into_iter())
         .filter(|s| s.tenant_id != current)
         .map(|s| (s.tenant_id, s.tenant_name))
         .collect();
@@ -32,57 +25,16 @@ pub async fn current_user() -> Result<Option<UserView>, AppError> {
 /// must still be active; a tenant not signed in to is "not found".
 #[server(endpoint = "auth/switch_tenant")]
 pub async fn switch_tenant(tenant: String) -> Result<(), AppError> {
+    let db = crate::server::db()?;
     let result = async {
         let ctx = crate::server::ctx().await?;
         let session = crate::server::session().await?;
-        let internal = |e: tower_sessions::session::Error| {
-            AppError::from(service::Error::internal("session", e))
-        };
-        let signins: Vec<super::model::SignIn> = session
-            .get(crate::server::SIGNINS_KEY)
-            .await
-            .map_err(internal)?
-            .unwrap_or_default();
-        let not_found = || AppError::from(service::Error::NotFound { resource: "tenant" });
-        let target = signins
-            .iter()
-            .find(|s| s.tenant_id == tenant.trim())
-            .ok_or_else(not_found)?;
-        let (tenant_id, identity_id) = (
-            uuid::Uuid::parse_str(&target.tenant_id).map_err(|_| not_found())?,
-            uuid::Uuid::parse_str(&target.identity_id).map_err(|_| not_found())?,
-        );
-        let db = crate::server::db()?;
-        // The sign-in must still stand: nothing ended that identity's sessions since.
-        let signed_in_at = target.signed_in_at.as_deref().and_then(|t| {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-        });
-        if !service::sessions::sign_in_stands(&db, tenant_id, identity_id, signed_in_at).await? {
-            let rest: Vec<_> = signins
-                .iter()
-                .filter(|s| s.tenant_id != target.tenant_id)
-                .cloned()
-                .collect();
-            session
-                .insert(crate::server::SIGNINS_KEY, rest)
-                .await
-                .map_err(internal)?;
-            return Err(AppError::from(service::Error::Unauthenticated));
-        }
-        let caller = service::auth::load_caller(
-            &db,
-            tenant_id,
-            identity_id,
-            service::ctx::AuthMethod::Session,
-        )
-        .await?
-        .ok_or_else(|| AppError::from(service::Error::Unauthenticated))?;
+        let caller = crate::server::standing_signin(&session, &db, &tenant).await?;
         crate::server::act_as(&session, &caller).await?;
         tracing::info!(from = %ctx.caller()?.tenant_slug, to = %caller.tenant_slug, "tenant switched");
         Ok("/identities".to_owned())
-    }
-    .await;
-    crate::server::finish_form("switch_tenant", &[], result).await
+    };
+    crate::server::finish_form("switch_tenant", &[], result.await).await
 }
 
 /// What every page frame needs first: who is signed in, and the failed plain-form
@@ -99,37 +51,17 @@ pub async fn console_state() -> Result<PageState, AppError> {
 /// Password sign-in. On success the session id is rotated (no fixation) and the browser
 /// goes to `next` (a local path) or the identities screen.
 #[server(endpoint = "auth/login")]
-pub async fn login(
-    tenant: String,
-    email: String,
-    password: String,
-    next: Option<String>,
-    add: Option<String>,
-) -> Result<(), AppError> {
-    use service::auth::{LoginInput, login};
+pub async fn login(#[server(flatten)] form: super::forms::LoginForm) -> Result<(), AppError> {
     use service::ctx::AuthMethod;
-
-    let ctx = crate::server::any_ctx().await?;
-    let db = crate::server::db()?;
-    let input = LoginInput {
-        tenant: tenant.clone(),
-        email: email.clone(),
-        password,
+    let (db, ctx) = (crate::server::db()?, crate::server::any_ctx().await?);
+    let result = async {
+        let caller = service::auth::login(&db, &ctx, form.clone().into(), AuthMethod::Session);
+        let caller = caller.await?;
+        crate::server::start_session_keeping(&ctx, &caller, form.adding()).await?;
+        tracing::info!(tenant = %caller.tenant_slug, identity = %caller.identity_id, "console sign-in");
+        Ok(safe_next(form.next.as_deref()))
     };
-    let caller = match login(&db, &ctx, input, AuthMethod::Session).await {
-        Ok(c) => c,
-        Err(e) => {
-            let err = AppError::from(e);
-            crate::server::flash_failure("login", &err, &[("tenant", &tenant), ("email", &email)])
-                .await;
-            return Err(err);
-        }
-    };
-    let adding = add.as_deref().is_some_and(|a| !a.is_empty());
-    crate::server::start_session_keeping(&ctx, &caller, adding).await?;
-    tracing::info!(tenant = %caller.tenant_slug, identity = %caller.identity_id, "console sign-in");
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
+    crate::server::finish("login", &form, result.await).await
 }
 
 /// Only local paths: an open redirect would let a link on another site send a freshly

@@ -1,6 +1,7 @@
 //! Signing in and out of the console, and who is signed in.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;
 pub mod perm;

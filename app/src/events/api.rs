@@ -12,7 +12,6 @@ const PAGE_SIZE: u32 = 50;
 
 #[cfg(feature = "ssr")]
 fn view_of(e: service::events::Event, now: time::OffsetDateTime) -> super::model::EventView {
-    use time::macros::format_description;
     let at = e.occurred_at.to_offset(time::UtcOffset::UTC);
     let data = e
         .payload
@@ -30,14 +29,8 @@ fn view_of(e: service::events::Event, now: time::OffsetDateTime) -> super::model
         actor_type: e.actor_type,
         actor_id: e.actor_id.map(|i| i.to_string()),
         actor_label: e.actor_label,
-        occurred_at: at
-            .format(format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-            ))
-            .unwrap_or_default(),
-        occurred_iso: at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        occurred_at: crate::format::second(at),
+        occurred_iso: crate::format::rfc3339(at),
         occurred_ago: crate::audit::model::ago((now - at).whole_seconds()),
     }
 }
@@ -50,7 +43,6 @@ pub async fn list_events(
     identity: Option<String>,
     cursor: Option<String>,
 ) -> Result<EventPageView, AppError> {
-    use time::macros::format_description;
     let db = crate::server::db()?;
     let ctx = crate::server::ctx().await?;
     let identity_id = match identity.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
@@ -76,9 +68,7 @@ pub async fn list_events(
     Ok(EventPageView {
         items: page.items.into_iter().map(|e| view_of(e, now)).collect(),
         next_cursor: page.next_cursor,
-        read_at: now
-            .format(format_description!("[hour]:[minute]:[second] UTC"))
-            .unwrap_or_default(),
+        read_at: crate::format::clock(now),
         key,
     })
 }

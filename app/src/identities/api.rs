@@ -26,12 +26,18 @@ pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
     let identity = service::identities::get(&ctx, &db, id).await?;
     // The rest are extras: an admin who may read the identity but not, say, the audit
     // trail still sees the identity.
-    let activity = unless_forbidden(service::audit_log::for_target(&ctx, &db, "identity", id).await)?;
+    let activity =
+        unless_forbidden(service::audit_log::for_target(&ctx, &db, "identity", id).await)?;
     let roles = unless_forbidden(service::roles::list(&ctx, &db).await)?;
-    let keys = service::api_keys::ListQuery { all: false, identity_id: Some(id) };
+    let keys = service::api_keys::ListQuery {
+        all: false,
+        identity_id: Some(id),
+    };
     let keys = unless_forbidden(service::api_keys::list(&ctx, &db, keys).await)?;
     let memories = crate::memories::api::memories_of(&ctx, &db, id).await;
-    Ok(IdentityDetail::new(identity, activity, roles, keys, memories))
+    Ok(IdentityDetail::new(
+        identity, activity, roles, keys, memories,
+    ))
 }
 
 /// Revokes every API key that acts for the identity and still works.

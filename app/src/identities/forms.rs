@@ -172,7 +172,10 @@ mod tests {
             status: Some("deleted".into()),
             ..Default::default()
         };
-        let posted = serde_qs::to_string(&ListIdentities { query: query.clone() }).unwrap();
+        let posted = serde_qs::to_string(&ListIdentities {
+            query: query.clone(),
+        })
+        .unwrap();
         let back: ListIdentities = serde_qs::from_str(&posted).unwrap();
         assert_eq!(back.query, query);
     }
@@ -186,7 +189,10 @@ mod tests {
         };
         let kept = crate::server::kept_values(&form);
         assert!(kept.contains(&("email".to_owned(), "ada@example.com".to_owned())));
-        assert!(kept.iter().all(|(k, v)| k != "password" && !v.contains("s3cret")));
+        assert!(
+            kept.iter()
+                .all(|(k, v)| k != "password" && !v.contains("s3cret"))
+        );
     }
 
     #[test]
@@ -200,8 +206,14 @@ mod tests {
             panic!("a kind that is not one is refused");
         };
         assert_eq!(errors[0].field, "kind");
-        assert_eq!(errors[0].message, "kind must be user or agent, not \"robot\"");
-        assert!(matches!(Switch("asleep".into()).try_into(), Err::<bool, _>(_)));
+        assert_eq!(
+            errors[0].message,
+            "kind must be user or agent, not \"robot\""
+        );
+        assert!(matches!(
+            Switch("asleep".into()).try_into(),
+            Err::<bool, _>(_)
+        ));
         assert_eq!(Switch("disabled".into()).try_into().ok(), Some(true));
     }
 }

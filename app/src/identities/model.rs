@@ -66,22 +66,9 @@ pub struct IdentityDetail {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::when;
-
-#[cfg(feature = "ssr")]
 mod ssr {
-    use time::OffsetDateTime;
-    use time::macros::format_description;
-
     use super::*;
-
-    /// A timestamp as the console shows it.
-    pub fn when(t: OffsetDateTime) -> String {
-        t.format(format_description!(
-            "[year]-[month]-[day] [hour]:[minute] UTC"
-        ))
-        .unwrap_or_default()
-    }
+    use crate::format::minute as when;
 
     impl From<service::identities::Identity> for IdentityView {
         fn from(i: service::identities::Identity) -> Self {
@@ -148,7 +135,11 @@ mod ssr {
                     .take(20)
                     .map(Into::into)
                     .collect(),
-                all_roles: roles.unwrap_or_default().into_iter().map(|r| r.name).collect(),
+                all_roles: roles
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| r.name)
+                    .collect(),
                 active_keys: keys.map(active),
                 memories,
             }

@@ -5,11 +5,11 @@ use leptos_meta::Title;
 use leptos_router::components::{A, Form};
 use leptos_router::hooks::use_query_map;
 
-use super::forms::IdentityQuery;
 use super::api::{
     CreateIdentity, DeleteIdentity, RestoreIdentity, RevokeIdentityKeys, SetIdentityRoles,
     SetIdentityStatus, UpdateIdentity, get_identity, list_identities,
 };
+use super::forms::IdentityQuery;
 use super::model::{IdentityDetail, IdentityView};
 use crate::auth::can;
 use crate::components::forms::{FormState, SelectField, TextArea, TextField};

@@ -6,12 +6,6 @@ use super::model::{InvitationsView, InvitePreview};
 use crate::error::AppError;
 
 #[cfg(feature = "ssr")]
-fn when(t: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.format(&f).unwrap_or_default()
-}
-
-#[cfg(feature = "ssr")]
 fn uuid(raw: &str) -> Result<uuid::Uuid, AppError> {
     uuid::Uuid::parse_str(raw.trim()).map_err(|_| {
         service::Error::NotFound {
@@ -41,9 +35,9 @@ pub async fn list_invitations() -> Result<InvitationsView, AppError> {
                 roles: i.roles,
                 status: i.status.as_str().to_owned(),
                 inviter: i.inviter_name,
-                sent: when(i.last_sent_at),
+                sent: crate::format::minute(i.last_sent_at),
                 sent_count: i.sent_count,
-                expires: when(i.expires_at),
+                expires: crate::format::minute(i.expires_at),
             })
             .collect(),
         roles,
@@ -55,7 +49,7 @@ pub async fn list_invitations() -> Result<InvitationsView, AppError> {
                 status: m.status,
                 attempts: m.attempts,
                 last_error: m.last_error,
-                queued: when(m.created_at),
+                queued: crate::format::minute(m.created_at),
                 link: m.link_path,
             })
             .collect(),
@@ -131,7 +125,7 @@ pub async fn preview_invitation(token: String) -> Result<InvitePreview, AppError
             email: p.email,
             inviter: p.inviter_name,
             roles: p.roles,
-            expires: when(p.expires_at),
+            expires: crate::format::minute(p.expires_at),
             flash,
         }),
         Err(service::Error::NotFound { .. }) => Ok(InvitePreview {

@@ -38,7 +38,7 @@ async fn owner_labels(
 
 #[cfg(feature = "ssr")]
 fn view_of(m: service::memories::Memory, labels: &HashMap<uuid::Uuid, String>) -> MemoryView {
-    use crate::identities::model::when;
+    use crate::format::minute as when;
     let now = time::OffsetDateTime::now_utc();
     MemoryView {
         id: m.id.to_string(),
@@ -105,8 +105,15 @@ pub async fn list_memories(query: MemoryQuery) -> Result<MemoryPageView, AppErro
     let cursor = q.cursor.as_deref();
     let page = service::memories::list(&ctx, &db, &q.filter, q.state, q.limit, cursor).await?;
     let labels = owner_labels(&ctx, &db, page.items.iter().filter_map(|m| m.owner_id)).await;
-    let items = page.items.into_iter().map(|m| view_of(m, &labels)).collect();
-    Ok(MemoryPageView { items, next_cursor: page.next_cursor })
+    let items = page
+        .items
+        .into_iter()
+        .map(|m| view_of(m, &labels))
+        .collect();
+    Ok(MemoryPageView {
+        items,
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// An identity's ten newest live memories, for its page; `None` for an admin who may not
@@ -117,14 +124,21 @@ pub async fn memories_of(
     db: &service::Db,
     owner: uuid::Uuid,
 ) -> Option<Result<Vec<MemoryView>, AppError>> {
-    let filter = service::memories::Filter { owner_id: Some(owner), ..Default::default() };
+    let filter = service::memories::Filter {
+        owner_id: Some(owner),
+        ..Default::default()
+    };
     let live = service::memories::State::Live;
     match service::memories::list(ctx, db, &filter, live, Some(10), None).await {
         Err(service::Error::Forbidden { .. }) => None,
         Err(e) => Some(Err(e.into())),
         Ok(page) => {
             let labels = owner_labels(ctx, db, page.items.iter().filter_map(|m| m.owner_id)).await;
-            Some(Ok(page.items.into_iter().map(|m| view_of(m, &labels)).collect()))
+            Some(Ok(page
+                .items
+                .into_iter()
+                .map(|m| view_of(m, &labels))
+                .collect()))
         }
     }
 }
@@ -157,7 +171,11 @@ pub async fn create_memory(#[server(flatten)] form: MemoryForm) -> Result<(), Ap
         let ctx = ctx().await?;
         let stored = service::memories::create(&ctx, &db, input(&ctx, "memories", form.clone())?);
         let stored = stored.await?;
-        let outcome = if stored.created() { "created" } else { "duplicate" };
+        let outcome = if stored.created() {
+            "created"
+        } else {
+            "duplicate"
+        };
         Ok(format!("/memories/{}?{outcome}=1", stored.into_memory().id))
     };
     crate::server::finish("create_memory", &form, result.await).await
@@ -198,7 +216,9 @@ pub async fn restore_memory(id: String, from: Option<String>) -> Result<(), AppE
     let (db, ctx) = (db()?, ctx().await?);
     let uuid = super::forms::memory_id(&id)?;
     let from_trash = from.as_deref() == Some("trash");
-    let result = service::memories::restore(&ctx, &db, uuid).await.map(|_| ());
+    let result = service::memories::restore(&ctx, &db, uuid)
+        .await
+        .map(|_| ());
     let next = match from_trash {
         true => "/memories/trash?done=restored".to_owned(),
         false => format!("/memories/{uuid}?restored=1"),

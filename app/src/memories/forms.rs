@@ -70,7 +70,8 @@ mod ssr {
 
     /// A memory's id from a URL or a form; anything else is a memory that is not there.
     pub fn memory_id(id: &str) -> service::Result<uuid::Uuid> {
-        uuid::Uuid::parse_str(id.trim()).map_err(|_| service::Error::NotFound { resource: "memory" })
+        uuid::Uuid::parse_str(id.trim())
+            .map_err(|_| service::Error::NotFound { resource: "memory" })
     }
 
     /// An owner typed or picked in a form: empty for none (the tenant's shared memories).
@@ -217,9 +218,10 @@ mod ssr {
             let expiry = parse_expiry(&f.default_expiry, &f.default_ttl_seconds)
                 .map_err(|m| invalid(field, m))?;
             Ok(DefaultTtl(match expiry {
-                Expiry::Seconds(s) => Some(i32::try_from(s).map_err(|_| {
-                    invalid(field, "The default lifetime is at most 68 years.")
-                })?),
+                Expiry::Seconds(s) => Some(
+                    i32::try_from(s)
+                        .map_err(|_| invalid(field, "The default lifetime is at most 68 years."))?,
+                ),
                 Expiry::Never | Expiry::Default | Expiry::Keep => None,
             }))
         }
@@ -239,14 +241,18 @@ mod tests {
             trash: true,
             ..Default::default()
         };
-        let posted = serde_qs::to_string(&SearchMemories { query: query.clone() }).unwrap();
+        let posted = serde_qs::to_string(&SearchMemories {
+            query: query.clone(),
+        })
+        .unwrap();
         let back: SearchMemories = serde_qs::from_str(&posted).unwrap();
         assert_eq!(back.query, query);
     }
 
     #[test]
     fn the_edit_form_posts_flat_fields_and_reads_its_expiry() {
-        let posted = "id=0190e0c4-0000-7000-8000-000000000001&text=Hi&expiry=never&importance=0%2C5";
+        let posted =
+            "id=0190e0c4-0000-7000-8000-000000000001&text=Hi&expiry=never&importance=0%2C5";
         let args: UpdateMemory = serde_qs::from_str(posted).unwrap();
         let patch = service::memories::MemoryPatch::try_from(args.form).unwrap();
         assert_eq!(patch.text.as_deref(), Some("Hi"));

@@ -2,5 +2,6 @@
 //! history with diffs, and the simulator that explains a decision.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

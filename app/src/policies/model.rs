@@ -72,7 +72,45 @@ mod ssr {
                     .unwrap_or_default(),
                 enabled: p.enabled,
                 version: p.version,
-                updated_at: crate::identities::model::when(p.updated_at),
+                updated_at: crate::format::minute(p.updated_at),
+            }
+        }
+    }
+
+    impl PolicyDetail {
+        /// The editor's page: the policy (`None` when new or deleted), its history and the
+        /// catalogue the patterns are written against.
+        pub fn new(
+            policy: Option<service::policies::Policy>,
+            history: Vec<service::policies::Version>,
+        ) -> Self {
+            use service::authz::catalog;
+            PolicyDetail {
+                policy: policy.map(Into::into),
+                versions: versions(history),
+                modules: catalog::MODULES.iter().map(|m| (*m).into()).collect(),
+                actions: catalog::ACTIONS.iter().map(|a| (*a).into()).collect(),
+            }
+        }
+    }
+
+    impl From<service::decisions::CheckResult> for SimulationView {
+        fn from(result: service::decisions::CheckResult) -> Self {
+            SimulationView {
+                allowed: result.allowed,
+                explanation: result.explanation,
+                trace: result
+                    .trace
+                    .into_iter()
+                    .map(|s| StepView {
+                        kind: format!("{:?}", s.kind).to_lowercase(),
+                        name: s.name,
+                        effect: s.effect.as_str().into(),
+                        priority: s.priority,
+                        outcome: s.outcome,
+                    })
+                    .collect(),
+                input: serde_json::to_string_pretty(&result.input).unwrap_or_default(),
             }
         }
     }
@@ -125,7 +163,7 @@ mod ssr {
                     .changed_by_label
                     .clone()
                     .unwrap_or_else(|| "Tenantry".into()),
-                at: crate::identities::model::when(v.changed_at),
+                at: crate::format::minute(v.changed_at),
                 diff,
             });
         }

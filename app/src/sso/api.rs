@@ -11,7 +11,6 @@ use crate::error::AppError;
 #[cfg(feature = "ssr")]
 impl From<service::sso::Provider> for super::model::ProviderView {
     fn from(p: service::sso::Provider) -> Self {
-        let f = time::macros::format_description!("[year]-[month]-[day]");
         super::model::ProviderView {
             id: p.id.to_string(),
             kind: p.kind.as_str().to_owned(),
@@ -24,7 +23,7 @@ impl From<service::sso::Provider> for super::model::ProviderView {
             jit_provisioning: p.jit_provisioning,
             enabled: p.enabled,
             linked_identities: p.linked_identities,
-            created: p.created_at.format(&f).unwrap_or_default(),
+            created: crate::format::day(p.created_at),
         }
     }
 }

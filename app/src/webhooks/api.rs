@@ -10,16 +10,8 @@ use crate::error::AppError;
 mod convert {
     use super::super::model::*;
     use service::webhooks as svc;
-    use time::OffsetDateTime;
-    use time::macros::format_description;
 
-    pub fn when(t: OffsetDateTime) -> String {
-        t.to_offset(time::UtcOffset::UTC)
-            .format(format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-            ))
-            .unwrap_or_default()
-    }
+    use crate::format::second as when;
 
     pub fn parse_id(id: &str, resource: &'static str) -> Result<uuid::Uuid, service::Error> {
         uuid::Uuid::parse_str(id.trim()).map_err(|_| service::Error::NotFound { resource })
@@ -74,9 +66,7 @@ mod convert {
                 .map(|b| (b.succeeded, b.failed))
                 .unwrap_or((0, 0));
             bars.push(BarView {
-                label: at
-                    .format(format_description!("[hour]:00"))
-                    .unwrap_or_default(),
+                label: crate::format::hour(at),
                 succeeded,
                 failed,
             });

@@ -69,15 +69,27 @@ pub fn MemoriesPage() -> impl IntoView {
         move || (q(), mode(), tags(), owner(), trash(), cursor()),
         |(q, mode, tags, owner, trash, cursor)| async move {
             match q {
-                Some(q) => search_memories(SearchQuery { q, mode: Some(mode), owner, tags, trash })
-                    .await
-                    .map(Found::Hits),
+                Some(q) => search_memories(SearchQuery {
+                    q,
+                    mode: Some(mode),
+                    owner,
+                    tags,
+                    trash,
+                })
+                .await
+                .map(Found::Hits),
                 None => {
                     let state = if trash { "all" } else { "live" };
                     let state = Some(state.to_owned());
-                    list_memories(MemoryQuery { state, owner, tags, cursor, limit: None })
-                        .await
-                        .map(Found::Page)
+                    list_memories(MemoryQuery {
+                        state,
+                        owner,
+                        tags,
+                        cursor,
+                        limit: None,
+                    })
+                    .await
+                    .map(Found::Page)
                 }
             }
         },

@@ -20,7 +20,11 @@ pub fn TrashPage() -> impl IntoView {
         },
         |(cursor, ..)| {
             let state = Some("deleted".to_owned());
-            list_memories(MemoryQuery { state, cursor, ..Default::default() })
+            list_memories(MemoryQuery {
+                state,
+                cursor,
+                ..Default::default()
+            })
         },
     );
     let status = Resource::new(|| (), |_| memory_status());
