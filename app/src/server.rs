@@ -28,6 +28,12 @@ pub async fn any_ctx() -> Result<Ctx, AppError> {
     Ok(ctx)
 }
 
+/// An object's id from a URL or a form; anything that is not an id is an object that is
+/// not there (`resource` names it in the 404).
+pub fn object_id(raw: &str, resource: &'static str) -> service::Result<uuid::Uuid> {
+    uuid::Uuid::parse_str(raw.trim()).map_err(|_| service::Error::NotFound { resource })
+}
+
 /// The service's input from a submitted form. A form that does not read is explained only
 /// to a caller holding some right to change `module`; anyone else gets 403, as a
 /// well-formed form would get them (the REST door answers the same).

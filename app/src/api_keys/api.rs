@@ -5,6 +5,8 @@ use leptos::prelude::*;
 use super::forms::ApiKeyForm;
 use super::model::{ApiKeysView, NewKey};
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::object_id;
 
 #[cfg(feature = "ssr")]
 impl From<service::api_keys::ApiKey> for super::model::ApiKeyView {
@@ -59,7 +61,7 @@ pub async fn revoke_api_key(id: String) -> Result<(), AppError> {
     let db = crate::server::db()?;
     let result = async {
         let ctx = crate::server::ctx().await?;
-        service::api_keys::revoke(&ctx, &db, super::forms::key_id(&id)?).await?;
+        service::api_keys::revoke(&ctx, &db, object_id(&id, "API key")?).await?;
         Ok("/api-keys?revoked=1".to_owned())
     };
     crate::server::finish_form("revoke_api_key", &[], result.await).await

@@ -12,14 +12,6 @@ pub struct ApiKeyForm {
     pub expires_in_days: String,
 }
 
-/// An API key's id from a URL or a form; anything else is a key that is not there.
-#[cfg(feature = "ssr")]
-pub fn key_id(id: &str) -> service::Result<uuid::Uuid> {
-    uuid::Uuid::parse_str(id.trim()).map_err(|_| service::Error::NotFound {
-        resource: "API key",
-    })
-}
-
 #[cfg(feature = "ssr")]
 impl TryFrom<ApiKeyForm> for service::api_keys::NewApiKey {
     type Error = service::Error;

@@ -55,3 +55,28 @@ mod tests {
         assert_eq!(query_string(&[("q", None)]), "");
     }
 }
+
+/// Reads a list that a form posts as `name[0]=a&name[1]=b` (checkboxes): as a sequence, as
+/// a map from index to value (how a flattened form sees it), or as one value. Map entries
+/// are ordered by their index.
+pub fn indexed_list<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Posted {
+        List(Vec<String>),
+        Indexed(std::collections::BTreeMap<String, String>),
+        One(String),
+    }
+    Ok(match serde::Deserialize::deserialize(deserializer)? {
+        Posted::List(list) => list,
+        Posted::Indexed(map) => {
+            let mut entries: Vec<(String, String)> = map.into_iter().collect();
+            entries.sort_by_key(|(k, _)| (k.parse::<u64>().unwrap_or(u64::MAX), k.clone()));
+            entries.into_iter().map(|(_, v)| v).collect()
+        }
+        Posted::One(value) => vec![value],
+    })
+}

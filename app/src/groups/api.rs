@@ -1,172 +1,101 @@
-//! Server functions of the Groups screen.
+//! Server functions of the Groups screen: each turns its form into a service call and the
+//! result into wire types; forms are read in `forms`.
 
 use leptos::prelude::*;
 
+use super::forms::GroupForm;
 use super::model::{GroupDetail, GroupsView};
 use crate::error::AppError;
-
 #[cfg(feature = "ssr")]
-fn uuid(raw: &str, what: &'static str) -> Result<uuid::Uuid, AppError> {
-    uuid::Uuid::parse_str(raw.trim())
-        .map_err(|_| service::Error::NotFound { resource: what }.into())
-}
-
-#[cfg(feature = "ssr")]
-fn kinds() -> Vec<String> {
-    service::groups::KINDS
-        .iter()
-        .map(|k| (*k).to_owned())
-        .collect()
-}
+use crate::server::{ctx, db, finish_form, object_id};
 
 #[server(endpoint = "groups/list")]
 pub async fn list_groups() -> Result<GroupsView, AppError> {
-    let ctx = crate::server::ctx().await?;
-    let groups = service::groups::list(&ctx, &crate::server::db()?).await?;
+    let (db, ctx) = (db()?, ctx().await?);
+    let groups = service::groups::list(&ctx, &db).await?;
+    let groups = groups.into_iter().map(Into::into).collect();
     Ok(GroupsView {
-        groups: groups.into_iter().map(Into::into).collect(),
-        kinds: kinds(),
+        groups,
+        kinds: super::model::kinds(),
     })
 }
 
 #[server(endpoint = "groups/get")]
 pub async fn get_group(id: String) -> Result<GroupDetail, AppError> {
-    let ctx = crate::server::ctx().await?;
-    let db = crate::server::db()?;
-    let id = uuid(&id, "group")?;
+    let (db, ctx) = (db()?, ctx().await?);
+    let id = object_id(&id, "group")?;
     let group = service::groups::get(&ctx, &db, id).await?;
     let members = service::groups::members(&ctx, &db, id).await?;
     let all_groups = service::groups::list(&ctx, &db).await?;
-    let all_roles = match service::roles::list(&ctx, &db).await {
-        Ok(r) => r.into_iter().map(|r| r.name).collect(),
-        Err(service::Error::Forbidden { .. }) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(GroupDetail {
-        group: group.into(),
-        members: members.into_iter().map(Into::into).collect(),
-        all_groups: all_groups.into_iter().map(Into::into).collect(),
-        all_roles,
-        kinds: kinds(),
-    })
+    let roles = crate::server::unless_forbidden(service::roles::list(&ctx, &db).await)?;
+    Ok(GroupDetail::new(group, members, all_groups, roles))
 }
 
-/// Creates a group (no `id`) or changes one. `parent_id` empty: a root group.
+/// Creates a group (no `id`) or changes one.
 #[server(endpoint = "groups/save")]
-pub async fn save_group(
-    id: Option<String>,
-    name: String,
-    kind: String,
-    description: String,
-    parent_id: String,
-) -> Result<(), AppError> {
-    let submitted = [
-        ("name", name.as_str()),
-        ("kind", kind.as_str()),
-        ("description", description.as_str()),
-        ("parent_id", parent_id.as_str()),
-    ];
+pub async fn save_group(#[server(flatten)] form: GroupForm) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let db = crate::server::db()?;
-        let parent = match parent_id.trim() {
-            "" => None,
-            p => Some(uuid::Uuid::parse_str(p).map_err(|_| {
-                AppError::from(service::Error::validation(
-                    "parent_id",
-                    "unknown_group",
-                    "Choose a parent from the list.",
-                ))
-            })?),
-        };
-        let input = service::groups::GroupInput {
-            name: Some(name.clone()),
-            kind: Some(kind.clone()),
-            description: Some(description.clone()),
-            parent_id: Some(parent),
-        };
-        let group = match id.as_deref().filter(|i| !i.is_empty()) {
-            None => service::groups::create(&ctx, &db, input).await?,
-            Some(id) => service::groups::update(&ctx, &db, uuid(id, "group")?, input).await?,
+        let ctx = ctx().await?;
+        let group = crate::server::input(&ctx, "groups", form.clone())?;
+        let group = match form.id.trim() {
+            "" => service::groups::create(&ctx, &db, group).await?,
+            id => service::groups::update(&ctx, &db, object_id(id, "group")?, group).await?,
         };
         Ok(format!("/groups/{}?saved=1", group.id))
-    }
-    .await;
-    crate::server::finish_form("save_group", &submitted, result).await
+    };
+    crate::server::finish("save_group", &form, result.await).await
 }
 
 #[server(endpoint = "groups/delete")]
 pub async fn delete_group(id: String) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        service::groups::delete(&ctx, &crate::server::db()?, uuid(&id, "group")?).await?;
+        let ctx = ctx().await?;
+        service::groups::delete(&ctx, &db, object_id(&id, "group")?).await?;
         Ok("/groups?deleted=1".to_owned())
-    }
-    .await;
-    crate::server::finish_form("group_actions", &[], result).await
+    };
+    finish_form("group_actions", &[], result.await).await
 }
 
 /// Adds the identity with this email to the group.
 #[server(endpoint = "groups/add_member")]
 pub async fn add_group_member(id: String, email: String) -> Result<(), AppError> {
-    let submitted = [("email", email.as_str())];
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let db = crate::server::db()?;
-        let group = uuid(&id, "group")?;
+        let ctx = ctx().await?;
+        let group = object_id(&id, "group")?;
         // The group first: another tenant's group is "not found" before anything else.
         service::groups::get(&ctx, &db, group).await?;
-        let identity = match service::identities::find_by_email(&ctx, &db, &email).await {
-            Err(service::Error::NotFound { .. }) => {
-                return Err(service::Error::validation(
-                    "email",
-                    "unknown_identity",
-                    "No identity has this email.",
-                )
-                .into());
-            }
-            other => other?,
-        };
-        service::groups::add_members(&ctx, &db, group, vec![identity.id]).await?;
+        let member = service::identities::id_by_email(&ctx, &db, "email", &email).await?;
+        service::groups::add_members(&ctx, &db, group, vec![member]).await?;
         Ok(format!("/groups/{group}"))
-    }
-    .await;
-    crate::server::finish_form("group_member", &submitted, result).await
+    };
+    finish_form("group_member", &[("email", email.as_str())], result.await).await
 }
 
 #[server(endpoint = "groups/remove_member")]
 pub async fn remove_group_member(id: String, identity_id: String) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let group = uuid(&id, "group")?;
-        service::groups::remove_member(
-            &ctx,
-            &crate::server::db()?,
-            group,
-            uuid(&identity_id, "membership")?,
-        )
-        .await?;
+        let ctx = ctx().await?;
+        let group = object_id(&id, "group")?;
+        let member = object_id(&identity_id, "membership")?;
+        service::groups::remove_member(&ctx, &db, group, member).await?;
         Ok(format!("/groups/{group}"))
-    }
-    .await;
-    crate::server::finish_form("group_actions", &[], result).await
+    };
+    finish_form("group_actions", &[], result.await).await
 }
 
 /// Replaces the roles granted to the group (checkboxes `roles[i]`).
 #[server(endpoint = "groups/set_roles")]
 pub async fn set_group_roles(id: String, roles: Option<Vec<String>>) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let group = uuid(&id, "group")?;
-        service::groups::set_roles(
-            &ctx,
-            &crate::server::db()?,
-            group,
-            roles.unwrap_or_default(),
-        )
-        .await?;
+        let ctx = ctx().await?;
+        let group = object_id(&id, "group")?;
+        service::groups::set_roles(&ctx, &db, group, roles.unwrap_or_default()).await?;
         Ok(format!("/groups/{group}"))
-    }
-    .await;
-    crate::server::finish_form("group_actions", &[], result).await
+    };
+    finish_form("group_actions", &[], result.await).await
 }

@@ -2,5 +2,6 @@
 //! picker.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

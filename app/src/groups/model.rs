@@ -84,3 +84,35 @@ impl From<service::groups::Member> for MemberView {
         }
     }
 }
+
+/// The group kinds the service knows, for the kind picker.
+#[cfg(feature = "ssr")]
+pub fn kinds() -> Vec<String> {
+    service::groups::KINDS
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+impl GroupDetail {
+    /// A group's page; `roles` is `None` for an admin who may not read roles.
+    pub fn new(
+        group: service::groups::Group,
+        members: Vec<service::groups::Member>,
+        all_groups: Vec<service::groups::Group>,
+        roles: Option<Vec<service::roles::Role>>,
+    ) -> Self {
+        GroupDetail {
+            group: group.into(),
+            members: members.into_iter().map(Into::into).collect(),
+            all_groups: all_groups.into_iter().map(Into::into).collect(),
+            all_roles: roles
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| r.name)
+                .collect(),
+            kinds: kinds(),
+        }
+    }
+}

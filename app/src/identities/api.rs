@@ -7,7 +7,7 @@ use super::forms::{EditIdentityForm, IdentityQuery, NewIdentityForm};
 use super::model::{IdentityChoice, IdentityDetail, IdentityPageView};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::server::{ctx, db, input, unless_forbidden};
+use crate::server::{ctx, db, input, object_id, unless_forbidden};
 
 #[server(endpoint = "identities/list")]
 pub async fn list_identities(
@@ -22,7 +22,7 @@ pub async fn list_identities(
 #[server(endpoint = "identities/get")]
 pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
     let (db, ctx) = (db()?, ctx().await?);
-    let id = super::forms::identity_id(&id)?;
+    let id = object_id(&id, "identity")?;
     let identity = service::identities::get(&ctx, &db, id).await?;
     // The rest are extras: an admin who may read the identity but not, say, the audit
     // trail still sees the identity.
@@ -44,7 +44,7 @@ pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
 #[server(endpoint = "identities/revoke_keys")]
 pub async fn revoke_identity_keys(id: String) -> Result<(), AppError> {
     let ctx = ctx().await?;
-    let uuid = super::forms::identity_id(&id)?;
+    let uuid = object_id(&id, "identity")?;
     let result = service::api_keys::revoke_all_of(&ctx, &db()?, uuid).await;
     finish_action("identity_actions", &id, result.map(|_| ())).await
 }
@@ -64,7 +64,7 @@ pub async fn create_identity(#[server(flatten)] form: NewIdentityForm) -> Result
 pub async fn update_identity(#[server(flatten)] form: EditIdentityForm) -> Result<(), AppError> {
     let result = async {
         let ctx = ctx().await?;
-        let id = super::forms::identity_id(&form.id)?;
+        let id = object_id(&form.id, "identity")?;
         let patch = input(&ctx, "identities", form.clone())?;
         let identity = service::identities::update(&ctx, &db()?, id, patch).await?;
         Ok(format!("/identities/{}", identity.id))
@@ -77,7 +77,7 @@ pub async fn update_identity(#[server(flatten)] form: EditIdentityForm) -> Resul
 #[server(endpoint = "identities/set_roles")]
 pub async fn set_identity_roles(id: String, roles: Option<Vec<String>>) -> Result<(), AppError> {
     let ctx = ctx().await?;
-    let uuid = super::forms::identity_id(&id)?;
+    let uuid = object_id(&id, "identity")?;
     let roles = roles.unwrap_or_default();
     let result = service::roles::set_identity_roles(&ctx, &db()?, uuid, roles).await;
     finish_action("identity_actions", &id, result.map(|_| ())).await
@@ -87,7 +87,7 @@ pub async fn set_identity_roles(id: String, roles: Option<Vec<String>>) -> Resul
 #[server(endpoint = "identities/set_status")]
 pub async fn set_identity_status(id: String, status: String) -> Result<(), AppError> {
     let ctx = ctx().await?;
-    let uuid = super::forms::identity_id(&id)?;
+    let uuid = object_id(&id, "identity")?;
     let disabled = input(&ctx, "identities", super::forms::Switch(status))?;
     let result = service::identities::set_disabled(&ctx, &db()?, uuid, disabled).await;
     finish_action("identity_actions", &id, result.map(|_| ())).await
@@ -97,7 +97,7 @@ pub async fn set_identity_status(id: String, status: String) -> Result<(), AppEr
 #[server(endpoint = "identities/delete")]
 pub async fn delete_identity(id: String, mode: String) -> Result<(), AppError> {
     let (db, ctx) = (db()?, ctx().await?);
-    let uuid = super::forms::identity_id(&id)?;
+    let uuid = object_id(&id, "identity")?;
     let (result, next) = if mode == "purge" {
         let result = service::identities::hard_delete(&ctx, &db, uuid).await;
         (result, "/identities?status=deleted&done=purged")
@@ -112,7 +112,7 @@ pub async fn delete_identity(id: String, mode: String) -> Result<(), AppError> {
 #[server(endpoint = "identities/restore")]
 pub async fn restore_identity(id: String) -> Result<(), AppError> {
     let ctx = ctx().await?;
-    let uuid = super::forms::identity_id(&id)?;
+    let uuid = object_id(&id, "identity")?;
     let result = service::identities::restore(&ctx, &db()?, uuid).await;
     finish_action("identity_actions", &id, result.map(|_| ())).await
 }

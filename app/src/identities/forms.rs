@@ -43,13 +43,6 @@ mod ssr {
 
     use super::*;
 
-    /// An identity's id from a URL or a form; anything else is an identity that is not there.
-    pub fn identity_id(id: &str) -> service::Result<uuid::Uuid> {
-        uuid::Uuid::parse_str(id.trim()).map_err(|_| service::Error::NotFound {
-            resource: "identity",
-        })
-    }
-
     /// The metadata box: empty is `{}`, anything else must be JSON.
     pub fn metadata(raw: &str) -> service::Result<Option<serde_json::Value>> {
         let raw = raw.trim();
@@ -126,7 +119,7 @@ mod ssr {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{identity_id, metadata};
+pub use ssr::metadata;
 
 /// The enable/disable switch's value: `active` or `disabled`.
 #[derive(Debug, Clone)]

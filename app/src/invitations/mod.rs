@@ -2,5 +2,6 @@
 //! page an invitee's link opens.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

@@ -7,7 +7,7 @@ use super::forms::{MemoryForm, MemoryQuery, SearchQuery, TtlForm};
 use super::model::{HitView, MemoryPageView, MemoryView, StatusView};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::server::{ctx, db, input};
+use crate::server::{ctx, db, input, object_id};
 
 #[cfg(feature = "ssr")]
 use std::collections::HashMap;
@@ -157,7 +157,7 @@ pub async fn search_memories(query: SearchQuery) -> Result<Vec<HitView>, AppErro
 #[server(endpoint = "memories/get")]
 pub async fn get_memory(id: String) -> Result<MemoryView, AppError> {
     let (db, ctx) = (db()?, ctx().await?);
-    let m = service::memories::get(&ctx, &db, super::forms::memory_id(&id)?).await?;
+    let m = service::memories::get(&ctx, &db, object_id(&id, "memory")?).await?;
     let labels = owner_labels(&ctx, &db, m.owner_id.into_iter()).await;
     Ok(view_of(m, &labels))
 }
@@ -187,7 +187,7 @@ pub async fn update_memory(#[server(flatten)] form: MemoryForm) -> Result<(), Ap
     let db = db()?;
     let result = async {
         let ctx = ctx().await?;
-        let id = super::forms::memory_id(&form.id)?;
+        let id = object_id(&form.id, "memory")?;
         let patch = input(&ctx, "memories", form.clone())?;
         let memory = service::memories::update(&ctx, &db, id, patch).await?;
         Ok(format!("/memories/{}?saved=1", memory.id))
@@ -201,7 +201,7 @@ pub async fn update_memory(#[server(flatten)] form: MemoryForm) -> Result<(), Ap
 pub async fn delete_memory(id: String, mode: String, from: Option<String>) -> Result<(), AppError> {
     let (db, ctx) = (db()?, ctx().await?);
     let (purge, from_trash) = (mode == "purge", from.as_deref() == Some("trash"));
-    let result = service::memories::delete(&ctx, &db, super::forms::memory_id(&id)?, purge).await;
+    let result = service::memories::delete(&ctx, &db, object_id(&id, "memory")?, purge).await;
     let next = match (purge, from_trash) {
         (true, true) => "/memories/trash?done=purged",
         (true, false) => "/memories?done=purged",
@@ -214,7 +214,7 @@ pub async fn delete_memory(id: String, mode: String, from: Option<String>) -> Re
 #[server(endpoint = "memories/restore")]
 pub async fn restore_memory(id: String, from: Option<String>) -> Result<(), AppError> {
     let (db, ctx) = (db()?, ctx().await?);
-    let uuid = super::forms::memory_id(&id)?;
+    let uuid = object_id(&id, "memory")?;
     let from_trash = from.as_deref() == Some("trash");
     let result = service::memories::restore(&ctx, &db, uuid)
         .await

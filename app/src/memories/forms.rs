@@ -68,12 +68,6 @@ mod ssr {
         service::Error::validation(field, "invalid_value", message)
     }
 
-    /// A memory's id from a URL or a form; anything else is a memory that is not there.
-    pub fn memory_id(id: &str) -> service::Result<uuid::Uuid> {
-        uuid::Uuid::parse_str(id.trim())
-            .map_err(|_| service::Error::NotFound { resource: "memory" })
-    }
-
     /// An owner typed or picked in a form: empty for none (the tenant's shared memories).
     fn owner(field: &str, raw: &str) -> service::Result<Option<uuid::Uuid>> {
         let raw = raw.trim();

@@ -7,7 +7,7 @@ use super::forms::{PolicyForm, SimulationForm};
 use super::model::{PolicyDetail, PolicyView, SimulationView};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::server::{ctx, db, input};
+use crate::server::{ctx, db, input, object_id};
 
 #[server(endpoint = "policies/list")]
 pub async fn list_policies() -> Result<Vec<PolicyView>, AppError> {
@@ -23,7 +23,7 @@ pub async fn get_policy(id: String) -> Result<PolicyDetail, AppError> {
     if id.is_empty() {
         return Ok(PolicyDetail::new(None, Vec::new()));
     }
-    let id = super::forms::policy_id(&id)?;
+    let id = object_id(&id, "policy")?;
     let versions = service::policies::versions(&ctx, &db, id).await?;
     // A deleted policy still has its history (and can be restored from it).
     let policy = match service::policies::get(&ctx, &db, id).await {
@@ -42,9 +42,7 @@ pub async fn save_policy(#[server(flatten)] form: PolicyForm) -> Result<(), AppE
         let policy = input(&ctx, "policies", form.clone())?;
         let policy = match form.id.trim() {
             "" => service::policies::create(&ctx, &db, policy).await?,
-            id => {
-                service::policies::update(&ctx, &db, super::forms::policy_id(id)?, policy).await?
-            }
+            id => service::policies::update(&ctx, &db, object_id(id, "policy")?, policy).await?,
         };
         Ok(format!("/policies/{}?saved=1", policy.id))
     };
@@ -56,7 +54,7 @@ pub async fn delete_policy(id: String) -> Result<(), AppError> {
     let db = db()?;
     let result = async {
         let ctx = ctx().await?;
-        service::policies::delete(&ctx, &db, super::forms::policy_id(&id)?).await?;
+        service::policies::delete(&ctx, &db, object_id(&id, "policy")?).await?;
         Ok("/policies?deleted=1".to_owned())
     };
     crate::server::finish_form("policy_actions", &[], result.await).await
@@ -67,7 +65,7 @@ pub async fn restore_policy(id: String, version: i32) -> Result<(), AppError> {
     let db = db()?;
     let result = async {
         let ctx = ctx().await?;
-        let id = super::forms::policy_id(&id)?;
+        let id = object_id(&id, "policy")?;
         let policy = service::policies::restore(&ctx, &db, id, version).await?;
         Ok(format!("/policies/{}?restored={version}", policy.id))
     };
@@ -77,11 +75,13 @@ pub async fn restore_policy(id: String, version: i32) -> Result<(), AppError> {
 /// The simulator: decides for the identity with `principal` (an email) and explains.
 #[server(endpoint = "policies/simulate")]
 pub async fn simulate(#[server(flatten)] form: SimulationForm) -> Result<SimulationView, AppError> {
-    use service::decisions::{check, identity_by_email};
+    use service::identities::id_by_email;
     let (db, ctx) = (db()?, ctx().await?);
     let mut request: service::decisions::CheckRequest = input(&ctx, "policies", form.clone())?;
-    request.principal = identity_by_email(&ctx, &db, "principal", &form.principal).await?;
-    let owner = identity_by_email(&ctx, &db, "resource_owner", &form.resource_owner);
-    request.resource_owner = owner.await?;
-    Ok(check(&ctx, &db, request).await?.into())
+    request.principal = Some(id_by_email(&ctx, &db, "principal", &form.principal).await?);
+    request.resource_owner = match form.resource_owner.trim() {
+        "" => None,
+        email => Some(id_by_email(&ctx, &db, "resource_owner", email).await?),
+    };
+    Ok(service::decisions::check(&ctx, &db, request).await?.into())
 }

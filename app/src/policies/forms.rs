@@ -32,20 +32,12 @@ pub struct SimulationForm {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::policy_id;
-
-#[cfg(feature = "ssr")]
 mod ssr {
     use service::Error;
     use service::decisions::CheckRequest;
     use service::policies::PolicyInput;
 
     use super::*;
-
-    /// A policy's id from a URL or a form; anything else is a policy that is not there.
-    pub fn policy_id(id: &str) -> service::Result<uuid::Uuid> {
-        uuid::Uuid::parse_str(id.trim()).map_err(|_| Error::NotFound { resource: "policy" })
-    }
 
     impl TryFrom<PolicyForm> for PolicyInput {
         type Error = Error;

@@ -1,98 +1,49 @@
 //! Server functions of the Roles screen.
 
-use std::collections::BTreeMap;
-
 use leptos::prelude::*;
 
+use super::forms::RoleForm;
 use super::model::RolesPage;
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::{input, object_id};
 
 #[server(endpoint = "roles/list")]
 pub async fn list_roles() -> Result<RolesPage, AppError> {
-    let ctx = crate::server::ctx().await?;
-    let roles = service::roles::list(&ctx, &crate::server::db()?).await?;
+    let (db, ctx) = (crate::server::db()?, crate::server::ctx().await?);
+    let roles = service::roles::list(&ctx, &db).await?;
     Ok(RolesPage {
         roles: roles.into_iter().map(Into::into).collect(),
         catalogue: super::model::catalogue(),
     })
 }
 
-#[cfg(feature = "ssr")]
-fn effects(
-    permissions: Option<BTreeMap<String, String>>,
-) -> Result<Vec<(String, service::authz::engine::Effect)>, AppError> {
-    use service::authz::engine::Effect;
-    permissions
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, e)| !e.is_empty())
-        .map(|(p, e)| match Effect::parse(&e) {
-            Some(effect) => Ok((p, effect)),
-            None => Err(service::Error::validation(
-                "permissions",
-                "invalid_effect",
-                format!("{p}: choose allow or deny"),
-            )
-            .into()),
-        })
-        .collect()
-}
-
-/// Creates a role (no `id`) or changes one; the matrix posts `permissions[module:action]`.
+/// Creates a role (no `id`) or changes one.
 #[server(endpoint = "roles/save")]
-pub async fn save_role(
-    id: Option<String>,
-    name: String,
-    description: String,
-    permissions: Option<BTreeMap<String, String>>,
-) -> Result<(), AppError> {
-    let submitted = [
-        ("name", name.as_str()),
-        ("description", description.as_str()),
-    ];
+pub async fn save_role(#[server(flatten)] form: RoleForm) -> Result<(), AppError> {
+    let db = crate::server::db()?;
     let result = async {
         let ctx = crate::server::ctx().await?;
-        let db = crate::server::db()?;
-        let permissions = effects(permissions)?;
-        let role = match id.as_deref().filter(|i| !i.is_empty()) {
-            None => {
-                service::roles::create(
-                    &ctx,
-                    &db,
-                    service::roles::RoleInput {
-                        name: name.clone(),
-                        description: description.clone(),
-                        permissions,
-                    },
-                )
-                .await?
-            }
-            Some(id) => {
-                let id = uuid::Uuid::parse_str(id)
-                    .map_err(|_| AppError::from(service::Error::NotFound { resource: "role" }))?;
-                let patch = service::roles::RolePatch {
-                    name: Some(name.clone()),
-                    description: Some(description.clone()),
-                    permissions: Some(permissions),
-                };
-                service::roles::update(&ctx, &db, id, patch).await?
+        let role = match form.id.trim() {
+            "" => service::roles::create(&ctx, &db, input(&ctx, "roles", form.clone())?).await?,
+            id => {
+                let id = object_id(id, "role")?;
+                service::roles::update(&ctx, &db, id, input(&ctx, "roles", form.clone())?).await?
             }
         };
         Ok(format!("/roles/{}?saved=1", role.id))
-    }
-    .await;
-    crate::server::finish_form("save_role", &submitted, result).await
+    };
+    crate::server::finish("save_role", &form, result.await).await
 }
 
 #[server(endpoint = "roles/delete")]
 pub async fn delete_role(id: String) -> Result<(), AppError> {
+    let db = crate::server::db()?;
     let result = async {
         let ctx = crate::server::ctx().await?;
-        let id = uuid::Uuid::parse_str(&id)
-            .map_err(|_| AppError::from(service::Error::NotFound { resource: "role" }))?;
-        service::roles::delete(&ctx, &crate::server::db()?, id).await?;
+        let id = object_id(&id, "role")?;
+        service::roles::delete(&ctx, &db, id).await?;
         Ok("/roles?deleted=1".to_owned())
-    }
-    .await;
-    crate::server::finish_form("save_role", &[], result).await
+    };
+    crate::server::finish_form("save_role", &[], result.await).await
 }

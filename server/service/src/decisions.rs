@@ -42,29 +42,6 @@ pub struct CheckResult {
     pub input: Value,
 }
 
-/// The identity a person names by email when asking about someone (the simulator): blank is
-/// `None`; an email nobody has is an error on `field`.
-pub async fn identity_by_email(
-    ctx: &Ctx,
-    db: &Db,
-    field: &str,
-    email: &str,
-) -> Result<Option<Uuid>> {
-    let email = email.trim();
-    if email.is_empty() {
-        return Ok(None);
-    }
-    match crate::identities::find_by_email(ctx, db, email).await {
-        Ok(identity) => Ok(Some(identity.id)),
-        Err(Error::NotFound { .. }) => Err(Error::validation(
-            field,
-            "unknown_identity",
-            "No identity has this email.",
-        )),
-        Err(e) => Err(e),
-    }
-}
-
 pub async fn check(ctx: &Ctx, db: &Db, req: CheckRequest) -> Result<CheckResult> {
     let caller = ctx.caller()?;
     let permission = Permission::parse(req.action.trim()).ok_or_else(|| {

@@ -417,6 +417,20 @@ pub async fn me(ctx: &Ctx, db: &Db) -> Result<Identity> {
     fetch(&mut tx, caller.tenant_id, caller.identity_id).await
 }
 
+/// The id of the identity a person names by email in a form (a group's new member, the
+/// simulator's principal); an email nobody has is a field error on `field`, not a 404.
+pub async fn id_by_email(ctx: &Ctx, db: &Db, field: &str, email: &str) -> Result<Uuid> {
+    match find_by_email(ctx, db, email.trim()).await {
+        Ok(identity) => Ok(identity.id),
+        Err(Error::NotFound { .. }) => Err(Error::validation(
+            field,
+            "unknown_identity",
+            "No identity has this email.",
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> {
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let tenant_id = tx.tenant_id;
