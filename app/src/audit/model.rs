@@ -452,6 +452,76 @@ impl AuditFilter {
     }
 }
 
+#[cfg(feature = "ssr")]
+mod query {
+    use super::AuditFilter;
+
+    fn invalid(field: &str, message: &str) -> service::Error {
+        service::Error::validation(field, "invalid_value", message)
+    }
+
+    fn parse_uuid(
+        field: &str,
+        raw: Option<&str>,
+        message: &str,
+    ) -> service::Result<Option<uuid::Uuid>> {
+        match raw.map(str::trim).filter(|r| !r.is_empty()) {
+            None => Ok(None),
+            Some(r) => uuid::Uuid::parse_str(r)
+                .map(Some)
+                .map_err(|_| invalid(field, message)),
+        }
+    }
+
+    /// A day of the filter, `YYYY-MM-DD` (what `<input type="date">` sends).
+    fn parse_day(field: &str, raw: Option<&str>) -> service::Result<Option<time::Date>> {
+        use time::macros::format_description;
+        match raw.map(str::trim).filter(|r| !r.is_empty()) {
+            None => Ok(None),
+            Some(r) => time::Date::parse(r, format_description!("[year]-[month]-[day]"))
+                .map(Some)
+                .map_err(|_| invalid(field, "Use a date like 2026-01-31.")),
+        }
+    }
+
+    /// The service's query for the filters. Days are UTC and both ends are included: `to`
+    /// becomes the midnight after it.
+    impl TryFrom<AuditFilter> for service::audit_log::AuditQuery {
+        type Error = service::Error;
+        fn try_from(f: AuditFilter) -> service::Result<Self> {
+            let from = parse_day("from", f.from.as_deref())?;
+            let to = parse_day("to", f.to.as_deref())?;
+            if let (Some(a), Some(b)) = (from, to)
+                && a > b
+            {
+                return Err(invalid("to", "The last day comes before the first."));
+            }
+            Ok(service::audit_log::AuditQuery {
+                actor_id: parse_uuid(
+                    "actor",
+                    f.actor.as_deref(),
+                    "Pick an identity from the list, or paste an actor's id.",
+                )?,
+                action: f.action.clone(),
+                target_type: f.target_type.clone(),
+                target_id: parse_uuid(
+                    "target_id",
+                    f.target_id.as_deref(),
+                    "A target id looks like 0193a1b2-…: copy it from a record.",
+                )?,
+                outcome: f.outcome.clone(),
+                request_id: f.request_id.clone(),
+                from: from.map(|d| d.midnight().assume_utc()),
+                to: to
+                    .and_then(|d| d.next_day())
+                    .map(|d| d.midnight().assume_utc()),
+                limit: None,
+                cursor: None,
+            })
+        }
+    }
+}
+
 /// The two export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -482,6 +552,7 @@ impl ExportFormat {
         }
     }
 
+    /// The saved file's type (the browser builds the file from the streamed text).
     pub fn media_type(self) -> &'static str {
         match self {
             ExportFormat::Csv => "text/csv; charset=utf-8",

@@ -38,24 +38,6 @@ pub fn id_param() -> impl Fn() -> String + Copy {
     move || params.read().get("id").unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_strings_skip_empty_values() {
-        assert_eq!(
-            query_string(&[
-                ("q", Some("which foods?".into())),
-                ("mode", Some(String::new())),
-                ("owner", None)
-            ]),
-            "?q=which%20foods%3F"
-        );
-        assert_eq!(query_string(&[("q", None)]), "");
-    }
-}
-
 /// Reads a list that a form posts as `name[0]=a&name[1]=b` (checkboxes): as a sequence, as
 /// a map from index to value (how a flattened form sees it), or as one value. Map entries
 /// are ordered by their index.
@@ -79,4 +61,22 @@ where
         }
         Posted::One(value) => vec![value],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_skip_empty_values() {
+        assert_eq!(
+            query_string(&[
+                ("q", Some("which foods?".into())),
+                ("mode", Some(String::new())),
+                ("owner", None)
+            ]),
+            "?q=which%20foods%3F"
+        );
+        assert_eq!(query_string(&[("q", None)]), "");
+    }
 }

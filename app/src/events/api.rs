@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::model::EventPageView;
+use super::model::{EventFilter, EventPageView};
 use crate::error::AppError;
 
 /// Events per page.
@@ -35,42 +35,36 @@ fn view_of(e: service::events::Event, now: time::OffsetDateTime) -> super::model
     }
 }
 
-/// The events the filters take, newest first, a page at a time (`cursor` from the previous
-/// page's `next_cursor`).
-#[server(endpoint = "events/list")]
-pub async fn list_events(
-    types: Option<String>,
-    identity: Option<String>,
-    cursor: Option<String>,
-) -> Result<EventPageView, AppError> {
-    let db = crate::server::db()?;
-    let ctx = crate::server::ctx().await?;
-    let identity_id = match identity.as_deref().map(str::trim).filter(|i| !i.is_empty()) {
-        None => None,
-        Some(raw) => Some(uuid::Uuid::parse_str(raw).map_err(|_| {
-            AppError::from(service::Error::validation(
-                "identity",
-                "invalid_value",
-                "Pick an identity from the list, or paste its id.",
-            ))
-        })?),
-    };
-    let key = format!("{types:?}|{identity_id:?}|{cursor:?}");
-    let query = service::events::EventQuery {
-        types: types.into_iter().collect(),
-        identity_id,
-        limit: Some(PAGE_SIZE),
-        cursor: cursor.filter(|c| !c.trim().is_empty()),
-        ..Default::default()
-    };
-    let page = service::events::list(&ctx, &db, &query).await?;
+#[cfg(feature = "ssr")]
+fn page_view(
+    page: service::pagination::Page<service::events::Event>,
+    key: String,
+) -> EventPageView {
     let now = time::OffsetDateTime::now_utc();
-    Ok(EventPageView {
+    EventPageView {
         items: page.items.into_iter().map(|e| view_of(e, now)).collect(),
         next_cursor: page.next_cursor,
         read_at: crate::format::clock(now),
         key,
-    })
+    }
+}
+
+/// The events the filters take, newest first, a page at a time (`cursor` from the previous
+/// page's `next_cursor`).
+#[server(endpoint = "events/list")]
+pub async fn list_events(
+    #[server(flatten)] filter: EventFilter,
+    cursor: Option<String>,
+) -> Result<EventPageView, AppError> {
+    let (db, ctx) = (crate::server::db()?, crate::server::ctx().await?);
+    let key = format!("{filter:?}|{cursor:?}");
+    let query = service::events::EventQuery {
+        limit: Some(PAGE_SIZE),
+        cursor: cursor.filter(|c| !c.trim().is_empty()),
+        ..crate::server::input(&ctx, "audit", filter)?
+    };
+    let page = service::events::list(&ctx, &db, &query).await?;
+    Ok(page_view(page, key))
 }
 
 /// The names of the catalogue's event types, for the type filter.

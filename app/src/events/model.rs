@@ -85,7 +85,7 @@ pub struct EventPageView {
 }
 
 /// The filters of the list, as they travel in the address.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventFilter {
     /// Types, comma-separated; each exact or a wildcard (`identity.*`).
     pub types: Option<String>,
@@ -126,6 +126,33 @@ pub fn type_choices(names: &[String]) -> Vec<String> {
         .collect();
     areas.dedup();
     areas.into_iter().chain(names.iter().cloned()).collect()
+}
+
+#[cfg(feature = "ssr")]
+impl TryFrom<EventFilter> for service::events::EventQuery {
+    type Error = service::Error;
+    fn try_from(f: EventFilter) -> service::Result<Self> {
+        let identity_id = match f
+            .identity
+            .as_deref()
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            None => None,
+            Some(raw) => Some(uuid::Uuid::parse_str(raw).map_err(|_| {
+                service::Error::validation(
+                    "identity",
+                    "invalid_value",
+                    "Pick an identity from the list, or paste its id.",
+                )
+            })?),
+        };
+        Ok(service::events::EventQuery {
+            types: f.types.into_iter().collect(),
+            identity_id,
+            ..Default::default()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub fn EventsPage() -> impl IntoView {
     let tick = RwSignal::new(0usize);
     let page = Resource::new(
         move || (filter.get(), cursor.get(), tick.get()),
-        |(f, cursor, _)| list_events(f.types, f.identity, cursor),
+        |(f, cursor, _)| list_events(f, cursor),
     );
     // Live while on the newest page and not paused (in the browser only: effects do not
     // run on the server).

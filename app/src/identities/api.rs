@@ -22,19 +22,27 @@ pub async fn list_identities(
 #[server(endpoint = "identities/get")]
 pub async fn get_identity(id: String) -> Result<IdentityDetail, AppError> {
     let (db, ctx) = (db()?, ctx().await?);
-    let id = object_id(&id, "identity")?;
-    let identity = service::identities::get(&ctx, &db, id).await?;
-    // The rest are extras: an admin who may read the identity but not, say, the audit
-    // trail still sees the identity.
-    let activity =
-        unless_forbidden(service::audit_log::for_target(&ctx, &db, "identity", id).await)?;
-    let roles = unless_forbidden(service::roles::list(&ctx, &db).await)?;
+    identity_page(&ctx, &db, object_id(&id, "identity")?).await
+}
+
+/// An identity with what the caller may see around it. The extras (history, roles, keys,
+/// memories) are left out for an admin who may read the identity but not them.
+#[cfg(feature = "ssr")]
+async fn identity_page(
+    ctx: &service::Ctx,
+    db: &service::Db,
+    id: uuid::Uuid,
+) -> Result<IdentityDetail, AppError> {
+    let identity = service::identities::get(ctx, db, id).await?;
+    let history = service::audit_log::for_target(ctx, db, "identity", id);
+    let activity = unless_forbidden(history.await)?;
+    let roles = unless_forbidden(service::roles::list(ctx, db).await)?;
     let keys = service::api_keys::ListQuery {
         all: false,
         identity_id: Some(id),
     };
-    let keys = unless_forbidden(service::api_keys::list(&ctx, &db, keys).await)?;
-    let memories = crate::memories::api::memories_of(&ctx, &db, id).await;
+    let keys = unless_forbidden(service::api_keys::list(ctx, db, keys).await)?;
+    let memories = crate::memories::api::memories_of(ctx, db, id).await;
     Ok(IdentityDetail::new(
         identity, activity, roles, keys, memories,
     ))

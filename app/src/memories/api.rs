@@ -63,6 +63,17 @@ fn view_of(m: service::memories::Memory, labels: &HashMap<uuid::Uuid, String>) -
     }
 }
 
+/// Memories as the console shows them, their owners named with one read.
+#[cfg(feature = "ssr")]
+async fn views(
+    ctx: &service::Ctx,
+    db: &service::Db,
+    memories: Vec<service::memories::Memory>,
+) -> Vec<MemoryView> {
+    let labels = owner_labels(ctx, db, memories.iter().filter_map(|m| m.owner_id)).await;
+    memories.into_iter().map(|m| view_of(m, &labels)).collect()
+}
+
 #[cfg(feature = "ssr")]
 fn hit_view(h: service::memories::search::Hit, labels: &HashMap<uuid::Uuid, String>) -> HitView {
     HitView {
@@ -99,17 +110,14 @@ pub async fn memory_status() -> Result<StatusView, AppError> {
 
 /// Newest first.
 #[server(endpoint = "memories/list")]
-pub async fn list_memories(query: MemoryQuery) -> Result<MemoryPageView, AppError> {
+pub async fn list_memories(
+    #[server(flatten)] query: MemoryQuery,
+) -> Result<MemoryPageView, AppError> {
     let (db, ctx) = (db()?, ctx().await?);
     let q: super::forms::Listing = input(&ctx, "memories", query)?;
     let cursor = q.cursor.as_deref();
-    let page = service::memories::list(&ctx, &db, &q.filter, q.state, q.limit, cursor).await?;
-    let labels = owner_labels(&ctx, &db, page.items.iter().filter_map(|m| m.owner_id)).await;
-    let items = page
-        .items
-        .into_iter()
-        .map(|m| view_of(m, &labels))
-        .collect();
+    let page = service::memories::list(&ctx, &db, &q.filter, q.state, None, cursor).await?;
+    let items = views(&ctx, &db, page.items).await;
     Ok(MemoryPageView {
         items,
         next_cursor: page.next_cursor,
@@ -132,20 +140,15 @@ pub async fn memories_of(
     match service::memories::list(ctx, db, &filter, live, Some(10), None).await {
         Err(service::Error::Forbidden { .. }) => None,
         Err(e) => Some(Err(e.into())),
-        Ok(page) => {
-            let labels = owner_labels(ctx, db, page.items.iter().filter_map(|m| m.owner_id)).await;
-            Some(Ok(page
-                .items
-                .into_iter()
-                .map(|m| view_of(m, &labels))
-                .collect()))
-        }
+        Ok(page) => Some(Ok(views(ctx, db, page.items).await)),
     }
 }
 
 /// Ranked results.
 #[server(endpoint = "memories/search")]
-pub async fn search_memories(query: SearchQuery) -> Result<Vec<HitView>, AppError> {
+pub async fn search_memories(
+    #[server(flatten)] query: SearchQuery,
+) -> Result<Vec<HitView>, AppError> {
     let (db, ctx) = (db()?, ctx().await?);
     let search = input(&ctx, "memories", query)?;
     let hits = service::memories::search::search(&ctx, &db, search).await?;

@@ -12,18 +12,18 @@ pub struct MemoryQuery {
     pub owner: Option<String>,
     pub tags: Option<String>,
     pub cursor: Option<String>,
-    pub limit: Option<u32>,
 }
 
-/// A search: `mode` is `hybrid` (default), `semantic` or `keyword`; `trash` searches the
-/// Trash too.
+/// A search: `mode` is `hybrid` (default), `semantic` or `keyword`; `trash` (`1`) searches
+/// the Trash too.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SearchQuery {
     pub q: String,
     pub mode: Option<String>,
     pub owner: Option<String>,
     pub tags: Option<String>,
-    pub trash: bool,
+    pub trash: Option<String>,
 }
 
 /// The new-memory and edit forms (`id` only when editing, `owner_id` only when new).
@@ -91,7 +91,6 @@ mod ssr {
     pub struct Listing {
         pub filter: Filter,
         pub state: State,
-        pub limit: Option<u32>,
         pub cursor: Option<String>,
     }
 
@@ -101,7 +100,6 @@ mod ssr {
             Ok(Listing {
                 state: State::read_or_default(q.state.as_deref())?,
                 filter: filter(q.owner.as_deref(), q.tags.as_deref())?,
-                limit: q.limit,
                 cursor: q.cursor.filter(|c| !c.is_empty()),
             })
         }
@@ -116,7 +114,7 @@ mod ssr {
                 query: q.q,
                 top_k: Some(20),
                 min_score: None,
-                include_deleted: q.trash,
+                include_deleted: matches!(q.trash.as_deref(), Some("1" | "true" | "on")),
             })
         }
     }
@@ -232,7 +230,7 @@ mod tests {
         let query = SearchQuery {
             q: "tea & biscuits".into(),
             mode: Some("keyword".into()),
-            trash: true,
+            trash: Some("1".into()),
             ..Default::default()
         };
         let posted = serde_qs::to_string(&SearchMemories {

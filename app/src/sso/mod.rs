@@ -3,5 +3,6 @@
 //! pages.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

@@ -3,8 +3,13 @@
 
 use leptos::prelude::*;
 
+use super::forms::{DeliveryFilter, ReplayForm, WebhookForm};
 use super::model::{NewSecret, PingView, WebhookDetailView, WebhooksView};
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::server::{ctx, db, finish_form, finish_with, input, object_id};
+#[cfg(feature = "ssr")]
+use service::webhooks::Input;
 
 #[cfg(feature = "ssr")]
 mod convert {
@@ -12,10 +17,6 @@ mod convert {
     use service::webhooks as svc;
 
     use crate::format::second as when;
-
-    pub fn parse_id(id: &str, resource: &'static str) -> Result<uuid::Uuid, service::Error> {
-        uuid::Uuid::parse_str(id.trim()).map_err(|_| service::Error::NotFound { resource })
-    }
 
     impl From<svc::Subscription> for WebhookView {
         fn from(s: svc::Subscription) -> Self {
@@ -88,7 +89,7 @@ mod convert {
             id: d.id.to_string(),
             event_id: d.event_id.to_string(),
             event_type: d.event_type,
-            status: d.status,
+            status: d.status.as_str().to_owned(),
             attempts: d.attempts,
             event_at: when(d.event_at),
             last_attempt: d.last_attempt_at.map(when),
@@ -109,25 +110,65 @@ mod convert {
         }
     }
 
-    /// Ends a server function that shows a secret: the secret goes back to the running
-    /// page; a plain form post (no script to show it) is sent to the webhook's page,
-    /// which says so.
-    pub async fn finish_secret(
-        form: &str,
-        submitted: &[(&str, &str)],
-        result: Result<NewSecret, crate::error::AppError>,
-    ) -> Result<NewSecret, crate::error::AppError> {
-        match result {
-            Ok(secret) => {
-                if crate::server::is_plain_form() {
-                    leptos_axum::redirect(&format!("/webhooks/{}?created_without_js=1", secret.id));
+    impl WebhooksView {
+        /// The list, each webhook with its figures over the range of `stats`.
+        pub fn new(subscriptions: Vec<svc::Subscription>, stats: svc::Stats) -> Self {
+            let row = |s: svc::Subscription| {
+                let mine = stats
+                    .subscriptions
+                    .iter()
+                    .find(|f| f.subscription_id == s.id);
+                let figures = mine.map(|f| figures(&f.figures)).unwrap_or_default();
+                WebhookRow {
+                    webhook: s.into(),
+                    figures,
                 }
-                Ok(secret)
+            };
+            WebhooksView {
+                rows: subscriptions.into_iter().map(row).collect(),
+                totals: figures(&stats.total),
+                chart: chart(&stats),
             }
-            Err(e) => {
-                crate::server::flash_failure(form, &e, submitted).await;
-                Err(e)
+        }
+    }
+
+    impl From<svc::Attempt> for PingView {
+        /// What a test message got back, in a few words.
+        fn from(a: svc::Attempt) -> Self {
+            let summary = match (a.status_code, &a.error) {
+                (Some(code), _) => format!("HTTP {code} in {} ms", a.latency_ms),
+                (None, Some(e)) => format!("{e} (after {} ms)", a.latency_ms),
+                (None, None) => format!("{} ms", a.latency_ms),
+            };
+            PingView {
+                succeeded: a.succeeded,
+                summary,
+                response_snippet: a.response_snippet,
             }
+        }
+    }
+
+    /// A webhook's page; `open` is the delivery asked for with its attempts, shown only
+    /// when it is one of this webhook's.
+    pub fn detail(
+        webhook: svc::Subscription,
+        stats: svc::Stats,
+        page: service::pagination::Page<svc::Delivery>,
+        open: Option<(svc::Delivery, Vec<svc::Attempt>)>,
+    ) -> WebhookDetailView {
+        let open = open
+            .filter(|(d, _)| d.subscription_id == webhook.id)
+            .map(|(d, attempts)| OpenDelivery {
+                delivery: delivery(d),
+                attempts: attempts.into_iter().map(attempt).collect(),
+            });
+        WebhookDetailView {
+            figures: figures(&stats.total),
+            chart: chart(&stats),
+            webhook: webhook.into(),
+            deliveries: page.items.into_iter().map(delivery).collect(),
+            next_cursor: page.next_cursor,
+            open,
         }
     }
 
@@ -144,184 +185,86 @@ mod convert {
 /// The tenant's webhooks with their figures over the last 24 hours.
 #[server(endpoint = "webhooks/list")]
 pub async fn list_webhooks() -> Result<WebhooksView, AppError> {
-    use super::model::WebhookRow;
-    let ctx = crate::server::ctx().await?;
-    let db = crate::server::db()?;
+    let (db, ctx) = (db()?, ctx().await?);
     let subscriptions = service::webhooks::list(&ctx, &db).await?;
     let stats = service::webhooks::stats(&ctx, &db, None, None, None).await?;
-    let rows = subscriptions
-        .into_iter()
-        .map(|s| {
-            let figures = stats
-                .subscriptions
-                .iter()
-                .find(|f| f.subscription_id == s.id)
-                .map(|f| convert::figures(&f.figures))
-                .unwrap_or_default();
-            WebhookRow {
-                webhook: s.into(),
-                figures,
-            }
-        })
-        .collect();
-    Ok(WebhooksView {
-        rows,
-        totals: convert::figures(&stats.total),
-        chart: convert::chart(&stats),
-    })
+    Ok(WebhooksView::new(subscriptions, stats))
 }
 
 /// Creates a webhook and returns its secret, once.
 #[server(endpoint = "webhooks/create")]
-pub async fn create_webhook(
-    name: String,
-    url: String,
-    event_types: String,
-    description: String,
-) -> Result<NewSecret, AppError> {
-    let submitted = [
-        ("name", name.as_str()),
-        ("url", url.as_str()),
-        ("event_types", event_types.as_str()),
-        ("description", description.as_str()),
-    ];
+pub async fn create_webhook(#[server(flatten)] form: WebhookForm) -> Result<NewSecret, AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let created = service::webhooks::create(
-            &ctx,
-            &crate::server::db()?,
-            service::webhooks::Input {
-                name: Some(name.clone()),
-                description: Some(description.clone()),
-                url: Some(url.clone()),
-                event_types: Some(super::model::split_types(&event_types)),
-                enabled: Some(true),
-            },
-        )
-        .await?;
-        Ok::<_, AppError>(convert::secret(created))
-    }
-    .await;
-    convert::finish_secret("create_webhook", &submitted, result).await
+        let ctx = ctx().await?;
+        let webhook: Input = input(&ctx, "webhooks", form.clone())?;
+        let webhook = Input {
+            enabled: Some(true),
+            ..webhook
+        };
+        Ok(convert::secret(
+            service::webhooks::create(&ctx, &db, webhook).await?,
+        ))
+    };
+    finish_with("create_webhook", &form, result.await, plain_secret).await
 }
 
-/// One webhook: its figures, a page of its deliveries (`status` filters them, `cursor`
-/// pages), and the attempts of the delivery `delivery`, if given.
+/// One webhook: its figures, a page of its deliveries, and the attempts of the delivery the
+/// filter opens, if any.
 #[server(endpoint = "webhooks/get")]
 pub async fn get_webhook(
     id: String,
-    status: Option<String>,
-    cursor: Option<String>,
-    delivery: Option<String>,
+    #[server(flatten)] filter: DeliveryFilter,
 ) -> Result<WebhookDetailView, AppError> {
-    use super::model::OpenDelivery;
-    let ctx = crate::server::ctx().await?;
-    let db = crate::server::db()?;
-    let id = convert::parse_id(&id, "webhook")?;
+    let (db, ctx) = (db()?, ctx().await?);
+    let id = object_id(&id, "webhook")?;
     let webhook = service::webhooks::get(&ctx, &db, id).await?;
     let stats = service::webhooks::stats(&ctx, &db, None, None, Some(id)).await?;
-    let page = service::webhooks::deliveries(
-        &ctx,
-        &db,
-        id,
-        &service::webhooks::DeliveryQuery {
-            status: status.filter(|s| !s.trim().is_empty()),
-            limit: Some(25),
-            cursor: cursor.filter(|c| !c.trim().is_empty()),
-        },
-    )
-    .await?;
-    let open = match delivery.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        None => None,
-        Some(d) => {
-            let (delivery, attempts) =
-                service::webhooks::delivery(&ctx, &db, convert::parse_id(d, "delivery")?).await?;
-            // Only a delivery of this webhook opens here.
-            (delivery.subscription_id == id).then(|| OpenDelivery {
-                delivery: convert::delivery(delivery),
-                attempts: attempts.into_iter().map(convert::attempt).collect(),
-            })
-        }
-    };
-    Ok(WebhookDetailView {
-        figures: convert::figures(&stats.total),
-        chart: convert::chart(&stats),
-        webhook: webhook.into(),
-        deliveries: page.items.into_iter().map(convert::delivery).collect(),
-        next_cursor: page.next_cursor,
-        open,
-    })
+    let open = opened_delivery(&ctx, &db, &filter).await?;
+    let query = input(&ctx, "webhooks", filter)?;
+    let page = service::webhooks::deliveries(&ctx, &db, id, &query).await?;
+    Ok(convert::detail(webhook, stats, page, open))
 }
 
 #[server(endpoint = "webhooks/update")]
-pub async fn update_webhook(
-    id: String,
-    name: String,
-    url: String,
-    event_types: String,
-    description: String,
-) -> Result<(), AppError> {
-    let submitted = [
-        ("name", name.as_str()),
-        ("url", url.as_str()),
-        ("event_types", event_types.as_str()),
-        ("description", description.as_str()),
-    ];
+pub async fn update_webhook(#[server(flatten)] form: WebhookForm) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let uuid = convert::parse_id(&id, "webhook")?;
-        service::webhooks::update(
-            &ctx,
-            &crate::server::db()?,
-            uuid,
-            service::webhooks::Input {
-                name: Some(name.clone()),
-                description: Some(description.clone()),
-                url: Some(url.clone()),
-                event_types: Some(super::model::split_types(&event_types)),
-                enabled: None,
-            },
-        )
-        .await?;
-        Ok(format!("/webhooks/{uuid}?saved=1"))
-    }
-    .await;
-    crate::server::finish_form("update_webhook", &submitted, result).await
+        let ctx = ctx().await?;
+        let id = object_id(&form.id, "webhook")?;
+        service::webhooks::update(&ctx, &db, id, input(&ctx, "webhooks", form.clone())?).await?;
+        Ok(format!("/webhooks/{id}?saved=1"))
+    };
+    crate::server::finish("update_webhook", &form, result.await).await
 }
 
 /// Enables (resuming paused deliveries) or disables (pausing them) a webhook.
 #[server(endpoint = "webhooks/set_enabled")]
 pub async fn set_webhook_enabled(id: String, enabled: bool) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let uuid = convert::parse_id(&id, "webhook")?;
-        service::webhooks::update(
-            &ctx,
-            &crate::server::db()?,
-            uuid,
-            service::webhooks::Input {
-                enabled: Some(enabled),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let ctx = ctx().await?;
+        let id = object_id(&id, "webhook")?;
+        let change = Input {
+            enabled: Some(enabled),
+            ..Default::default()
+        };
+        service::webhooks::update(&ctx, &db, id, change).await?;
         let done = if enabled { "enabled" } else { "disabled" };
-        Ok(format!("/webhooks/{uuid}?{done}=1"))
-    }
-    .await;
-    crate::server::finish_form("set_webhook_enabled", &[], result).await
+        Ok(format!("/webhooks/{id}?{done}=1"))
+    };
+    finish_form("set_webhook_enabled", &[], result.await).await
 }
 
 #[server(endpoint = "webhooks/delete")]
 pub async fn delete_webhook(id: String) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let uuid = convert::parse_id(&id, "webhook")?;
-        service::webhooks::delete(&ctx, &crate::server::db()?, uuid).await?;
+        let ctx = ctx().await?;
+        service::webhooks::delete(&ctx, &db, object_id(&id, "webhook")?).await?;
         Ok("/webhooks?deleted=1".to_owned())
-    }
-    .await;
-    crate::server::finish_form("delete_webhook", &[], result).await
+    };
+    finish_form("delete_webhook", &[], result.await).await
 }
 
 /// Gives a webhook a new secret, returned once; the old one keeps signing for
@@ -331,103 +274,76 @@ pub async fn rotate_webhook_secret(
     id: String,
     overlap_hours: String,
 ) -> Result<NewSecret, AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let uuid = convert::parse_id(&id, "webhook")?;
-        let hours: i64 = overlap_hours.trim().parse().map_err(|_| {
-            AppError::from(service::Error::validation(
-                "overlap_hours",
-                "invalid_value",
-                "Choose how long the old secret keeps signing.",
-            ))
-        })?;
-        let rotated = service::webhooks::rotate_secret(
-            &ctx,
-            &crate::server::db()?,
-            uuid,
-            Some(time::Duration::hours(hours)),
-        )
-        .await?;
-        Ok::<_, AppError>(convert::secret(rotated))
-    }
-    .await;
-    convert::finish_secret("rotate_webhook_secret", &[], result).await
+        let ctx = ctx().await?;
+        let id = object_id(&id, "webhook")?;
+        let overlap = Some(super::forms::overlap(&overlap_hours)?);
+        Ok(convert::secret(
+            service::webhooks::rotate_secret(&ctx, &db, id, overlap).await?,
+        ))
+    };
+    finish_with("rotate_webhook_secret", &(), result.await, plain_secret).await
 }
 
 /// Sends a test message now and says what came back.
 #[server(endpoint = "webhooks/ping")]
 pub async fn ping_webhook(id: String) -> Result<PingView, AppError> {
-    let ctx = crate::server::ctx().await?;
-    let uuid = convert::parse_id(&id, "webhook")?;
-    let (_, attempt) = service::webhooks::ping(&ctx, &crate::server::db()?, uuid).await?;
-    let summary = match (attempt.status_code, &attempt.error) {
-        (Some(code), _) => format!("HTTP {code} in {} ms", attempt.latency_ms),
-        (None, Some(e)) => format!("{e} (after {} ms)", attempt.latency_ms),
-        (None, None) => format!("{} ms", attempt.latency_ms),
-    };
+    let (db, ctx) = (db()?, ctx().await?);
+    let id = object_id(&id, "webhook")?;
+    let (_, attempt) = service::webhooks::ping(&ctx, &db, id).await?;
     if crate::server::is_plain_form() {
-        leptos_axum::redirect(&format!("/webhooks/{uuid}"));
+        leptos_axum::redirect(&format!("/webhooks/{id}"));
     }
-    Ok(PingView {
-        succeeded: attempt.succeeded,
-        summary,
-        response_snippet: attempt.response_snippet,
-    })
+    Ok(attempt.into())
 }
 
 /// Queues one more attempt of a delivery, now.
 #[server(endpoint = "webhooks/retry")]
 pub async fn retry_delivery(id: String) -> Result<(), AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let uuid = convert::parse_id(&id, "delivery")?;
-        let queued = service::webhooks::retry(&ctx, &crate::server::db()?, uuid).await?;
+        let ctx = ctx().await?;
+        let id = object_id(&id, "delivery")?;
+        let queued = service::webhooks::retry(&ctx, &db, id).await?;
         Ok(format!(
-            "/webhooks/{}?delivery={uuid}&retried=1",
+            "/webhooks/{}?delivery={id}&retried=1",
             queued.subscription_id
         ))
-    }
-    .await;
-    crate::server::finish_form("retry_delivery", &[], result).await
+    };
+    finish_form("retry_delivery", &[], result.await).await
 }
 
-/// Queues every stored event between `from` and `to` (UTC, `YYYY-MM-DDTHH:MM` as a
-/// datetime field sends them) for the webhook again; returns how many.
+/// Queues every stored event of the range for the webhook again; returns how many.
 #[server(endpoint = "webhooks/replay")]
-pub async fn replay_webhook(id: String, from: String, to: String) -> Result<i64, AppError> {
-    let submitted = [("from", from.as_str()), ("to", to.as_str())];
+pub async fn replay_webhook(#[server(flatten)] form: ReplayForm) -> Result<i64, AppError> {
+    let db = db()?;
     let result = async {
-        let ctx = crate::server::ctx().await?;
-        let uuid = convert::parse_id(&id, "webhook")?;
-        let parse = |field: &'static str, raw: &str| {
-            let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-            // A datetime field sends minutes, some browsers seconds too.
-            let raw = raw.trim();
-            time::PrimitiveDateTime::parse(raw.get(..16).unwrap_or(raw), &f)
-                .map(|t| t.assume_utc())
-                .map_err(|_| {
-                    AppError::from(service::Error::validation(
-                        field,
-                        "invalid_value",
-                        "Enter a date and time.",
-                    ))
-                })
-        };
-        let (from, to) = (parse("from", &from)?, parse("to", &to)?);
-        let queued = service::webhooks::replay(&ctx, &crate::server::db()?, uuid, from, to).await?;
-        Ok::<_, AppError>(queued)
+        let ctx = ctx().await?;
+        let id = object_id(&form.id, "webhook")?;
+        let range: super::forms::Range = input(&ctx, "webhooks", form.clone())?;
+        Ok(service::webhooks::replay(&ctx, &db, id, range.from, range.to).await?)
+    };
+    let plain_next = |n: &i64| format!("/webhooks/{}?replayed={n}", form.id.trim());
+    finish_with("replay_webhook", &form, result.await, plain_next).await
+}
+
+/// The delivery the log opens, with its attempts, if the filter names one.
+#[cfg(feature = "ssr")]
+async fn opened_delivery(
+    ctx: &service::Ctx,
+    db: &service::Db,
+    filter: &DeliveryFilter,
+) -> Result<Option<(service::webhooks::Delivery, Vec<service::webhooks::Attempt>)>, AppError> {
+    match super::forms::open_delivery(filter)? {
+        Some(id) => Ok(Some(service::webhooks::delivery(ctx, db, id).await?)),
+        None => Ok(None),
     }
-    .await;
-    match result {
-        Ok(n) => {
-            if crate::server::is_plain_form() {
-                leptos_axum::redirect(&format!("/webhooks/{id}?replayed={n}"));
-            }
-            Ok(n)
-        }
-        Err(e) => {
-            crate::server::flash_failure("replay_webhook", &e, &submitted).await;
-            Err(e)
-        }
-    }
+}
+
+/// Where a plain form post goes after a secret was made: the webhook's page, which says the
+/// secret could not be shown (no script to show it).
+#[cfg(feature = "ssr")]
+fn plain_secret(secret: &NewSecret) -> String {
+    format!("/webhooks/{}?created_without_js=1", secret.id)
 }

@@ -2,5 +2,6 @@
 //! secret rotation and delivery stats.
 
 pub mod api;
+pub mod forms;
 pub mod model;
 pub mod pages;

@@ -102,6 +102,58 @@ pub fn password(field: &str, raw: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
+/// A value chosen from a fixed list (an identity's kind, a status filter, a search mode):
+/// both doors read it through here, so the accepted spellings and the error naming them
+/// exist once.
+pub trait Choice: Sized + Copy + 'static {
+    /// The input field that carries the value, named in the error.
+    const FIELD: &'static str;
+    /// Every accepted spelling, in the order the error lists them.
+    const NAMES: &'static [(&'static str, Self)];
+
+    /// The value spelled `s` exactly, if there is one.
+    fn parse(s: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, value)| *value)
+    }
+
+    /// The value spelled `s` (trimmed), or a field error listing what is accepted.
+    fn read(s: &str) -> crate::Result<Self> {
+        let s = s.trim();
+        Self::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = Self::NAMES.iter().map(|(name, _)| *name).collect();
+            let list = match names.split_last() {
+                Some((last, [])) => (*last).to_owned(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            };
+            crate::Error::validation(
+                Self::FIELD,
+                "invalid_value",
+                format!("{} must be {list}, not \"{s}\"", Self::FIELD),
+            )
+        })
+    }
+
+    /// Like [`Choice::read`], with an absent or blank value read as `None`.
+    fn read_opt(s: Option<&str>) -> crate::Result<Option<Self>> {
+        match s.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(s) => Self::read(s).map(Some),
+        }
+    }
+
+    /// Like [`Choice::read_opt`], with `None` read as the default.
+    fn read_or_default(s: Option<&str>) -> crate::Result<Self>
+    where
+        Self: Default,
+    {
+        Self::read_opt(s).map(Option::unwrap_or_default)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,56 +208,32 @@ mod tests {
         );
         assert_eq!(errors.len(), 2);
     }
-}
 
-/// A value chosen from a fixed list (an identity's kind, a status filter, a search mode):
-/// both doors read it through here, so the accepted spellings and the error naming them
-/// exist once.
-pub trait Choice: Sized + Copy + 'static {
-    /// The input field that carries the value, named in the error.
-    const FIELD: &'static str;
-    /// Every accepted spelling, in the order the error lists them.
-    const NAMES: &'static [(&'static str, Self)];
-
-    /// The value spelled `s` exactly, if there is one.
-    fn parse(s: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(name, _)| *name == s)
-            .map(|(_, value)| *value)
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Colour {
+        Red,
+        Blue,
     }
 
-    /// The value spelled `s` (trimmed), or a field error listing what is accepted.
-    fn read(s: &str) -> crate::Result<Self> {
-        let s = s.trim();
-        Self::parse(s).ok_or_else(|| {
-            let names: Vec<&str> = Self::NAMES.iter().map(|(name, _)| *name).collect();
-            let list = match names.split_last() {
-                Some((last, [])) => (*last).to_owned(),
-                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-                None => String::new(),
-            };
-            crate::Error::validation(
-                Self::FIELD,
-                "invalid_value",
-                format!("{} must be {list}, not \"{s}\"", Self::FIELD),
-            )
-        })
+    impl Choice for Colour {
+        const FIELD: &'static str = "colour";
+        const NAMES: &'static [(&'static str, Self)] =
+            &[("red", Colour::Red), ("blue", Colour::Blue)];
     }
 
-    /// Like [`Choice::read`], with an absent or blank value read as `None`.
-    fn read_opt(s: Option<&str>) -> crate::Result<Option<Self>> {
-        match s.map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(s) => Self::read(s).map(Some),
-        }
-    }
-
-    /// Like [`Choice::read_opt`], with `None` read as the default.
-    fn read_or_default(s: Option<&str>) -> crate::Result<Self>
-    where
-        Self: Default,
-    {
-        Self::read_opt(s).map(Option::unwrap_or_default)
+    #[test]
+    fn a_choice_is_read_once_with_one_message() {
+        assert_eq!(Colour::read(" blue ").ok(), Some(Colour::Blue));
+        assert_eq!(Colour::read_opt(Some("")).ok(), Some(None));
+        assert_eq!(Colour::read_opt(None).ok(), Some(None));
+        let Err(crate::Error::Validation(errors)) = Colour::read("green") else {
+            panic!("green is not a colour here");
+        };
+        assert_eq!(errors[0].field, "colour");
+        assert_eq!(errors[0].code, "invalid_value");
+        assert_eq!(
+            errors[0].message,
+            "colour must be red or blue, not \"green\""
+        );
     }
 }

@@ -89,19 +89,7 @@ pub fn AuditPage() -> impl IntoView {
     let verify = move || query.read().get("verify").is_some_and(|v| v == "1");
     let page = Resource::new(
         move || (filter.get(), cursor()),
-        |(f, cursor)| {
-            list_audit(
-                f.actor,
-                f.action,
-                f.target_type,
-                f.target_id,
-                f.outcome,
-                f.request_id,
-                f.from,
-                f.to,
-                cursor,
-            )
-        },
+        |(f, cursor)| list_audit(f, cursor),
     );
     let verification = Resource::new(verify, |v| async move {
         if v {

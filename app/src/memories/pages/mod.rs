@@ -74,7 +74,7 @@ pub fn MemoriesPage() -> impl IntoView {
                     mode: Some(mode),
                     owner,
                     tags,
-                    trash,
+                    trash: trash.then(|| "1".to_owned()),
                 })
                 .await
                 .map(Found::Hits),
@@ -86,7 +86,6 @@ pub fn MemoriesPage() -> impl IntoView {
                         owner,
                         tags,
                         cursor,
-                        limit: None,
                     })
                     .await
                     .map(Found::Page)

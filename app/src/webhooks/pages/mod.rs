@@ -11,6 +11,7 @@ use super::api::{
     CreateWebhook, DeleteWebhook, PingWebhook, ReplayWebhook, RetryDelivery, RotateWebhookSecret,
     SetWebhookEnabled, UpdateWebhook, get_webhook, list_webhooks,
 };
+use super::forms::DeliveryFilter;
 use super::model::{
     ChartView, DeliveryView, FiguresView, OVERLAPS, OpenDelivery, STATUS_FILTERS, WebhookView,
 };
@@ -315,7 +316,16 @@ pub fn WebhookPage() -> impl IntoView {
     });
     let data = Resource::new(
         move || (id(), status.get(), cursor.get(), open.get(), changed.get()),
-        |(id, status, cursor, open, _)| get_webhook(id, status, cursor, open),
+        |(id, status, cursor, delivery, _)| {
+            get_webhook(
+                id,
+                DeliveryFilter {
+                    status,
+                    cursor,
+                    delivery,
+                },
+            )
+        },
     );
     let notice = move || {
         let q = query.read();

@@ -115,7 +115,7 @@ pub(crate) async fn audit_sign_in(
                 action: "auth.signed_in",
                 target_type: "identity",
                 target_id: Some(id),
-                outcome: "success",
+                outcome: crate::audit_log::Outcome::Success,
                 detail: serde_json::json!({ "method": method }),
             },
         ),
@@ -131,7 +131,7 @@ pub(crate) async fn audit_sign_in(
                     action: "auth.sign_in_failed",
                     target_type: "identity",
                     target_id: id,
-                    outcome: "failure",
+                    outcome: crate::audit_log::Outcome::Failure,
                     detail,
                 },
             )

@@ -271,7 +271,7 @@ impl Ctx {
                 action: "authz.denied",
                 target_type: target.kind,
                 target_id: target.id,
-                outcome: "denied",
+                outcome: crate::audit_log::Outcome::Denied,
                 detail: serde_json::json!({
                     "permission": permission.to_key(),
                     "owner": target.owner,

@@ -13,7 +13,43 @@ use crate::authz::perm;
 use crate::db::Change;
 use crate::error::{Error, Result};
 use crate::events::catalogue::types;
+use crate::validation::Choice;
 use crate::{Ctx, Db};
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    Succeeded,
+    /// Every attempt of the schedule failed.
+    Failed,
+    /// Held while its webhook is disabled.
+    Paused,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Paused => "paused",
+        }
+    }
+}
+
+impl crate::validation::Choice for DeliveryStatus {
+    const FIELD: &'static str = "status";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("pending", DeliveryStatus::Pending),
+        ("succeeded", DeliveryStatus::Succeeded),
+        ("failed", DeliveryStatus::Failed),
+        ("paused", DeliveryStatus::Paused),
+    ];
+}
 
 /// One delivery of an event to a subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -23,8 +59,7 @@ pub struct Delivery {
     pub subscription_id: Uuid,
     pub event_id: Uuid,
     pub event_type: String,
-    /// `pending`, `succeeded`, `failed` or `paused`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     /// When the next attempt is due (pending deliveries).
     pub next_at: Option<OffsetDateTime>,
@@ -50,13 +85,12 @@ pub struct Attempt {
 /// Which deliveries to list.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryQuery {
-    /// `pending`, `succeeded`, `failed` or `paused`.
+    /// A [`DeliveryStatus`] by name; read after the subscription is found, so a caller
+    /// learns nothing of another tenant's webhook from a status error.
     pub status: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
-
-const STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "paused"];
 
 /// A subscription's deliveries, newest first.
 pub async fn deliveries(
@@ -70,15 +104,7 @@ pub async fn deliveries(
     tx.lookup::<Subscription>(ctx, subscription_id, perm::WEBHOOKS_READ)
         .await?;
     let limit = pagination::limit(query.limit)?;
-    if let Some(s) = query.status.as_deref()
-        && !STATUSES.contains(&s)
-    {
-        return Err(Error::validation(
-            "status",
-            "invalid_value",
-            "status is pending, succeeded, failed or paused",
-        ));
-    }
+    let status = DeliveryStatus::read_opt(query.status.as_deref())?;
     let cursor = query
         .cursor
         .as_deref()
@@ -86,7 +112,8 @@ pub async fn deliveries(
         .transpose()?;
     let rows = sqlx::query_as!(
         Delivery,
-        r#"select id, subscription_id, event_id, event_type, status, attempts,
+        r#"select id, subscription_id, event_id, event_type,
+                  status as "status: DeliveryStatus", attempts,
                   case when status = 'pending' then next_at end as next_at,
                   event_at, last_attempt_at, delivered_at, last_status, last_error
            from webhook_deliveries
@@ -96,7 +123,7 @@ pub async fn deliveries(
            order by id desc limit $5"#,
         tenant_id,
         subscription_id,
-        query.status,
+        status.map(DeliveryStatus::as_str),
         cursor,
         i64::from(limit) + 1
     )
@@ -109,7 +136,8 @@ async fn load_delivery(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Re
     // Through the subscription, which row-level security must let the caller see.
     sqlx::query_as!(
         Delivery,
-        r#"select d.id, d.subscription_id, d.event_id, d.event_type, d.status, d.attempts,
+        r#"select d.id, d.subscription_id, d.event_id, d.event_type,
+                  d.status as "status: DeliveryStatus", d.attempts,
                   case when d.status = 'pending' then d.next_at end as next_at,
                   d.event_at, d.last_attempt_at, d.delivered_at, d.last_status, d.last_error
            from webhook_deliveries d

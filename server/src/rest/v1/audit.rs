@@ -12,8 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::rest::extract::{Authenticated, Json, Path, Query};
-use crate::rest::problem::{ApiError, ApiResult, Problem};
+use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
+use service::validation::Choice;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +117,7 @@ pub struct AuditBody {
 
 impl From<AuditRecord> for AuditBody {
     fn from(r: AuditRecord) -> Self {
+        let hash = r.hash_hex();
         AuditBody {
             id: r.id,
             seq: r.seq,
@@ -125,14 +127,14 @@ impl From<AuditRecord> for AuditBody {
             action: r.action,
             target_type: r.target_type,
             target_id: r.target_id,
-            outcome: r.outcome,
+            outcome: r.outcome.as_str().to_owned(),
             before: r.before,
             after: r.after,
             request_id: r.request_id,
             ip: r.ip,
             user_agent: r.user_agent,
             occurred_at: r.occurred_at,
-            hash: r.hash.iter().map(|b| format!("{b:02x}")).collect(),
+            hash,
         }
     }
 }
@@ -222,51 +224,6 @@ pub struct ExportParams {
     pub format: Option<String>,
 }
 
-/// The CSV columns of an export, in order.
-const CSV_HEADER: &str = "seq,id,occurred_at,actor_type,actor_id,actor_label,action,target_type,\
-target_id,outcome,request_id,ip,user_agent,before,after,hash\r\n";
-
-/// One CSV field, as every export writes it (formulas neutralised).
-fn csv_field(out: &mut String, value: &str) {
-    service::audit_log::csv_field(out, value)
-}
-
-fn csv_row(r: AuditBody) -> String {
-    let opt = |v: Option<String>| v.unwrap_or_default();
-    let json = |v: Option<Value>| v.map(|v| v.to_string()).unwrap_or_default();
-    let when = r
-        .occurred_at
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let fields = [
-        r.seq.to_string(),
-        r.id.to_string(),
-        when,
-        r.actor_type,
-        opt(r.actor_id.map(|i| i.to_string())),
-        opt(r.actor_label),
-        r.action,
-        r.target_type,
-        opt(r.target_id.map(|i| i.to_string())),
-        r.outcome,
-        opt(r.request_id),
-        opt(r.ip),
-        opt(r.user_agent),
-        json(r.before),
-        json(r.after),
-        r.hash,
-    ];
-    let mut line = String::with_capacity(256);
-    for (i, f) in fields.iter().enumerate() {
-        if i > 0 {
-            line.push(',');
-        }
-        csv_field(&mut line, f);
-    }
-    line.push_str("\r\n");
-    line
-}
-
 /// Export the audit records the filters take, oldest first, as CSV or JSON Lines. The
 /// body is streamed a chunk of records at a time; the export is itself audited
 /// (`audit.exported`).
@@ -279,93 +236,40 @@ pub async fn export(
     Query(p): Query<AuditParams>,
     Query(e): Query<ExportParams>,
 ) -> ApiResult<Response> {
-    let jsonl = match e.format.as_deref().unwrap_or("csv") {
-        "csv" => false,
-        "jsonl" => true,
-        _ => {
-            return Err(ApiError(service::Error::validation(
-                "format",
-                "invalid_value",
-                "format is csv or jsonl",
-            )));
-        }
-    };
-    let format = if jsonl { "jsonl" } else { "csv" };
+    let format = audit_log::ExportFormat::read_or_default(e.format.as_deref())?;
     let mut export = audit_log::export(&ctx, &state.db, p.into(), format).await?;
     // A task reads chunk after chunk and hands the body one chunk of text at a time; the
     // channel's small capacity makes a slow client slow the reads down.
     let (send, receive) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     let db = state.db.clone();
     tokio::spawn(async move {
-        if !jsonl
-            && send
-                .send(Ok(Bytes::from_static(CSV_HEADER.as_bytes())))
-                .await
-                .is_err()
-        {
-            return;
-        }
         loop {
-            match export.next_chunk(&db).await {
-                Ok(rows) if rows.is_empty() => return,
-                Ok(rows) => {
-                    let mut text = String::with_capacity(rows.len() * 300);
-                    for r in rows {
-                        let body = AuditBody::from(r);
-                        if jsonl {
-                            text.push_str(&serde_json::to_string(&body).unwrap_or_default());
-                            text.push('\n');
-                        } else {
-                            text.push_str(&csv_row(body));
-                        }
-                    }
-                    if send.send(Ok(Bytes::from(text))).await.is_err() {
-                        return; // the client went away
-                    }
-                }
+            let text = match export.next_text(&db).await {
+                Ok(Some(text)) => Ok(Bytes::from(text)),
+                Ok(None) => return,
                 Err(err) => {
                     tracing::error!(error = %err, "audit export failed midway");
-                    let _ = send
-                        .send(Err(std::io::Error::other("the export failed midway")))
-                        .await;
-                    return;
+                    Err(std::io::Error::other("the export failed midway"))
                 }
+            };
+            let failed = text.is_err();
+            if send.send(text).await.is_err() || failed {
+                return; // the client went away, or the export ended with an error
             }
         }
     });
     let stream = futures_util::stream::unfold(receive, |mut r| async move {
         r.recv().await.map(|item| (item, r))
     });
-    let (content_type, extension) = if jsonl {
-        ("application/x-ndjson", "jsonl")
-    } else {
-        ("text/csv; charset=utf-8", "csv")
-    };
     Ok((
         [
-            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_TYPE, format.media_type().to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"audit.{extension}\""),
+                format!("attachment; filename=\"{}\"", format.file_name()),
             ),
         ],
         Body::from_stream(stream),
     )
         .into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_they_must_be() {
-        let mut out = String::new();
-        csv_field(&mut out, "plain");
-        out.push('|');
-        csv_field(&mut out, "a,b");
-        out.push('|');
-        csv_field(&mut out, "say \"hi\"\nbye");
-        assert_eq!(out, "plain|\"a,b\"|\"say \"\"hi\"\"\nbye\"");
-    }
 }

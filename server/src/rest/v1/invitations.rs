@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::auth::TokenResponse;
 use crate::rest::extract::{Authenticated, Caller, Json, Path, Query};
-use crate::rest::problem::{ApiError, ApiResult, Problem};
+use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use service::validation::Choice;
 

@@ -258,7 +258,7 @@ impl From<Delivery> for DeliveryBody {
             webhook_id: d.subscription_id,
             event_id: d.event_id,
             event_type: d.event_type,
-            status: d.status,
+            status: d.status.as_str().to_owned(),
             attempts: d.attempts,
             next_attempt_at: d.next_at,
             event_at: d.event_at,

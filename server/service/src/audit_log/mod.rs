@@ -8,8 +8,41 @@ use uuid::Uuid;
 use crate::ctx::Ctx;
 use crate::db::Change;
 use crate::error::Result;
-use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
+use crate::validation::Choice;
+
+mod export;
+pub use export::*;
+
+/// How what a record tells of ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// An authorization refused it.
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+impl Choice for Outcome {
+    const FIELD: &'static str = "outcome";
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("success", Outcome::Success),
+        ("failure", Outcome::Failure),
+        ("denied", Outcome::Denied),
+    ];
+}
 
 /// A change's audit record, waiting for its transaction to commit.
 pub(crate) struct Pending {
@@ -109,8 +142,7 @@ pub(crate) struct Occurrence {
     pub action: &'static str,
     pub target_type: &'static str,
     pub target_id: Option<Uuid>,
-    /// `success`, `failure` or `denied`.
-    pub outcome: &'static str,
+    pub outcome: Outcome,
     pub detail: Value,
 }
 
@@ -133,7 +165,7 @@ pub(crate) async fn write_occurrence(
         o.action,
         o.target_type,
         o.target_id,
-        o.outcome,
+        o.outcome.as_str(),
         o.detail,
         origin.request_id,
         origin.ip.map(|ip| ip.to_string()),
@@ -171,6 +203,13 @@ pub(crate) fn record_denial(db: &crate::Db, tenant_id: Uuid, origin: Origin, o: 
 
 pub(crate) const MAX_DENIALS_IN_FLIGHT: usize = 64;
 
+impl AuditRecord {
+    /// The record's hash in the chain, as hex.
+    pub fn hash_hex(&self) -> String {
+        self.hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// One audit record as stored.
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct AuditRecord {
@@ -184,8 +223,7 @@ pub struct AuditRecord {
     pub action: String,
     pub target_type: String,
     pub target_id: Option<Uuid>,
-    /// `success`, `failure` or `denied`.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
     pub request_id: Option<String>,
@@ -268,15 +306,8 @@ impl AuditQuery {
         if let Some(t) = self.target_id {
             q.push(" and a.target_id = ").push_bind(t);
         }
-        if let Some(o) = self.outcome.as_deref().filter(|o| !o.is_empty()) {
-            if !matches!(o, "success" | "failure" | "denied") {
-                return Err(crate::Error::validation(
-                    "outcome",
-                    "invalid_value",
-                    "outcome is success, failure or denied",
-                ));
-            }
-            q.push(" and a.outcome = ").push_bind(o.to_owned());
+        if let Some(o) = Outcome::read_opt(self.outcome.as_deref())? {
+            q.push(" and a.outcome = ").push_bind(o.as_str());
         }
         if let Some(r) = self.request_id.as_deref().filter(|r| !r.is_empty()) {
             q.push(" and a.request_id = ").push_bind(r.to_owned());
@@ -344,99 +375,6 @@ pub async fn for_target(
     q.push(" and a.target_id = ").push_bind(target_id);
     q.push(" order by a.seq desc");
     Ok(q.build_query_as().fetch_all(tx.conn()).await?)
-}
-
-// ---------------------------------------------------------------------------------------
-// Export
-
-/// Records read per query while exporting.
-pub const EXPORT_CHUNK: u32 = 1_000;
-
-/// An export that was authorized and audited: what it covers, read chunk by chunk with
-/// [`Export::next_chunk`] so that no export holds more than a chunk in memory.
-#[derive(Debug, Clone)]
-pub struct Export {
-    tenant_id: Uuid,
-    query: AuditQuery,
-    /// The chain's head when the export began: records written later are not included.
-    upto: i64,
-    /// The last record handed out.
-    after: i64,
-}
-
-/// Begins an export of the records `query` takes (its `limit` and `cursor` are ignored),
-/// oldest first, and records it in the audit trail (`audit.exported`, with the format and
-/// the filters).
-pub async fn export(ctx: &Ctx, db: &crate::Db, query: AuditQuery, format: &str) -> Result<Export> {
-    if let Some(o) = query.outcome.as_deref().filter(|o| !o.is_empty())
-        && !matches!(o, "success" | "failure" | "denied")
-    {
-        return Err(crate::Error::validation(
-            "outcome",
-            "invalid_value",
-            "outcome is success, failure or denied",
-        ));
-    }
-    let mut tx = db.change(ctx, crate::authz::perm::AUDIT_READ).await?;
-    let tenant_id = tx.tenant_id;
-    let upto = sqlx::query_scalar!(
-        "select seq from audit_chain_heads where tenant_id = $1",
-        tenant_id
-    )
-    .fetch_optional(tx.conn())
-    .await?
-    .unwrap_or(0);
-    let when = |t: Option<time::OffsetDateTime>| t.map(crate::rfc3339);
-    tx.record(Change {
-        action: types::AUDIT_EXPORTED,
-        target_type: "audit",
-        target_id: None,
-        before: None,
-        after: Some(serde_json::json!({
-            "format": format,
-            "from": when(query.from),
-            "to": when(query.to),
-            "actor_id": query.actor_id,
-            "action": query.action,
-            "target_type": query.target_type,
-            "target_id": query.target_id,
-            "outcome": query.outcome,
-            "request_id": query.request_id,
-            "up_to_seq": upto,
-        })),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(Export {
-        tenant_id,
-        query,
-        upto,
-        after: 0,
-    })
-}
-
-impl Export {
-    /// The next records of the export, oldest first; empty when it is complete.
-    pub async fn next_chunk(&mut self, db: &crate::Db) -> Result<Vec<AuditRecord>> {
-        if self.after >= self.upto {
-            return Ok(Vec::new());
-        }
-        let mut tx = db.read_in(self.tenant_id).await?;
-        let mut q =
-            QueryBuilder::<Postgres>::new(format!("select {COLUMNS} {FROM} where a.tenant_id = "));
-        q.push_bind(self.tenant_id);
-        self.query.push_filters(&mut q)?;
-        q.push(" and a.seq > ").push_bind(self.after);
-        q.push(" and a.seq <= ").push_bind(self.upto);
-        q.push(" order by a.seq limit ")
-            .push_bind(i64::from(EXPORT_CHUNK));
-        let rows: Vec<AuditRecord> = q.build_query_as().fetch_all(tx.conn()).await?;
-        self.after = match rows.last() {
-            Some(last) if rows.len() == EXPORT_CHUNK as usize => last.seq,
-            _ => self.upto,
-        };
-        Ok(rows)
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -643,48 +581,4 @@ pub async fn verify(
         }
     }
     Ok(out)
-}
-
-/// One CSV field of an export: quoted when it holds a comma, a quote or a line break (RFC
-/// 4180), and neutralised when a spreadsheet would run it as a formula (it starts with `=`,
-/// `+`, `-`, `@`, a tab or a carriage return): a leading `'` makes it text. An audit record
-/// holds what callers typed (names, emails, metadata), so an export must not become a way
-/// to run something on an auditor's machine.
-pub fn csv_field(out: &mut String, value: &str) {
-    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quoted = formula || value.contains([',', '"', '\r', '\n']);
-    if quoted {
-        out.push('"');
-    }
-    if formula {
-        out.push('\'');
-    }
-    out.push_str(&value.replace('"', "\"\""));
-    if quoted {
-        out.push('"');
-    }
-}
-
-#[cfg(test)]
-mod csv_tests {
-    use super::csv_field;
-
-    fn field(v: &str) -> String {
-        let mut out = String::new();
-        csv_field(&mut out, v);
-        out
-    }
-
-    #[test]
-    fn formulas_are_neutralised_and_only_what_must_be_is_quoted() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(field("+1"), "\"'+1\"");
-        assert_eq!(field("-2"), "\"'-2\"");
-        assert_eq!(field("@SUM(A1)"), "\"'@SUM(A1)\"");
-        assert_eq!(field("\tcmd"), "\"'\tcmd\"");
-        assert_eq!(field("a=b"), "a=b");
-    }
 }
