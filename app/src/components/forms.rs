@@ -121,6 +121,73 @@ fn input_class(invalid: bool) -> String {
     format!("{INPUT} {ring}")
 }
 
+/// What every field widget shares, so that none drifts from the others: the control's id,
+/// the ids that describe it (its help, then its error while there is one, for
+/// `aria-describedby`) and whether it is invalid (`aria-invalid`).
+#[derive(Clone)]
+struct Frame {
+    id: String,
+    help_id: Option<String>,
+    err_id: String,
+    error: Signal<Option<String>>,
+}
+
+impl Frame {
+    fn new(name: &str, has_help: bool, error: Signal<Option<String>>) -> Frame {
+        let id = format!("field-{name}");
+        Frame {
+            help_id: has_help.then(|| format!("{id}-help")),
+            err_id: format!("{id}-error"),
+            id,
+            error,
+        }
+    }
+
+    fn described_by(&self) -> impl Fn() -> Option<String> + Send + Sync + 'static + use<> {
+        let (help_id, err_id, error) = (self.help_id.clone(), self.err_id.clone(), self.error);
+        move || {
+            let ids: Vec<&str> = help_id
+                .iter()
+                .map(String::as_str)
+                .chain(error.get().is_some().then_some(err_id.as_str()))
+                .collect();
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    }
+
+    fn invalid(&self) -> impl Fn() -> Option<&'static str> + Send + Sync + 'static + use<> {
+        let error = self.error;
+        move || error.get().is_some().then_some("true")
+    }
+
+    fn class(&self, extra: &'static str) -> impl Fn() -> String + Send + Sync + 'static + use<> {
+        let error = self.error;
+        move || format!("{extra} {}", input_class(error.get().is_some()))
+    }
+}
+
+/// The label above a control, its help and its error below.
+#[component]
+fn FieldFrame(
+    frame: Frame,
+    label: String,
+    #[prop(optional)] required: bool,
+    help: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <div>
+            <label for=frame.id.clone() class="block text-sm font-medium text-slate-800">
+                {label}
+                {required.then(|| view! { <span class="text-red-700" aria-hidden="true">" *"</span> })}
+            </label>
+            {children()}
+            {help.zip(frame.help_id.clone()).map(|(h, id)| view! { <p id=id class="mt-1 text-xs text-slate-600">{h}</p> })}
+            <FieldMessage id=frame.err_id.clone() error=frame.error/>
+        </div>
+    }
+}
+
 #[component]
 pub fn TextField(
     #[prop(into)] name: &'static str,
@@ -133,47 +200,23 @@ pub fn TextField(
     #[prop(optional)] autocomplete: Option<&'static str>,
     #[prop(into, optional)] placeholder: Option<String>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
-    let help_id = format!("{id}-help");
-    let err_id = format!("{id}-error");
-    let described = {
-        let (help_id, err_id) = (help_id.clone(), err_id.clone());
-        let has_help = help.is_some();
-        move || {
-            let mut ids = vec![];
-            if has_help {
-                ids.push(help_id.clone());
-            }
-            if error.get().is_some() {
-                ids.push(err_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
+    let frame = Frame::new(name, help.is_some(), error);
     view! {
-        <div>
-            <label for=id.clone() class="block text-sm font-medium text-slate-800">
-                {label}
-                {required.then(|| view! { <span class="text-red-700" aria-hidden="true">" *"</span> })}
-            </label>
-            <div class="mt-1">
-                <input
-                    id=id
-                    name=name
-                    type=kind.unwrap_or("text")
-                    prop:value=move || value.get()
-                    value=move || value.get()
-                    required=required
-                    autocomplete=autocomplete
-                    placeholder=placeholder
-                    aria-invalid=move || error.get().is_some().then_some("true")
-                    aria-describedby=described
-                    class=move || input_class(error.get().is_some())
-                />
-            </div>
-            {help.map(|h| view! { <p id=help_id class="mt-1 text-xs text-slate-600">{h}</p> })}
-            <FieldMessage id=err_id error=error/>
-        </div>
+        <FieldFrame frame=frame.clone() label=label required=required help=help>
+            <input
+                id=frame.id.clone()
+                name=name
+                type=kind.unwrap_or("text")
+                prop:value=move || value.get()
+                value=move || value.get()
+                required=required
+                autocomplete=autocomplete
+                placeholder=placeholder
+                aria-invalid=frame.invalid()
+                aria-describedby=frame.described_by()
+                class=frame.class("mt-1")
+            />
+        </FieldFrame>
     }
 }
 
@@ -186,17 +229,15 @@ pub fn SelectField(
     #[prop(into, optional)] error: Signal<Option<String>>,
     #[prop(into, optional)] help: Option<String>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
-    let err_id = format!("{id}-error");
-    let help_id = format!("{id}-help");
+    let frame = Frame::new(name, help.is_some(), error);
     view! {
-        <div>
-            <label for=id.clone() class="block text-sm font-medium text-slate-800">{label}</label>
+        <FieldFrame frame=frame.clone() label=label help=help>
             <select
-                id=id
+                id=frame.id.clone()
                 name=name
-                aria-describedby=help.as_ref().map(|_| help_id.clone())
-                class=move || format!("mt-1 {}", input_class(error.get().is_some()))
+                aria-invalid=frame.invalid()
+                aria-describedby=frame.described_by()
+                class=frame.class("mt-1")
             >
                 {options
                     .into_iter()
@@ -209,9 +250,7 @@ pub fn SelectField(
                     })
                     .collect_view()}
             </select>
-            {help.map(|h| view! { <p id=help_id class="mt-1 text-xs text-slate-600">{h}</p> })}
-            <FieldMessage id=err_id error=error/>
-        </div>
+        </FieldFrame>
     }
 }
 
@@ -224,26 +263,21 @@ pub fn TextArea(
     #[prop(into, optional)] help: Option<String>,
     #[prop(optional)] rows: Option<u32>,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
-    let err_id = format!("{id}-error");
-    let help_id = format!("{id}-help");
+    let frame = Frame::new(name, help.is_some(), error);
     view! {
-        <div>
-            <label for=id.clone() class="block text-sm font-medium text-slate-800">{label}</label>
+        <FieldFrame frame=frame.clone() label=label help=help>
             <textarea
-                id=id
+                id=frame.id.clone()
                 name=name
                 rows=rows.unwrap_or(4)
-                aria-invalid=move || error.get().is_some().then_some("true")
-                aria-describedby=help.as_ref().map(|_| help_id.clone())
+                aria-invalid=frame.invalid()
+                aria-describedby=frame.described_by()
                 prop:value=move || value.get()
-                class=move || format!("mt-1 font-mono {}", input_class(error.get().is_some()))
+                class=frame.class("mt-1 font-mono")
             >
                 {move || value.get()}
             </textarea>
-            {help.map(|h| view! { <p id=help_id class="mt-1 text-xs text-slate-600">{h}</p> })}
-            <FieldMessage id=err_id error=error/>
-        </div>
+        </FieldFrame>
     }
 }
 
@@ -259,25 +293,22 @@ pub fn IdentityPicker(
     #[prop(into, optional)] placeholder: Option<String>,
 ) -> impl IntoView {
     let choices = Resource::new(|| (), |_| crate::identities::api::identity_choices());
-    let id = format!("field-{name}");
+    let frame = Frame::new(name, true, error);
     let list = format!("{name}-choices");
-    let help_id = format!("{id}-help");
-    let err_id = format!("{id}-error");
     view! {
-        <div>
-            <label for=id.clone() class="block text-sm font-medium text-slate-800">{label}</label>
+        <FieldFrame frame=frame.clone() label=label help=Some(help)>
             <input
-                id=id
+                id=frame.id.clone()
                 name=name
                 type="text"
                 list=list.clone()
                 autocomplete="off"
                 placeholder=placeholder
-                aria-describedby=help_id.clone()
-                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-invalid=frame.invalid()
+                aria-describedby=frame.described_by()
                 prop:value=move || value.get()
                 value=move || value.get()
-                class=move || format!("mt-1 {}", input_class(error.get().is_some()))
+                class=frame.class("mt-1")
             />
             <Transition fallback=|| ()>
                 {move || choices.get().map(|r| view! {
@@ -289,9 +320,7 @@ pub fn IdentityPicker(
                     </datalist>
                 })}
             </Transition>
-            <p id=help_id class="mt-1 text-xs text-slate-600">{help}</p>
-            <FieldMessage id=err_id error=error/>
-        </div>
+        </FieldFrame>
     }
 }
 
@@ -301,5 +330,59 @@ fn FieldMessage(id: String, error: Signal<Option<String>>) -> impl IntoView {
         error.get().map(|msg| {
             view! { <p id=id.clone() class="mt-1 text-sm text-red-700">{msg}</p> }
         })
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_widget_points_at_its_error_and_says_it_is_invalid() {
+        let owner = Owner::new();
+        owner.set();
+        let error = Signal::stored(Some("Enter a name.".to_owned()));
+        let empty = || Signal::stored(String::new());
+        let rendered = [
+            (
+                "name",
+                view! { <TextField name="name" label="Name" error=error help="Shown to admins"/> }
+                    .to_html(),
+            ),
+            (
+                "kind",
+                view! { <SelectField name="kind" label="Kind" options=vec![("user", "Person")] value=empty() error=error/> }
+                    .to_html(),
+            ),
+            (
+                "metadata",
+                view! { <TextArea name="metadata" label="Metadata" value=empty() error=error/> }
+                    .to_html(),
+            ),
+        ];
+        for (name, html) in rendered {
+            assert!(html.contains(r#"aria-invalid="true""#), "{html}");
+            assert!(
+                html.contains(&format!(r#"id="field-{name}-error""#)),
+                "{html}"
+            );
+            assert!(html.contains("Enter a name."), "{html}");
+            let described = html
+                .split(r#"aria-describedby=""#)
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_default();
+            assert!(
+                described
+                    .split(' ')
+                    .any(|id| id == format!("field-{name}-error")),
+                "{name}: {html}"
+            );
+        }
+
+        // Without an error, nothing claims the field is invalid.
+        let fine = view! { <TextField name="email" label="Email"/> }.to_html();
+        assert!(!fine.contains("aria-invalid"), "{fine}");
+        assert!(!fine.contains("aria-describedby"), "{fine}");
     }
 }
