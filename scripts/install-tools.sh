@@ -13,13 +13,19 @@ if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unkno
   rustup target add wasm32-unknown-unknown
 fi
 
+# The two tools that must be compiled build side by side, while the npm packages and the
+# embedding model below download: each compile has long single-threaded stretches (its
+# largest crates, the final link) that the other fills.
+compiles=()
 if ! have_version cargo-leptos "0.3.10"; then
-  echo "==> installing cargo-leptos 0.3.10 (about 20 minutes, once)"
-  cargo install --locked cargo-leptos@0.3.10 --features no_downloads
+  echo "==> installing cargo-leptos 0.3.10 (about 12 minutes, once)"
+  cargo install --locked cargo-leptos@0.3.10 --features no_downloads &
+  compiles+=($!)
 fi
 if ! have_version wasm-bindgen "0.2.130"; then
-  echo "==> installing wasm-bindgen-cli 0.2.130 (about 6 minutes, once)"
-  cargo install wasm-bindgen-cli --version 0.2.130
+  echo "==> installing wasm-bindgen-cli 0.2.130 (about 4 minutes, once)"
+  cargo install wasm-bindgen-cli --version 0.2.130 &
+  compiles+=($!)
 fi
 # wasm-opt (which cargo-leptos runs on every release build) comes with the npm package
 # `binaryen` in package.json: prebuilt, run by node, installed below in seconds instead of
@@ -68,6 +74,9 @@ npm_install() { # folder
 }
 npm_install .
 npm_install end2end
+for pid in "${compiles[@]}"; do
+  wait "$pid" || { echo "a build tool did not install (see above)" >&2; exit 1; }
+done
 ./node_modules/.bin/wasm-opt --version 2>&1 | grep -q "version 132" \
   || { echo "wasm-opt from npm's binaryen 132 is missing: run npm install at the repository root" >&2; exit 1; }
 echo "==> build tools ready"
