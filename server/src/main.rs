@@ -57,7 +57,7 @@ async fn run(cli: Cli) -> Result<()> {
                 let db = service::Db::connect(&database.url, 2)
                     .await
                     .map_err(anyhow_service)?;
-                let kid = service::auth::keys::KeyRing::rotate(db.pool(), &master)
+                let kid = service::auth::keys::KeyRing::rotate(&db, &master)
                     .await
                     .map_err(anyhow_service)?;
                 db.close().await;

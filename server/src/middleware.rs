@@ -156,7 +156,7 @@ pub async fn resolve_caller(
                 let principal = session_principal(&state, &session).await;
                 if let (Ok(Principal::Member(_)), Some(id)) = (&principal, session.id()) {
                     let key = service::sessions::key_of(&id);
-                    if let Err(e) = service::sessions::touch(state.db.pool(), &key).await {
+                    if let Err(e) = service::sessions::touch(&state.db, &key).await {
                         tracing::warn!(error = %e, "could not mark the session as seen");
                     }
                     session_key = Some(key);

@@ -13,10 +13,7 @@ pub async fn healthz() -> &'static str {
 
 /// The process can serve: the database answers.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(state.db.pool())
-        .await
-    {
+    match state.db.ready().await {
         Ok(_) => (StatusCode::OK, "ready"),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -50,10 +47,10 @@ pub async fn metrics(
                 .into_response();
         }
     }
-    let pool = state.db.pool();
-    metrics::gauge!("db_pool_connections").set(pool.size() as f64);
-    metrics::gauge!("db_pool_idle_connections").set(pool.num_idle() as f64);
-    metrics::gauge!("db_pool_max_connections").set(pool.options().get_max_connections() as f64);
+    let (size, idle, max) = state.db.pool_gauges();
+    metrics::gauge!("db_pool_connections").set(f64::from(size));
+    metrics::gauge!("db_pool_idle_connections").set(idle as f64);
+    metrics::gauge!("db_pool_max_connections").set(f64::from(max));
     (
         [(
             header::CONTENT_TYPE,

@@ -54,7 +54,7 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 pub async fn build_state(db: Db, master: MasterKey, config: ServeArgs) -> Result<AppState> {
-    let keys = KeyRing::load_or_create(db.pool().clone(), master, config.access_token_ttl)
+    let keys = KeyRing::load_or_create(&db, master, config.access_token_ttl)
         .await
         .map_err(|e| anyhow::anyhow!("load signing keys: {e:?}"))?;
     let tokens = Tokens {
@@ -113,17 +113,15 @@ pub fn build_router(state: AppState) -> Router {
         leptos_options.site_root, leptos_options.site_pkg_dir
     );
 
-    let session_layer = SessionManagerLayer::new(service::sessions::PgSessionStore::new(
-        state.db.pool().clone(),
-    ))
-    .with_name(SESSION_COOKIE)
-    .with_http_only(true)
-    .with_same_site(SameSite::Lax)
-    .with_secure(state.config.cookie_secure())
-    .with_path("/")
-    .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-        state.config.session_ttl,
-    )));
+    let session_layer = SessionManagerLayer::new(service::sessions::PgSessionStore::new(&state.db))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.cookie_secure())
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            state.config.session_ttl,
+        )));
 
     let v1 = v1
         .fallback(|| async {

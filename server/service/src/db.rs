@@ -235,7 +235,39 @@ impl Db {
         &self.webhooks
     }
 
-    pub fn pool(&self) -> &PgPool {
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ready(&self) -> Result<()> {
+        sqlx::query_scalar!("select 1 as one")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The pool's connections: open, idle, and the most it opens.
+    pub fn pool_gauges(&self) -> (u32, usize, u32) {
+        let pool = &self.pool;
+        (
+            pool.size(),
+            pool.num_idle(),
+            pool.options().get_max_connections(),
+        )
+    }
+
+    /// A connection of its own that receives the notifications of `channel` (the workers'
+    /// wake-ups, the access-control cache's invalidations).
+    pub async fn listen(&self, channel: &str) -> Result<sqlx::postgres::PgListener> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(channel).await?;
+        Ok(listener)
+    }
+
+    /// The pool itself, for the integration tests' own checks of what is stored.
+    #[cfg(feature = "testing")]
+    pub fn pool_for_tests(&self) -> &PgPool {
         &self.pool
     }
 

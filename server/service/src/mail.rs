@@ -266,9 +266,39 @@ pub struct Due {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` due messages for sending; they stay locked (and invisible to other
-/// senders, `SKIP LOCKED`) until `tx` ends.
-pub async fn claim_due(tx: &mut PgConnection, master: &MasterKey, limit: i64) -> Result<Vec<Due>> {
+/// Messages a sender claimed: locked (and invisible to other senders, `SKIP LOCKED`) until
+/// the batch is committed with what became of each, or dropped (then they are due again).
+pub struct Batch {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    pub due: Vec<Due>,
+}
+
+impl Batch {
+    /// Claims up to `limit` due messages; opened with the server's master key.
+    pub async fn claim(db: &crate::Db, limit: i64) -> Result<Batch> {
+        let master = db.master_key()?;
+        let mut tx = db.pool().begin().await?;
+        let due = claim_due(&mut tx, master, limit).await?;
+        Ok(Batch { tx, due })
+    }
+
+    /// Records a delivery (`via` is `smtp` or `log`).
+    pub async fn sent(&mut self, id: Uuid, via: &str) -> Result<()> {
+        mark_sent(&mut self.tx, id, via).await
+    }
+
+    /// Records a failed attempt (see [`MAX_ATTEMPTS`]).
+    pub async fn failed(&mut self, id: Uuid, attempts: i32, error: &str) -> Result<()> {
+        mark_failed(&mut self.tx, id, attempts, error).await
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn claim_due(tx: &mut PgConnection, master: &MasterKey, limit: i64) -> Result<Vec<Due>> {
     let rows = sqlx::query!(
         "select id, to_address, body_sealed, attempts from mail_outbox
          where sent_at is null and failed_at is null and next_attempt_at <= now()
@@ -288,8 +318,7 @@ pub async fn claim_due(tx: &mut PgConnection, master: &MasterKey, limit: i64) ->
         .collect())
 }
 
-/// Records a delivery (`via` is `smtp` or `log`).
-pub async fn mark_sent(tx: &mut PgConnection, id: Uuid, via: &str) -> Result<()> {
+async fn mark_sent(tx: &mut PgConnection, id: Uuid, via: &str) -> Result<()> {
     sqlx::query!(
         "update mail_outbox set sent_at = now(), sent_via = $2, attempts = attempts + 1,
                 last_error = null where id = $1",
@@ -303,12 +332,7 @@ pub async fn mark_sent(tx: &mut PgConnection, id: Uuid, via: &str) -> Result<()>
 
 /// Records a failed attempt: retried after 2^attempts seconds (at most an hour), given up
 /// after [`MAX_ATTEMPTS`].
-pub async fn mark_failed(
-    tx: &mut PgConnection,
-    id: Uuid,
-    attempts: i32,
-    error: &str,
-) -> Result<()> {
+async fn mark_failed(tx: &mut PgConnection, id: Uuid, attempts: i32, error: &str) -> Result<()> {
     let next = attempts + 1;
     let delay = 2f64.powi(next.min(12)).min(3600.0);
     let error: String = error.chars().take(500).collect();

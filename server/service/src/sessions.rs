@@ -25,8 +25,10 @@ pub struct PgSessionStore {
 }
 
 impl PgSessionStore {
-    pub fn new(pool: PgPool) -> Self {
-        PgSessionStore { pool }
+    pub fn new(db: &crate::Db) -> Self {
+        PgSessionStore {
+            pool: db.pool().clone(),
+        }
     }
 
     /// Deletes expired sessions; run periodically by a worker.
@@ -469,13 +471,13 @@ pub async fn sign_in_stands(
 
 /// Marks a session as seen now, at most once a minute (sessions are otherwise written only
 /// when their data changes).
-pub async fn touch(pool: &PgPool, session_key: &[u8]) -> crate::Result<()> {
+pub async fn touch(db: &crate::Db, session_key: &[u8]) -> crate::Result<()> {
     sqlx::query!(
         "update sessions set last_seen_at = now()
          where id_hash = $1 and last_seen_at < now() - interval '1 minute'",
         session_key
     )
-    .execute(pool)
+    .execute(db.pool())
     .await?;
     Ok(())
 }

@@ -107,15 +107,13 @@ fn transport(raw: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
 
 /// Sends what is due; returns how many mails went out (or to the log).
 pub async fn deliver_due(db: &Db, mailer: &Mailer) -> service::Result<usize> {
-    let master = db.master_key()?;
     let mut sent = 0;
     loop {
-        let mut tx = db.pool().begin().await?;
-        let due = service::mail::claim_due(&mut tx, master, 10).await?;
-        if due.is_empty() {
+        let mut batch = service::mail::Batch::claim(db, 10).await?;
+        if batch.due.is_empty() {
             return Ok(sent);
         }
-        for mail in due {
+        for mail in std::mem::take(&mut batch.due) {
             let outcome = match &mail.payload {
                 Err(e) => Err(format!("cannot open the queued mail: {e}")),
                 Ok(payload) => {
@@ -125,16 +123,16 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer) -> service::Result<usize> {
             };
             match outcome {
                 Ok(via) => {
-                    service::mail::mark_sent(&mut tx, mail.id, via).await?;
+                    batch.sent(mail.id, via).await?;
                     sent += 1;
                 }
                 Err(error) => {
                     tracing::warn!(mail = %mail.id, attempt = mail.attempts + 1, %error, "mail not sent; will retry");
-                    service::mail::mark_failed(&mut tx, mail.id, mail.attempts, &error).await?;
+                    batch.failed(mail.id, mail.attempts, &error).await?;
                 }
             }
         }
-        tx.commit().await?;
+        batch.commit().await?;
     }
 }
 
@@ -182,12 +180,8 @@ pub fn spawn_mailer(db: Db, mailer: Mailer) -> JoinHandle<()> {
         let mut listener = None;
         loop {
             if listener.is_none() {
-                match sqlx::postgres::PgListener::connect_with(db.pool()).await {
-                    Ok(mut l) => {
-                        if l.listen("tenantry_mail").await.is_ok() {
-                            listener = Some(l);
-                        }
-                    }
+                match db.listen("tenantry_mail").await {
+                    Ok(l) => listener = Some(l),
                     Err(e) => tracing::warn!(error = %e, "cannot listen for queued mail"),
                 }
             }

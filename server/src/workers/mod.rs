@@ -17,34 +17,30 @@ use tokio::task::JoinHandle;
 pub fn spawn_authz_listener(db: Db) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match sqlx::postgres::PgListener::connect_with(db.pool()).await {
+            match db.listen(service::authz::cache::CHANNEL).await {
                 Ok(mut listener) => {
-                    if let Err(e) = listener.listen(service::authz::cache::CHANNEL).await {
-                        tracing::warn!(error = %e, "cannot listen for access-control changes");
-                    } else {
-                        db.authz().clear();
-                        loop {
-                            match listener.try_recv().await {
-                                Ok(Some(n)) => match uuid::Uuid::parse_str(n.payload()) {
-                                    Ok(tenant) => db.authz().evict(tenant),
-                                    Err(_) => db.authz().clear(),
-                                },
-                                Ok(None) => {
-                                    tracing::warn!(
-                                        "access-control listener lost its connection; reconnecting"
-                                    );
-                                    db.authz().clear();
-                                }
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "access-control listener failed");
-                                    db.authz().clear();
-                                    break;
-                                }
+                    db.authz().clear();
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(n)) => match uuid::Uuid::parse_str(n.payload()) {
+                                Ok(tenant) => db.authz().evict(tenant),
+                                Err(_) => db.authz().clear(),
+                            },
+                            Ok(None) => {
+                                tracing::warn!(
+                                    "access-control listener lost its connection; reconnecting"
+                                );
+                                db.authz().clear();
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "access-control listener failed");
+                                db.authz().clear();
+                                break;
                             }
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot connect the access-control listener"),
+                Err(e) => tracing::warn!(error = %e, "cannot listen for access-control changes"),
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
@@ -71,7 +67,7 @@ pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {
 /// deliveries older than `event_retention_days`, every 10 minutes.
 pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let store = service::sessions::PgSessionStore::new(db.pool().clone());
+        let store = service::sessions::PgSessionStore::new(&db);
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
@@ -80,7 +76,7 @@ pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = ?e, "session cleanup failed"),
             }
-            if let Err(e) = service::auth::throttle::delete_stale(db.pool()).await {
+            if let Err(e) = service::auth::throttle::delete_stale(&db).await {
                 tracing::warn!(error = ?e, "throttle cleanup failed");
             }
             match service::sessions::delete_expired_credentials(&db).await {

@@ -53,24 +53,17 @@ async fn deliver_loop(db: Db, mut woken: watch::Receiver<u64>) {
 /// connection is lost (the loops' one-second tick covers the gap).
 async fn listen(db: Db, wake: watch::Sender<u64>) {
     loop {
-        match sqlx::postgres::PgListener::connect_with(db.pool()).await {
-            Ok(mut listener) => {
-                if let Err(e) = listener.listen(delivery::CHANNEL).await {
-                    tracing::warn!(error = %e, "cannot listen for webhook deliveries");
-                } else {
-                    loop {
-                        match listener.try_recv().await {
-                            Ok(Some(_)) => wake.send_modify(|n| *n = n.wrapping_add(1)),
-                            Ok(None) => wake.send_modify(|n| *n = n.wrapping_add(1)),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "webhook listener failed");
-                                break;
-                            }
-                        }
+        match db.listen(delivery::CHANNEL).await {
+            Ok(mut listener) => loop {
+                match listener.try_recv().await {
+                    Ok(_) => wake.send_modify(|n| *n = n.wrapping_add(1)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhook listener failed");
+                        break;
                     }
                 }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot connect the webhook listener"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot listen for webhook deliveries"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

@@ -85,11 +85,11 @@ async fn an_attempt_dropped_midway_gives_its_slot_back() {
         sqlx::query_scalar::<_, i32>(
             "select inflight from login_throttle where key = 'ip:203.0.113.9'",
         )
-        .fetch_one(app.db.pool())
+        .fetch_one(app.db.pool_for_tests())
         .await
         .unwrap()
     };
-    let admitted = throttle::attempt(app.db.pool(), std::slice::from_ref(&key))
+    let admitted = throttle::attempt(app.db.pool_for_tests(), std::slice::from_ref(&key))
         .await
         .unwrap();
     assert_eq!(inflight().await, 1);
@@ -105,7 +105,7 @@ async fn an_attempt_dropped_midway_gives_its_slot_back() {
     // Nothing was counted as a failure.
     let failures: i32 =
         sqlx::query_scalar("select failures from login_throttle where key = 'ip:203.0.113.9'")
-            .fetch_one(app.db.pool())
+            .fetch_one(app.db.pool_for_tests())
             .await
             .unwrap();
     assert_eq!(failures, 0);

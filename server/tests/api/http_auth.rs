@@ -237,7 +237,7 @@ async fn rotated_keys_keep_verifying_and_instances_pick_up_new_keys() {
         .kid
         .unwrap();
 
-    let new_kid = service::auth::keys::KeyRing::rotate(first.db.pool(), &first.master)
+    let new_kid = service::auth::keys::KeyRing::rotate(&first.db, &first.master)
         .await
         .unwrap();
     assert_ne!(new_kid, old_kid);

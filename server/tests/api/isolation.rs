@@ -1229,7 +1229,7 @@ async fn routes_answer_401_404_403_as_the_table_says() {
     let session: uuid::Uuid =
         sqlx::query_scalar("select public_id from sessions where identity_id = $1")
             .bind(app.acme.owner_id)
-            .fetch_one(app.db.pool())
+            .fetch_one(app.db.pool_for_tests())
             .await
             .unwrap();
     // An audit record of the target tenant, for the audit routes.
@@ -1523,7 +1523,7 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
         "select public_id from sessions where identity_id = $1 order by created_at desc limit 1",
     )
     .bind(app.acme.owner_id)
-    .fetch_one(app.db.pool())
+    .fetch_one(app.db.pool_for_tests())
     .await
     .unwrap();
     let memory = service::memories::create(

@@ -30,7 +30,9 @@ async fn a_request_cancelled_mid_begin_leaves_no_transaction_behind() {
         }
         tokio::time::sleep(Duration::from_micros(100)).await;
         // SAVEPOINT is refused outside a transaction block and accepted inside one.
-        let probe = sqlx::raw_sql("savepoint probe").execute(db.pool()).await;
+        let probe = sqlx::raw_sql("savepoint probe")
+            .execute(db.pool_for_tests())
+            .await;
         assert!(
             probe.is_err(),
             "iteration {i}: the pooled connection was still inside a cancelled transaction"

@@ -217,7 +217,7 @@ async fn every_table_with_a_tenant_id_is_walled_but_the_documented_global_ones()
 #[tokio::test]
 async fn the_servers_connections_cannot_leave_the_application_role() {
     let app = TestApp::spawn().await;
-    let mut conn = app.db.pool().acquire().await.unwrap();
+    let mut conn = app.db.pool_for_tests().acquire().await.unwrap();
     // A statement that found its way in cannot become anyone stronger.
     sqlx::query("reset role").execute(&mut *conn).await.unwrap();
     let (user, superuser, owned): (String, bool, i64) = sqlx::query_as(
@@ -239,7 +239,7 @@ async fn the_servers_connections_cannot_leave_the_application_role() {
     assert!(err.to_string().contains("permission denied"), "{err}");
 
     // Inside acme's transaction: no plan or retention change, no pruning of globex.
-    let mut tx = app.db.pool().begin().await.unwrap();
+    let mut tx = app.db.pool_for_tests().begin().await.unwrap();
     sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
         .bind(app.acme.id.to_string())
         .execute(&mut *tx)
@@ -259,7 +259,7 @@ async fn the_servers_connections_cannot_leave_the_application_role() {
             "{sql}: {err}"
         );
         tx.rollback().await.unwrap();
-        tx = app.db.pool().begin().await.unwrap();
+        tx = app.db.pool_for_tests().begin().await.unwrap();
         sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
             .bind(app.acme.id.to_string())
             .execute(&mut *tx)
@@ -281,7 +281,7 @@ async fn the_servers_connections_cannot_leave_the_application_role() {
             "{sql}: {err}"
         );
         tx.rollback().await.unwrap();
-        tx = app.db.pool().begin().await.unwrap();
+        tx = app.db.pool_for_tests().begin().await.unwrap();
         sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
             .bind(app.acme.id.to_string())
             .execute(&mut *tx)

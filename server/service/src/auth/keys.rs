@@ -68,10 +68,11 @@ fn context(kid: &str) -> Vec<u8> {
 impl KeyRing {
     /// Loads the current keys, creating the first one if there is none.
     pub async fn load_or_create(
-        pool: PgPool,
+        db: &crate::Db,
         master: MasterKey,
         access_ttl_secs: i64,
     ) -> Result<KeyRing> {
+        let pool = db.pool().clone();
         let retired_grace_secs = access_ttl_secs + 2 * RELOAD_EVERY.as_secs() as i64 + 60;
         let loaded = match load(&pool, &master, retired_grace_secs).await? {
             Some(l) => l,
@@ -94,8 +95,8 @@ impl KeyRing {
     }
 
     /// Adds a new signing key and retires the others. Returns the new key id.
-    pub async fn rotate(pool: &PgPool, master: &MasterKey) -> Result<String> {
-        let mut tx = pool.begin().await?;
+    pub async fn rotate(db: &crate::Db, master: &MasterKey) -> Result<String> {
+        let mut tx = db.pool().begin().await?;
         sqlx::query!("update signing_keys set retired_at = now() where retired_at is null")
             .execute(&mut *tx)
             .await?;

@@ -193,14 +193,14 @@ fn lock_secs(over: i32) -> i64 {
 }
 
 /// Forgets counters whose window and lock are both over.
-pub async fn delete_stale(pool: &PgPool) -> Result<u64> {
+pub async fn delete_stale(db: &crate::Db) -> Result<u64> {
     let done = sqlx::query!(
         "delete from login_throttle
          where window_start < now() - make_interval(secs => $1)
            and (locked_until is null or locked_until < now())",
         WINDOW_SECS as f64
     )
-    .execute(pool)
+    .execute(db.pool())
     .await?;
     Ok(done.rows_affected())
 }
