@@ -20,6 +20,7 @@ mod isolation;
 mod object_rules;
 mod ops;
 mod pool;
+mod query_filters;
 mod rls;
 mod service_identities;
 mod service_memories;
