@@ -48,7 +48,7 @@ pub struct Global {
     pub data_dir: PathBuf,
 
     /// Master key(s) sealing secrets at rest: base64 of 32 bytes, or `2:<b64>,1:<b64>`
-    /// (the first seals, all open). Default: generated once into <data-dir>/master.key.
+    /// (the first seals, all open). Default: generated once into `<data-dir>/master.key`.
     #[arg(
         long,
         env = "TENANTRY_MASTER_KEY",
@@ -57,7 +57,7 @@ pub struct Global {
     )]
     pub master_key: Option<String>,
 
-    /// Log format.
+    /// Log format: `text`, or `json` (one JSON object per line).
     #[arg(long, env = "TENANTRY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 
@@ -178,8 +178,9 @@ pub struct ServeArgs {
     pub trust_proxy: bool,
 
     /// SMTP server for outgoing mail: `smtp://host:port` (plain), `smtp+starttls://` or
-    /// `smtps://`, with optional `user:password@`. Unset: mail is written to the log and
-    /// shown in the console's outbox.
+    /// `smtps://`, with optional `user:password@`. Unset: mail is not sent; the log names
+    /// its recipient and subject, and the console's outbox shows an invitation's link to
+    /// those who may invite (a reset link to nobody).
     #[arg(long, env = "TENANTRY_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
@@ -214,7 +215,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_EMBEDDINGS_TIMEOUT", default_value_t = 10)]
     pub embeddings_timeout: u64,
 
-    /// Days events stay readable at /v1/events before the cleanup removes them.
+    /// Days events stay readable at /v1/events before the cleanup removes them (1-3650).
     #[arg(long, env = "TENANTRY_EVENT_RETENTION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,
@@ -224,7 +225,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_WEBHOOKS_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub webhooks_allow_private: bool,
 
-    /// Seconds one webhook attempt may take, connection included.
+    /// Seconds one webhook attempt may take, connection included (1-60).
     #[arg(long, env = "TENANTRY_WEBHOOKS_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=60))]
     pub webhooks_timeout: u64,
@@ -235,7 +236,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_WEBHOOKS_RETRY_SCHEDULE", default_value = service::webhooks::DEFAULT_SCHEDULE)]
     pub webhooks_retry_schedule: String,
 
-    /// Delivery loops of this instance (each holds a database connection while it works).
+    /// Delivery loops of this instance (each holds a database connection while it works;
+    /// 0-64, and 0: this instance delivers nothing).
     #[arg(long, env = "TENANTRY_WEBHOOKS_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(0..=64))]
     pub webhooks_workers: u64,
@@ -252,7 +254,7 @@ pub struct ServeArgs {
     pub mail_log_bodies: bool,
 
     /// Seconds one request to an SSO identity provider may take (discovery, keys, the code
-    /// exchange, userinfo), connection included.
+    /// exchange, userinfo), connection included (1-120).
     #[arg(long, env = "TENANTRY_SSO_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=120))]
     pub sso_timeout: u64,
@@ -263,7 +265,8 @@ pub struct ServeArgs {
     pub sso_allow_private: bool,
 
     /// Seconds an identity provider's clock may differ from this server's when its ID
-    /// tokens are checked (`exp` and `iat`).
+    /// tokens are checked: a token is accepted until `exp` plus this, and refused when its
+    /// `iat` is further than this in the future (0-600).
     #[arg(long, env = "TENANTRY_SSO_CLOCK_SKEW", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub sso_clock_skew: u64,
@@ -331,5 +334,93 @@ impl ServeArgs {
     pub fn cookie_secure(&self) -> bool {
         self.cookie_secure
             .unwrap_or(!self.addr.ip().is_loopback() || self.trust_proxy)
+    }
+}
+
+/// The configuration reference, written from the definitions above: one Markdown row per
+/// setting that has an environment variable (every subcommand's, in the order they are
+/// declared), with its flag, its default and its help. docs/configuration.md holds it
+/// between two markers; a test fails when they disagree, and rewrites the file when run
+/// with `TENANTRY_WRITE_DOCS=1`.
+pub fn reference() -> String {
+    use clap::CommandFactory;
+    fn rows(command: &clap::Command, seen: &mut Vec<String>, out: &mut String) {
+        for arg in command.get_arguments() {
+            let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+                continue;
+            };
+            if seen.iter().any(|s| s == env) {
+                continue;
+            }
+            seen.push(env.to_owned());
+            let flag = arg
+                .get_long()
+                .map(|l| format!("`--{l}`"))
+                .unwrap_or_default();
+            let defaults: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| format!("`{}`", v.to_string_lossy()))
+                .collect();
+            let default = if defaults.is_empty() {
+                "unset".to_owned()
+            } else {
+                defaults.join(", ")
+            };
+            let help = arg
+                .get_long_help()
+                .or(arg.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            out.push_str(&format!(
+                "| `{env}` | {flag} | {default} | {} |\n",
+                help.replace('|', "\\|")
+            ));
+        }
+        for sub in command.get_subcommands() {
+            rows(sub, seen, out);
+        }
+    }
+    let mut out = String::from("| variable | flag | default | meaning |\n|---|---|---|---|\n");
+    rows(&Cli::command(), &mut Vec::new(), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    const BEGIN: &str = "<!-- BEGIN generated by server::config::reference -->\n";
+    const END: &str = "<!-- END generated -->\n";
+
+    #[test]
+    fn the_configuration_docs_list_every_setting_as_the_flags_define_it() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let (head, rest) = doc.split_once(BEGIN).expect("the begin marker");
+        let (table, tail) = rest.split_once(END).expect("the end marker");
+        let expected = super::reference();
+        if std::env::var_os("TENANTRY_WRITE_DOCS").is_some() {
+            std::fs::write(path, format!("{head}{BEGIN}{expected}{END}{tail}")).unwrap();
+            return;
+        }
+        assert!(
+            table == expected,
+            "docs/configuration.md is out of date with the flags: run \
+             `TENANTRY_WRITE_DOCS=1 cargo test -p server --lib config` and commit it\n{expected}"
+        );
+        for env in ["DATABASE_URL", "TENANTRY_ADDR", "TENANTRY_SSO_CLOCK_SKEW"] {
+            assert!(expected.contains(&format!("`{env}`")), "{env}");
+        }
+        // `.env.example` names every one of them too.
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../.env.example");
+        let example = std::fs::read_to_string(example).unwrap();
+        for row in expected.lines().skip(2) {
+            let env = row.split('`').nth(1).unwrap_or_default();
+            assert!(
+                example.contains(&format!("{env}=")),
+                ".env.example lacks {env}"
+            );
+        }
+        assert!(expected.contains("| `TENANTRY_WEBHOOKS_TIMEOUT` | `--webhooks-timeout` | `10` |"));
     }
 }
