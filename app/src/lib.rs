@@ -6,7 +6,7 @@
 
 pub mod account;
 pub mod api_keys;
-pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod components;
 pub mod error;
@@ -20,6 +20,7 @@ pub mod policies;
 pub mod roles;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod settings;
 pub mod sso;
 pub mod webhooks;
 
@@ -115,11 +116,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("webhooks") ssr=SsrMode::Async view=webhooks::pages::WebhooksPage/>
                     <Route path=path!("webhooks/:id") ssr=SsrMode::Async view=webhooks::pages::WebhookPage/>
                     <Route path=path!("events") ssr=SsrMode::Async view=events::pages::EventsPage/>
-                    <Route path=path!("audit") ssr=SsrMode::Async view=audit::pages::AuditPage/>
-                    <Route path=path!("audit/:id") ssr=SsrMode::Async view=audit::pages::AuditRecordPage/>
+                    <Route path=path!("audit") ssr=SsrMode::Async view=audit_log::pages::AuditPage/>
+                    <Route path=path!("audit/:id") ssr=SsrMode::Async view=audit_log::pages::AuditRecordPage/>
                     <Route path=path!("api-keys") ssr=SsrMode::Async view=api_keys::pages::ApiKeysPage/>
                     <Route path=path!("account") ssr=SsrMode::Async view=account::pages::AccountPage/>
-                    <Route path=path!("settings") ssr=SsrMode::Async view=sso::pages::SettingsPage/>
+                    <Route path=path!("settings") ssr=SsrMode::Async view=settings::pages::SettingsPage/>
                 </ParentRoute>
             </Routes>
         </Router>

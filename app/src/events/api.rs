@@ -31,7 +31,7 @@ fn view_of(e: service::events::Event, now: time::OffsetDateTime) -> super::model
         actor_label: e.actor_label,
         occurred_at: crate::format::second(at),
         occurred_iso: crate::format::rfc3339(at),
-        occurred_ago: crate::audit::model::ago((now - at).whole_seconds()),
+        occurred_ago: crate::audit_log::model::ago((now - at).whole_seconds()),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::model::{actor_words, object_href, short_id};
+use crate::audit_log::model::{actor_words, object_href, short_id};
 
 /// One event as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::api::{event_type_names, list_events};
 use super::model::{EventFilter, EventView, type_choices};
-use crate::audit::model::short_id;
+use crate::audit_log::model::short_id;
 use crate::components::forms::IdentityPicker;
 use crate::components::poll::tick_while;
 use crate::components::ui::{

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 fn short_id(id: uuid::Uuid) -> String {
     format!(
         "identity {}",
-        crate::audit::model::short_id(&id.to_string())
+        crate::audit_log::model::short_id(&id.to_string())
     )
 }
 

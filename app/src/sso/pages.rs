@@ -1,60 +1,22 @@
-//! The Settings screen: single sign-on providers.
+//! Single sign-on providers on the Settings screen: the list, each provider's form, and
+//! the form that adds one.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
-use super::api::{CreateSsoProvider, DeleteSsoProvider, UpdateSsoProvider, sso_settings};
+use super::api::{CreateSsoProvider, DeleteSsoProvider, UpdateSsoProvider};
 use super::model::{ProviderView, SsoSettingsView};
 use crate::auth::can;
-use crate::components::forms::{FormState, TextField, successes};
+use crate::components::forms::{FormState, TextField};
 use crate::components::ui::{
-    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, CopyButton, ErrorBanner, LINK, Loading,
-    PageHeader, Pill, StatusBadge, SuccessBanner, confirm_first,
+    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, CopyButton, ErrorBanner, LINK, Pill,
+    StatusBadge, confirm_first,
 };
 
 const SELECT: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
 
+/// The providers of the tenant, each with its form, and the form that adds one.
 #[component]
-pub fn SettingsPage() -> impl IntoView {
-    let create = ServerAction::<CreateSsoProvider>::new();
-    let update = ServerAction::<UpdateSsoProvider>::new();
-    let delete = ServerAction::<DeleteSsoProvider>::new();
-    let created = successes(create.value().into());
-    let saved = successes(update.value().into());
-    let data = Resource::new(
-        move || (created.get(), saved.get(), delete.version().get()),
-        |_| sso_settings(),
-    );
-    let query = use_query_map();
-    let editing = query.read_untracked().get("edit").unwrap_or_default();
-    let notice = move || {
-        let q = query.read();
-        if q.get("added").is_some() {
-            Some("Identity provider added. Its button is on your tenant's sign-in page.")
-        } else if q.get("saved").is_some() {
-            Some("Identity provider saved.")
-        } else if q.get("deleted").is_some() {
-            Some("Identity provider removed. People who used it keep their accounts.")
-        } else {
-            None
-        }
-    };
-    view! {
-        <Title text="Settings · Tenantry"/>
-        <PageHeader title="Settings" subtitle="Single sign-on: let people sign in with their company's account (Google or any OpenID Connect provider)."/>
-        {move || notice().map(|m| view! { <div class="mb-4"><SuccessBanner message=m/></div> })}
-        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
-            {move || data.get().map(|r| match r {
-                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
-                Ok(view) => view! { <SettingsBody view editing=editing.clone() create update delete/> }.into_any(),
-            })}
-        </Transition>
-    }
-}
-
-#[component]
-fn SettingsBody(
+pub fn SettingsBody(
     view: SsoSettingsView,
     editing: String,
     create: ServerAction<CreateSsoProvider>,

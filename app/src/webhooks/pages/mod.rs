@@ -15,7 +15,7 @@ use super::forms::DeliveryFilter;
 use super::model::{
     ChartView, DeliveryView, FiguresView, OVERLAPS, OpenDelivery, STATUS_FILTERS, WebhookView,
 };
-use crate::audit::model::short_id;
+use crate::audit_log::model::short_id;
 use crate::auth::can;
 use crate::components::forms::{FormState, SelectField, TextField, successes};
 use crate::components::ui::{

@@ -1,19 +1,21 @@
 //! The `/v1` JSON API. Every route is registered through `OpenApiRouter::routes`, so the
 //! OpenAPI document lists every route there is, and the isolation test walks that list.
 
-pub mod admin;
 pub mod api_keys;
-pub mod audit;
+pub mod audit_log;
 pub mod auth;
+pub mod decisions;
 pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
+pub mod me;
 pub mod memories;
 pub mod policies;
 pub mod roles;
 pub mod sessions;
 pub mod sso;
+pub mod tenants;
 pub mod webhooks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -85,12 +87,12 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             identities::delete
         ))
         .routes(routes!(identities::restore))
-        .routes(routes!(identities::me, sessions::update_me))
-        .routes(routes!(sessions::change_password))
+        .routes(routes!(me::me, me::update_me))
+        .routes(routes!(me::change_password))
         .routes(routes!(sessions::list, sessions::revoke_all))
         .routes(routes!(sessions::revoke))
         .routes(routes!(sessions::logout))
-        .routes(routes!(admin::list, admin::create))
+        .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(roles::catalogue))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get, roles::update, roles::delete))
@@ -107,7 +109,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(policies::get, policies::update, policies::delete))
         .routes(routes!(policies::versions))
         .routes(routes!(policies::restore))
-        .routes(routes!(policies::check))
+        .routes(routes!(decisions::check))
         .routes(routes!(invitations::list, invitations::create))
         .routes(routes!(invitations::validate))
         .routes(routes!(invitations::accept))
@@ -125,10 +127,10 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(memories::settings))
         .routes(routes!(memories::get, memories::update, memories::delete))
         .routes(routes!(memories::restore))
-        .routes(routes!(audit::list))
-        .routes(routes!(audit::verify))
-        .routes(routes!(audit::export))
-        .routes(routes!(audit::get))
+        .routes(routes!(audit_log::list))
+        .routes(routes!(audit_log::verify))
+        .routes(routes!(audit_log::export))
+        .routes(routes!(audit_log::get))
         .routes(routes!(events::list))
         .routes(routes!(events::types))
         .routes(routes!(events::stats))

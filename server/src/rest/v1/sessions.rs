@@ -4,13 +4,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use service::account::{self, PasswordChange, ProfileInput};
 use service::sessions::{self, SessionInfo};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::identities::IdentityBody;
 use crate::rest::extract::{Authenticated, Caller, Json, Path, Query};
 use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -130,67 +128,4 @@ pub async fn logout(
         .logout(&ctx, &state.db, &body.refresh_token)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileRequest {
-    pub display_name: Option<String>,
-}
-
-/// Change your own profile.
-#[utoipa::path(patch, path = "/me", tag = "identities", request_body = ProfileRequest,
-    responses((status = 200, body = IdentityBody), (status = 422, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn update_me(
-    Authenticated(ctx): Authenticated,
-    State(state): State<AppState>,
-    Json(body): Json<ProfileRequest>,
-) -> ApiResult<axum::Json<IdentityBody>> {
-    let identity = account::update_profile(
-        &ctx,
-        &state.db,
-        ProfileInput {
-            display_name: body.display_name,
-        },
-    )
-    .await?;
-    Ok(axum::Json(identity.into()))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordRequest {
-    pub current_password: String,
-    pub new_password: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PasswordChangedBody {
-    pub sessions_ended: u64,
-    pub refresh_tokens_revoked: u64,
-}
-
-/// Change your password. Your other sessions end and your refresh tokens are revoked.
-#[utoipa::path(post, path = "/me/password", tag = "identities", request_body = PasswordRequest,
-    responses((status = 200, body = PasswordChangedBody), (status = 422, body = Problem), (status = 429, body = Problem)),
-    security(("bearer" = [])))]
-pub async fn change_password(
-    Authenticated(ctx): Authenticated,
-    State(state): State<AppState>,
-    Json(body): Json<PasswordRequest>,
-) -> ApiResult<axum::Json<PasswordChangedBody>> {
-    let done = account::change_password(
-        &ctx,
-        &state.db,
-        PasswordChange {
-            current_password: body.current_password,
-            new_password: body.new_password,
-        },
-    )
-    .await?;
-    Ok(axum::Json(PasswordChangedBody {
-        sessions_ended: done.sessions_ended,
-        refresh_tokens_revoked: done.refresh_tokens_revoked,
-    }))
 }

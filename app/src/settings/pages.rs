@@ -1,0 +1,49 @@
+//! The Settings screen: the tenant's settings, single sign-on for now (its providers and
+//! forms live in `crate::sso`).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::forms::successes;
+use crate::components::ui::{CARD, ErrorBanner, Loading, PageHeader, SuccessBanner};
+use crate::sso::api::{CreateSsoProvider, DeleteSsoProvider, UpdateSsoProvider, sso_settings};
+use crate::sso::pages::SettingsBody;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let create = ServerAction::<CreateSsoProvider>::new();
+    let update = ServerAction::<UpdateSsoProvider>::new();
+    let delete = ServerAction::<DeleteSsoProvider>::new();
+    let created = successes(create.value().into());
+    let saved = successes(update.value().into());
+    let data = Resource::new(
+        move || (created.get(), saved.get(), delete.version().get()),
+        |_| sso_settings(),
+    );
+    let query = use_query_map();
+    let editing = query.read_untracked().get("edit").unwrap_or_default();
+    let notice = move || {
+        let q = query.read();
+        if q.get("added").is_some() {
+            Some("Identity provider added. Its button is on your tenant's sign-in page.")
+        } else if q.get("saved").is_some() {
+            Some("Identity provider saved.")
+        } else if q.get("deleted").is_some() {
+            Some("Identity provider removed. People who used it keep their accounts.")
+        } else {
+            None
+        }
+    };
+    view! {
+        <Title text="Settings · Tenantry"/>
+        <PageHeader title="Settings" subtitle="Single sign-on: let people sign in with their company's account (Google or any OpenID Connect provider)."/>
+        {move || notice().map(|m| view! { <div class="mb-4"><SuccessBanner message=m/></div> })}
+        <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            {move || data.get().map(|r| match r {
+                Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
+                Ok(view) => view! { <SettingsBody view editing=editing.clone() create update delete/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
