@@ -46,6 +46,18 @@ pub fn input<T>(
         .map_err(|e| ctx.may_touch(module, false).err().unwrap_or(e).into())
 }
 
+/// The service's query from a list's filters, as [`input`] for a form: filters that do not
+/// read are explained only to a caller who may read `module`.
+pub fn query<T>(
+    ctx: &Ctx,
+    module: &str,
+    filters: impl TryInto<T, Error = service::Error>,
+) -> Result<T, AppError> {
+    filters
+        .try_into()
+        .map_err(|e| ctx.may_touch(module, true).err().unwrap_or(e).into())
+}
+
 /// A part of a page the caller may not be allowed to read: `None` when refused (the rest
 /// of the page still shows), any other failure is the page's.
 pub fn unless_forbidden<T>(result: Result<T, service::Error>) -> Result<Option<T>, AppError> {

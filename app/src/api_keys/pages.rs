@@ -94,6 +94,7 @@ fn KeyTable(keys: Vec<ApiKeyView>, all: bool, revoke: ServerAction<RevokeApiKey>
     view! {
         <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Keys">
             <table class="mt-3 min-w-full divide-y divide-slate-200 text-sm">
+                <caption class="sr-only">"API keys"</caption>
                 <thead class="bg-slate-50 text-left text-xs font-semibold uppercase tracking-wide text-slate-600">
                     <tr>
                         <th scope="col" class="px-6 py-2">"Name"</th>

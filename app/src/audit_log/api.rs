@@ -14,7 +14,7 @@ use super::model::AuditFilter;
 #[cfg(feature = "ssr")]
 use super::model::AuditRecordView;
 #[cfg(feature = "ssr")]
-use crate::server::{ctx, db, input, object_id};
+use crate::server::{ctx, db, object_id};
 
 /// Records per page of the timeline.
 #[cfg(feature = "ssr")]
@@ -89,7 +89,7 @@ pub async fn list_audit(
     let query = service::audit_log::AuditQuery {
         limit: Some(PAGE_SIZE),
         cursor: cursor.filter(|c| !c.trim().is_empty()),
-        ..input(&ctx, "audit", filter)?
+        ..crate::server::query(&ctx, "audit", filter)?
     };
     let page = service::audit_log::list(&ctx, &db, &query).await?;
     Ok(page_view(page))
@@ -149,7 +149,7 @@ async fn start_export(
     use service::{audit_log::ExportFormat, validation::Choice};
     let ctx = ctx().await?;
     let format = ExportFormat::read_or_default(format.as_deref())?;
-    let query = input(&ctx, "audit", filter)?;
+    let query = crate::server::query(&ctx, "audit", filter)?;
     Ok(service::audit_log::export(&ctx, db, query, format).await?)
 }
 

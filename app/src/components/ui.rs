@@ -96,6 +96,39 @@ pub fn Loading() -> impl IntoView {
     }
 }
 
+/// The class of a list's column header.
+pub const TH: &str = "px-4 py-3 text-left font-semibold text-slate-700";
+
+/// A list as a table in a card: a caption for screen readers, one header a column (an empty
+/// name is the actions column, named for screen readers only) and the rows as children.
+#[component]
+pub fn DataTable(
+    #[prop(into)] caption: String,
+    columns: &'static [&'static str],
+    #[prop(optional)] testid: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    let header = |name: &'static str| {
+        if name.is_empty() {
+            view! { <th scope="col" class=TH><span class="sr-only">"Actions"</span></th> }
+                .into_any()
+        } else {
+            view! { <th scope="col" class=TH>{name}</th> }.into_any()
+        }
+    };
+    view! {
+        <div class=format!("{CARD} overflow-x-auto")>
+            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid=testid>
+                <caption class="sr-only">{caption}</caption>
+                <thead class="bg-slate-50">
+                    <tr>{columns.iter().map(|c| header(c)).collect_view()}</tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 bg-white">{children()}</tbody>
+            </table>
+        </div>
+    }
+}
+
 /// A card saying a list has nothing to show, and what to do about it.
 #[component]
 pub fn EmptyState(

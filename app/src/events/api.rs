@@ -61,7 +61,7 @@ pub async fn list_events(
     let query = service::events::EventQuery {
         limit: Some(PAGE_SIZE),
         cursor: cursor.filter(|c| !c.trim().is_empty()),
-        ..crate::server::input(&ctx, "audit", filter)?
+        ..crate::server::query(&ctx, "audit", filter)?
     };
     let page = service::events::list(&ctx, &db, &query).await?;
     Ok(page_view(page, key))

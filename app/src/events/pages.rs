@@ -14,12 +14,11 @@ use crate::audit_log::model::short_id;
 use crate::components::forms::IdentityPicker;
 use crate::components::poll::tick_while;
 use crate::components::ui::{
-    BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading, PageHeader,
+    BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading, PageHeader, TH,
 };
 use crate::components::url::query_string;
 
 const INPUT: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
-const TH: &str = "px-4 py-3 text-left font-semibold text-slate-700";
 /// How often the live view asks for new events.
 const EVERY: Duration = Duration::from_secs(5);
 

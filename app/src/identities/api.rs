@@ -14,7 +14,7 @@ pub async fn list_identities(
     #[server(flatten)] query: IdentityQuery,
 ) -> Result<IdentityPageView, AppError> {
     let ctx = ctx().await?;
-    let query = input(&ctx, "identities", query)?;
+    let query = crate::server::query(&ctx, "identities", query)?;
     let page = service::identities::list(&ctx, &db()?, query).await?;
     Ok(page.into())
 }

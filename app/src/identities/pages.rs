@@ -14,8 +14,8 @@ use super::model::{IdentityDetail, IdentityView};
 use crate::auth::can;
 use crate::components::forms::{FormState, SelectField, TextArea, TextField};
 use crate::components::ui::{
-    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK,
-    Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
+    BTN_DANGER, BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, DataTable, EmptyState,
+    ErrorBanner, LINK, Loading, NotFound, PageHeader, Pill, StatusBadge, SuccessBanner,
 };
 use crate::components::url::{id_param, query_string};
 use crate::error::AppError;
@@ -129,19 +129,7 @@ fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
         return view! { <EmptyState title=title text=text/> }.into_any();
     }
     view! {
-        <div class=format!("{CARD} overflow-x-auto")>
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="identities-table">
-                <caption class="sr-only">"Identities"</caption>
-                <thead class="bg-slate-50">
-                    <tr>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Name"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Kind"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Roles"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Status"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Created"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 bg-white">
+        <DataTable caption="Identities" columns=&["Name", "Kind", "Roles", "Status", "Created"] testid="identities-table">
                     {items
                         .into_iter()
                         .map(|i| {
@@ -164,9 +152,7 @@ fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
     .into_any()
 }

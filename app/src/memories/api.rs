@@ -114,7 +114,7 @@ pub async fn list_memories(
     #[server(flatten)] query: MemoryQuery,
 ) -> Result<MemoryPageView, AppError> {
     let (db, ctx) = (db()?, ctx().await?);
-    let q: super::forms::Listing = input(&ctx, "memories", query)?;
+    let q: super::forms::Listing = crate::server::query(&ctx, "memories", query)?;
     let cursor = q.cursor.as_deref();
     let page = service::memories::list(&ctx, &db, &q.filter, q.state, None, cursor).await?;
     let items = views(&ctx, &db, page.items).await;
@@ -150,7 +150,7 @@ pub async fn search_memories(
     #[server(flatten)] query: SearchQuery,
 ) -> Result<Vec<HitView>, AppError> {
     let (db, ctx) = (db()?, ctx().await?);
-    let search = input(&ctx, "memories", query)?;
+    let search = crate::server::query(&ctx, "memories", query)?;
     let hits = service::memories::search::search(&ctx, &db, search).await?;
     let labels = owner_labels(&ctx, &db, hits.iter().filter_map(|h| h.memory.owner_id)).await;
     Ok(hits.into_iter().map(|h| hit_view(h, &labels)).collect())

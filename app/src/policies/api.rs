@@ -77,7 +77,8 @@ pub async fn restore_policy(id: String, version: i32) -> Result<(), AppError> {
 pub async fn simulate(#[server(flatten)] form: SimulationForm) -> Result<SimulationView, AppError> {
     use service::identities::id_by_email;
     let (db, ctx) = (db()?, ctx().await?);
-    let mut request: service::decisions::CheckRequest = input(&ctx, "policies", form.clone())?;
+    let mut request: service::decisions::CheckRequest =
+        crate::server::query(&ctx, "policies", form.clone())?;
     request.principal = Some(id_by_email(&ctx, &db, "principal", &form.principal).await?);
     request.resource_owner = match form.resource_owner.trim() {
         "" => None,

@@ -11,8 +11,8 @@ use crate::auth::can;
 use crate::auth::model::UserView;
 use crate::components::forms::{FormState, TextArea, TextField, successes};
 use crate::components::ui::{
-    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading,
-    NotFound, PageHeader, Pill, SuccessBanner,
+    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, DataTable, EmptyState, ErrorBanner, LINK,
+    Loading, NotFound, PageHeader, Pill, SuccessBanner,
 };
 
 #[component]
@@ -51,20 +51,7 @@ pub fn PoliciesPage() -> impl IntoView {
 #[component]
 fn PoliciesTable(list: Vec<PolicyView>) -> impl IntoView {
     view! {
-        <div class=format!("{CARD} overflow-x-auto")>
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="policies-table">
-                <caption class="sr-only">"Policies, in the order they are considered"</caption>
-                <thead class="bg-slate-50">
-                    <tr>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Priority"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Policy"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Effect"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Applies to"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Condition"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"State"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 bg-white">
+        <DataTable caption="Policies, in the order they are considered" columns=&["Priority", "Policy", "Effect", "Applies to", "Condition", "State"] testid="policies-table">
                     {list.into_iter().map(|p| view! {
                         <tr class="hover:bg-slate-50">
                             <td class="px-4 py-3 font-mono text-slate-800">{p.priority}</td>
@@ -78,9 +65,7 @@ fn PoliciesTable(list: Vec<PolicyView>) -> impl IntoView {
                             <td class="px-4 py-3">{if p.enabled { view! { <Pill text="enabled"/> }.into_any() } else { view! { <span class="text-xs text-slate-600">"disabled"</span> }.into_any() }}</td>
                         </tr>
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
 

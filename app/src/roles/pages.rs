@@ -10,8 +10,8 @@ use super::model::{CatalogueView, RoleView, RolesPage};
 use crate::auth::can;
 use crate::components::forms::{FormState, TextField};
 use crate::components::ui::{
-    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, NotFound,
-    PageHeader, Pill, SuccessBanner,
+    BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, DataTable, ErrorBanner, LINK, Loading,
+    NotFound, PageHeader, Pill, SuccessBanner,
 };
 
 #[component]
@@ -36,18 +36,7 @@ pub fn RolesListPage() -> impl IntoView {
 #[component]
 fn RolesTable(page: RolesPage) -> impl IntoView {
     view! {
-        <div class=format!("{CARD} overflow-x-auto")>
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="roles-table">
-                <caption class="sr-only">"Roles"</caption>
-                <thead class="bg-slate-50">
-                    <tr>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Role"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Allows"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Denies"</th>
-                        <th scope="col" class="px-4 py-3 text-left font-semibold text-slate-700">"Held by"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 bg-white">
+        <DataTable caption="Roles" columns=&["Role", "Allows", "Denies", "Held by"] testid="roles-table">
                     {page.roles.into_iter().map(|r| {
                         let allows = r.permissions.iter().filter(|(_, e)| e == "allow").count();
                         let denies = r.permissions.iter().filter(|(_, e)| e == "deny").count();
@@ -66,9 +55,7 @@ fn RolesTable(page: RolesPage) -> impl IntoView {
                             </tr>
                         }
                     }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
 

@@ -221,7 +221,7 @@ pub async fn get_webhook(
     let webhook = service::webhooks::get(&ctx, &db, id).await?;
     let stats = service::webhooks::stats(&ctx, &db, None, None, Some(id)).await?;
     let open = opened_delivery(&ctx, &db, &filter).await?;
-    let query = input(&ctx, "webhooks", filter)?;
+    let query = crate::server::query(&ctx, "webhooks", filter)?;
     let page = service::webhooks::deliveries(&ctx, &db, id, &query).await?;
     Ok(convert::detail(webhook, stats, page, open))
 }

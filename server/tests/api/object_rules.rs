@@ -984,3 +984,66 @@ async fn owner_labels_for_a_list_leave_out_whom_a_rule_hides() {
         .unwrap();
     assert!(labels.is_empty());
 }
+
+/// The console's door answers as the REST door: a form or a list's filters that do not read
+/// are explained only to a caller with some right on the module (to change it for a form,
+/// to read it for filters); anyone else gets 403 and learns nothing from the input.
+#[tokio::test]
+async fn console_input_that_cannot_be_read_is_not_explained_to_a_caller_without_the_right() {
+    let app = TestApp::spawn().await;
+    let (_, email) = app.member(&app.acme, "viewer").await;
+    let viewer = app.console_session("acme", &email).await;
+    let (_, email) = app.member(&app.acme, "admin").await;
+    let admin = app.console_session("acme", &email).await;
+    let post = |client: &reqwest::Client, path: &str, form: &[(&str, &str)]| {
+        client
+            .post(app.url(path))
+            .header("origin", app.url(""))
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+    };
+    // (path, a form that does not read, the field its error names)
+    let forms: [(&str, &[(&str, &str)], &str); 4] = [
+        (
+            "/api/identities/create",
+            &[("email", "x@acme.test"), ("kind", "robot")],
+            "kind",
+        ),
+        (
+            "/api/policies/save",
+            &[("name", "p"), ("effect", "allow"), ("priority", "high")],
+            "priority",
+        ),
+        (
+            "/api/webhooks/replay",
+            &[
+                ("id", "0190e0c4-0000-7000-8000-000000000001"),
+                ("from", "soon"),
+            ],
+            "from",
+        ),
+        // Filters of a module the viewer may not read.
+        ("/api/audit/list", &[("from", "last week")], "from"),
+    ];
+    for (path, form, field) in forms {
+        let res = post(&viewer, path, form).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "viewer: {path}");
+        let body = res.text().await.unwrap();
+        assert!(!body.contains(field), "viewer: {path} explained: {body}");
+        let res = post(&admin, path, form).await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "admin: {path}"
+        );
+        let body = res.text().await.unwrap();
+        assert!(body.contains(field), "admin: {path}: {body}");
+    }
+    // Filters of a module the viewer may read are explained to them.
+    let res = post(&viewer, "/api/memories/list", &[("state", "lost")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("state must be live"));
+}

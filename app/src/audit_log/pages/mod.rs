@@ -15,7 +15,8 @@ use super::model::{
 use crate::auth::can;
 use crate::components::forms::{FormState, IdentityPicker, SelectField, TextField};
 use crate::components::ui::{
-    BTN_PRIMARY, BTN_SECONDARY, CARD, EmptyState, ErrorBanner, LINK, Loading, NotFound, PageHeader,
+    BTN_PRIMARY, BTN_SECONDARY, CARD, DataTable, EmptyState, ErrorBanner, LINK, Loading, NotFound,
+    PageHeader,
 };
 use crate::components::url::{id_param, query_string};
 use crate::error::AppError;
@@ -28,7 +29,6 @@ pub use record::AuditRecordPage;
 
 const INPUT: &str = "mt-1 block w-full rounded-md border-0 px-3 py-2 text-sm text-slate-900 shadow-sm ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600";
 const BACK: &str = "text-sm font-medium text-slate-600 hover:text-slate-900";
-const TH: &str = "px-4 py-3 text-left font-semibold text-slate-700";
 
 /// The trail's address with `filter` (and a page `cursor`).
 fn trail_href(filter: &AuditFilter, cursor: Option<String>) -> String {
@@ -279,24 +279,9 @@ fn AuditTable(items: Vec<AuditRecordView>, filter: AuditFilter) -> impl IntoView
         return view! { <EmptyState title=title text=text/> }.into_any();
     }
     view! {
-        <div class=format!("{CARD} overflow-x-auto")>
-            <table class="min-w-full divide-y divide-slate-200 text-sm" data-testid="audit-table">
-                <caption class="sr-only">"Audit records, newest first"</caption>
-                <thead class="bg-slate-50">
-                    <tr>
-                        <th scope="col" class=TH>"When"</th>
-                        <th scope="col" class=TH>"Actor"</th>
-                        <th scope="col" class=TH>"Action"</th>
-                        <th scope="col" class=TH>"Target"</th>
-                        <th scope="col" class=TH>"Outcome"</th>
-                        <th scope="col" class=TH>"Request"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 bg-white">
+        <DataTable caption="Audit records, newest first" columns=&["When", "Actor", "Action", "Target", "Outcome", "Request"] testid="audit-table">
                     {items.into_iter().map(|r| view! { <AuditRow record=r filter=filter.clone()/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
     .into_any()
 }

@@ -44,6 +44,7 @@ pub(super) fn DeliveryLog(
                 view! {
                     <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Deliveries">
                         <table class="mt-3 min-w-full divide-y divide-slate-200 text-sm" data-testid="deliveries">
+                            <caption class="sr-only">"Deliveries, newest first"</caption>
                             <thead class="bg-slate-50">
                                 <tr>
                                     <th scope="col" class=format!("{TH} pl-6")>"Event"</th>

@@ -209,6 +209,7 @@ fn WebhookTable(rows: Vec<super::model::WebhookRow>) -> impl IntoView {
     view! {
         <div class="overflow-x-auto" tabindex="0" role="region" aria-label="Webhooks">
             <table class="mt-3 min-w-full divide-y divide-slate-200 text-sm">
+                <caption class="sr-only">"Webhooks, with their last day's figures"</caption>
                 <thead class="bg-slate-50">
                     <tr>
                         <th scope="col" class=format!("{TH} pl-6")>"Webhook"</th>
