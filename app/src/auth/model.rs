@@ -12,6 +12,9 @@ pub struct UserView {
     pub identity_id: String,
     pub email: String,
     pub display_name: String,
+    /// What to call them: display name, else email.
+    #[serde(default)]
+    pub label: String,
     /// Role names, held directly or through groups.
     pub roles: Vec<String>,
     /// `module:action` permissions the admin holds on whole modules.
@@ -46,14 +49,6 @@ impl UserView {
     pub fn roles_label(&self) -> String {
         self.roles.join(", ")
     }
-
-    pub fn label(&self) -> String {
-        if self.display_name.is_empty() {
-            self.email.clone()
-        } else {
-            self.display_name.clone()
-        }
-    }
 }
 
 #[cfg(feature = "ssr")]
@@ -64,6 +59,7 @@ impl UserView {
             identity_id: c.identity_id.to_string(),
             email: c.email.clone().unwrap_or_default(),
             display_name: c.display_name.clone(),
+            label: c.label(),
             roles: c.role_names(),
             permissions: ctx
                 .allowed_permissions()

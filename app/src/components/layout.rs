@@ -91,7 +91,7 @@ pub fn ConsoleLayout() -> impl IntoView {
 #[component]
 fn Frame(user: UserView) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
-    let name = user.label();
+    let name = user.label.clone();
     view! {
         <div class="min-h-screen bg-slate-50 lg:flex">
             <a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-white focus:px-3 focus:py-2">

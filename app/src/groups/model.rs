@@ -71,11 +71,7 @@ impl From<service::groups::Group> for GroupView {
 #[cfg(feature = "ssr")]
 impl From<service::groups::Member> for MemberView {
     fn from(m: service::groups::Member) -> Self {
-        let label = if m.display_name.is_empty() {
-            m.email.clone().unwrap_or_default()
-        } else {
-            m.display_name.clone()
-        };
+        let label = m.label();
         MemberView {
             identity_id: m.identity_id.to_string(),
             label,

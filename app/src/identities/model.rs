@@ -8,6 +8,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentityView {
     pub id: String,
+    /// What to call it: display name, else email, else external id (`Identity::label`).
+    pub label: String,
     pub email: Option<String>,
     pub display_name: String,
     pub external_id: Option<String>,
@@ -20,20 +22,6 @@ pub struct IdentityView {
     pub created_at: String,
     pub updated_at: String,
     pub deleted_at: Option<String>,
-}
-
-impl IdentityView {
-    /// The name to show: display name, else email, else external id.
-    pub fn label(&self) -> String {
-        if !self.display_name.is_empty() {
-            self.display_name.clone()
-        } else {
-            self.email
-                .clone()
-                .or_else(|| self.external_id.clone())
-                .unwrap_or_else(|| self.id.clone())
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +61,7 @@ mod ssr {
     impl From<service::identities::Identity> for IdentityView {
         fn from(i: service::identities::Identity) -> Self {
             IdentityView {
+                label: i.label(),
                 id: i.id.to_string(),
                 email: i.email,
                 display_name: i.display_name,

@@ -135,7 +135,7 @@ fn IdentityTable(items: Vec<IdentityView>, filtered: bool) -> impl IntoView {
                         .map(|i| {
                             let href = format!("/identities/{}", i.id);
                             let secondary = if i.display_name.is_empty() { i.external_id.clone() } else { i.email.clone() };
-                            let label = i.label();
+                            let label = i.label.clone();
                             let roles = i.roles.join(", ");
                             let (kind, status, created) = (i.kind, i.status, i.created_at);
                             view! {
@@ -243,7 +243,7 @@ pub fn IdentityDetailPage() -> impl IntoView {
                 Err(e) if e.kind() == crate::error::ErrorKind::NotFound => view! { <NotFoundCard/> }.into_any(),
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(detail) => view! {
-                    <Title text=format!("{} · Identities · Tenantry", detail.identity.label())/>
+                    <Title text=format!("{} · Identities · Tenantry", detail.identity.label.clone())/>
                     {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
                     <Detail detail=detail.clone() status_action restore_action roles_action/>
                     {
@@ -303,7 +303,7 @@ fn Detail(
             <A href="/identities" attr:class="text-sm font-medium text-slate-600 hover:text-slate-900">"← Identities"</A>
         </div>
         <div class="mb-4 flex flex-wrap items-center gap-3">
-            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{i.label()}</h1>
+            <h1 class="text-2xl font-semibold tracking-tight text-slate-900">{i.label.clone()}</h1>
             <StatusBadge status=i.status.clone()/>
             <Pill text=i.kind.clone()/>
         </div>
@@ -522,7 +522,7 @@ fn ConfirmRevokeKeys(
             <div role="dialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-text" class="w-full max-w-md rounded-lg bg-white p-6 shadow-xl">
                 <h2 id="confirm-title" class="text-lg font-semibold text-slate-900">{format!("Revoke {keys}?")}</h2>
                 <p id="confirm-text" class="mt-2 text-sm text-slate-700">
-                    {format!("Every program using {keys} for {} is refused from now on. This cannot be undone: a program needs a new key to work again.", identity.label())}
+                    {format!("Every program using {keys} for {} is refused from now on. This cannot be undone: a program needs a new key to work again.", identity.label.clone())}
                 </p>
                 <div class="mt-6 flex justify-end gap-3">
                     <A href=cancel attr:class=BTN_SECONDARY>"Cancel"</A>
@@ -546,13 +546,13 @@ fn ConfirmDelete(
     let cancel = format!("/identities/{}", identity.id);
     let (title, text, button) = if purge {
         (
-            format!("Delete {} permanently?", identity.label()),
+            format!("Delete {} permanently?", identity.label.clone()),
             "The identity and its credentials are removed for good. The audit trail keeps a record of what it was. This cannot be undone.",
             "Delete permanently",
         )
     } else {
         (
-            format!("Delete {}?", identity.label()),
+            format!("Delete {}?", identity.label.clone()),
             "The identity moves to the trash: it can no longer sign in, and you can restore it later.",
             "Delete",
         )
@@ -601,11 +601,11 @@ fn EditForm(identity: IdentityView) -> impl IntoView {
     let i = identity;
     let back = format!("/identities/{}", i.id);
     view! {
-        <Title text=format!("Edit {} · Tenantry", i.label())/>
+        <Title text=format!("Edit {} · Tenantry", i.label.clone())/>
         <div class="mb-6">
-            <A href=back.clone() attr:class="text-sm font-medium text-slate-600 hover:text-slate-900">{format!("← {}", i.label())}</A>
+            <A href=back.clone() attr:class="text-sm font-medium text-slate-600 hover:text-slate-900">{format!("← {}", i.label.clone())}</A>
         </div>
-        <PageHeader title=format!("Edit {}", i.label())/>
+        <PageHeader title=format!("Edit {}", i.label.clone())/>
         <div class=format!("{CARD} max-w-2xl p-6")>
             {move || form.banner().get().map(|m| view! { <div class="mb-4"><ErrorBanner message=m/></div> })}
             <ActionForm action=action attr:class="space-y-5" attr:aria-label="Edit identity">

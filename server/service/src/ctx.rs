@@ -96,6 +96,16 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// What screens and mails call the caller (see [`crate::identities::label_of`]).
+    pub fn label(&self) -> String {
+        crate::identities::label_of(
+            &self.display_name,
+            self.email.as_deref(),
+            None,
+            self.identity_id,
+        )
+    }
+
     /// The names of every role the caller holds, directly or through groups.
     pub fn role_names(&self) -> Vec<String> {
         self.authz

@@ -423,6 +423,18 @@ pub struct Member {
     pub added_at: OffsetDateTime,
 }
 
+impl Member {
+    /// What screens call the member (see [`crate::identities::label_of`]).
+    pub fn label(&self) -> String {
+        crate::identities::label_of(
+            &self.display_name,
+            self.email.as_deref(),
+            None,
+            self.identity_id,
+        )
+    }
+}
+
 pub async fn members(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Member>> {
     let mut tx = db.read_object(ctx, perm::GROUPS_READ).await?;
     let tenant_id = tx.tenant_id;

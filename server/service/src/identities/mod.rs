@@ -104,16 +104,14 @@ impl Identity {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// What screens call it: its display name, else its email, else its external id, else
-    /// its id.
+    /// What screens call it (see [`label_of`]).
     pub fn label(&self) -> String {
-        if !self.display_name.is_empty() {
-            return self.display_name.clone();
-        }
-        self.email
-            .clone()
-            .or_else(|| self.external_id.clone())
-            .unwrap_or_else(|| self.id.to_string())
+        label_of(
+            &self.display_name,
+            self.email.as_deref(),
+            self.external_id.as_deref(),
+            self.id,
+        )
     }
 
     /// Whether the identity holds the owner role directly (see [`roles::is_owner`] for
@@ -431,6 +429,23 @@ pub async fn id_by_email(ctx: &Ctx, db: &Db, field: &str, email: &str) -> Result
     }
 }
 
+/// What screens and mails call an identity: its display name, else its email, else its
+/// external id, else its id. The one place that says so (the console's views carry the
+/// label made here).
+pub fn label_of(
+    display_name: &str,
+    email: Option<&str>,
+    external_id: Option<&str>,
+    id: Uuid,
+) -> String {
+    let given = |s: &&str| !s.trim().is_empty();
+    Some(display_name)
+        .filter(given)
+        .or(email.filter(given))
+        .or(external_id.filter(given))
+        .map_or_else(|| id.to_string(), str::to_owned)
+}
+
 pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> {
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let tenant_id = tx.tenant_id;
@@ -480,6 +495,18 @@ pub(crate) async fn fetch_for_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identity_is_called_by_its_name_else_its_email_else_its_external_id_else_its_id() {
+        let id = Uuid::nil();
+        assert_eq!(label_of("Ada", Some("ada@x.test"), Some("e-1"), id), "Ada");
+        assert_eq!(
+            label_of(" ", Some("ada@x.test"), Some("e-1"), id),
+            "ada@x.test"
+        );
+        assert_eq!(label_of("", None, Some("e-1"), id), "e-1");
+        assert_eq!(label_of("", Some(""), None, id), id.to_string());
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

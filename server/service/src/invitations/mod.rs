@@ -320,11 +320,7 @@ async fn send(
     let secret = random_bytes::<32>();
     let token = format_token(tenant_id, id, &secret);
     let caller = tx.ctx().caller()?;
-    let inviter = if caller.display_name.is_empty() {
-        caller.email.clone().unwrap_or_default()
-    } else {
-        caller.display_name.clone()
-    };
+    let inviter = caller.label();
     let payload = Payload::Invitation {
         tenant_name: caller.tenant_name.clone(),
         inviter,
