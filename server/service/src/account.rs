@@ -6,7 +6,7 @@ use crate::auth::{passwords, throttle};
 use crate::ctx::{Caller, Ctx};
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::identities::{self, Identity};
 use crate::validation;
 
@@ -148,9 +148,9 @@ pub async fn change_password(ctx: &Ctx, db: &Db, input: PasswordChange) -> Resul
         target_type: "identity",
         target_id: Some(caller.identity_id),
         before: None,
-        after: Some(serde_json::json!({
-            "sessions_ended": sessions_ended,
-            "refresh_tokens_revoked": refresh_tokens_revoked,
+        after: Some(shapes::to_value(shapes::SessionsEndedData {
+            sessions_ended,
+            refresh_tokens_revoked,
         })),
     })
     .await?;
@@ -381,9 +381,9 @@ pub async fn reset_password(request: &Ctx, db: &Db, token: &str, new_password: &
         target_type: "identity",
         target_id: Some(row.identity_id),
         before: None,
-        after: Some(serde_json::json!({
-            "sessions_ended": sessions_ended,
-            "refresh_tokens_revoked": refresh_tokens_revoked,
+        after: Some(shapes::to_value(shapes::SessionsEndedData {
+            sessions_ended,
+            refresh_tokens_revoked,
         })),
     })
     .await?;

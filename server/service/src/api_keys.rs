@@ -20,7 +20,7 @@ use crate::crypto;
 use crate::ctx::{AuthMethod, Caller, Ctx, KeyGrant, scope_matches};
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::resource::{Lifecycle, Resource, visible};
 use crate::validation;
 
@@ -106,10 +106,14 @@ impl Resource for ApiKey {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id, "identity_id": self.identity_id, "name": self.name,
-            "prefix": self.prefix, "scopes": self.scopes, "expires_at": self.expires_at.map(crate::rfc3339),
-            "revoked_at": self.revoked_at.map(crate::rfc3339),
+        shapes::to_value(shapes::ApiKeyData {
+            id: self.id,
+            identity_id: self.identity_id,
+            name: &self.name,
+            prefix: &self.prefix,
+            scopes: &self.scopes,
+            expires_at: self.expires_at.map(shapes::Time),
+            revoked_at: self.revoked_at.map(shapes::Time),
         })
     }
 

@@ -15,7 +15,7 @@ use crate::authz::{Permission, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::roles;
 use crate::validation;
@@ -45,6 +45,20 @@ pub struct Group {
     pub updated_at: OffsetDateTime,
 }
 
+impl Group {
+    /// What the group's events say about it.
+    pub(crate) fn data(&self) -> shapes::GroupData<'_> {
+        shapes::GroupData {
+            id: self.id,
+            parent_id: self.parent_id,
+            name: &self.name,
+            kind: &self.kind,
+            description: &self.description,
+            roles: &self.roles,
+        }
+    }
+}
+
 impl Resource for Group {
     const MODULE: &'static str = "groups";
     const NOUN: &'static str = "group";
@@ -60,10 +74,7 @@ impl Resource for Group {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id, "parent_id": self.parent_id, "name": self.name, "kind": self.kind,
-            "description": self.description, "roles": self.roles,
-        })
+        shapes::to_value(self.data())
     }
 
     async fn fetch(
@@ -382,7 +393,10 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
         action: types::GROUP_DELETED,
         target_type: Group::NOUN,
         target_id: Some(id),
-        before: Some(serde_json::json!({ "group": before.snapshot(), "children_moved_up": moved })),
+        before: Some(shapes::to_value(shapes::GroupDeletedData {
+            group: before.data(),
+            children_moved_up: &moved,
+        })),
         after: None,
     })
     .await?;
@@ -502,7 +516,9 @@ pub async fn add_members(
             target_type: Group::NOUN,
             target_id: Some(id),
             before: None,
-            after: Some(serde_json::json!({ "identity_ids": added })),
+            after: Some(shapes::to_value(shapes::MembersData {
+                identity_ids: &added,
+            })),
         })
         .await?;
         tx.commit().await?;
@@ -535,7 +551,7 @@ pub async fn remove_member(ctx: &Ctx, db: &Db, id: Uuid, identity_id: Uuid) -> R
         action: types::GROUP_MEMBER_REMOVED,
         target_type: Group::NOUN,
         target_id: Some(id),
-        before: Some(serde_json::json!({ "identity_id": identity_id })),
+        before: Some(shapes::to_value(shapes::IdentityRefData { identity_id })),
         after: None,
     })
     .await?;
@@ -583,8 +599,12 @@ pub async fn set_roles(ctx: &Ctx, db: &Db, id: Uuid, names: Vec<String>) -> Resu
             action: types::GROUP_ROLES_CHANGED,
             target_type: "group",
             target_id: Some(id),
-            before: Some(serde_json::json!({ "roles": before.roles })),
-            after: Some(serde_json::json!({ "roles": after.roles })),
+            before: Some(shapes::to_value(shapes::RolesData {
+                roles: before.roles.iter().map(String::as_str).collect(),
+            })),
+            after: Some(shapes::to_value(shapes::RolesData {
+                roles: after.roles.iter().map(String::as_str).collect(),
+            })),
         })
         .await?;
         tx.commit().await?;

@@ -18,7 +18,7 @@ use crate::authz::{logic, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::validation;
 
@@ -56,10 +56,16 @@ impl Resource for Policy {
 
     /// What a version keeps: everything a restore needs.
     fn snapshot(&self) -> Value {
-        serde_json::json!({
-            "id": self.id, "name": self.name, "description": self.description, "effect": self.effect,
-            "priority": self.priority, "resource_pattern": self.resource_pattern,
-            "action_pattern": self.action_pattern, "condition": self.condition, "enabled": self.enabled,
+        shapes::to_value(shapes::PolicyData {
+            id: self.id,
+            name: &self.name,
+            description: &self.description,
+            effect: self.effect,
+            priority: self.priority,
+            resource_pattern: &self.resource_pattern,
+            action_pattern: &self.action_pattern,
+            condition: self.condition.as_ref(),
+            enabled: self.enabled,
         })
     }
 

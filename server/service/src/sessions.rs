@@ -10,7 +10,7 @@ use tower_sessions_core::session_store::{self, SessionStore};
 use uuid::Uuid;
 
 use crate::crypto::sha256;
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 
 /// Session keys holding who signed in.
 pub const TENANT_KEY: &str = "tid";
@@ -352,7 +352,9 @@ pub async fn revoke(ctx: &crate::Ctx, db: &crate::Db, id: Uuid) -> crate::Result
         action: types::SESSION_REVOKED,
         target_type: "session",
         target_id: Some(id),
-        before: Some(serde_json::json!({"identity_id": owner})),
+        before: Some(shapes::to_value(shapes::IdentityRefData {
+            identity_id: owner,
+        })),
         after: None,
     })
     .await?;
@@ -381,9 +383,10 @@ pub async fn revoke_all(
         target_type: "identity",
         target_id: Some(owner),
         before: None,
-        after: Some(serde_json::json!({
-            "sessions_ended": sessions, "refresh_tokens_revoked": tokens,
-            "kept_current": keep.is_some(),
+        after: Some(shapes::to_value(shapes::SessionsRevokedData {
+            sessions_ended: sessions,
+            refresh_tokens_revoked: tokens,
+            kept_current: keep.is_some(),
         })),
     })
     .await?;

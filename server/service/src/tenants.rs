@@ -14,13 +14,15 @@ use crate::identities::{self, Identity};
 use crate::pagination::{self, Page};
 use crate::validation;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Also what tenant events carry, and their schema is derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Tenant {
     pub id: Uuid,
     pub slug: String,
     pub name: String,
     pub plan: Plan,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::events::catalogue::shapes::Time")]
     pub created_at: OffsetDateTime,
 }
 

@@ -9,16 +9,18 @@ use super::{AuditQuery, AuditRecord, COLUMNS, FROM, Outcome};
 use crate::ctx::Ctx;
 use crate::db::Change;
 use crate::error::Result;
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::validation::Choice;
 
 /// The file an export writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     /// RFC 4180, one record a row under a header, formulas neutralised.
     #[default]
     Csv,
     /// One JSON object a line, each as `GET /v1/audit/{id}` answers it.
+    #[serde(rename = "jsonl")]
     JsonLines,
 }
 
@@ -191,23 +193,22 @@ pub async fn export(
     .fetch_optional(tx.conn())
     .await?
     .unwrap_or(0);
-    let when = |t: Option<time::OffsetDateTime>| t.map(crate::rfc3339);
     tx.record(Change {
         action: types::AUDIT_EXPORTED,
         target_type: "audit",
         target_id: None,
         before: None,
-        after: Some(serde_json::json!({
-            "format": format.name(),
-            "from": when(query.from),
-            "to": when(query.to),
-            "actor_id": query.actor_id,
-            "action": query.action,
-            "target_type": query.target_type,
-            "target_id": query.target_id,
-            "outcome": query.outcome,
-            "request_id": query.request_id,
-            "up_to_seq": upto,
+        after: Some(shapes::to_value(shapes::AuditExportedData {
+            format,
+            from: query.from.map(shapes::Time),
+            to: query.to.map(shapes::Time),
+            actor_id: query.actor_id,
+            action: query.action.as_deref(),
+            target_type: query.target_type.as_deref(),
+            target_id: query.target_id,
+            outcome: query.outcome.as_deref(),
+            request_id: query.request_id.as_deref(),
+            up_to_seq: Some(upto),
         })),
     })
     .await?;

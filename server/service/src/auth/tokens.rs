@@ -17,7 +17,7 @@ use crate::crypto::{constant_time_eq, random_bytes, sha256};
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 
 pub const ISSUER: &str = "tenantry";
 pub const AUDIENCE: &str = "tenantry-api";
@@ -109,7 +109,9 @@ impl Tokens {
             target_type: "identity",
             target_id: Some(caller.identity_id),
             before: None,
-            after: Some(serde_json::json!({ "family_id": family })),
+            after: Some(shapes::to_value(shapes::TokenFamilyData {
+                family_id: family,
+            })),
         })
         .await?;
         tx.commit().await?;
@@ -170,7 +172,9 @@ impl Tokens {
             target_type: "identity",
             target_id: Some(row.identity_id),
             before: None,
-            after: Some(serde_json::json!({ "family_id": row.family_id })),
+            after: Some(shapes::to_value(shapes::TokenFamilyData {
+                family_id: row.family_id,
+            })),
         })
         .await?;
         tx.commit().await
@@ -229,7 +233,9 @@ impl Tokens {
                 target_type: "identity",
                 target_id: Some(row.identity_id),
                 before: None,
-                after: Some(serde_json::json!({ "family_id": row.family_id })),
+                after: Some(shapes::to_value(shapes::TokenFamilyData {
+                    family_id: row.family_id,
+                })),
             })
             .await?;
             tx.commit().await?;
@@ -256,7 +262,9 @@ impl Tokens {
             target_type: "identity",
             target_id: Some(caller.identity_id),
             before: None,
-            after: Some(serde_json::json!({ "family_id": row.family_id })),
+            after: Some(shapes::to_value(shapes::TokenFamilyData {
+                family_id: row.family_id,
+            })),
         })
         .await?;
         tx.commit().await?;

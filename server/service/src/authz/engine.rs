@@ -32,7 +32,7 @@ const MATCHED: &str = "matched";
 /// fill gaps.
 pub const ROLE_PRIORITY: i32 = 0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Effect {
     Allow,

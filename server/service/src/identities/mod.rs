@@ -30,7 +30,7 @@ mod create;
 pub use changes::*;
 pub use create::*;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     User,
@@ -51,7 +51,7 @@ impl crate::validation::Choice for Kind {
     const NAMES: &'static [(&'static str, Self)] = &[("user", Kind::User), ("agent", Kind::Agent)];
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
@@ -79,7 +79,8 @@ impl Status {
 }
 
 /// An identity as callers see it. It has no password hash: that never leaves this module.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// It is also what identity events carry, and their schema is derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Identity {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -89,13 +90,17 @@ pub struct Identity {
     pub kind: Kind,
     /// Names of the roles held directly, sorted.
     pub roles: Vec<String>,
+    #[schemars(with = "crate::events::catalogue::shapes::Object")]
     pub metadata: Value,
     pub status: Status,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::events::catalogue::shapes::Time")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::events::catalogue::shapes::Time")]
     pub updated_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::events::catalogue::shapes::Time>")]
     pub deleted_at: Option<OffsetDateTime>,
 }
 

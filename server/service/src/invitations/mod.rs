@@ -19,7 +19,7 @@ use crate::crypto::{constant_time_eq, random_bytes, sha256};
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::mail::{self, Payload};
 use crate::resource::{Lifecycle, Resource, visible};
 use crate::{identities, roles, validation};
@@ -31,7 +31,7 @@ pub use redeem::*;
 pub const DEFAULT_DAYS: u32 = 7;
 pub const MAX_DAYS: u32 = 30;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pending,
@@ -125,9 +125,14 @@ impl Resource for Invitation {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id, "email": self.email, "roles": self.roles, "group_ids": self.group_ids,
-            "status": self.status, "expires_at": crate::rfc3339(self.expires_at), "sent_count": self.sent_count,
+        shapes::to_value(shapes::InvitationData {
+            id: self.id,
+            email: &self.email,
+            roles: &self.roles,
+            group_ids: &self.group_ids,
+            status: self.status,
+            expires_at: shapes::Time(self.expires_at),
+            sent_count: self.sent_count,
         })
     }
 

@@ -209,7 +209,9 @@ pub(crate) async fn accept_in<'c>(
         target_type: "invitation",
         target_id: Some(id),
         before: Some(invitation.snapshot()),
-        after: Some(serde_json::json!({"identity_id": identity.id})),
+        after: Some(shapes::to_value(shapes::IdentityRefData {
+            identity_id: identity.id,
+        })),
     })
     .await?;
     Ok((tx, identity))

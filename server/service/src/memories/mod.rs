@@ -40,7 +40,7 @@ use crate::authz::{Permission, Target, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::pagination::{self, Page};
 use crate::resource::{Lifecycle, Resource, visible};
 
@@ -82,12 +82,16 @@ pub(crate) const COLUMNS: &str = "m.id, m.owner_id, m.text, m.metadata, m.tags, 
 impl Memory {
     /// What the audit trail and the event stream keep: never the text or the metadata.
     pub(crate) fn snapshot(&self) -> Value {
-        json!({
-            "id": self.id, "owner_id": self.owner_id, "tags": self.tags, "source": self.source,
-            "importance": self.importance, "text_chars": self.text.chars().count(),
-            "embedding_model": self.embedding_model,
-            "expires_at": self.expires_at.map(crate::rfc3339),
-            "deleted": self.deleted_at.is_some(),
+        shapes::to_value(shapes::MemoryData {
+            id: self.id,
+            owner_id: self.owner_id,
+            tags: &self.tags,
+            source: &self.source,
+            importance: self.importance,
+            text_chars: self.text.chars().count(),
+            embedding_model: &self.embedding_model,
+            expires_at: self.expires_at.map(shapes::Time),
+            deleted: self.deleted_at.is_some(),
         })
     }
 

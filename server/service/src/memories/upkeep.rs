@@ -9,7 +9,6 @@
 //!   a batch at a time; [`status`] reports the progress the console shows.
 
 use serde::Serialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use super::Scope;
@@ -17,7 +16,7 @@ use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 
 /// How long a memory stays in the Trash.
 pub const TRASH_DAYS: i32 = 30;
@@ -29,7 +28,10 @@ pub(crate) fn expired_change(ids: &[Uuid]) -> Change {
         target_type: "memory",
         target_id: (ids.len() == 1).then(|| ids[0]),
         before: None,
-        after: Some(json!({ "count": ids.len(), "ids": ids })),
+        after: Some(shapes::to_value(shapes::MemoryBatchData {
+            count: ids.len(),
+            ids,
+        })),
     }
 }
 
@@ -125,7 +127,11 @@ pub async fn reembed_batch(db: &Db, tenant_id: Uuid, batch: i64) -> Result<usize
         target_type: "memory",
         target_id: None,
         before: None,
-        after: Some(json!({ "count": ids.len(), "model": model, "ids": ids })),
+        after: Some(shapes::to_value(shapes::ReembeddedData {
+            count: ids.len(),
+            model: &model,
+            ids: &ids,
+        })),
     })
     .await?;
     tx.commit().await?;
@@ -217,8 +223,12 @@ pub async fn set_default_ttl(ctx: &Ctx, db: &Db, seconds: Option<i32>) -> Result
         action: types::TENANT_UPDATED,
         target_type: "tenant",
         target_id: Some(tenant_id),
-        before: Some(json!({ "memory_ttl_seconds": before })),
-        after: Some(json!({ "memory_ttl_seconds": seconds })),
+        before: Some(shapes::to_value(shapes::TenantSettingsData {
+            memory_ttl_seconds: before,
+        })),
+        after: Some(shapes::to_value(shapes::TenantSettingsData {
+            memory_ttl_seconds: seconds,
+        })),
     })
     .await?;
     tx.commit().await?;

@@ -403,7 +403,12 @@ pub(crate) fn purged_change(id: Option<Uuid>, batch: Option<&[Uuid]>) -> Change 
         target_type: "memory",
         target_id: id,
         before: None,
-        after: batch.map(|ids| json!({ "count": ids.len(), "ids": ids })),
+        after: batch.map(|ids| {
+            shapes::to_value(shapes::MemoryBatchData {
+                count: ids.len(),
+                ids,
+            })
+        }),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::resource::{Lifecycle, Resource, hidden, visible};
 use crate::validation;
 
@@ -67,12 +67,16 @@ impl Resource for Role {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "system": self.system,
-            "permissions": self.permissions.iter().map(|g| (g.permission.to_key(), g.effect.as_str())).collect::<std::collections::BTreeMap<_, _>>(),
+        shapes::to_value(shapes::RoleData {
+            id: self.id,
+            name: &self.name,
+            description: &self.description,
+            system: self.system.as_deref(),
+            permissions: self
+                .permissions
+                .iter()
+                .map(|g| (g.permission.to_key(), g.effect))
+                .collect(),
         })
     }
 
@@ -577,8 +581,8 @@ pub async fn set_identity_roles(
             action: types::IDENTITY_ROLES_CHANGED,
             target_type: "identity",
             target_id: Some(identity_id),
-            before: Some(serde_json::json!({ "roles": before })),
-            after: Some(serde_json::json!({ "roles": after })),
+            before: Some(shapes::to_value(shapes::RolesData { roles: before })),
+            after: Some(shapes::to_value(shapes::RolesData { roles: after })),
         })
         .await?;
         tx.commit().await?;

@@ -30,7 +30,7 @@ use crate::crypto::constant_time_eq;
 use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::{identities, invitations, roles};
 
 /// The callback URL under this server's public URL: where providers send the browser back,
@@ -668,8 +668,10 @@ async fn link(
         target_type: "identity",
         target_id: Some(identity_id),
         before: None,
-        after: Some(serde_json::json!({
-            "provider_id": provider_id, "subject": subject, "email": email,
+        after: Some(shapes::to_value(shapes::SsoLinkData {
+            provider_id,
+            subject,
+            email: Some(email),
         })),
     })
     .await

@@ -16,7 +16,7 @@ use crate::authz::{Permission, perm};
 use crate::ctx::Ctx;
 use crate::db::Db;
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::resource::{Lifecycle, Resource, visible};
 use crate::{roles, validation};
 
@@ -27,7 +27,7 @@ use checks::*;
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 pub const DEFAULT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Google Workspace and Gmail accounts: the issuer is fixed.
@@ -93,11 +93,17 @@ impl Resource for Provider {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id, "kind": self.kind, "name": self.name, "issuer": self.issuer,
-            "client_id": self.client_id, "scopes": self.scopes,
-            "allowed_domains": self.allowed_domains, "default_role": self.default_role,
-            "jit_provisioning": self.jit_provisioning, "enabled": self.enabled,
+        shapes::to_value(shapes::SsoProviderData {
+            id: self.id,
+            kind: self.kind,
+            name: &self.name,
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            scopes: &self.scopes,
+            allowed_domains: &self.allowed_domains,
+            default_role: self.default_role.as_deref(),
+            jit_provisioning: self.jit_provisioning,
+            enabled: self.enabled,
         })
     }
 

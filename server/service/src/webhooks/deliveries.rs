@@ -3,7 +3,6 @@
 //! a subscription that keeps failing, pruning old deliveries).
 
 use serde::Serialize;
-use serde_json::json;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -12,12 +11,12 @@ use super::*;
 use crate::authz::perm;
 use crate::db::Change;
 use crate::error::{Error, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::validation::Choice;
 use crate::{Ctx, Db};
 
 /// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum DeliveryStatus {
@@ -204,9 +203,11 @@ pub async fn retry(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Delivery> {
         target_type: Subscription::NOUN,
         target_id: Some(subscription.id),
         before: None,
-        after: Some(json!({
-            "delivery_id": id, "event_id": before.event_id, "event_type": before.event_type,
-            "previous_status": before.status,
+        after: Some(shapes::to_value(shapes::DeliveryRetriedData {
+            delivery_id: id,
+            event_id: before.event_id,
+            event_type: &before.event_type,
+            previous_status: before.status,
         })),
     })
     .await?;
@@ -290,8 +291,10 @@ pub async fn replay(
         target_type: Subscription::NOUN,
         target_id: Some(sub.id),
         before: None,
-        after: Some(json!({
-            "from": crate::rfc3339(from), "to": crate::rfc3339(to), "queued": queued,
+        after: Some(shapes::to_value(shapes::ReplayedData {
+            from: shapes::Time(from),
+            to: shapes::Time(to),
+            queued,
         })),
     })
     .await?;

@@ -199,14 +199,15 @@ pub fn event_body(
 
 /// The body of a test ping.
 pub(crate) fn ping_body(event_id: Uuid, subscription_id: Uuid, at: OffsetDateTime) -> Vec<u8> {
+    use crate::events::catalogue::shapes::{TestMessageData, to_value};
+    let data = to_value(TestMessageData {
+        message: "A test message from Tenantry: this endpoint is reachable.",
+    });
     event_body(
         event_id,
         PING_TYPE,
         at,
-        &json!({
-            "id": subscription_id,
-            "data": { "message": "A test message from Tenantry: this endpoint is reachable." },
-        }),
+        &json!({ "id": subscription_id, "data": data }),
     )
 }
 

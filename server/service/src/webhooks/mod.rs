@@ -23,14 +23,13 @@ pub use deliveries::*;
 pub use stats::*;
 
 use serde::Serialize;
-use serde_json::json;
 use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::authz::{Permission, perm};
 use crate::error::{Error, FieldError, Result};
-use crate::events::catalogue::types;
+use crate::events::catalogue::{shapes, types};
 use crate::pagination::{self, Page};
 use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::{Ctx, Db, validation};
@@ -133,10 +132,14 @@ impl Resource for Subscription {
     }
 
     fn snapshot(&self) -> serde_json::Value {
-        json!({
-            "id": self.id, "name": self.name, "description": self.description, "url": self.url,
-            "event_types": self.event_types, "enabled": self.enabled,
-            "disabled_reason": self.disabled_reason,
+        shapes::to_value(shapes::WebhookData {
+            id: self.id,
+            name: &self.name,
+            description: &self.description,
+            url: &self.url,
+            event_types: &self.event_types,
+            enabled: self.enabled,
+            disabled_reason: self.disabled_reason.as_deref(),
         })
     }
 
@@ -575,9 +578,9 @@ pub async fn rotate_secret(
     tx.changed(
         types::WEBHOOK_SECRET_ROTATED,
         &before,
-        json!({
-            "id": id,
-            "previous_secret_until": subscription.previous_secret_until.map(crate::rfc3339),
+        shapes::to_value(shapes::SecretRotatedData {
+            id,
+            previous_secret_until: subscription.previous_secret_until.map(shapes::Time),
         }),
     )
     .await?;

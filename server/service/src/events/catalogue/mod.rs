@@ -56,8 +56,11 @@ pub struct EventType {
     pub schema: Value,
 }
 
-mod shapes;
+pub(crate) mod shapes;
 use shapes::*;
+
+use crate::identities::Identity;
+use crate::tenants::Tenant;
 
 /// The payload's schema for an event whose `data` has `data`'s shape.
 fn payload(name: &str, subject: Schema, data: Schema) -> Schema {
@@ -79,394 +82,367 @@ catalogue! {
         "tenant.created",
         "tenant",
         "A tenant was created.",
-        tenant(),
+        derived::<Tenant>(),
     ),
     TENANT_UPDATED = (
         "tenant.updated",
         "tenant",
         "A tenant setting changed (the new values).",
-        object(&[("memory_ttl_seconds", nullable(integer()))]),
+        derived::<TenantSettingsData>(),
     ),
     IDENTITY_CREATED = (
         "identity.created",
         "identity",
         "An identity was created (by an admin, an invitation's acceptance or a first SSO sign-in).",
-        identity(),
+        derived::<Identity>(),
     ),
     IDENTITY_UPDATED = (
         "identity.updated",
         "identity",
         "An identity's profile, metadata or roles changed.",
-        identity(),
+        derived::<Identity>(),
     ),
     IDENTITY_DISABLED = (
         "identity.disabled",
         "identity",
         "An identity was disabled; its sessions and tokens ended.",
-        identity(),
+        derived::<Identity>(),
     ),
     IDENTITY_ENABLED = (
         "identity.enabled",
         "identity",
         "A disabled identity was enabled again.",
-        identity(),
+        derived::<Identity>(),
     ),
     IDENTITY_DELETED = (
         "identity.deleted",
         "identity",
         "An identity was moved to the trash.",
-        identity(),
+        derived::<Identity>(),
     ),
     IDENTITY_RESTORED = (
         "identity.restored",
         "identity",
         "An identity came back from the trash.",
-        identity(),
+        derived::<Identity>(),
     ),
     IDENTITY_PURGED = (
         "identity.purged",
         "identity",
         "An identity was removed for good (its last state).",
-        identity(),
+        derived::<Identity>(),
     ),
     IDENTITY_ROLES_CHANGED = (
         "identity.roles_changed",
         "identity",
         "The roles an identity holds directly changed.",
-        object(&[("roles", strings())]),
+        derived::<RolesData>(),
     ),
     IDENTITY_PASSWORD_CHANGED = (
         "identity.password_changed",
         "identity",
         "An identity changed its own password; its other sessions ended.",
-        sessions_ended(),
+        derived::<SessionsEndedData>(),
     ),
     IDENTITY_PASSWORD_RESET = (
         "identity.password_reset",
         "identity",
         "A password was reset with an emailed link; every session ended.",
-        sessions_ended(),
+        derived::<SessionsEndedData>(),
     ),
     IDENTITY_PASSWORD_RESET_REQUESTED = (
         "identity.password_reset_requested",
         "identity",
         "A password reset link was sent.",
-        json!({ "type": "null" }),
+        derived::<()>(),
     ),
     IDENTITY_SSO_LINKED = (
         "identity.sso_linked",
         "identity",
         "An identity was linked to an account at an SSO provider.",
-        object(&[
-            ("provider_id", uuid()),
-            ("subject", string()),
-            ("email", nullable(string())),
-        ]),
+        derived::<SsoLinkData>(),
     ),
     AUTH_TOKEN_ISSUED = (
         "auth.token_issued",
         "identity",
         "An API token pair was issued (a new refresh-token family).",
-        token_family(),
+        derived::<TokenFamilyData>(),
     ),
     AUTH_TOKEN_REFRESHED = (
         "auth.token_refreshed",
         "identity",
         "A refresh token was exchanged for a new pair.",
-        token_family(),
+        derived::<TokenFamilyData>(),
     ),
     AUTH_REFRESH_TOKEN_REUSED = (
         "auth.refresh_token_reused",
         "identity",
         "A used refresh token was presented again: its family was revoked.",
-        token_family(),
+        derived::<TokenFamilyData>(),
     ),
     AUTH_TOKEN_FAMILY_REVOKED = (
         "auth.token_family_revoked",
         "identity",
         "A refresh-token family was revoked.",
-        token_family(),
+        derived::<TokenFamilyData>(),
     ),
     AUTH_LOGGED_OUT = (
         "auth.logged_out",
         "identity",
         "An API sign-out revoked a refresh-token family.",
-        token_family(),
+        derived::<TokenFamilyData>(),
     ),
     SESSION_REVOKED = (
         "session.revoked",
         "session",
         "A console session was ended.",
-        object(&[("identity_id", uuid())]),
+        derived::<IdentityRefData>(),
     ),
     SESSION_REVOKED_ALL = (
         "session.revoked_all",
         "identity",
         "Every session of an identity was ended (but the caller's own, when it was theirs).",
-        object(&[
-            ("sessions_ended", integer()),
-            ("refresh_tokens_revoked", integer()),
-            ("kept_current", boolean()),
-        ]),
+        derived::<SessionsRevokedData>(),
     ),
     GROUP_CREATED = (
         "group.created",
         "group",
         "A group was created.",
-        group(),
+        derived::<GroupData>(),
     ),
     GROUP_UPDATED = (
         "group.updated",
         "group",
         "A group's name, kind or description changed.",
-        group(),
+        derived::<GroupData>(),
     ),
     GROUP_MOVED = (
         "group.moved",
         "group",
         "A group moved under another parent.",
-        group(),
+        derived::<GroupData>(),
     ),
     GROUP_DELETED = (
         "group.deleted",
         "group",
         "A group was deleted; its children (their ids) moved up to its parent.",
-        object(&[("group", group()), ("children_moved_up", uuids())]),
+        derived::<GroupDeletedData>(),
     ),
     GROUP_MEMBERS_ADDED = (
         "group.members_added",
         "group",
         "Identities joined a group.",
-        object(&[("identity_ids", uuids())]),
+        derived::<MembersData>(),
     ),
     GROUP_MEMBER_REMOVED = (
         "group.member_removed",
         "group",
         "An identity left a group.",
-        object(&[("identity_id", uuid())]),
+        derived::<IdentityRefData>(),
     ),
     GROUP_ROLES_CHANGED = (
         "group.roles_changed",
         "group",
         "The roles a group grants changed.",
-        object(&[("roles", strings())]),
+        derived::<RolesData>(),
     ),
     ROLE_CREATED = (
         "role.created",
         "role",
         "A role was created.",
-        role(),
+        derived::<RoleData>(),
     ),
     ROLE_UPDATED = (
         "role.updated",
         "role",
         "A role's name, description or permissions changed.",
-        role(),
+        derived::<RoleData>(),
     ),
     ROLE_DELETED = (
         "role.deleted",
         "role",
         "A role was deleted.",
-        role(),
+        derived::<RoleData>(),
     ),
     POLICY_CREATED = (
         "policy.created",
         "policy",
         "A policy was created.",
-        policy(),
+        derived::<PolicyData>(),
     ),
     POLICY_UPDATED = (
         "policy.updated",
         "policy",
         "A policy changed (a new version).",
-        policy(),
+        derived::<PolicyData>(),
     ),
     POLICY_RESTORED = (
         "policy.restored",
         "policy",
         "A policy went back to an earlier version, or was created again from one.",
-        policy(),
+        derived::<PolicyData>(),
     ),
     POLICY_DELETED = (
         "policy.deleted",
         "policy",
         "A policy was deleted.",
-        policy(),
+        derived::<PolicyData>(),
     ),
     INVITATION_CREATED = (
         "invitation.created",
         "invitation",
         "An invitation was sent.",
-        invitation(),
+        derived::<InvitationData>(),
     ),
     INVITATION_RESENT = (
         "invitation.resent",
         "invitation",
         "An invitation was sent again.",
-        invitation(),
+        derived::<InvitationData>(),
     ),
     INVITATION_REVOKED = (
         "invitation.revoked",
         "invitation",
         "An invitation was revoked.",
-        invitation(),
+        derived::<InvitationData>(),
     ),
     INVITATION_ACCEPTED = (
         "invitation.accepted",
         "invitation",
         "An invitation was accepted: the identity it became.",
-        object(&[("identity_id", uuid())]),
+        derived::<IdentityRefData>(),
     ),
     API_KEY_CREATED = (
         "api_key.created",
         "api_key",
         "An API key was created.",
-        api_key(),
+        derived::<ApiKeyData>(),
     ),
     API_KEY_UPDATED = (
         "api_key.updated",
         "api_key",
         "An API key's name, scopes or expiry changed.",
-        api_key(),
+        derived::<ApiKeyData>(),
     ),
     API_KEY_REVOKED = (
         "api_key.revoked",
         "api_key",
         "An API key was revoked.",
-        api_key(),
+        derived::<ApiKeyData>(),
     ),
     SSO_PROVIDER_CREATED = (
         "sso_provider.created",
         "sso_provider",
         "An SSO provider was added.",
-        sso_provider(),
+        derived::<SsoProviderData>(),
     ),
     SSO_PROVIDER_UPDATED = (
         "sso_provider.updated",
         "sso_provider",
         "An SSO provider's settings changed.",
-        sso_provider(),
+        derived::<SsoProviderData>(),
     ),
     SSO_PROVIDER_DELETED = (
         "sso_provider.deleted",
         "sso_provider",
         "An SSO provider was removed.",
-        sso_provider(),
+        derived::<SsoProviderData>(),
     ),
     MEMORY_CREATED = (
         "memory.created",
         "memory",
         "A memory was stored.",
-        memory(),
+        derived::<MemoryData>(),
     ),
     MEMORY_UPDATED = (
         "memory.updated",
         "memory",
         "A memory changed (a new text is embedded again).",
-        memory(),
+        derived::<MemoryData>(),
     ),
     MEMORY_DELETED = (
         "memory.deleted",
         "memory",
         "A memory was moved to the trash.",
-        memory(),
+        derived::<MemoryData>(),
     ),
     MEMORY_RESTORED = (
         "memory.restored",
         "memory",
         "A memory came back from the trash.",
-        memory(),
+        derived::<MemoryData>(),
     ),
     MEMORY_PURGED = (
         "memory.purged",
         "memory",
         "Memories were removed for good: one (its id, no data) or a batch emptied from the trash (their ids).",
-        nullable(memory_batch()),
+        derived::<Option<MemoryBatchData>>(),
     ),
     MEMORY_EXPIRED = (
         "memory.expired",
         "memory",
         "A batch of memories past their expiry was removed.",
-        memory_batch(),
+        derived::<MemoryBatchData>(),
     ),
     MEMORY_REEMBEDDED = (
         "memory.reembedded",
         "memory",
         "A batch of memories was embedded again with another model.",
-        object(&[("count", integer()), ("model", string()), ("ids", uuids())]),
+        derived::<ReembeddedData>(),
     ),
     WEBHOOK_CREATED = (
         "webhook.created",
         "webhook",
         "A webhook subscription was created.",
-        webhook(),
+        derived::<WebhookData>(),
     ),
     WEBHOOK_UPDATED = (
         "webhook.updated",
         "webhook",
         "A webhook's name, URL, event types or state changed.",
-        webhook(),
+        derived::<WebhookData>(),
     ),
     WEBHOOK_DELETED = (
         "webhook.deleted",
         "webhook",
         "A webhook was deleted, with its delivery log.",
-        webhook(),
+        derived::<WebhookData>(),
     ),
     WEBHOOK_SECRET_ROTATED = (
         "webhook.secret_rotated",
         "webhook",
         "A webhook's signing secret was replaced; the previous one signs too until the time given.",
-        object(&[("id", uuid()), ("previous_secret_until", nullable(time()))]),
+        derived::<SecretRotatedData>(),
     ),
     WEBHOOK_DISABLED = (
         "webhook.disabled",
         "webhook",
         "The server disabled a webhook whose every attempt failed for as long as deliveries are retried.",
-        webhook(),
+        derived::<WebhookData>(),
     ),
     WEBHOOK_REPLAYED = (
         "webhook.replayed",
         "webhook",
         "The events of a time range were queued again for a webhook.",
-        object(&[("from", time()), ("to", time()), ("queued", integer())]),
+        derived::<ReplayedData>(),
     ),
     WEBHOOK_DELIVERY_RETRIED = (
         "webhook.delivery_retried",
         "webhook",
         "One delivery was queued for another attempt.",
-        object(&[
-            ("delivery_id", uuid()),
-            ("event_id", uuid()),
-            ("event_type", string()),
-            (
-                "previous_status",
-                one_of(&["pending", "succeeded", "failed", "paused"]),
-            ),
-        ]),
+        derived::<DeliveryRetriedData>(),
     ),
     WEBHOOK_TEST = (
         "webhook.test",
         "webhook",
         "A test message sent from the console or POST /v1/webhooks/{id}/test; only ever sent to that webhook, never stored as an event.",
-        object(&[("message", string())]),
+        derived::<TestMessageData>(),
     ),
     AUDIT_EXPORTED = (
         "audit.exported",
         "audit",
         "Audit records were exported (the filters used).",
-        object(&[
-            ("format", one_of(&["csv", "jsonl"])),
-            ("from", nullable(time())),
-            ("to", nullable(time())),
-            ("actor_id", nullable(uuid())),
-            ("action", nullable(string())),
-            ("target_type", nullable(string())),
-            ("target_id", nullable(uuid())),
-            ("outcome", nullable(string())),
-            ("request_id", nullable(string())),
-            ("up_to_seq", nullable(json!({ "type": "integer" }))),
-        ]),
+        derived::<AuditExportedData>(),
     ),
 }
 
@@ -483,9 +459,9 @@ fn build() -> Vec<EventType> {
         .into_iter()
         .map(|(name, subject_type, description, data)| {
             let id = if SUBJECT_MAY_BE_NULL.contains(&name) {
-                nullable(uuid())
+                derived::<Option<uuid::Uuid>>()
             } else {
-                uuid()
+                derived::<uuid::Uuid>()
             };
             EventType {
                 name,
@@ -586,6 +562,92 @@ mod tests {
         assert!(matches_any("*"));
         assert!(!matches_any("identity.exploded"));
         assert!(!matches_any("nothing.*"));
+    }
+
+    /// Every schema stands alone (no `$ref` into a `$defs` the payload wrapper would lose),
+    /// and every object in it names all its fields as required and allows no other.
+    #[test]
+    fn schemas_are_self_contained_and_strict() {
+        fn walk(name: &str, schema: &Value) {
+            match schema {
+                Value::Object(map) => {
+                    assert!(!map.contains_key("$ref"), "{name}: a reference in {schema}");
+                    if let Some(Value::Object(properties)) = map.get("properties") {
+                        let mut fields: Vec<&str> = properties.keys().map(String::as_str).collect();
+                        let mut required: Vec<&str> = map["required"]
+                            .as_array()
+                            .unwrap_or_else(|| panic!("{name}: no required list"))
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect();
+                        fields.sort_unstable();
+                        required.sort_unstable();
+                        assert_eq!(fields, required, "{name}");
+                        assert_eq!(map["additionalProperties"], false, "{name}");
+                    }
+                    map.values().for_each(|v| walk(name, v));
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(name, v)),
+                _ => {}
+            }
+        }
+        for t in all() {
+            walk(t.name, &t.schema);
+        }
+    }
+
+    /// The derived schemas keep what the hand-written ones said: formats, choices, bounds.
+    #[test]
+    fn derived_shapes_keep_formats_choices_and_bounds() {
+        // A choice is an `enum`, or a `oneOf` of documented values (`const`) and `enum`s;
+        // the values, sorted.
+        fn choices(schema: &Value) -> Vec<&str> {
+            let mut found: Vec<&str> = schema["enum"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for one in schema["oneOf"].as_array().into_iter().flatten() {
+                found.extend(one["const"].as_str());
+                found.extend(choices(one));
+            }
+            found.sort_unstable();
+            found
+        }
+        let data = |name: &str| find(name).unwrap().schema["properties"]["data"].clone();
+        let identity = data("identity.created");
+        assert_eq!(identity["properties"]["id"]["format"], "uuid");
+        assert_eq!(identity["properties"]["created_at"]["format"], "date-time");
+        assert_eq!(choices(&identity["properties"]["kind"]), ["agent", "user"]);
+        assert_eq!(identity["properties"]["metadata"]["type"], "object");
+        let permissions = &data("role.created")["properties"]["permissions"];
+        assert_eq!(
+            choices(&permissions["additionalProperties"]),
+            ["allow", "deny"]
+        );
+        assert_eq!(data("memory.expired")["properties"]["ids"]["minItems"], 1);
+        assert_eq!(
+            choices(&data("tenant.created")["properties"]["plan"]),
+            ["enterprise", "free", "pro"]
+        );
+        assert_eq!(
+            choices(&data("audit.exported")["properties"]["format"]),
+            ["csv", "jsonl"]
+        );
+        assert_eq!(
+            choices(&data("webhook.delivery_retried")["properties"]["previous_status"]),
+            ["failed", "paused", "pending", "succeeded"]
+        );
+        assert_eq!(data("identity.password_reset_requested")["type"], "null");
+        let subject = |name: &str| find(name).unwrap().schema["properties"]["id"].clone();
+        assert_eq!(subject("identity.created")["format"], "uuid");
+        assert!(
+            subject("memory.purged")["type"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("null"))
+        );
     }
 
     #[cfg(feature = "event-checks")]

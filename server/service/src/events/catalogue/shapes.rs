@@ -1,211 +1,312 @@
-//! The shapes of the catalogue's payloads: JSON Schema for each kind of subject as the
-//! service writes it (its `snapshot`), and the small pieces they are made of.
+//! The shapes of the catalogue's payloads. What an event says about its subject (an
+//! identity, a group, a policy, ...) is one of the `...Data` types below, or the subject's own
+//! type where it is written whole: the service serialises that type when it writes the event,
+//! and the catalogue derives the JSON Schema from the same type (`derived`), so the two
+//! cannot drift apart. The small shapes particular to one event are built from the helpers
+//! at the end.
 
-use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator, json_schema};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::authz::engine::Effect;
 
 /// A field's schema.
 pub(super) type Schema = Value;
 
-pub(super) fn string() -> Schema {
-    json!({ "type": "string" })
-}
-pub(super) fn uuid() -> Schema {
-    json!({ "type": "string", "format": "uuid" })
-}
-pub(super) fn time() -> Schema {
-    json!({ "type": "string", "format": "date-time" })
-}
-pub(super) fn boolean() -> Schema {
-    json!({ "type": "boolean" })
-}
-pub(super) fn integer() -> Schema {
-    json!({ "type": "integer", "minimum": 0 })
-}
-pub(super) fn strings() -> Schema {
-    json!({ "type": "array", "items": { "type": "string" } })
-}
-pub(super) fn uuids() -> Schema {
-    json!({ "type": "array", "items": uuid() })
-}
-pub(super) fn one_of(values: &[&str]) -> Schema {
-    json!({ "type": "string", "enum": values })
-}
-pub(super) fn nullable(s: Schema) -> Schema {
-    json!({ "anyOf": [s, { "type": "null" }] })
-}
-pub(super) fn any() -> Schema {
-    json!({})
+/// The schema of `T`'s serialised form: inlined (no `$defs`), and strict like every payload
+/// of the catalogue: each object lists all its fields as required (a null stands for
+/// "none") and allows no other field.
+pub(super) fn derived<T: JsonSchema>() -> Schema {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut schema = generator.root_schema_for::<T>().to_value();
+    if let Some(root) = schema.as_object_mut() {
+        root.remove("$schema");
+        root.remove("title");
+    }
+    strict(&mut schema);
+    schema
 }
 
-/// An object with exactly these fields, all present (a null stands for "none").
-pub(super) fn object(fields: &[(&str, Schema)]) -> Schema {
-    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-    let properties: serde_json::Map<String, Value> = fields
-        .iter()
-        .map(|(n, s)| ((*n).to_owned(), s.clone()))
-        .collect();
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": names,
-        "additionalProperties": false,
-    })
+fn strict(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get("properties") {
+                let names: Vec<Value> = properties.keys().cloned().map(Value::String).collect();
+                map.insert("required".into(), Value::Array(names));
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            map.values_mut().for_each(strict);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strict),
+        _ => {}
+    }
 }
 
-pub(super) fn identity() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("tenant_id", uuid()),
-        ("external_id", nullable(string())),
-        ("email", nullable(string())),
-        ("display_name", string()),
-        ("kind", one_of(&["user", "agent"])),
-        ("roles", strings()),
-        ("metadata", json!({ "type": "object" })),
-        ("status", one_of(&["active", "disabled", "deleted"])),
-        ("created_at", time()),
-        ("updated_at", time()),
-        ("deleted_at", nullable(time())),
-    ])
+/// A point in time, written as RFC 3339.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Time(pub OffsetDateTime);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::rfc3339(self.0))
+    }
 }
 
-pub(super) fn group() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("parent_id", nullable(uuid())),
-        ("name", string()),
-        ("kind", string()),
-        ("description", string()),
-        ("roles", strings()),
-    ])
+impl JsonSchema for Time {
+    fn schema_name() -> Cow<'static, str> {
+        "Time".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+        json_schema!({ "type": "string", "format": "date-time" })
+    }
 }
 
-pub(super) fn role() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("name", string()),
-        ("description", string()),
-        ("system", nullable(string())),
-        (
-            "permissions",
-            json!({
-                "type": "object",
-                "description": "Permission (`module:action`) to its effect.",
-                "additionalProperties": one_of(&["allow", "deny"]),
-            }),
-        ),
-    ])
+/// A JSON object of the caller's own fields (metadata).
+pub(crate) type Object = serde_json::Map<String, Value>;
+
+/// A group as its events carry it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct GroupData<'a> {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub description: &'a str,
+    /// Names of the roles granted to the group itself.
+    pub roles: &'a [String],
 }
 
-pub(super) fn policy() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("name", string()),
-        ("description", string()),
-        ("effect", one_of(&["allow", "deny"])),
-        ("priority", json!({ "type": "integer" })),
-        ("resource_pattern", string()),
-        ("action_pattern", string()),
-        ("condition", any()),
-        ("enabled", boolean()),
-    ])
+/// A role as its events carry it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct RoleData<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub description: &'a str,
+    /// `owner`, `admin`, `member` or `viewer` for the system roles.
+    pub system: Option<&'a str>,
+    /// Permission (`module:action`) to its effect.
+    pub permissions: BTreeMap<String, Effect>,
 }
 
-pub(super) fn invitation() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("email", string()),
-        ("roles", strings()),
-        ("group_ids", uuids()),
-        (
-            "status",
-            one_of(&["pending", "accepted", "expired", "revoked"]),
-        ),
-        ("expires_at", time()),
-        ("sent_count", integer()),
-    ])
+/// A policy as its events carry it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct PolicyData<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub effect: Effect,
+    pub priority: i32,
+    pub resource_pattern: &'a str,
+    pub action_pattern: &'a str,
+    /// The JSONLogic condition, if any.
+    pub condition: Option<&'a Value>,
+    pub enabled: bool,
 }
 
-pub(super) fn api_key() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("identity_id", uuid()),
-        ("name", string()),
-        ("prefix", string()),
-        ("scopes", strings()),
-        ("expires_at", nullable(time())),
-        ("revoked_at", nullable(time())),
-    ])
+/// An invitation as its events carry it (never its token).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct InvitationData<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub roles: &'a [String],
+    pub group_ids: &'a [Uuid],
+    pub status: crate::invitations::Status,
+    pub expires_at: Time,
+    #[schemars(range(min = 0))]
+    pub sent_count: i32,
 }
 
-pub(super) fn memory() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("owner_id", nullable(uuid())),
-        ("tags", strings()),
-        ("source", string()),
-        ("importance", nullable(json!({ "type": "number" }))),
-        ("text_chars", integer()),
-        ("embedding_model", string()),
-        ("expires_at", nullable(time())),
-        ("deleted", boolean()),
-    ])
+/// An API key as its events carry it (never its secret).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ApiKeyData<'a> {
+    pub id: Uuid,
+    pub identity_id: Uuid,
+    pub name: &'a str,
+    /// The key's public prefix, which identifies it in lists and logs.
+    pub prefix: &'a str,
+    pub scopes: &'a [String],
+    pub expires_at: Option<Time>,
+    pub revoked_at: Option<Time>,
 }
 
-pub(super) fn sso_provider() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("kind", one_of(&["google", "oidc"])),
-        ("name", string()),
-        ("issuer", string()),
-        ("client_id", string()),
-        ("scopes", strings()),
-        ("allowed_domains", strings()),
-        ("default_role", nullable(string())),
-        ("jit_provisioning", boolean()),
-        ("enabled", boolean()),
-    ])
+/// A memory as its events carry it: its text's length, not the text.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct MemoryData<'a> {
+    pub id: Uuid,
+    pub owner_id: Option<Uuid>,
+    pub tags: &'a [String],
+    pub source: &'a str,
+    pub importance: Option<f32>,
+    pub text_chars: usize,
+    pub embedding_model: &'a str,
+    pub expires_at: Option<Time>,
+    /// Whether it is in the trash.
+    pub deleted: bool,
 }
 
-pub(super) fn tenant() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("slug", string()),
-        ("name", string()),
-        ("plan", one_of(&["free", "pro", "enterprise"])),
-        ("created_at", time()),
-    ])
+/// A single-sign-on provider as its events carry it (never its client secret).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SsoProviderData<'a> {
+    pub id: Uuid,
+    pub kind: crate::sso::Kind,
+    pub name: &'a str,
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub scopes: &'a [String],
+    pub allowed_domains: &'a [String],
+    pub default_role: Option<&'a str>,
+    pub jit_provisioning: bool,
+    pub enabled: bool,
 }
 
-pub(super) fn token_family() -> Schema {
-    object(&[("family_id", uuid())])
+/// A webhook subscription as its events carry it (never its secret).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct WebhookData<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub url: &'a str,
+    pub event_types: &'a [String],
+    pub enabled: bool,
+    /// Why the server disabled it (it kept failing).
+    pub disabled_reason: Option<&'a str>,
 }
 
-pub(super) fn sessions_ended() -> Schema {
-    object(&[
-        ("sessions_ended", integer()),
-        ("refresh_tokens_revoked", integer()),
-    ])
+/// `tenant.updated`: the tenant settings that changed.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct TenantSettingsData {
+    /// How long new memories live by default, in seconds (none: for ever).
+    #[schemars(range(min = 0))]
+    pub memory_ttl_seconds: Option<i32>,
 }
 
-pub(super) fn memory_batch() -> Schema {
-    object(&[
-        ("count", integer()),
-        (
-            "ids",
-            json!({ "type": "array", "items": uuid(), "minItems": 1 }),
-        ),
-    ])
+/// The roles held directly (`identity.roles_changed`, `group.roles_changed`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct RolesData<'a> {
+    pub roles: Vec<&'a str>,
 }
 
-pub(super) fn webhook() -> Schema {
-    object(&[
-        ("id", uuid()),
-        ("name", string()),
-        ("description", string()),
-        ("url", string()),
-        ("event_types", strings()),
-        ("enabled", boolean()),
-        ("disabled_reason", nullable(string())),
-    ])
+/// What a password change or reset ended.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SessionsEndedData {
+    pub sessions_ended: u64,
+    pub refresh_tokens_revoked: u64,
+}
+
+/// `session.revoked_all`: what a "sign out everywhere" ended.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SessionsRevokedData {
+    pub sessions_ended: u64,
+    pub refresh_tokens_revoked: u64,
+    /// Whether the session that asked was kept.
+    pub kept_current: bool,
+}
+
+/// `identity.sso_linked`: the provider's account now linked to the identity.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SsoLinkData<'a> {
+    pub provider_id: Uuid,
+    /// The provider's `sub` for the person.
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// A refresh-token family (`auth.*`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct TokenFamilyData {
+    pub family_id: Uuid,
+}
+
+/// The identity an event concerns besides its subject.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct IdentityRefData {
+    pub identity_id: Uuid,
+}
+
+/// `group.members_added`: the identities that were not members before.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct MembersData<'a> {
+    pub identity_ids: &'a [Uuid],
+}
+
+/// `group.deleted`: the group, and its children that moved up to its parent.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct GroupDeletedData<'a> {
+    pub group: GroupData<'a>,
+    pub children_moved_up: &'a [Uuid],
+}
+
+/// A batch of memories (`memory.purged`, `memory.expired`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct MemoryBatchData<'a> {
+    pub count: usize,
+    #[schemars(length(min = 1))]
+    pub ids: &'a [Uuid],
+}
+
+/// `memory.reembedded`: memories whose embedding was made again with `model`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ReembeddedData<'a> {
+    pub count: usize,
+    pub model: &'a str,
+    pub ids: &'a [Uuid],
+}
+
+/// `webhook.secret_rotated`: until when the previous secret also signs.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct SecretRotatedData {
+    pub id: Uuid,
+    pub previous_secret_until: Option<Time>,
+}
+
+/// `webhook.replayed`: the range of events queued again.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ReplayedData {
+    pub from: Time,
+    pub to: Time,
+    pub queued: i64,
+}
+
+/// `webhook.delivery_retried`: the delivery queued for another attempt.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeliveryRetriedData<'a> {
+    pub delivery_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: &'a str,
+    pub previous_status: crate::webhooks::DeliveryStatus,
+}
+
+/// `webhook.test`: the message of a test ping.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct TestMessageData<'a> {
+    pub message: &'a str,
+}
+
+/// `audit.exported`: the filters of the export, and the last record it could include.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct AuditExportedData<'a> {
+    pub format: crate::audit_log::ExportFormat,
+    pub from: Option<Time>,
+    pub to: Option<Time>,
+    pub actor_id: Option<Uuid>,
+    pub action: Option<&'a str>,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<Uuid>,
+    pub outcome: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub up_to_seq: Option<i64>,
+}
+
+/// Serialises a payload's data (an infallible conversion for these types).
+pub(crate) fn to_value(data: impl Serialize) -> Value {
+    serde_json::to_value(data).unwrap_or(Value::Null)
 }
