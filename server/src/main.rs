@@ -208,7 +208,7 @@ async fn serve_with(
         .await
         .with_context(|| format!("listen on {addr}"))?;
     let cleanup = workers::spawn_cleanup(db.clone(), event_retention_days);
-    let authz_listener = workers::spawn_authz_listener(db.clone());
+    let cache_listener = workers::spawn_cache_listener(db.clone());
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     let memories_worker = workers::memories::spawn(db.clone());
     let webhook_deliverer =
@@ -219,7 +219,7 @@ async fn serve_with(
     let served = startup::serve(listener, router, startup::shutdown_signal()).await;
     cleanup.abort();
     key_reload.abort();
-    authz_listener.abort();
+    cache_listener.abort();
     mail_sender.abort();
     memories_worker.abort();
     if let Some(w) = webhook_deliverer {

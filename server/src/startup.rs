@@ -57,11 +57,7 @@ pub async fn build_state(db: Db, master: MasterKey, config: ServeArgs) -> Result
     let keys = KeyRing::load_or_create(&db, master, config.access_token_ttl)
         .await
         .map_err(|e| anyhow::anyhow!("load signing keys: {e:?}"))?;
-    let tokens = Tokens {
-        keys,
-        access_ttl_secs: config.access_token_ttl,
-        refresh_ttl_secs: config.refresh_token_ttl,
-    };
+    let tokens = Tokens::new(keys, config.access_token_ttl, config.refresh_token_ttl);
     let leptos_options = LeptosOptions::builder()
         .output_name("tenantry")
         .site_root(config.site_root.to_string_lossy().to_string())

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use std::sync::Arc;
 
 use crate::audit_log;
+use crate::auth::callers::CallerCache;
 use crate::authz::cache::{self, AuthzCache};
 use crate::authz::{Permission, Target};
 use crate::ctx::Ctx;
@@ -33,6 +34,8 @@ pub const APP_ROLE: &str = "tenantry_app";
 pub struct Db {
     pool: PgPool,
     authz: Arc<AuthzCache>,
+    /// The callers this instance has met (see [`crate::auth::callers`]).
+    callers: Arc<CallerCache>,
     /// Seals what must be secret at rest (queued mail); set by the server at start.
     master: Option<Arc<crate::crypto::MasterKey>>,
     /// Embeds memories; the local model unless the server configured another provider.
@@ -135,6 +138,7 @@ impl Db {
         Ok(Db {
             pool,
             authz: Arc::new(AuthzCache::default()),
+            callers: Arc::new(CallerCache::default()),
             master: None,
             embedder: None,
             webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
@@ -260,8 +264,13 @@ impl Db {
     /// A connection of its own that receives the notifications of `channel` (the workers'
     /// wake-ups, the access-control cache's invalidations).
     pub async fn listen(&self, channel: &str) -> Result<sqlx::postgres::PgListener> {
+        self.listen_to(&[channel]).await
+    }
+
+    /// A connection listening on every channel of `channels`.
+    pub async fn listen_to(&self, channels: &[&str]) -> Result<sqlx::postgres::PgListener> {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
-        listener.listen(channel).await?;
+        listener.listen_all(channels.iter().copied()).await?;
         Ok(listener)
     }
 
@@ -281,6 +290,11 @@ impl Db {
     /// The tenants' compiled access-control data.
     pub fn authz(&self) -> &AuthzCache {
         &self.authz
+    }
+
+    /// The callers and API keys this instance has met.
+    pub fn callers(&self) -> &CallerCache {
+        &self.callers
     }
 
     pub async fn close(&self) {
@@ -385,6 +399,7 @@ impl Db {
             pending: Vec::new(),
             authz: self.authz.clone(),
             authz_changed: false,
+            callers: self.callers.clone(),
         })
     }
 
@@ -482,6 +497,7 @@ pub struct ChangeTx<'c> {
     pending: Vec<audit_log::Pending>,
     authz: Arc<AuthzCache>,
     authz_changed: bool,
+    callers: Arc<CallerCache>,
 }
 
 impl<'c> ChangeTx<'c> {
@@ -500,6 +516,7 @@ impl<'c> ChangeTx<'c> {
             pending: Vec::new(),
             authz: db.authz.clone(),
             authz_changed: false,
+            callers: db.callers.clone(),
         }
     }
 
@@ -540,12 +557,16 @@ impl<'c> ChangeTx<'c> {
                 "a change was about to commit without an audit record".into(),
             ));
         }
-        audit_log::write(&mut self.tx, self.ctx, self.tenant_id, &self.pending).await?;
+        let callers_changed =
+            audit_log::write(&mut self.tx, self.ctx, self.tenant_id, &self.pending).await?;
         self.tx.commit().await?;
+        // The notifications reach this instance too; acting now makes the change visible
+        // to this caller's very next request.
         if self.authz_changed {
-            // The notification reaches this instance too; evicting now makes the change
-            // visible to this caller's very next request.
             self.authz.evict(self.tenant_id);
+        }
+        if let Some(noted) = callers_changed {
+            self.callers.forget_noted(self.tenant_id, &noted);
         }
         Ok(())
     }

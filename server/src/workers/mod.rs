@@ -10,39 +10,47 @@ use std::time::Duration;
 use service::Db;
 use tokio::task::JoinHandle;
 
-/// Listens for access-control changes made by any instance (PostgreSQL NOTIFY on
-/// `tenantry_authz`) and drops that tenant's compiled roles and policies, so the next
-/// request recompiles them. If the connection is lost, notifications may have been missed:
-/// everything is dropped and the listener reconnects.
-pub fn spawn_authz_listener(db: Db) -> JoinHandle<()> {
+/// Listens for the changes, made by any instance, to what this instance keeps in memory:
+/// a tenant's roles, groups and policies (PostgreSQL NOTIFY on `tenantry_authz`: that
+/// tenant's compiled data is dropped, and the next request compiles it again) and callers
+/// (`tenantry_callers`: an identity, its roles or groups, a tenant or an API key changed;
+/// see `service::auth::callers`). The caller cache answers only while this listens: when
+/// the connection is lost, notifications may have been missed, so both caches are emptied,
+/// requests read the database, and the listener connects again.
+pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
+    use service::auth::callers::CHANNEL as CALLERS;
+    use service::authz::cache::CHANNEL as AUTHZ;
     tokio::spawn(async move {
         loop {
-            match db.listen(service::authz::cache::CHANNEL).await {
+            match db.listen_to(&[AUTHZ, CALLERS]).await {
                 Ok(mut listener) => {
                     db.authz().clear();
+                    db.callers().set_online(true);
                     loop {
                         match listener.try_recv().await {
+                            Ok(Some(n)) if n.channel() == CALLERS => {
+                                db.callers().forget(n.payload())
+                            }
                             Ok(Some(n)) => match uuid::Uuid::parse_str(n.payload()) {
                                 Ok(tenant) => db.authz().evict(tenant),
                                 Err(_) => db.authz().clear(),
                             },
                             Ok(None) => {
-                                tracing::warn!(
-                                    "access-control listener lost its connection; reconnecting"
-                                );
-                                db.authz().clear();
+                                tracing::warn!("cache listener lost its connection; reconnecting");
+                                break;
                             }
                             Err(e) => {
-                                tracing::warn!(error = %e, "access-control listener failed");
-                                db.authz().clear();
+                                tracing::warn!(error = %e, "cache listener failed; reconnecting");
                                 break;
                             }
                         }
                     }
+                    db.callers().set_online(false);
+                    db.authz().clear();
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot listen for access-control changes"),
+                Err(e) => tracing::warn!(error = %e, "cannot listen for changes to cached data"),
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     })
 }

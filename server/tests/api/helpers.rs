@@ -626,7 +626,7 @@ impl TestApp {
             .unwrap();
         let router = server::startup::build_router(state);
         // Like `tenantry serve`, each instance listens for access-control changes.
-        let _authz_listener = server::workers::spawn_authz_listener(db.clone());
+        let _cache_listener = server::workers::spawn_cache_listener(db.clone());
         let server = tokio::spawn(async move {
             server::startup::serve(listener, router, std::future::pending())
                 .await

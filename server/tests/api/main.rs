@@ -4,6 +4,7 @@ mod helpers;
 
 mod access;
 mod audit_chain;
+mod callers;
 mod cli;
 mod costly;
 mod escalation;

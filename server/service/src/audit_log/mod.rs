@@ -57,7 +57,7 @@ pub(crate) async fn write(
     ctx: &Ctx,
     tenant_id: Uuid,
     pending: &[Pending],
-) -> Result<()> {
+) -> Result<Option<String>> {
     let (actor_type, actor_id) = ctx.actor();
     let ip = ctx.ip.map(|ip| ip.to_string());
     let ids: Vec<Uuid> = pending.iter().map(|p| p.id).collect();
@@ -66,15 +66,20 @@ pub(crate) async fn write(
     let target_ids: Vec<Option<Uuid>> = pending.iter().map(|p| p.change.target_id).collect();
     let befores: Vec<Option<Value>> = pending.iter().map(|p| p.change.before.clone()).collect();
     let afters: Vec<Option<Value>> = pending.iter().map(|p| p.change.after.clone()).collect();
-    sqlx::query!(
-        r#"insert into audit_log
-               (tenant_id, id, actor_type, actor_id, action, target_type, target_id,
-                before, after, request_id, ip, user_agent)
-           select $1, r.id, $2, $3, r.action, r.target_type, r.target_id, r.before, r.after,
-                  $4, $5::text::inet, $6
-           from unnest($7::uuid[], $8::text[], $9::text[], $10::uuid[], $11::jsonb[], $12::jsonb[])
-                with ordinality as r(id, action, target_type, target_id, before, after, n)
-           order by r.n"#,
+    // The same statement reads what the transaction noted it changed of callers (see
+    // `crate::auth::callers`), for the committing instance to forget at once.
+    let noted = sqlx::query_scalar!(
+        r#"with written as (
+               insert into audit_log
+                   (tenant_id, id, actor_type, actor_id, action, target_type, target_id,
+                    before, after, request_id, ip, user_agent)
+               select $1, r.id, $2, $3, r.action, r.target_type, r.target_id, r.before, r.after,
+                      $4, $5::text::inet, $6
+               from unnest($7::uuid[], $8::text[], $9::text[], $10::uuid[], $11::jsonb[], $12::jsonb[])
+                    with ordinality as r(id, action, target_type, target_id, before, after, n)
+               order by r.n
+               returning 1)
+           select current_setting('tenantry.callers_changed', true) as "noted""#,
         tenant_id,
         actor_type,
         actor_id,
@@ -88,9 +93,9 @@ pub(crate) async fn write(
         &befores as &[Option<Value>],
         &afters as &[Option<Value>],
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(noted.filter(|n| !n.is_empty()))
 }
 
 /// Who did something and from where, as the audit trail records it.

@@ -94,6 +94,33 @@ impl KeyRing {
         })
     }
 
+    /// A ring of one fresh key held only in memory, never stored (benchmarks).
+    #[cfg(feature = "testing")]
+    pub fn ephemeral(access_ttl_secs: i64) -> Result<KeyRing> {
+        let key = SigningKey::generate(&mut rand_core::OsRng);
+        let kid = "ephemeral".to_owned();
+        let der = key
+            .to_pkcs8_der()
+            .map_err(|e| Error::internal("encode signing key", e))?;
+        let public = key.verifying_key().to_bytes();
+        let loaded = Loaded {
+            signing_kid: kid.clone(),
+            signing: EncodingKey::from_ed_der(der.as_bytes()),
+            verifying: HashMap::from([(kid, (DecodingKey::from_ed_der(&public), None))]),
+            jwks: Vec::new(),
+        };
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy("postgres://127.0.0.1:1/none")
+            .map_err(|e| Error::internal("lazy pool", e))?;
+        Ok(KeyRing {
+            pool,
+            master: MasterKey::generate().0,
+            retired_grace_secs: access_ttl_secs,
+            loaded: Arc::new(RwLock::new(loaded)),
+            last_reload: Arc::new(Mutex::new(None)),
+        })
+    }
+
     /// Adds a new signing key and retires the others. Returns the new key id.
     pub async fn rotate(db: &crate::Db, master: &MasterKey) -> Result<String> {
         let mut tx = db.pool().begin().await?;

@@ -1,14 +1,18 @@
 //! Who is the caller: sign-in with a password, the caller loaded for each request from a
 //! session or an access token, and the API's tokens.
 
+pub mod callers;
 pub mod keys;
 pub mod passwords;
 pub mod throttle;
 pub mod tokens;
 
+use std::sync::Arc;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use self::callers::{CallerCache, Known};
 use crate::authz::cache::AuthzCache;
 use crate::ctx::{AuthMethod, Caller, Ctx, Plan};
 use crate::db::Db;
@@ -140,17 +144,58 @@ pub(crate) async fn audit_sign_in(
     write_occurrence(db, tenant_id, &origin, occurrence).await
 }
 
-/// The caller behind a session or an access token, if the identity is still active.
+/// The caller behind a session or an access token, if the identity is still active: from
+/// this instance's memory when it has met them since their last change (see [`callers`]),
+/// else read (one transaction).
 pub async fn load_caller(
     db: &Db,
     tenant_id: Uuid,
     identity_id: Uuid,
     via: AuthMethod,
 ) -> Result<Option<Caller>> {
+    if let Some(caller) = known_caller(db.callers(), db.authz(), tenant_id, identity_id, via) {
+        return Ok(Some(caller));
+    }
+    let ticket = db.callers().ticket();
     let mut tx = db.begin_tenant(tenant_id).await?;
-    load_caller_in(&mut tx, db.authz(), tenant_id, identity_id, via).await
+    let Some(known) = read_caller(&mut tx, tenant_id, identity_id).await? else {
+        return Ok(None);
+    };
+    let authz = db.authz().get(&mut tx, tenant_id).await?;
+    let known = Arc::new(known);
+    db.callers()
+        .keep_caller(ticket, tenant_id, identity_id, known.clone());
+    Ok(Some(caller_of(
+        Known::clone(&known),
+        tenant_id,
+        identity_id,
+        via,
+        authz,
+    )))
 }
 
+/// The caller from memory alone: `None` unless both the caller and their tenant's
+/// compiled access control are kept.
+pub fn known_caller(
+    callers: &CallerCache,
+    authz: &AuthzCache,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+    via: AuthMethod,
+) -> Option<Caller> {
+    let known = callers.caller(tenant_id, identity_id)?;
+    let authz = authz.peek(tenant_id)?;
+    Some(caller_of(
+        Known::clone(&known),
+        tenant_id,
+        identity_id,
+        via,
+        authz,
+    ))
+}
+
+/// The caller read in an open transaction, never from memory: sign-ins and token
+/// refreshes, which must see what their own transaction sees.
 pub(crate) async fn load_caller_in(
     conn: &mut PgConnection,
     cache: &AuthzCache,
@@ -158,6 +203,44 @@ pub(crate) async fn load_caller_in(
     identity_id: Uuid,
     via: AuthMethod,
 ) -> Result<Option<Caller>> {
+    let Some(known) = read_caller(conn, tenant_id, identity_id).await? else {
+        return Ok(None);
+    };
+    let authz = cache.get(conn, tenant_id).await?;
+    Ok(Some(caller_of(known, tenant_id, identity_id, via, authz)))
+}
+
+fn caller_of(
+    known: Known,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+    via: AuthMethod,
+    authz: Arc<crate::authz::engine::Compiled>,
+) -> Caller {
+    Caller {
+        tenant_id,
+        tenant_slug: known.tenant_slug,
+        tenant_name: known.tenant_name,
+        plan: known.plan,
+        identity_id,
+        email: known.email,
+        display_name: known.display_name,
+        kind: known.kind,
+        metadata: known.metadata,
+        roles: known.roles,
+        groups: known.groups,
+        via,
+        api_key: None,
+        authz,
+    }
+}
+
+/// The caller as stored, if the identity is active.
+async fn read_caller(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    identity_id: Uuid,
+) -> Result<Option<Known>> {
     let row = sqlx::query!(
         r#"select t.slug, t.name, t.plan, i.email, i.display_name, i.kind, i.metadata,
                   array(select ir.role_id from identity_roles ir
@@ -172,22 +255,16 @@ pub(crate) async fn load_caller_in(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    let authz = cache.get(conn, tenant_id).await?;
-    Ok(Some(Caller {
-        tenant_id,
+    Ok(Some(Known {
         tenant_slug: r.slug,
         tenant_name: r.name,
         plan: Plan::parse(&r.plan)
             .ok_or_else(|| Error::Internal(format!("unknown plan {}", r.plan)))?,
-        identity_id,
         email: r.email,
         display_name: r.display_name,
         kind: r.kind,
         metadata: r.metadata,
         roles: r.roles,
         groups: r.groups,
-        via,
-        api_key: None,
-        authz,
     }))
 }

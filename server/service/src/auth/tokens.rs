@@ -5,8 +5,11 @@
 //! A refresh token reads `rt1.` + base64url(tenant id ‖ token id ‖ 32 random bytes); the
 //! database keeps only the SHA-256 of the random part.
 
+use std::sync::{Arc, Mutex};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hashlink::LruCache;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -48,14 +51,40 @@ pub struct TokenPair {
     pub refresh_expires_in: i64,
 }
 
+/// How many verified access tokens one instance remembers.
+const VERIFIED_CAPACITY: usize = 50_000;
+/// Seconds an access token is still accepted after its `exp` (clock skew between instances).
+const LEEWAY_SECS: i64 = 30;
+
 #[derive(Clone)]
 pub struct Tokens {
     pub keys: KeyRing,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// Access tokens whose signature, issuer and audience this instance has checked, by
+    /// their exact text: presenting the same bytes again costs a lookup, not a signature
+    /// check. Only the expiry is checked again.
+    verified: Arc<Mutex<LruCache<String, Arc<Claims>>>>,
 }
 
 impl Tokens {
+    pub fn new(keys: KeyRing, access_ttl_secs: i64, refresh_ttl_secs: i64) -> Tokens {
+        Tokens {
+            keys,
+            access_ttl_secs,
+            refresh_ttl_secs,
+            verified: Arc::new(Mutex::new(LruCache::new(VERIFIED_CAPACITY))),
+        }
+    }
+
+    fn remembered(&self, token: &str) -> Option<Arc<Claims>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            .cloned()
+    }
+
     pub fn issue_access(&self, caller: &Caller) -> Result<String> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let claims = Claims {
@@ -78,7 +107,15 @@ impl Tokens {
     }
 
     /// Checks signature, issuer, audience and expiry. Any failure is 401, never a detail.
-    pub async fn verify_access(&self, token: &str) -> Result<Claims> {
+    pub async fn verify_access(&self, token: &str) -> Result<Arc<Claims>> {
+        if let Some(claims) = self.remembered(token) {
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            return if claims.exp + LEEWAY_SECS >= now {
+                Ok(claims)
+            } else {
+                Err(Error::Unauthenticated)
+            };
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::Unauthenticated)?;
         if header.alg != Algorithm::EdDSA {
             return Err(Error::Unauthenticated);
@@ -92,11 +129,16 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS as u64;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &key, &validation)
-            .map(|data| data.claims)
-            .map_err(|_| Error::Unauthenticated)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map(|data| Arc::new(data.claims))
+            .map_err(|_| Error::Unauthenticated)?;
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token.to_owned(), claims.clone());
+        Ok(claims)
     }
 
     /// Signs `caller` in for the API: a new token family.

@@ -55,6 +55,24 @@ impl AuthzCache {
         Ok(compiled)
     }
 
+    /// The tenant's compiled data if it is cached.
+    pub fn peek(&self, tenant_id: Uuid) -> Option<Arc<Compiled>> {
+        self.tenants
+            .read()
+            .expect("authz cache lock")
+            .get(&tenant_id)
+            .cloned()
+    }
+
+    /// Keeps `compiled` for the tenant (benchmarks of the cache-hit path).
+    #[cfg(feature = "testing")]
+    pub fn remember(&self, tenant_id: Uuid, compiled: Arc<Compiled>) {
+        self.tenants
+            .write()
+            .expect("authz cache lock")
+            .insert(tenant_id, compiled);
+    }
+
     pub fn evict(&self, tenant_id: Uuid) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.tenants
