@@ -415,11 +415,16 @@ impl Db {
         // silently join, holding their locks. Beginning in a task of its own lets BEGIN
         // finish even when the request goes away; the finished transaction is then dropped
         // and rolled back as usual.
+        //
+        // BEGIN and the tenant setting travel together, in one round trip: a tenant's id
+        // (hexadecimal and dashes, from a `Uuid`) is all that is spliced into the text.
         let pool = self.pool.clone();
-        let mut tx = tokio::spawn(async move { pool.begin().await })
+        let begin = sqlx::AssertSqlSafe(format!(
+            "BEGIN; SELECT set_config('tenantry.tenant_id', '{tenant_id}', true)"
+        ));
+        let tx = tokio::spawn(async move { pool.begin_with(begin).await })
             .await
             .map_err(|e| Error::internal("begin a transaction", e))??;
-        set_tenant(&mut tx, tenant_id).await?;
         Ok(tx)
     }
 }
