@@ -4,6 +4,10 @@
 # for a fixed time. Prints a Markdown table (paste it into docs/benchmarks.md).
 #
 #   make bench                      # or: BENCH_SECS=30 BENCH_CONN=32 bash scripts/bench.sh
+#
+# Before and after a change, in one run: TENANTRY_BIN_BEFORE=/path/to/old/tenantry runs every
+# scenario against that binary, then against this build, each over a fresh cluster, and
+# labels the rows. Keep a copy of the release binary before rebuilding to compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TENANTRY_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}/release/tenantry}
@@ -17,6 +21,8 @@ password="bench password 2026"
 
 command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null; }
 
+bench_one() { # binary, label
+local bin=$1 label=$2
 data=$(mktemp -d /tmp/tenantry-bench-XXXXXX); chmod 755 "$data"
 TENANTRY_DATA_DIR=$data TENANTRY_ADDR=127.0.0.1:$port TENANTRY_DEMO_PASSWORD=$password \
   TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=3600 "$bin" serve >"$data/server.log" 2>&1 &
@@ -101,15 +107,15 @@ run() { # name, connections, path, extra wrk args...
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-  printf '| %s | `%s` | %s | %s | %s | %s | %s |\n' "$name" "$path" "$c" "$rps" "$p50" "$p99" "${non2xx:-0}"
+  printf '| %s | %s | `%s` | %s | %s | %s | %s | %s |\n' "$label" "$name" "$path" "$c" "$rps" "$p50" "$p99" "${non2xx:-0}"
 }
 
 echo
 echo "wrk -t$threads -c$conn -d${secs}s, $seed identities in the tenant, $(nproc) cores shared by server, PostgreSQL and wrk"
 echo
 one=$(curl -sf "$base/v1/identities?limit=1" -H "authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
-echo "| scenario | request | connections | req/s | p50 | p99 | non-2xx |"
-echo "|---|---|---|---|---|---|---|"
+echo "| build | scenario | request | connections | req/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|---|---|---|"
 run "liveness" "$conn" /healthz
 run "caller (JWT verify + identity read)" "$conn" /v1/me -H "authorization: Bearer $token"
 run "list, first page of 50" "$conn" "/v1/identities?limit=50" -H "authorization: Bearer $token"
@@ -122,3 +128,13 @@ key=$(curl -sf "$base/v1/api-keys" -H "authorization: Bearer $token" -H 'content
 run "get one by id, API key (hash check + key row read)" "$conn" "/v1/identities/$one" -H "x-api-key: $key"
 # One account: the throttle admits at most 5 attempts in flight per account, so 4 here.
 run "password sign-in (argon2id), one account" 4 /v1/auth/token -s "$login"
+cleanup
+trap - EXIT
+}
+
+if [ -n "${TENANTRY_BIN_BEFORE:-}" ]; then
+  bench_one "$TENANTRY_BIN_BEFORE" before
+  bench_one "$bin" after
+else
+  bench_one "$bin" "this build"
+fi
