@@ -1004,7 +1004,8 @@ async fn console_input_that_cannot_be_read_is_not_explained_to_a_caller_without_
             .send()
     };
     // (path, a form that does not read, the field its error names)
-    let forms: [(&str, &[(&str, &str)], &str); 4] = [
+    type Form<'a> = &'a [(&'a str, &'a str)];
+    let forms: [(&str, Form, &str); 4] = [
         (
             "/api/identities/create",
             &[("email", "x@acme.test"), ("kind", "robot")],
