@@ -41,6 +41,8 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
+    // The key ring's (never used) pool is made inside the runtime.
+    let _inside = runtime.enter();
     let tokens = Tokens::new(KeyRing::ephemeral(900).expect("key ring"), 900, 3600);
     let callers = CallerCache::default();
     callers.set_online(true);
