@@ -47,6 +47,7 @@ fn main() {
     let callers = CallerCache::default();
     callers.set_online(true);
     let authz = AuthzCache::default();
+    authz.set_online(true);
     let compiled =
         Compiled::new(roles(), None, vec![], as_specs(&policies(100, 1))).expect("compiles");
     authz.remember(TENANT, Arc::new(compiled));

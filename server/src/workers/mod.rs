@@ -14,9 +14,9 @@ use tokio::task::JoinHandle;
 /// a tenant's roles, groups and policies (PostgreSQL NOTIFY on `tenantry_authz`: that
 /// tenant's compiled data is dropped, and the next request compiles it again) and callers
 /// (`tenantry_callers`: an identity, its roles or groups, a tenant or an API key changed;
-/// see `service::auth::callers`). The caller cache answers only while this listens: when
-/// the connection is lost, notifications may have been missed, so both caches are emptied,
-/// requests read the database, and the listener connects again.
+/// see `service::auth::callers`). Both caches keep anything only while this listens: when
+/// the connection is lost, notifications may have been missed, so both are emptied, requests
+/// read the database, and the listener connects again.
 pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
     use service::auth::callers::CHANNEL as CALLERS;
     use service::authz::cache::CHANNEL as AUTHZ;
@@ -24,7 +24,7 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
         loop {
             match db.listen_to(&[AUTHZ, CALLERS]).await {
                 Ok(mut listener) => {
-                    db.authz().clear();
+                    db.authz().set_online(true);
                     db.callers().set_online(true);
                     loop {
                         match listener.try_recv().await {
@@ -46,7 +46,7 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
                         }
                     }
                     db.callers().set_online(false);
-                    db.authz().clear();
+                    db.authz().set_online(false);
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot listen for changes to cached data"),
             }

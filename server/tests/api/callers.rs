@@ -14,19 +14,6 @@ use crate::helpers::*;
 
 const WITHIN: Duration = Duration::from_secs(1);
 
-/// Waits (up to 10 s) for the instance's listener to be connected: before that its cache
-/// keeps nothing, and these tests would prove nothing.
-async fn listening(app: &TestApp) {
-    let start = Instant::now();
-    while !app.db.callers().online() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the listener never connected"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// Polls `done` until it holds, and returns how long that took; fails past `limit`.
 async fn within(limit: Duration, what: &str, mut done: impl AsyncFnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -50,8 +37,8 @@ async fn status(app: &TestApp, path: &str, token: &str) -> StatusCode {
 async fn two_instances_and_a_known_viewer() -> (TestApp, TestApp, uuid::Uuid, String) {
     let app = TestApp::spawn().await;
     let other = app.spawn_second().await;
-    listening(&app).await;
-    listening(&other).await;
+    app.listening().await;
+    other.listening().await;
     let (id, email) = app.member(&app.acme, "viewer").await;
     let token = app.token("acme", &email).await;
     for instance in [&app, &other] {
@@ -211,7 +198,7 @@ async fn a_lost_listener_empties_the_cache_until_it_listens_again() {
     })
     .await;
     // ... and once listening again, changes are heard as before.
-    listening(&other).await;
+    other.listening().await;
     assert_eq!(
         status(&other, "/v1/identities", &token).await,
         StatusCode::OK

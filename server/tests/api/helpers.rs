@@ -647,6 +647,19 @@ impl TestApp {
         }
     }
 
+    /// Waits (up to 10 s) for this instance's cache listener to be connected: before that
+    /// its caches keep nothing.
+    pub async fn listening(&self) {
+        let start = std::time::Instant::now();
+        while !(self.db.callers().online() && self.db.authz().online()) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "the listener never connected"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Calls the server function at `path` (no arguments) as `client`'s browser would, and
     /// returns its JSON answer.
     pub async fn server_fn(&self, client: &reqwest::Client, path: &str) -> Value {

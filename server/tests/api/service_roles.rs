@@ -205,6 +205,8 @@ async fn nobody_hands_out_more_than_they_hold() {
 async fn a_change_on_one_instance_reaches_the_other() {
     let a = TestApp::spawn().await;
     let b = a.spawn_second().await;
+    // B keeps compiled tenants only once it hears changes.
+    b.listening().await;
     let owner = owner_ctx(&a.db, &a.acme).await;
     let role = roles::create(&owner, &a.db, input("auditor", &[]))
         .await

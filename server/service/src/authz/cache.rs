@@ -3,10 +3,12 @@
 //! A change to any of them runs [`notify_changed`] inside its transaction; PostgreSQL
 //! delivers the notification at commit to every server instance listening on
 //! [`CHANNEL`] (see the server's authz worker), and each evicts that tenant. A generation
-//! counter keeps a compilation that raced with an eviction from being cached.
+//! counter keeps a compilation that raced with an eviction from being cached. Like the
+//! caller cache, it keeps nothing while that listener is not connected
+//! ([`AuthzCache::set_online`]): every request then compiles afresh.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use sqlx::PgConnection;
@@ -23,6 +25,7 @@ pub const CHANNEL: &str = "tenantry_authz";
 pub struct AuthzCache {
     tenants: RwLock<HashMap<Uuid, Arc<Compiled>>>,
     generation: AtomicU64,
+    online: AtomicBool,
 }
 
 impl std::fmt::Debug for AuthzCache {
@@ -46,11 +49,10 @@ impl AuthzCache {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let compiled = Arc::new(load(conn, tenant_id).await?);
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.tenants
-                .write()
-                .expect("authz cache lock")
-                .insert(tenant_id, compiled.clone());
+        // Checked under the lock: `clear` and `evict` bump the generation before taking it.
+        let mut tenants = self.tenants.write().expect("authz cache lock");
+        if self.online() && self.generation.load(Ordering::Acquire) == generation {
+            tenants.insert(tenant_id, compiled.clone());
         }
         Ok(compiled)
     }
@@ -79,6 +81,18 @@ impl AuthzCache {
             .write()
             .expect("authz cache lock")
             .remove(&tenant_id);
+    }
+
+    /// Whether compilations are kept: only while changes are being heard.
+    pub fn online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Called by the listener: `true` once it listens, `false` as soon as it may have missed
+    /// a notification. Either way everything kept is dropped.
+    pub fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::Release);
+        self.clear();
     }
 
     /// Forgets everything (the notification connection was lost: changes may be missed).
