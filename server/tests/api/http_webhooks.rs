@@ -283,8 +283,16 @@ async fn a_failing_endpoint_is_retried_then_disabled_and_the_tenant_told() {
         "{log:?}"
     );
 
-    // It never succeeded: the server disabled it, and said so.
-    let webhook = get_json(&app, &token, &format!("/v1/webhooks/{id}")).await;
+    // It never succeeded: the server disabled it, and said so. The worker disables it in
+    // its own transaction just after recording the last failure: wait for that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let webhook = loop {
+        let webhook = get_json(&app, &token, &format!("/v1/webhooks/{id}")).await;
+        if webhook["enabled"] == false || std::time::Instant::now() > deadline {
+            break webhook;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(webhook["enabled"], false, "{webhook}");
     assert!(webhook["disabled_reason"].is_string());
     let events = get_json(&app, &token, "/v1/events?type=webhook.disabled").await;
