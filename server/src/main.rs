@@ -209,6 +209,7 @@ async fn serve_with(
         .with_context(|| format!("listen on {addr}"))?;
     let cleanup = workers::spawn_cleanup(db.clone(), event_retention_days);
     let cache_listener = workers::spawn_cache_listener(db.clone());
+    let audit_sealer = workers::spawn_audit_sealer(db.clone());
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     let memories_worker = workers::memories::spawn(db.clone());
     let webhook_deliverer =
@@ -220,6 +221,7 @@ async fn serve_with(
     cleanup.abort();
     key_reload.abort();
     cache_listener.abort();
+    audit_sealer.abort();
     mail_sender.abort();
     memories_worker.abort();
     if let Some(w) = webhook_deliverer {

@@ -64,6 +64,7 @@ impl From<service::audit_log::Verification> for VerificationView {
                 .to_owned(),
             }),
             head_seq: v.head_seq,
+            unsealed: v.unsealed,
         }
     }
 }

@@ -240,6 +240,8 @@ pub struct VerificationView {
     pub broken: Option<BrokenView>,
     /// How many records the chain has had so far.
     pub head_seq: i64,
+    /// Records committed too recently to be in the chain yet, so not checked.
+    pub unsealed: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +257,18 @@ impl VerificationView {
     /// The banner's sentence: "Chain intact: 1,204 records checked (seq 1–1,204)." or
     /// "Broken at record #17: …".
     pub fn summary(&self) -> String {
+        let summary = self.checked_summary();
+        match self.unsealed {
+            0 => summary,
+            n => format!(
+                "{summary} {} written a moment ago {} not in the chain yet.",
+                count(n, "record", "records"),
+                if n == 1 { "is" } else { "are" }
+            ),
+        }
+    }
+
+    fn checked_summary(&self) -> String {
         match &self.broken {
             Some(b) => format!("Broken at record #{}: {}.", b.seq, reason_words(&b.reason)),
             None => match (self.from_seq, self.to_seq) {
@@ -657,6 +671,7 @@ mod tests {
             checked: 12_400,
             broken: None,
             head_seq: 12_400,
+            unsealed: 0,
         };
         assert_eq!(
             v.summary(),
@@ -677,8 +692,18 @@ mod tests {
             checked: 0,
             broken: None,
             head_seq: 0,
+            unsealed: 0,
         };
         assert!(empty.summary().starts_with("Chain intact"));
+        let waiting = VerificationView {
+            unsealed: 2,
+            ..empty
+        };
+        assert_eq!(
+            waiting.summary(),
+            "Chain intact: there are no records to check yet. \
+             2 records written a moment ago are not in the chain yet."
+        );
     }
 
     #[test]

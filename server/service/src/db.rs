@@ -36,6 +36,8 @@ pub struct Db {
     authz: Arc<AuthzCache>,
     /// The callers this instance has met (see [`crate::auth::callers`]).
     callers: Arc<CallerCache>,
+    /// The tenants whose committed audit records wait for this instance's sealer.
+    sealer: Arc<audit_log::SealQueue>,
     /// Seals what must be secret at rest (queued mail); set by the server at start.
     master: Option<Arc<crate::crypto::MasterKey>>,
     /// Embeds memories; the local model unless the server configured another provider.
@@ -139,6 +141,7 @@ impl Db {
             pool,
             authz: Arc::new(AuthzCache::default()),
             callers: Arc::new(CallerCache::default()),
+            sealer: Arc::new(audit_log::SealQueue::default()),
             master: None,
             embedder: None,
             webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
@@ -297,6 +300,11 @@ impl Db {
         &self.callers
     }
 
+    /// The tenants with audit records for this instance's sealer to link to their chain.
+    pub fn sealer(&self) -> &audit_log::SealQueue {
+        &self.sealer
+    }
+
     pub async fn close(&self) {
         self.pool.close().await
     }
@@ -400,6 +408,7 @@ impl Db {
             authz: self.authz.clone(),
             authz_changed: false,
             callers: self.callers.clone(),
+            sealer: self.sealer.clone(),
         })
     }
 
@@ -497,12 +506,13 @@ pub struct ChangeTx<'c> {
     /// Set when opened for one object: the permission, and whether the caller holds it on
     /// the whole module.
     module_allowed: Option<(Permission, bool)>,
-    /// The audit records of this transaction, written just before it commits (the chain's
-    /// per-tenant lock is then held only for the commit).
+    /// The audit records of this transaction, written just before it commits and sealed
+    /// into the tenant's chain just after.
     pending: Vec<audit_log::Pending>,
     authz: Arc<AuthzCache>,
     authz_changed: bool,
     callers: Arc<CallerCache>,
+    sealer: Arc<audit_log::SealQueue>,
 }
 
 impl<'c> ChangeTx<'c> {
@@ -522,6 +532,7 @@ impl<'c> ChangeTx<'c> {
             authz: db.authz.clone(),
             authz_changed: false,
             callers: db.callers.clone(),
+            sealer: db.sealer.clone(),
         }
     }
 
@@ -565,6 +576,7 @@ impl<'c> ChangeTx<'c> {
         let callers_changed =
             audit_log::write(&mut self.tx, self.ctx, self.tenant_id, &self.pending).await?;
         self.tx.commit().await?;
+        self.sealer.note(self.tenant_id);
         // The notifications reach this instance too; acting now makes the change visible
         // to this caller's very next request.
         if self.authz_changed {

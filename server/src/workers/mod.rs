@@ -55,6 +55,38 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
     })
 }
 
+/// How often every tenant is swept for audit records committed but never sealed (their
+/// instance stopped in between).
+pub const AUDIT_SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Links committed audit records to their tenant's hash chain (see
+/// `service::audit_log::seal`): at once for the tenants this instance has just written to,
+/// and every [`AUDIT_SWEEP_EVERY`] (and at start) for whatever any tenant has waiting.
+pub fn spawn_audit_sealer(db: Db) -> JoinHandle<()> {
+    use service::audit_log;
+    tokio::spawn(async move {
+        let mut sweep = tokio::time::interval(AUDIT_SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                tenants = db.sealer().next() => {
+                    for tenant in tenants {
+                        if let Err(e) = audit_log::seal(&db, tenant).await {
+                            // The records stay committed; the sweep or the next read seals them.
+                            tracing::warn!(error = ?e, %tenant, "sealing audit records failed");
+                        }
+                    }
+                }
+                _ = sweep.tick() => match audit_log::seal_pending(&db).await {
+                    Ok(n) if n > 0 => tracing::info!(sealed = n, "audit records left unsealed are now in their chains"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = ?e, "sweeping for unsealed audit records failed"),
+                },
+            }
+        }
+    })
+}
+
 /// Re-reads the JWT signing keys periodically, so a rotation made by another instance or
 /// by `tenantry keys rotate` is used for signing soon, and expired keys stop verifying.
 pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {

@@ -43,11 +43,25 @@ async fn first_break(ctx: &service::Ctx, app: &TestApp) -> audit_log::BrokenLink
         .expect("a broken link")
 }
 
-/// The (seq, id) of `tenant`'s records, in chain order.
-async fn chain(su: &mut PgConnection, tenant: Uuid) -> Vec<(i64, Uuid)> {
-    sqlx::query_as("select seq, id from audit_log where tenant_id = $1 order by seq")
+/// The (seq, id) of `tenant`'s records, in chain order, once what was committed is sealed.
+async fn chain(app: &TestApp, su: &mut PgConnection, tenant: Uuid) -> Vec<(i64, Uuid)> {
+    audit_log::seal(&app.db, tenant).await.unwrap();
+    let rows: Vec<(Option<i64>, Uuid)> =
+        sqlx::query_as("select seq, id from audit_log where tenant_id = $1 order by seq")
+            .bind(tenant)
+            .fetch_all(su)
+            .await
+            .unwrap();
+    rows.into_iter()
+        .map(|(seq, id)| (seq.expect("a committed record left unsealed"), id))
+        .collect()
+}
+
+/// How many of `tenant`'s records are committed but not (yet) in its chain.
+async fn unsealed(su: &mut PgConnection, tenant: Uuid) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_log where tenant_id = $1 and seq is null")
         .bind(tenant)
-        .fetch_all(su)
+        .fetch_one(su)
         .await
         .unwrap()
 }
@@ -78,7 +92,7 @@ async fn every_change_extends_the_chain_and_concurrent_writers_keep_it_whole() {
         t.await.unwrap();
     }
     let mut su = superuser(&app).await;
-    let records = chain(&mut su, app.acme.id).await;
+    let records = chain(&app, &mut su, app.acme.id).await;
     // Sequence numbers run 1, 2, 3, ... with no gap and no repeat.
     assert_eq!(
         records.iter().map(|r| r.0).collect::<Vec<_>>(),
@@ -88,6 +102,7 @@ async fn every_change_extends_the_chain_and_concurrent_writers_keep_it_whole() {
         .await
         .unwrap();
     assert!(v.ok(), "{v:?}");
+    assert_eq!(v.unsealed, 0);
     assert_eq!(v.checked, records.len() as i64);
     assert_eq!(v.checked, before.checked + 40);
     assert_eq!(v.head_seq, records.len() as i64);
@@ -117,7 +132,98 @@ async fn every_change_extends_the_chain_and_concurrent_writers_keep_it_whole() {
         .unwrap();
     assert!(g.ok());
     assert_eq!(g.from_seq, Some(1));
-    assert_eq!(g.head_seq, chain(&mut su, app.globex.id).await.len() as i64);
+    assert_eq!(
+        g.head_seq,
+        chain(&app, &mut su, app.globex.id).await.len() as i64
+    );
+}
+
+#[tokio::test]
+async fn writers_do_not_wait_for_the_chain_and_a_crash_before_sealing_loses_nothing() {
+    let app = TestApp::spawn().await;
+    let owner = owner_ctx(&app.db, &app.acme).await;
+    let mut su = superuser(&app).await;
+    chain(&app, &mut su, app.acme.id).await;
+
+    // Another instance with no sealer: it commits changes and stops before sealing them,
+    // as one killed between its commits and its sealer's turn would.
+    let doomed = service::Db::connect(&app.db_url, 2).await.unwrap();
+    // Meanwhile something holds the chain's head (a sealer, a pruner): writers go on.
+    let mut holder = superuser(&app).await;
+    sqlx::query("begin").execute(&mut holder).await.unwrap();
+    sqlx::query("select 1 from audit_chain_heads where tenant_id = $1 for update")
+        .bind(app.acme.id)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let write = identities::create(&owner, &doomed, person(&format!("d{i}@acme.test")));
+        let made = tokio::time::timeout(std::time::Duration::from_secs(60), write)
+            .await
+            .expect("a write waited for the chain's head")
+            .unwrap();
+        created.push(made.id);
+    }
+    doomed.close().await;
+    // Committed, each with its record; none in the chain (the sweep leaves records this
+    // young to their writer's sealer, which is gone).
+    assert_eq!(unsealed(&mut su, app.acme.id).await, 5);
+    let recorded: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log
+         where tenant_id = $1 and action = 'identity.created' and target_id = any($2)",
+    )
+    .bind(app.acme.id)
+    .bind(&created)
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 5);
+    sqlx::query("commit").execute(&mut holder).await.unwrap();
+
+    // The next sweep of any surviving instance links them, in the order they were written.
+    // (This instance's own periodic sweep may take the tenant first: then ask again.)
+    tokio::time::sleep(audit_log::SWEEP_MIN_AGE).await;
+    for _ in 0..50 {
+        audit_log::seal_pending(&app.db).await.unwrap();
+        if unsealed(&mut su, app.acme.id).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(unsealed(&mut su, app.acme.id).await, 0);
+    let in_chain: Vec<Uuid> = sqlx::query_scalar(
+        "select target_id from audit_log
+         where tenant_id = $1 and action = 'identity.created' and target_id = any($2)
+         order by seq",
+    )
+    .bind(app.acme.id)
+    .bind(&created)
+    .fetch_all(&mut su)
+    .await
+    .unwrap();
+    assert_eq!(in_chain, created);
+    let records = chain(&app, &mut su, app.acme.id).await;
+    assert_eq!(
+        records.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=records.len() as i64).collect::<Vec<_>>()
+    );
+    let v = audit_log::verify(&owner, &app.db, None, None)
+        .await
+        .unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.checked, v.unsealed), (records.len() as i64, 0));
+
+    // A record committed a moment ago is sealed by the next read of the trail, which so
+    // sees everything committed before it.
+    let late = identities::create(&owner, &app.db, person("late@acme.test"))
+        .await
+        .unwrap();
+    let about = audit_log::for_target(&owner, &app.db, "identity", late.id)
+        .await
+        .unwrap();
+    assert_eq!(about.len(), 1);
+    assert_eq!(about[0].seq, records.len() as i64 + 1);
 }
 
 #[tokio::test]
@@ -132,7 +238,7 @@ async fn an_edited_removed_or_cut_off_record_is_found_where_it_happened() {
             .unwrap();
     }
     let mut su = superuser(&app).await;
-    let records = chain(&mut su, app.acme.id).await;
+    let records = chain(&app, &mut su, app.acme.id).await;
     let n = records.len();
     assert!(n >= 6);
     let (victim_seq, victim) = records[n - 4];
@@ -318,7 +424,7 @@ async fn the_trail_is_filtered_paged_and_exported_in_chunks() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // JSON Lines: every record, oldest first, across chunks.
-    let total = chain(&mut su, app.acme.id).await.len();
+    let total = chain(&app, &mut su, app.acme.id).await.len();
     let res = app.get("/v1/audit/export?format=jsonl", Some(&token)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "application/x-ndjson");
@@ -388,6 +494,7 @@ async fn pruning_old_records_keeps_the_rest_of_the_chain_verifiable() {
     .execute(&mut su)
     .await
     .unwrap();
+    audit_log::seal(&app.db, app.acme.id).await.unwrap();
     let last_old: i64 = sqlx::query_scalar(
         "select max(seq) from audit_log where tenant_id = $1 and action = 'old.noted'",
     )
@@ -400,14 +507,14 @@ async fn pruning_old_records_keeps_the_rest_of_the_chain_verifiable() {
         .unwrap();
 
     // Globex keeps everything: nothing of it is old.
-    let globex_before = chain(&mut su, app.globex.id).await;
+    let globex_before = chain(&app, &mut su, app.globex.id).await;
     let removed = audit_log::prune_all(&app.db).await.unwrap();
     assert_eq!(
         removed, last_old,
         "the chain's prefix up to the newest old record"
     );
-    assert_eq!(chain(&mut su, app.globex.id).await, globex_before);
-    let kept = chain(&mut su, app.acme.id).await;
+    assert_eq!(chain(&app, &mut su, app.globex.id).await, globex_before);
+    let kept = chain(&app, &mut su, app.acme.id).await;
     assert_eq!(kept[0].0, last_old + 1);
     let (cp_seq, pruned): (i64, i64) =
         sqlx::query_as("select seq, pruned from audit_checkpoints where tenant_id = $1")

@@ -627,6 +627,8 @@ impl TestApp {
         let router = server::startup::build_router(state);
         // Like `tenantry serve`, each instance listens for access-control changes.
         let _cache_listener = server::workers::spawn_cache_listener(db.clone());
+        // ... and seals the audit records it commits.
+        let _audit_sealer = server::workers::spawn_audit_sealer(db.clone());
         let server = tokio::spawn(async move {
             server::startup::serve(listener, router, std::future::pending())
                 .await

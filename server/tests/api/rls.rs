@@ -22,7 +22,7 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
         .await
         .unwrap();
     // Which tables are walled is read from the catalogue (the test below), not a list.
-    // The trail is append-only for the application, its chain heads are out of reach, and
+    // The trail is append-only for the application, its chain is out of reach, and
     // the partitions of `memories` are reached only through `memories` and its policy.
     for sql in [
         "select count(*) from memories_p00",
@@ -30,6 +30,10 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
         "update audit_log set outcome = 'failure'",
         "delete from audit_log",
         "update audit_chain_heads set seq = 0",
+        // A record's place in the chain is the sealer's to give, not the writer's.
+        "insert into audit_log (tenant_id, id, actor_type, action, target_type, seq, prev_hash, hash)
+         values (gen_random_uuid(), gen_random_uuid(), 'system', 'forged', 'x', 1, '\\x00', '\\x00')",
+        "select tenantry_audit_seal_any(gen_random_uuid(), 1, true)",
         "insert into audit_checkpoints (tenant_id, seq, hash, pruned) values (gen_random_uuid(), 1, '\\x00', 1)",
     ] {
         let err = sqlx::query(sqlx::AssertSqlSafe(sql))

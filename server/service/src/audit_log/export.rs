@@ -2,10 +2,9 @@
 //! download and `GET /v1/audit/export`), read a chunk of records at a time.
 
 use serde::Serialize;
-use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{AuditQuery, AuditRecord, COLUMNS, FROM, Outcome};
+use super::{AuditQuery, AuditRecord, Outcome};
 use crate::ctx::Ctx;
 use crate::db::Change;
 use crate::error::Result;
@@ -183,9 +182,11 @@ pub async fn export(
     query: AuditQuery,
     format: ExportFormat,
 ) -> Result<Export> {
+    let tenant_id = super::authorize_read(ctx)?;
     Outcome::read_opt(query.outcome.as_deref())?;
+    // What was committed before the export began is in the chain, and so in the file.
+    super::seal(db, tenant_id).await?;
     let mut tx = db.change(ctx, crate::authz::perm::AUDIT_READ).await?;
-    let tenant_id = tx.tenant_id;
     let upto = sqlx::query_scalar!(
         "select seq from audit_chain_heads where tenant_id = $1",
         tenant_id
@@ -250,9 +251,7 @@ impl Export {
             return Ok(Vec::new());
         }
         let mut tx = db.read_in(self.tenant_id).await?;
-        let mut q =
-            QueryBuilder::<Postgres>::new(format!("select {COLUMNS} {FROM} where a.tenant_id = "));
-        q.push_bind(self.tenant_id);
+        let mut q = super::select_sealed(self.tenant_id);
         self.query.push_filters(&mut q)?;
         q.push(" and a.seq > ").push_bind(self.after);
         q.push(" and a.seq <= ").push_bind(self.upto);

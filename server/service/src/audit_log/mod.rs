@@ -12,7 +12,9 @@ use crate::pagination::{self, Page};
 use crate::validation::Choice;
 
 mod export;
+mod seal;
 pub use export::*;
+pub use seal::{SEAL_BATCH, SWEEP_MIN_AGE, SealQueue, seal, seal_pending};
 
 /// How what a record tells of ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, sqlx::Type)]
@@ -51,7 +53,8 @@ pub(crate) struct Pending {
 }
 
 /// Inserts a transaction's audit records in one statement, in the order they were
-/// recorded; the `audit_log_chain` trigger gives each its place in the tenant's chain.
+/// recorded, unsealed: once they commit, the sealer links them to the tenant's chain in
+/// that order (see [`seal`]).
 pub(crate) async fn write(
     conn: &mut PgConnection,
     ctx: &Ctx,
@@ -141,7 +144,7 @@ impl Origin {
 }
 
 /// Something that happened without changing data (a sign-in, a denied authorization),
-/// recorded in a transaction of its own; the chain trigger places it like any other record.
+/// recorded in a transaction of its own; the sealer links it like any other record.
 #[derive(Debug, Clone)]
 pub(crate) struct Occurrence {
     pub action: &'static str,
@@ -179,6 +182,7 @@ pub(crate) async fn write_occurrence(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    db.sealer().note(tenant_id);
     Ok(())
 }
 
@@ -245,6 +249,34 @@ const COLUMNS: &str = "a.id, a.seq, a.actor_type, a.actor_id, \
     a.occurred_at, a.hash";
 const FROM: &str = "from audit_log a \
     left join identities i on i.tenant_id = a.tenant_id and i.id = a.actor_id";
+
+/// `select` of the tenant's sealed records (a record committed a moment ago may still be
+/// waiting for its place in the chain; the next read shows it), for more conditions.
+fn select_sealed(tenant_id: Uuid) -> QueryBuilder<Postgres> {
+    let mut q =
+        QueryBuilder::<Postgres>::new(format!("select {COLUMNS} {FROM} where a.tenant_id = "));
+    q.push_bind(tenant_id);
+    q.push(" and a.seq is not null");
+    q
+}
+
+/// A read of the caller's trail, authorized, after sealing what its tenant has waiting:
+/// it then sees every record committed before it.
+pub(crate) async fn read_sealed(ctx: &Ctx, db: &crate::Db) -> Result<crate::db::ReadTx> {
+    seal(db, authorize_read(ctx)?).await?;
+    db.read(ctx, crate::authz::perm::AUDIT_READ).await
+}
+
+/// Authorizes reading the caller's trail; its tenant.
+fn authorize_read(ctx: &Ctx) -> Result<Uuid> {
+    let permission = crate::authz::perm::AUDIT_READ;
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(
+        permission,
+        crate::authz::Target::collection(tenant_id, permission.module),
+    )?;
+    Ok(tenant_id)
+}
 
 /// Which records to list; every field narrows the list.
 #[derive(Debug, Clone, Default)]
@@ -331,10 +363,8 @@ impl AuditQuery {
 pub async fn list(ctx: &Ctx, db: &crate::Db, query: &AuditQuery) -> Result<Page<AuditRecord>> {
     let limit = pagination::limit(query.limit)?;
     let after = query.cursor.as_deref().map(decode_seq).transpose()?;
-    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
-    let mut q =
-        QueryBuilder::<Postgres>::new(format!("select {COLUMNS} {FROM} where a.tenant_id = "));
-    q.push_bind(tx.tenant_id);
+    let mut tx = read_sealed(ctx, db).await?;
+    let mut q = select_sealed(tx.tenant_id);
     query.push_filters(&mut q)?;
     if let Some(seq) = after {
         q.push(" and a.seq < ").push_bind(seq);
@@ -351,10 +381,8 @@ pub async fn list(ctx: &Ctx, db: &crate::Db, query: &AuditQuery) -> Result<Page<
 
 /// One audit record.
 pub async fn get(ctx: &Ctx, db: &crate::Db, id: Uuid) -> Result<AuditRecord> {
-    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
-    let mut q =
-        QueryBuilder::<Postgres>::new(format!("select {COLUMNS} {FROM} where a.tenant_id = "));
-    q.push_bind(tx.tenant_id);
+    let mut tx = read_sealed(ctx, db).await?;
+    let mut q = select_sealed(tx.tenant_id);
     q.push(" and a.id = ").push_bind(id);
     q.build_query_as()
         .fetch_optional(tx.conn())
@@ -371,10 +399,8 @@ pub async fn for_target(
     target_type: &str,
     target_id: Uuid,
 ) -> Result<Vec<AuditRecord>> {
-    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
-    let mut q =
-        QueryBuilder::<Postgres>::new(format!("select {COLUMNS} {FROM} where a.tenant_id = "));
-    q.push_bind(tx.tenant_id);
+    let mut tx = read_sealed(ctx, db).await?;
+    let mut q = select_sealed(tx.tenant_id);
     q.push(" and a.target_type = ")
         .push_bind(target_type.to_owned());
     q.push(" and a.target_id = ").push_bind(target_id);
@@ -450,6 +476,9 @@ pub struct Verification {
     pub broken: Option<BrokenLink>,
     /// The chain's length so far (the head's sequence number).
     pub head_seq: i64,
+    /// Records committed after the chain was last sealed, not yet in it (and so not
+    /// checked): normally none, or a few for a few milliseconds.
+    pub unsealed: i64,
 }
 
 impl Verification {
@@ -467,8 +496,7 @@ pub async fn verify(
     from_seq: Option<i64>,
     to_seq: Option<i64>,
 ) -> Result<Verification> {
-    let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
-    let tenant_id = tx.tenant_id;
+    authorize_read(ctx)?;
     if let (Some(a), Some(b)) = (from_seq, to_seq)
         && a > b
     {
@@ -478,6 +506,8 @@ pub async fn verify(
             "The range ends before it starts.",
         ));
     }
+    let mut tx = read_sealed(ctx, db).await?;
+    let tenant_id = tx.tenant_id;
     let head_seq = sqlx::query_scalar!(
         "select seq from audit_chain_heads where tenant_id = $1",
         tenant_id
@@ -501,6 +531,7 @@ pub async fn verify(
         checked: 0,
         broken: None,
         head_seq,
+        unsealed: seal::unsealed(tx.conn(), tenant_id).await?,
     };
     if from > to {
         return Ok(out);
@@ -512,7 +543,7 @@ pub async fn verify(
         checkpoint.map(|c| c.hash).unwrap_or_default()
     } else {
         match sqlx::query_scalar!(
-            "select hash from audit_log where tenant_id = $1 and seq = $2",
+            r#"select hash as "hash!" from audit_log where tenant_id = $1 and seq = $2"#,
             tenant_id,
             from - 1
         )
@@ -534,7 +565,7 @@ pub async fn verify(
     while next <= to {
         let upto = (next + VERIFY_CHUNK - 1).min(to);
         let rows = sqlx::query!(
-            r#"select a.seq, a.id, a.prev_hash, a.hash,
+            r#"select a.seq as "seq!", a.id, a.prev_hash as "prev_hash!", a.hash as "hash!",
                       tenantry_audit_digest(a) as "digest!"
                from audit_log a
                where a.tenant_id = $1 and a.seq between $2 and $3

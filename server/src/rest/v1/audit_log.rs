@@ -48,6 +48,9 @@ pub struct VerifyBody {
     pub broken: Option<BrokenBody>,
     /// The number of records the tenant's chain has had so far.
     pub head_seq: i64,
+    /// Records committed too recently to be in the chain yet (it is sealed within
+    /// milliseconds of each commit), and so not checked.
+    pub unsealed: i64,
 }
 
 impl From<Verification> for VerifyBody {
@@ -69,6 +72,7 @@ impl From<Verification> for VerifyBody {
                 .into(),
             }),
             head_seq: v.head_seq,
+            unsealed: v.unsealed,
         }
     }
 }
