@@ -33,6 +33,10 @@ fn known() -> Known {
         metadata: serde_json::json!({"team": "platform"}),
         roles: roles().iter().map(|r| r.id).collect(),
         groups: vec![],
+        external_id: None,
+        created_at: time::OffsetDateTime::UNIX_EPOCH,
+        updated_at: time::OffsetDateTime::UNIX_EPOCH,
+        tenant_created_at: time::OffsetDateTime::UNIX_EPOCH,
     }
 }
 

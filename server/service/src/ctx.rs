@@ -89,6 +89,10 @@ pub struct Caller {
     pub roles: Vec<Uuid>,
     /// Groups the caller is a member of.
     pub groups: Vec<Uuid>,
+    pub external_id: Option<String>,
+    pub created_at: time::OffsetDateTime,
+    pub updated_at: time::OffsetDateTime,
+    pub tenant_created_at: time::OffsetDateTime,
     pub via: AuthMethod,
     /// Set when the caller is an API key acting for this identity.
     pub api_key: Option<KeyGrant>,

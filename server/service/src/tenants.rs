@@ -175,6 +175,17 @@ pub async fn list(
 
 /// The caller's own tenant.
 pub async fn current(ctx: &Ctx, db: &Db) -> Result<Tenant> {
+    // A member's tenant is part of how the request resolved its caller (kept in memory
+    // until the tenant's row changes; see `auth::callers`).
+    if let Ok(c) = ctx.caller() {
+        return Ok(Tenant {
+            id: c.tenant_id,
+            slug: c.tenant_slug.clone(),
+            name: c.tenant_name.clone(),
+            plan: c.plan,
+            created_at: c.tenant_created_at,
+        });
+    }
     let tenant_id = ctx.tenant_id()?;
     // Every member may see which tenant they are in (name, slug and plan): no permission.
     sqlx::query_as!(

@@ -214,3 +214,91 @@ async fn a_lost_listener_empties_the_cache_until_it_listens_again() {
     })
     .await;
 }
+
+/// `/v1/me` answers from the caller the request resolved (no read of its own), and says
+/// what the stored identity and tenant say, after every kind of change, on every instance.
+#[tokio::test]
+async fn me_says_what_is_stored_after_every_change_on_every_instance() {
+    let (app, other, id, token) = two_instances_and_a_known_viewer().await;
+    let owner = app.owner_token(&app.acme).await;
+    let stored = async || -> Value {
+        let res = app.get(&format!("/v1/identities/{id}"), Some(&owner)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    };
+    let me = async |instance: &TestApp| -> Value {
+        let res = instance.get("/v1/me", Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    };
+    let agree =
+        async |instance: &TestApp, stored: &Value| me(instance).await["identity"] == *stored;
+    let now = stored().await;
+    assert_eq!(now["roles"], json!(["viewer"]));
+    for instance in [&app, &other] {
+        let body = me(instance).await;
+        assert_eq!(body["identity"], now, "every field of the stored identity");
+        assert_eq!(body["tenant"]["slug"], "acme");
+    }
+
+    // Their own profile change: at once here, within a second there.
+    let res = app
+        .send(
+            Method::PATCH,
+            "/v1/me",
+            Some(&token),
+            Some(json!({"display_name": "Renamed Viewer"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let now = stored().await;
+    assert_eq!(now["display_name"], "Renamed Viewer");
+    assert_eq!(me(&app).await["identity"], now);
+    within(WITHIN, "a profile change in /v1/me elsewhere", async || {
+        agree(&other, &now).await
+    })
+    .await;
+
+    // A role granted by an admin, and metadata changed straight in the database.
+    let res = app
+        .send(
+            Method::PUT,
+            &format!("/v1/identities/{id}/roles"),
+            Some(&owner),
+            Some(json!({"roles": ["viewer", "member"]})),
+        )
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let mut su = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query(
+        "update identities set metadata = '{\"team\": \"night\"}', updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .execute(&mut su)
+    .await
+    .unwrap();
+    let now = stored().await;
+    assert_eq!(now["roles"], json!(["member", "viewer"]));
+    assert_eq!(now["metadata"], json!({"team": "night"}));
+    for (name, instance) in [("this", &app), ("the other", &other)] {
+        within(WITHIN, &format!("/v1/me on {name} instance"), async || {
+            agree(instance, &now).await
+        })
+        .await;
+    }
+
+    // The tenant's name.
+    sqlx::query("update tenants set name = 'Acme Renamed' where id = $1")
+        .bind(app.acme.id)
+        .execute(&mut su)
+        .await
+        .unwrap();
+    for (name, instance) in [("this", &app), ("the other", &other)] {
+        within(
+            WITHIN,
+            &format!("the tenant's new name on {name} instance"),
+            async || me(instance).await["tenant"]["name"] == "Acme Renamed",
+        )
+        .await;
+    }
+}

@@ -44,6 +44,10 @@ pub struct Known {
     pub metadata: serde_json::Value,
     pub roles: Vec<Uuid>,
     pub groups: Vec<Uuid>,
+    pub external_id: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub tenant_created_at: OffsetDateTime,
 }
 
 /// What is kept of an API key.
@@ -236,6 +240,10 @@ mod tests {
             metadata: serde_json::json!({}),
             roles: vec![],
             groups: vec![],
+            external_id: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            updated_at: OffsetDateTime::UNIX_EPOCH,
+            tenant_created_at: OffsetDateTime::UNIX_EPOCH,
         })
     }
 

@@ -229,6 +229,10 @@ fn caller_of(
         metadata: known.metadata,
         roles: known.roles,
         groups: known.groups,
+        external_id: known.external_id,
+        created_at: known.created_at,
+        updated_at: known.updated_at,
+        tenant_created_at: known.tenant_created_at,
         via,
         api_key: None,
         authz,
@@ -242,7 +246,9 @@ async fn read_caller(
     identity_id: Uuid,
 ) -> Result<Option<Known>> {
     let row = sqlx::query!(
-        r#"select t.slug, t.name, t.plan, i.email, i.display_name, i.kind, i.metadata,
+        r#"select t.slug, t.name, t.plan, t.created_at as tenant_created_at,
+                  i.email, i.display_name, i.kind, i.metadata, i.external_id,
+                  i.created_at, i.updated_at,
                   array(select ir.role_id from identity_roles ir
                         where ir.tenant_id = i.tenant_id and ir.identity_id = i.id) as "roles!",
                   array(select gm.group_id from group_members gm
@@ -266,5 +272,9 @@ async fn read_caller(
         metadata: r.metadata,
         roles: r.roles,
         groups: r.groups,
+        external_id: r.external_id,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        tenant_created_at: r.tenant_created_at,
     }))
 }
