@@ -42,6 +42,8 @@ pub struct Db {
     master: Option<Arc<crate::crypto::MasterKey>>,
     /// Embeds memories; the local model unless the server configured another provider.
     embedder: Option<Arc<dyn crate::memories::embeddings::Provider>>,
+    /// Recent search queries' vectors (see [`crate::memories::embeddings::QueryVectors`]).
+    query_vectors: Arc<crate::memories::embeddings::QueryVectors>,
     /// Makes webhook attempts, with the server's webhook settings.
     webhooks: Arc<crate::webhooks::delivery::Sender>,
     /// Talks to SSO identity providers, with the server's SSO settings.
@@ -144,6 +146,7 @@ impl Db {
             sealer: Arc::new(audit_log::SealQueue::default()),
             master: None,
             embedder: None,
+            query_vectors: Default::default(),
             webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
                 crate::webhooks::Settings::default(),
             )),
@@ -210,7 +213,13 @@ impl Db {
     /// The same handle, embedding memories with `provider`.
     pub fn with_embedder(mut self, provider: Arc<dyn crate::memories::embeddings::Provider>) -> Db {
         self.embedder = Some(provider);
+        self.query_vectors = Default::default();
         self
+    }
+
+    /// The vectors of recent search queries.
+    pub fn query_vectors(&self) -> &crate::memories::embeddings::QueryVectors {
+        &self.query_vectors
     }
 
     /// The embedding provider in use: the configured one, else the local model.

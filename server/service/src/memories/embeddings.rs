@@ -265,10 +265,148 @@ fn stopped() -> Error {
     Error::EmbeddingsUnavailable("The local embedding model has stopped.".into())
 }
 
+/// Query vectors kept per database handle: a search repeated with the same text (and the
+/// same model) does not wait for the model again.
+pub const QUERY_VECTORS: usize = 10_000;
+
+/// Recent search queries' vectors, keyed by model and query text with each run of
+/// whitespace read as one space (which no tokenizer in use tells apart), least recently
+/// used first out. About 1.5 KB each for the local model.
+pub struct QueryVectors {
+    vectors: std::sync::Mutex<Kept>,
+}
+
+/// Vectors by (model, query text).
+type Kept = hashlink::LruCache<(String, String), std::sync::Arc<Vec<f32>>>;
+
+impl std::fmt::Debug for QueryVectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryVectors")
+            .field("kept", &self.len())
+            .finish()
+    }
+}
+
+impl Default for QueryVectors {
+    fn default() -> Self {
+        QueryVectors {
+            vectors: std::sync::Mutex::new(hashlink::LruCache::new(QUERY_VECTORS)),
+        }
+    }
+}
+
+impl QueryVectors {
+    /// The vector of search text `text` under `provider`'s model: kept from an earlier
+    /// search, else embedded (in the provider's shared batches) and kept.
+    pub async fn get(
+        &self,
+        provider: &dyn Provider,
+        text: &str,
+    ) -> Result<std::sync::Arc<Vec<f32>>> {
+        let key = (
+            provider.model().to_owned(),
+            text.split_whitespace().collect::<Vec<_>>().join(" "),
+        );
+        if let Some(v) = self.lock().get(&key) {
+            return Ok(v.clone());
+        }
+        let v = provider
+            .embed(vec![key.1.clone()])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+        let v = std::sync::Arc::new(v);
+        self.lock().insert(key, v.clone());
+        Ok(v)
+    }
+
+    /// How many vectors are kept.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.vectors.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The process's local model thread, started on first use and shared by every handle.
 pub fn local() -> std::sync::Arc<dyn Provider> {
     static LOCAL: std::sync::OnceLock<std::sync::Arc<Local>> = std::sync::OnceLock::new();
     LOCAL
         .get_or_init(|| std::sync::Arc::new(Local::start(local_model_dir())))
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A provider that counts what it is asked to embed; each text's vector is its length.
+    #[derive(Debug)]
+    struct Counting {
+        model: &'static str,
+        texts: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl Provider for Counting {
+        fn model(&self) -> &str {
+            self.model
+        }
+
+        async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+            self.texts.fetch_add(texts.len(), Ordering::SeqCst);
+            Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_repeated_query_is_not_embedded_again() {
+        let kept = QueryVectors::default();
+        let a = Counting {
+            model: "a",
+            texts: AtomicUsize::new(0),
+        };
+        let b = Counting {
+            model: "b",
+            texts: AtomicUsize::new(0),
+        };
+        assert_eq!(*kept.get(&a, "red  fox").await.unwrap(), vec![7.0]);
+        // The same words with other spacing are the same query.
+        assert_eq!(*kept.get(&a, " red fox\n").await.unwrap(), vec![7.0]);
+        assert_eq!(a.texts.load(Ordering::SeqCst), 1);
+        // Another text, or the same under another model, is embedded.
+        kept.get(&a, "Red fox").await.unwrap();
+        kept.get(&b, "red fox").await.unwrap();
+        assert_eq!(a.texts.load(Ordering::SeqCst), 2);
+        assert_eq!(b.texts.load(Ordering::SeqCst), 1);
+        assert_eq!(kept.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_least_recently_used_query_goes_first() {
+        let kept = QueryVectors::default();
+        let a = Counting {
+            model: "a",
+            texts: AtomicUsize::new(0),
+        };
+        for i in 0..QUERY_VECTORS {
+            kept.get(&a, &format!("q{i}")).await.unwrap();
+        }
+        // q0 is used again, so q1 is the oldest when one more arrives.
+        kept.get(&a, "q0").await.unwrap();
+        kept.get(&a, "one more").await.unwrap();
+        assert_eq!(kept.len(), QUERY_VECTORS);
+        let before = a.texts.load(Ordering::SeqCst);
+        kept.get(&a, "q0").await.unwrap();
+        assert_eq!(a.texts.load(Ordering::SeqCst), before, "q0 was kept");
+        kept.get(&a, "q1").await.unwrap();
+        assert_eq!(a.texts.load(Ordering::SeqCst), before + 1, "q1 went");
+    }
 }

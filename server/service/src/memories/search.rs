@@ -142,11 +142,7 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         Mode::Keyword => None,
         Mode::Semantic | Mode::Hybrid => {
             let embedder = db.embedder();
-            let v = embedder
-                .embed(vec![query.clone()])
-                .await?
-                .pop()
-                .ok_or_else(|| Error::Internal("the embedder returned no vector".into()))?;
+            let v = db.query_vectors().get(embedder.as_ref(), &query).await?;
             Some((embedder.model().to_owned(), v))
         }
     };
