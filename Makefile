@@ -38,9 +38,10 @@ run: build
 
 test: deps test-rust e2e
 
+# One build of the three crates' tests: the console's (app) with the features the server
+# gives it, so its dependencies are not compiled a second time with others.
 test-rust:
-	cargo test -p service -p server --no-fail-fast
-	cargo test -p app --features ssr --lib
+	cargo test -p service -p server -p app --features app/ssr --no-fail-fast
 
 # Flakiness under load: `make test` RUNS times while two busy loops hold both cores.
 RUNS ?= 3
