@@ -72,6 +72,39 @@ req = urllib.request.Request(base + "/v1/policies/bulk", data=json.dumps({"items
 urllib.request.urlopen(req).read()
 PY
 
+echo "==> seeding 100 memories" >&2
+python3 - "$base" "$token" <<'PY'
+import json, sys, urllib.request
+base, token = sys.argv[1], sys.argv[2]
+topics = ["invoice", "holiday", "deployment", "customer", "password", "meeting", "laptop", "contract", "budget", "train"]
+items = [{"text": f"Note {i}: the {topics[i % 10]} for team {i % 7} was discussed on day {i}, with follow-up about the {topics[(i * 3) % 10]}.",
+          "tags": [topics[i % 10]]} for i in range(100)]
+req = urllib.request.Request(base + "/v1/memories/bulk", data=json.dumps({"items": items}).encode(), method="POST",
+    headers={"content-type": "application/json", "authorization": "Bearer " + token})
+urllib.request.urlopen(req).read()
+PY
+for _ in $(seq 1 300); do  # until every memory is embedded
+  curl -sf "$base/v1/memories/status" -H "authorization: Bearer $token" \
+    | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["total"] == s["current"] == 100 else 1)' && break
+  sleep 0.5
+done
+
+search() { # file, mode, query expression (Lua)
+cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format('{"mode":"$2","query":%s}', $3))
+end
+LUA
+}
+search "$data/keyword.lua" keyword "'\"invoice\"'"
+search "$data/hybrid.lua" hybrid "'\"where is the invoice\"'"
+# Distinct texts: every query is new to the server, so each one runs the model.
+search "$data/hybrid-new.lua" hybrid "string.format('\"invoice number %d %d\"', math.random(1e9), n)"
+
 lua=$data/create.lua
 cat > "$lua" <<'LUA'
 local counter = 0
@@ -117,12 +150,15 @@ one=$(curl -sf "$base/v1/identities?limit=1" -H "authorization: Bearer $token" |
 echo "| build | scenario | request | connections | req/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|---|---|---|"
 run "liveness" "$conn" /healthz
-run "caller (JWT verify + identity read)" "$conn" /v1/me -H "authorization: Bearer $token"
+run "caller (JWT verify; caller and tenant from memory)" "$conn" /v1/me -H "authorization: Bearer $token"
 run "list, first page of 50" "$conn" "/v1/identities?limit=50" -H "authorization: Bearer $token"
 run "search by substring" "$conn" "/v1/identities?q=person%2012&limit=20" -H "authorization: Bearer $token"
 run "get one by id" "$conn" "/v1/identities/$one" -H "authorization: Bearer $token"
 run "create (audit + outbox in one tx)" "$conn" /v1/identities -s "$lua" -H "authorization: Bearer $token"
 run "decision point, 100 policies" 64 /v1/authz/check -s "$check" -H "authorization: Bearer $token"
+run "memory search, keyword, 100 memories" "$conn" /v1/memories/search -s "$data/keyword.lua" -H "authorization: Bearer $token"
+run "memory search, hybrid, a repeated query" "$conn" /v1/memories/search -s "$data/hybrid.lua" -H "authorization: Bearer $token"
+run "memory search, hybrid, every query new" "$conn" /v1/memories/search -s "$data/hybrid-new.lua" -H "authorization: Bearer $token"
 key=$(curl -sf "$base/v1/api-keys" -H "authorization: Bearer $token" -H 'content-type: application/json' \
   -d '{"name":"bench","scopes":["identities:read"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 run "get one by id, API key (hash check + key row read)" "$conn" "/v1/identities/$one" -H "x-api-key: $key"
