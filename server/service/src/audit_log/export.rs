@@ -186,7 +186,7 @@ pub async fn export(
     Outcome::read_opt(query.outcome.as_deref())?;
     // What was committed before the export began is in the chain, and so in the file.
     super::seal(db, tenant_id).await?;
-    let mut tx = db.change(ctx, crate::authz::perm::AUDIT_READ).await?;
+    let mut tx = db.change_in(ctx, tenant_id).await?;
     let upto = sqlx::query_scalar!(
         "select seq from audit_chain_heads where tenant_id = $1",
         tenant_id

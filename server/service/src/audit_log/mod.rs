@@ -263,8 +263,13 @@ fn select_sealed(tenant_id: Uuid) -> QueryBuilder<Postgres> {
 /// A read of the caller's trail, authorized, after sealing what its tenant has waiting:
 /// it then sees every record committed before it.
 pub(crate) async fn read_sealed(ctx: &Ctx, db: &crate::Db) -> Result<crate::db::ReadTx> {
-    seal(db, authorize_read(ctx)?).await?;
-    db.read(ctx, crate::authz::perm::AUDIT_READ).await
+    sealed_read(db, authorize_read(ctx)?).await
+}
+
+/// Seals the tenant's waiting records, then opens a read of it (authorized already).
+async fn sealed_read(db: &crate::Db, tenant_id: Uuid) -> Result<crate::db::ReadTx> {
+    seal(db, tenant_id).await?;
+    db.read_in(tenant_id).await
 }
 
 /// Authorizes reading the caller's trail; its tenant.
@@ -496,7 +501,7 @@ pub async fn verify(
     from_seq: Option<i64>,
     to_seq: Option<i64>,
 ) -> Result<Verification> {
-    authorize_read(ctx)?;
+    let tenant_id = authorize_read(ctx)?;
     if let (Some(a), Some(b)) = (from_seq, to_seq)
         && a > b
     {
@@ -506,8 +511,7 @@ pub async fn verify(
             "The range ends before it starts.",
         ));
     }
-    let mut tx = read_sealed(ctx, db).await?;
-    let tenant_id = tx.tenant_id;
+    let mut tx = sealed_read(db, tenant_id).await?;
     let head_seq = sqlx::query_scalar!(
         "select seq from audit_chain_heads where tenant_id = $1",
         tenant_id
