@@ -413,8 +413,7 @@ pub(crate) async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) ->
 
 /// The caller's own identity: everyone may read themselves, whatever their permissions (or
 /// their API key's scopes).
-pub async fn me(ctx: &Ctx, db: &Db) -> Result<Identity> {
-    let _ = db;
+pub fn me(ctx: &Ctx) -> Result<Identity> {
     let c = ctx.caller()?;
     // As the request resolved its caller: from this instance's memory of callers, which
     // forgets an identity at every change of its row, roles or groups (see

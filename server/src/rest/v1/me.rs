@@ -35,7 +35,7 @@ pub async fn me(
     State(state): State<AppState>,
 ) -> ApiResult<axum::Json<MeBody>> {
     let caller = ctx.caller()?;
-    let identity = identities::me(&ctx, &state.db).await?;
+    let identity = identities::me(&ctx)?;
     let tenant = service::tenants::current(&ctx, &state.db).await?;
     Ok(axum::Json(MeBody {
         identity: identity.into(),
