@@ -57,6 +57,14 @@ async fn chain(app: &TestApp, su: &mut PgConnection, tenant: Uuid) -> Vec<(i64, 
         .collect()
 }
 
+/// Sequence numbers run 1, 2, 3, ... with no gap and no repeat.
+fn assert_gapless(records: &[(i64, Uuid)]) {
+    assert_eq!(
+        records.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=records.len() as i64).collect::<Vec<_>>()
+    );
+}
+
 /// How many of `tenant`'s records are committed but not (yet) in its chain.
 async fn unsealed(su: &mut PgConnection, tenant: Uuid) -> i64 {
     sqlx::query_scalar("select count(*) from audit_log where tenant_id = $1 and seq is null")
@@ -93,11 +101,7 @@ async fn every_change_extends_the_chain_and_concurrent_writers_keep_it_whole() {
     }
     let mut su = superuser(&app).await;
     let records = chain(&app, &mut su, app.acme.id).await;
-    // Sequence numbers run 1, 2, 3, ... with no gap and no repeat.
-    assert_eq!(
-        records.iter().map(|r| r.0).collect::<Vec<_>>(),
-        (1..=records.len() as i64).collect::<Vec<_>>()
-    );
+    assert_gapless(&records);
     let v = audit_log::verify(&owner, &app.db, None, None)
         .await
         .unwrap();
@@ -204,10 +208,7 @@ async fn writers_do_not_wait_for_the_chain_and_a_crash_before_sealing_loses_noth
     .unwrap();
     assert_eq!(in_chain, created);
     let records = chain(&app, &mut su, app.acme.id).await;
-    assert_eq!(
-        records.iter().map(|r| r.0).collect::<Vec<_>>(),
-        (1..=records.len() as i64).collect::<Vec<_>>()
-    );
+    assert_gapless(&records);
     let v = audit_log::verify(&owner, &app.db, None, None)
         .await
         .unwrap();
