@@ -114,6 +114,9 @@ fn log_turned_away() {
     }
 }
 
+/// How long a pooled connection may sit idle before it is tested with a ping when borrowed.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(5);
+
 /// Anonymous token redemptions at once: a quarter of the pool, at least two.
 fn anonymous_slots(max_connections: u32) -> usize {
     (max_connections as usize / 4).max(2)
@@ -130,6 +133,20 @@ impl Db {
             .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it returns to the pool (which also sends a dropped
+            // transaction's ROLLBACK), and by default pings it again when it is borrowed:
+            // a second round trip on every request's path for a connection that answered
+            // a moment ago. Only one idle for a while (the database may have restarted
+            // meanwhile) is tested before it is handed out.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute("set role tenantry_app").await?;
