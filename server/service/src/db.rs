@@ -360,6 +360,16 @@ impl Db {
         })
     }
 
+    /// Reads object `id` of the caller's tenant and authorizes reading it, as
+    /// [`ReadTx::lookup`] with [`Resource::READ`] does, in the fewest round trips the kind
+    /// allows ([`Resource::fetch_alone`]): for an answer that is the object alone.
+    pub async fn get<R: Resource>(&self, ctx: &Ctx, id: Uuid) -> Result<R> {
+        let tenant_id = ctx.tenant_id()?;
+        let module_allowed = module_allows(ctx, tenant_id, R::READ)?;
+        let found = R::fetch_alone(self, tenant_id, id).await?;
+        Ok(resource::decide(ctx, tenant_id, found, R::READ, module_allowed)?.into_inner())
+    }
+
     /// Authorizes `permission` on object `id` of the caller's tenant in a short read of its
     /// own: for costly work that must come after the object's check but outside the
     /// change's transaction (resolving a URL, hashing). The change looks the object up

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::authz::{Permission, Target};
 use crate::ctx::Ctx;
+use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::events::catalogue::Event;
 
@@ -67,6 +68,21 @@ pub trait Resource: Sized + Send {
         id: Uuid,
         lock: bool,
     ) -> impl Future<Output = Result<Option<Self>>> + Send;
+
+    /// Reads the object with nothing else to do in the same transaction
+    /// ([`crate::db::Db::get`]). A kind with a database function that sets the tenant and
+    /// reads in one statement answers in one round trip; the default opens a transaction
+    /// scoped to the tenant and reads in it.
+    fn fetch_alone(
+        db: &Db,
+        tenant_id: Uuid,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<Self>>> + Send {
+        async move {
+            let mut tx = db.begin_tenant(tenant_id).await?;
+            Self::fetch(&mut tx, tenant_id, id, false).await
+        }
+    }
 }
 
 /// Locks row `id` of `table` in `tenant_id` until the transaction ends; false when there is
@@ -173,6 +189,17 @@ pub(crate) async fn lookup<R: Resource>(
     module_allowed: bool,
 ) -> Result<Authorized<R>> {
     let found = R::fetch(conn, tenant_id, id, lock).await?;
+    decide(ctx, tenant_id, found, permission, module_allowed)
+}
+
+/// The answer to a lookup of an object that was `found` (or not): see [`lookup`].
+pub(crate) fn decide<R: Resource>(
+    ctx: &Ctx,
+    tenant_id: Uuid,
+    found: Option<R>,
+    permission: Permission,
+    module_allowed: bool,
+) -> Result<Authorized<R>> {
     if !module_allowed {
         let refused = || match ctx.authorize(permission, Target::collection(tenant_id, R::MODULE)) {
             Err(e) => e,

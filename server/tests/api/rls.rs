@@ -300,3 +300,59 @@ async fn the_servers_connections_cannot_leave_the_application_role() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+/// `tenantry_identity_get` (one round trip for `GET /v1/identities/{id}`) sets the tenant
+/// for its own statement only: row-level security still applies to its read, nothing is
+/// left set after it, and inside a transaction the transaction's tenant is put back.
+#[tokio::test]
+async fn a_one_trip_read_scopes_only_itself() {
+    let app = TestApp::spawn().await;
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query("set role tenantry_app")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let get = "select id from tenantry_identity_get($1, $2)";
+
+    let found: Option<uuid::Uuid> = sqlx::query_scalar(get)
+        .bind(app.acme.id)
+        .bind(app.acme.owner_id)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(app.acme.owner_id));
+    // Asked in one tenant for another's identity: nothing.
+    let found: Option<uuid::Uuid> = sqlx::query_scalar(get)
+        .bind(app.acme.id)
+        .bind(app.globex.owner_id)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(found, None);
+    // The statement's setting did not outlive it.
+    let visible: i64 = sqlx::query_scalar("select count(*) from identities")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(visible, 0);
+
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+        .bind(app.acme.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let found: Option<uuid::Uuid> = sqlx::query_scalar(get)
+        .bind(app.globex.id)
+        .bind(app.globex.owner_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(app.globex.owner_id));
+    let tenants: Vec<uuid::Uuid> = sqlx::query_scalar("select tenant_id from identities")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(tenants, vec![app.acme.id]);
+    tx.rollback().await.unwrap();
+}

@@ -57,15 +57,15 @@ impl SealQueue {
 pub async fn seal(db: &crate::Db, tenant_id: Uuid) -> Result<i64> {
     let mut total = 0;
     loop {
-        let mut tx = db.begin_tenant(tenant_id).await?;
+        // One statement, one round trip: the function scopes itself to the tenant, and
+        // PostgreSQL commits it as a transaction of its own (migration 022).
         let sealed = sqlx::query_scalar!(
-            r#"select tenantry_audit_seal($1, $2) as "sealed!""#,
+            r#"select tenantry_audit_seal_now($1, $2) as "sealed!""#,
             tenant_id,
             SEAL_BATCH
         )
-        .fetch_one(&mut *tx)
+        .fetch_one(db.pool())
         .await?;
-        tx.commit().await?;
         total += sealed;
         if sealed < i64::from(SEAL_BATCH) {
             return Ok(total);

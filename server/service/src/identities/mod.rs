@@ -171,6 +171,25 @@ impl Resource for Identity {
             Err(e) => Err(e),
         }
     }
+
+    /// One round trip: `tenantry_identity_get` sets the tenant and reads in one statement
+    /// (migration `20261206000021_one_trip_reads.sql`), the same row [`fetch`] reads.
+    async fn fetch_alone(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Self>> {
+        sqlx::query_as!(
+            Row,
+            r#"select tenant_id as "tenant_id!", id as "id!", external_id, email,
+                      display_name as "display_name!", kind as "kind!", roles as "roles!",
+                      metadata as "metadata!", status as "status!",
+                      created_at as "created_at!", updated_at as "updated_at!", deleted_at
+               from tenantry_identity_get($1, $2)"#,
+            tenant_id,
+            id
+        )
+        .fetch_optional(db.pool())
+        .await?
+        .map(Identity::try_from)
+        .transpose()
+    }
 }
 
 struct Row {
@@ -345,11 +364,7 @@ async fn list_batch(
 }
 
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
-    let mut tx = db.read_object(ctx, perm::IDENTITIES_READ).await?;
-    Ok(tx
-        .lookup::<Identity>(ctx, id, perm::IDENTITIES_READ)
-        .await?
-        .into_inner())
+    db.get::<Identity>(ctx, id).await
 }
 
 /// The labels ([`Identity::label`]) of those of `ids` the caller may see, read at once (a
