@@ -195,11 +195,15 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
                     state,
                     &query,
                     any_word,
+                    input.mode == Mode::Keyword,
                     want,
                 )
                 .await?;
                 let complete = (read.len() as i64) < want;
-                let hits = keep(read);
+                let hits: Vec<_> = read
+                    .into_iter()
+                    .filter(|(m, _, _)| visible(ctx, tenant_id, m))
+                    .collect();
                 if complete || hits.len() as i64 >= pool || want >= MAX_CANDIDATES {
                     break hits;
                 }
@@ -207,7 +211,7 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
             };
             hits.truncate(pool as usize);
             if let (Some(min), Mode::Keyword) = (input.min_score, input.mode) {
-                hits.retain(|(_, s)| *s >= min);
+                hits.retain(|(_, s, _)| *s >= min);
             }
             hits
         }
@@ -223,20 +227,27 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
                 highlights: vec![],
             })
             .collect(),
+        // Keyword hits come marked: the ranking query highlighted the rows it returned.
         Mode::Keyword => keyword
             .into_iter()
-            .map(|(memory, s)| Hit {
+            .map(|(memory, s, marked)| Hit {
+                highlights: marked.map_or_else(Vec::new, |m| ranges(&m, &memory.text)),
                 memory,
                 score: s,
                 semantic_score: None,
                 keyword_score: Some(s),
-                highlights: vec![],
             })
             .collect(),
-        Mode::Hybrid => fuse(semantic, keyword, input.min_score),
+        Mode::Hybrid => fuse(
+            semantic,
+            keyword.into_iter().map(|(m, s, _)| (m, s)).collect(),
+            input.min_score,
+        ),
     };
     hits.truncate(top_k as usize);
-    highlight(conn, tenant_id, &query, &mut hits).await?;
+    if input.mode != Mode::Keyword {
+        highlight(conn, tenant_id, &query, &mut hits).await?;
+    }
     Ok(hits)
 }
 
@@ -370,6 +381,9 @@ struct Scored {
     #[sqlx(flatten)]
     memory: Memory,
     distance: f64,
+    /// The text with the query's words marked, when the query asked for it.
+    #[sqlx(default)]
+    marked: Option<String>,
 }
 
 /// Full-text matches, best first; the rank is normalized to 0-1 (`rank / (rank + 1)`).
@@ -385,9 +399,14 @@ async fn words(
     state: State,
     query: &str,
     any_word: bool,
+    mark: bool,
     limit: i64,
-) -> Result<Vec<(Memory, f32)>> {
-    let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
+) -> Result<Vec<(Memory, f32, Option<String>)>> {
+    let mut q = QueryBuilder::<Postgres>::new(if mark {
+        "with w as (with t as (select "
+    } else {
+        "with t as (select "
+    });
     if any_word {
         q.push("replace(plainto_tsquery('english', ")
             .push_bind(query.to_owned())
@@ -407,12 +426,24 @@ async fn words(
     filter.push(&mut q, scope);
     q.push(" order by distance desc, m.id desc limit ")
         .push_bind(limit);
+    if mark {
+        // After the limit, so only the rows returned are highlighted.
+        q.push(format!(
+            ") select w.*, ts_headline('english', w.text, {ANY_WORD}, {MARKS}) as marked \
+             from w order by w.distance desc, w.id desc"
+        ));
+    }
     let rows: Vec<Scored> = q.build_query_as().fetch_all(conn).await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.memory, r.distance as f32))
+        .map(|r| (r.memory, r.distance as f32, r.marked))
         .collect())
 }
+
+/// The query's words (the text bound as `$1`), any of them, as highlighting marks them.
+const ANY_WORD: &str = "replace(plainto_tsquery('english', $1::text)::text, ' & ', ' | ')::tsquery";
+/// `ts_headline` options: every match marked with [`MARK_START`] and [`MARK_STOP`].
+const MARKS: &str = "'HighlightAll=true, StartSel=' || chr(1) || ', StopSel=' || chr(2)";
 
 const MARK_START: char = '\u{1}';
 const MARK_STOP: char = '\u{2}';
