@@ -8,6 +8,7 @@
 # Before and after a change, in one run: TENANTRY_BIN_BEFORE=/path/to/old/tenantry runs every
 # scenario against that binary, then against this build, each over a fresh cluster, and
 # labels the rows. Keep a copy of the release binary before rebuilding to compare.
+# BENCH_ONLY='keyword|get one' runs only the scenarios whose name matches (a bash regex).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TENANTRY_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}/release/tenantry}
@@ -16,6 +17,7 @@ conn=${BENCH_CONN:-16}
 threads=${BENCH_THREADS:-2}
 seed=${BENCH_SEED:-2000}
 port=${BENCH_PORT:-3207}
+only=${BENCH_ONLY:-}
 base="http://127.0.0.1:$port"
 password="bench password 2026"
 
@@ -133,6 +135,7 @@ LUA
 
 run() { # name, connections, path, extra wrk args...
   local name=$1 c=$2 path=$3; shift 3
+  [[ -n $only && ! $name =~ $only ]] && return 0
   local out
   out=$(wrk -t"$threads" -c"$c" -d"${secs}s" --latency "$@" "$base$path")
   local rps p50 p99 non2xx
