@@ -19,7 +19,11 @@ fi
 compiles=()
 if ! have_version cargo-leptos "0.3.10"; then
   echo "==> installing cargo-leptos 0.3.10 (about 12 minutes, once)"
-  cargo install --locked cargo-leptos@0.3.10 --features no_downloads &
+  # Its release profile asks for whole-program LTO in one codegen unit (a smaller binary for
+  # its own release downloads), which keeps one core busy for minutes at the end of the
+  # compile. A build tool does not need that: the usual release settings here.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install --locked cargo-leptos@0.3.10 --features no_downloads &
   compiles+=($!)
 fi
 if ! have_version wasm-bindgen "0.2.130"; then
