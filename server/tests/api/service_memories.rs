@@ -1025,3 +1025,71 @@ async fn an_agent_keeps_to_its_own_memories_through_the_shipped_policy() {
     .unwrap();
     assert_eq!(listed.items.len(), 3);
 }
+
+/// Keyword hits are highlighted by `search::mark_words` (Snowball's English stemmer in
+/// process), not by `ts_headline` in the database: over sentences and queries with plurals,
+/// verb forms, capitals, possessives, hyphens, contractions, numbers and accents, both mark
+/// exactly the same words.
+#[tokio::test]
+async fn keyword_highlights_mark_what_ts_headline_marks() {
+    let app = TestApp::spawn().await;
+    let texts = [
+        "Deploys to production run every Tuesday; the deployment of 3 services failed.",
+        "The customer's invoices were paid late, so Customers asked about invoicing.",
+        "A follow-up meeting about the budget: meetings are budgeted quarterly.",
+        "Don't reset passwords by e-mail; she's resetting hers on day 12 with token abc123.",
+        "Café owners in Zürich prefer naïve résumés and CAFÉS open late.",
+        "Running, runner, runs and ran: the train trained the trainers, who were training.",
+        "Generously, generations generalized the general's generous generalities.",
+        "Laptops, LAPTOP and laptop-bags; contract_contractor contracted contracts.",
+        "Universities' universal emergency: organizations later communicated past the arsenal.",
+        "",
+    ];
+    let queries = [
+        "deploying production",
+        "customer invoice",
+        "follow meeting budgets",
+        "reset password day 12 abc123",
+        "café résumé naive",
+        "run train",
+        "generous general generation",
+        "laptop contract",
+        "university universe emergent organ late communication pasting arsenals",
+        "the and of",
+    ];
+    let pool = app.db.pool_for_tests();
+    for text in texts {
+        for q in queries {
+            let (marked, lexemes): (String, Vec<String>) = sqlx::query_as(
+                "select ts_headline('english', $1,
+                        replace(plainto_tsquery('english', $2)::text, ' & ', ' | ')::tsquery,
+                        'HighlightAll=true, StartSel=' || chr(1) || ', StopSel=' || chr(2)),
+                        tsvector_to_array(to_tsvector('english', $2))",
+            )
+            .bind(text)
+            .bind(q)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            let expected = search::ranges(&marked, text);
+            assert_eq!(
+                search::mark_words(text, &lexemes),
+                expected,
+                "{text:?} searched for {q:?}: PostgreSQL marked {marked:?}"
+            );
+        }
+    }
+    // And the corpus exercises it: most pairs above mark something.
+    let (marked, lexemes): (String, Vec<String>) = sqlx::query_as(
+        "select ts_headline('english', $1, plainto_tsquery('english', $2),
+                'StartSel=<, StopSel=>'), tsvector_to_array(to_tsvector('english', $2))",
+    )
+    .bind(texts[0])
+    .bind(queries[0])
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(lexemes, ["deploy", "product"]);
+    assert!(marked.contains("<Deploys>"), "{marked}");
+    assert_eq!(search::mark_words(texts[0], &lexemes).len(), 3);
+}

@@ -181,13 +181,16 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         }
         None => Vec::new(),
     };
+    // The query's words as full-text search stems them, from the ranking query: none when it
+    // matched no row, and then no hit holds any of them.
+    let mut lexemes: Option<Vec<String>> = None;
     let keyword = match input.mode {
         Mode::Semantic => Vec::new(),
         _ => {
             let any_word = input.mode == Mode::Hybrid;
             let mut want = pool;
             let mut hits = loop {
-                let read = words(
+                let (read, words_of_query) = words(
                     conn,
                     tenant_id,
                     scope,
@@ -195,15 +198,12 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
                     state,
                     &query,
                     any_word,
-                    input.mode == Mode::Keyword,
                     want,
                 )
                 .await?;
+                lexemes = lexemes.or(words_of_query);
                 let complete = (read.len() as i64) < want;
-                let hits: Vec<_> = read
-                    .into_iter()
-                    .filter(|(m, _, _)| visible(ctx, tenant_id, m))
-                    .collect();
+                let hits = keep(read);
                 if complete || hits.len() as i64 >= pool || want >= MAX_CANDIDATES {
                     break hits;
                 }
@@ -211,7 +211,7 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
             };
             hits.truncate(pool as usize);
             if let (Some(min), Mode::Keyword) = (input.min_score, input.mode) {
-                hits.retain(|(_, s, _)| *s >= min);
+                hits.retain(|(_, s)| *s >= min);
             }
             hits
         }
@@ -227,26 +227,27 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
                 highlights: vec![],
             })
             .collect(),
-        // Keyword hits come marked: the ranking query highlighted the rows it returned.
         Mode::Keyword => keyword
             .into_iter()
-            .map(|(memory, s, marked)| Hit {
-                highlights: marked.map_or_else(Vec::new, |m| ranges(&m, &memory.text)),
+            .map(|(memory, s)| Hit {
                 memory,
                 score: s,
                 semantic_score: None,
                 keyword_score: Some(s),
+                highlights: vec![],
             })
             .collect(),
-        Mode::Hybrid => fuse(
-            semantic,
-            keyword.into_iter().map(|(m, s, _)| (m, s)).collect(),
-            input.min_score,
-        ),
+        Mode::Hybrid => fuse(semantic, keyword, input.min_score),
     };
     hits.truncate(top_k as usize);
-    if input.mode != Mode::Keyword {
-        highlight(conn, tenant_id, &query, &mut hits).await?;
+    match (input.mode, lexemes) {
+        (Mode::Semantic, _) => highlight(conn, tenant_id, &query, &mut hits).await?,
+        (_, Some(lexemes)) => {
+            for hit in &mut hits {
+                hit.highlights = mark_words(&hit.memory.text, &lexemes);
+            }
+        }
+        (_, None) => {}
     }
     Ok(hits)
 }
@@ -381,9 +382,9 @@ struct Scored {
     #[sqlx(flatten)]
     memory: Memory,
     distance: f64,
-    /// The text with the query's words marked, when the query asked for it.
+    /// The query's words as full-text search stems them (keyword matches only).
     #[sqlx(default)]
-    marked: Option<String>,
+    lexemes: Option<Vec<String>>,
 }
 
 /// Full-text matches, best first; the rank is normalized to 0-1 (`rank / (rank + 1)`).
@@ -399,14 +400,9 @@ async fn words(
     state: State,
     query: &str,
     any_word: bool,
-    mark: bool,
     limit: i64,
-) -> Result<Vec<(Memory, f32, Option<String>)>> {
-    let mut q = QueryBuilder::<Postgres>::new(if mark {
-        "with w as (with t as (select "
-    } else {
-        "with t as (select "
-    });
+) -> Result<(Vec<(Memory, f32)>, Option<Vec<String>>)> {
+    let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
     if any_word {
         q.push("replace(plainto_tsquery('english', ")
             .push_bind(query.to_owned())
@@ -416,9 +412,12 @@ async fn words(
             .push_bind(query.to_owned())
             .push("::text)");
     }
+    // Each row also carries the query's words as full-text search stems them (the same for
+    // every row), for marking them in the hits' texts ([`mark_words`]).
     q.push(format!(
-        " as tq) select {COLUMNS}, ts_rank_cd(m.search, t.tq, 32)::float8 as distance \
-         from memories m, t"
+        " as tq, tsvector_to_array(to_tsvector('english', $1::text)) as words) \
+         select {COLUMNS}, ts_rank_cd(m.search, t.tq, 32)::float8 as distance, \
+         t.words as lexemes from memories m, t"
     ));
     q.push(" where m.tenant_id = ").push_bind(tenant_id);
     q.push(" and m.search @@ t.tq");
@@ -426,29 +425,70 @@ async fn words(
     filter.push(&mut q, scope);
     q.push(" order by distance desc, m.id desc limit ")
         .push_bind(limit);
-    if mark {
-        // After the limit, so only the rows returned are highlighted.
-        q.push(format!(
-            ") select w.*, ts_headline('english', w.text, {ANY_WORD}, {MARKS}) as marked \
-             from w order by w.distance desc, w.id desc"
-        ));
-    }
-    let rows: Vec<Scored> = q.build_query_as().fetch_all(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.memory, r.distance as f32, r.marked))
-        .collect())
+    let mut rows: Vec<Scored> = q.build_query_as().fetch_all(conn).await?;
+    let lexemes = rows.first_mut().and_then(|r| r.lexemes.take());
+    Ok((
+        rows.into_iter()
+            .map(|r| (r.memory, r.distance as f32))
+            .collect(),
+        lexemes,
+    ))
 }
 
-/// The query's words (the text bound as `$1`), any of them, as highlighting marks them.
-const ANY_WORD: &str = "replace(plainto_tsquery('english', $1::text)::text, ' & ', ' | ')::tsquery";
-/// `ts_headline` options: every match marked with [`MARK_START`] and [`MARK_STOP`].
-const MARKS: &str = "'HighlightAll=true, StartSel=' || chr(1) || ', StopSel=' || chr(2)";
+/// The words of `text` that full-text search stems to one of `lexemes` (the query's words
+/// as `to_tsvector('english', query)` gives them), as ranges in characters: what
+/// `ts_headline` with `HighlightAll` marks, without sending each text back to the database
+/// to be parsed again. A word is a run of letters and digits, as PostgreSQL's parser reads
+/// one; words of letters only go through Snowball's English stemmer (its `english_stem`
+/// dictionary), words with digits are only lowercased (its `simple` dictionary). Checked
+/// against `ts_headline` itself over a corpus (tests/api/service_memories.rs).
+pub fn mark_words(text: &str, lexemes: &[String]) -> Vec<(usize, usize)> {
+    thread_local! {
+        static ENGLISH: rust_stemmers::Stemmer =
+            rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
+    }
+    let mut out = Vec::new();
+    if lexemes.is_empty() {
+        return out;
+    }
+    let mut word = String::new();
+    let mut start = 0;
+    let mut check = |word: &mut String, start: usize, end: usize| {
+        if word.is_empty() {
+            return;
+        }
+        let lower = word.to_lowercase();
+        let stem = if lower.chars().all(char::is_alphabetic) {
+            ENGLISH.with(|s| s.stem(&lower).into_owned())
+        } else {
+            lower
+        };
+        if lexemes.contains(&stem) {
+            out.push((start, end));
+        }
+        word.clear();
+    };
+    let mut count = 0;
+    for (i, c) in text.chars().enumerate() {
+        if c.is_alphanumeric() {
+            if word.is_empty() {
+                start = i;
+            }
+            word.push(c);
+        } else {
+            check(&mut word, start, i);
+        }
+        count = i + 1;
+    }
+    check(&mut word, start, count);
+    out
+}
 
 const MARK_START: char = '\u{1}';
 const MARK_STOP: char = '\u{2}';
 
-/// Marks where the query's words (as full-text search stems them) occur in each hit.
+/// Marks where the query's words (as full-text search stems them) occur in each hit, by
+/// `ts_headline`: for semantic hits, which no ranking query of words went with.
 async fn highlight(
     conn: &mut PgConnection,
     tenant_id: Uuid,
@@ -479,7 +519,7 @@ async fn highlight(
 
 /// The marked ranges of `marked`, in characters of `text`; none if stripping the marks
 /// does not give `text` back.
-pub(crate) fn ranges(marked: &str, text: &str) -> Vec<(usize, usize)> {
+pub fn ranges(marked: &str, text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut plain = String::with_capacity(marked.len());
     let mut pos = 0;
@@ -506,6 +546,18 @@ pub(crate) fn ranges(marked: &str, text: &str) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_marked_by_stem_in_characters() {
+        let lexemes = ["deploy".to_owned(), "12".to_owned(), "café".to_owned()];
+        // Letters are stemmed ("Deploys", "deployments"); a word with digits is only
+        // lowercased, so "12b" is not "12"; offsets count characters, not bytes.
+        assert_eq!(
+            mark_words("Cafés: Deploys 12 deployments, 12b", &lexemes),
+            vec![(0, 5), (7, 14), (15, 17), (18, 29)]
+        );
+        assert!(mark_words("Deploys", &[]).is_empty());
+    }
 
     #[test]
     fn ranges_are_in_characters_and_checked() {
