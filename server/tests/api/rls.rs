@@ -312,23 +312,23 @@ async fn a_one_trip_read_scopes_only_itself() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let get = "select id from tenantry_identity_get($1, $2)";
+    async fn get(
+        conn: &mut sqlx::PgConnection,
+        tenant: uuid::Uuid,
+        id: uuid::Uuid,
+    ) -> Option<uuid::Uuid> {
+        sqlx::query_scalar("select id from tenantry_identity_get($1, $2)")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(conn)
+            .await
+            .unwrap()
+    }
 
-    let found: Option<uuid::Uuid> = sqlx::query_scalar(get)
-        .bind(app.acme.id)
-        .bind(app.acme.owner_id)
-        .fetch_optional(&mut conn)
-        .await
-        .unwrap();
+    let found = get(&mut conn, app.acme.id, app.acme.owner_id).await;
     assert_eq!(found, Some(app.acme.owner_id));
     // Asked in one tenant for another's identity: nothing.
-    let found: Option<uuid::Uuid> = sqlx::query_scalar(get)
-        .bind(app.acme.id)
-        .bind(app.globex.owner_id)
-        .fetch_optional(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(found, None);
+    assert_eq!(get(&mut conn, app.acme.id, app.globex.owner_id).await, None);
     // The statement's setting did not outlive it.
     let visible: i64 = sqlx::query_scalar("select count(*) from identities")
         .fetch_one(&mut conn)
@@ -342,12 +342,7 @@ async fn a_one_trip_read_scopes_only_itself() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let found: Option<uuid::Uuid> = sqlx::query_scalar(get)
-        .bind(app.globex.id)
-        .bind(app.globex.owner_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .unwrap();
+    let found = get(&mut tx, app.globex.id, app.globex.owner_id).await;
     assert_eq!(found, Some(app.globex.owner_id));
     let tenants: Vec<uuid::Uuid> = sqlx::query_scalar("select tenant_id from identities")
         .fetch_all(&mut *tx)
