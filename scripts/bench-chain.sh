@@ -4,7 +4,7 @@
 # head (the sealer then waits, so writes run with no sealing at all), alternating, twice.
 # Over a throwaway PostgreSQL cluster (fsync off) on port 55439, against a release binary:
 #
-#   bash scripts/bench-chain.sh [path/to/tenantry]     # SECS=15 per row by default
+#   bash scripts/bench-chain.sh [path/to/tenantry]     # SECS=15 per row, ROUNDS=2 by default
 set -euo pipefail
 bin=${1:-${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}/release/tenantry}
 port=3211; base=http://127.0.0.1:$port; pw="bench password 2026"
@@ -39,7 +39,7 @@ tenant=$(psql -At "$url/chaincost" -c "select id from tenants where slug='demo'"
 runit "sealer working (warm-up)" >/dev/null
 echo "| rows | req/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|"
-for round in 1 2; do
+for round in $(seq 1 ${ROUNDS:-2}); do
   runit "round $round: sealer working"
   # Hold the head: the sealer waits on it, writers do not.
   ( psql -q "$url/chaincost" <<SQL
