@@ -173,22 +173,9 @@ impl Resource for Identity {
     }
 
     /// One round trip: `tenantry_identity_get` sets the tenant and reads in one statement
-    /// (migration `20261206000021_one_trip_reads.sql`), the same row [`fetch`] reads.
+    /// (migration `20261206000021_one_trip_reads.sql`), with no transaction of its own.
     async fn fetch_alone(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Self>> {
-        sqlx::query_as!(
-            Row,
-            r#"select tenant_id as "tenant_id!", id as "id!", external_id, email,
-                      display_name as "display_name!", kind as "kind!", roles as "roles!",
-                      metadata as "metadata!", status as "status!",
-                      created_at as "created_at!", updated_at as "updated_at!", deleted_at
-               from tenantry_identity_get($1, $2)"#,
-            tenant_id,
-            id
-        )
-        .fetch_optional(db.pool())
-        .await?
-        .map(Identity::try_from)
-        .transpose()
+        read_row(db.pool(), tenant_id, id).await
     }
 }
 
@@ -406,24 +393,33 @@ pub async fn labels(ctx: &Ctx, db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, St
 }
 
 pub(crate) async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Identity> {
+    read_row(conn, tenant_id, id).await?.ok_or(Error::NotFound {
+        resource: "identity",
+    })
+}
+
+/// One identity with its role names. The row's shape lives once, in `tenantry_identity_get`
+/// (migration 021), which both a transaction (whose tenant it keeps) and a lone statement on
+/// the pool (which it scopes to the tenant) read through.
+async fn read_row<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Identity>> {
     sqlx::query_as!(
         Row,
-        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
-                  array(select r.name from identity_roles ir
-                        join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
-                        where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
-                        order by r.name) as "roles!",
-                  i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
-           from identities i where i.tenant_id = $1 and i.id = $2"#,
+        r#"select tenant_id as "tenant_id!", id as "id!", external_id, email,
+                  display_name as "display_name!", kind as "kind!", roles as "roles!",
+                  metadata as "metadata!", status as "status!",
+                  created_at as "created_at!", updated_at as "updated_at!", deleted_at
+           from tenantry_identity_get($1, $2)"#,
         tenant_id,
         id
     )
-    .fetch_optional(conn)
+    .fetch_optional(executor)
     .await?
-    .ok_or(Error::NotFound {
-        resource: "identity",
-    })?
-    .try_into()
+    .map(Identity::try_from)
+    .transpose()
 }
 
 /// The caller's own identity: everyone may read themselves, whatever their permissions (or
