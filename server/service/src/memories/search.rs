@@ -468,19 +468,19 @@ pub fn mark_words(text: &str, lexemes: &[String]) -> Vec<(usize, usize)> {
         }
         word.clear();
     };
-    let mut count = 0;
-    for (i, c) in text.chars().enumerate() {
+    let mut end = 0;
+    for c in text.chars() {
         if c.is_alphanumeric() {
             if word.is_empty() {
-                start = i;
+                start = end;
             }
             word.push(c);
         } else {
-            check(&mut word, start, i);
+            check(&mut word, start, end);
         }
-        count = i + 1;
+        end += 1;
     }
-    check(&mut word, start, count);
+    check(&mut word, start, end);
     out
 }
 
