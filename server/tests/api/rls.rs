@@ -5,6 +5,20 @@ use sqlx::{Connection, Row};
 
 use crate::helpers::TestApp;
 
+/// A transaction on `conn` scoped to `tenant`, as the service opens one.
+async fn in_tenant(
+    conn: &mut sqlx::PgConnection,
+    tenant: uuid::Uuid,
+) -> sqlx::Transaction<'_, sqlx::Postgres> {
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
 #[tokio::test]
 async fn the_application_role_sees_nothing_without_a_tenant() {
     let app = TestApp::spawn().await;
@@ -46,12 +60,7 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
         );
     }
 
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
-        .bind(app.acme.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = in_tenant(&mut conn, app.acme.id).await;
     let rows = sqlx::query("select tenant_id from identities")
         .fetch_all(&mut *tx)
         .await
@@ -336,12 +345,7 @@ async fn a_one_trip_read_scopes_only_itself() {
         .unwrap();
     assert_eq!(visible, 0);
 
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
-        .bind(app.acme.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = in_tenant(&mut conn, app.acme.id).await;
     let found = get(&mut tx, app.globex.id, app.globex.owner_id).await;
     assert_eq!(found, Some(app.globex.owner_id));
     let tenants: Vec<uuid::Uuid> = sqlx::query_scalar("select tenant_id from identities")
