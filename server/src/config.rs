@@ -270,6 +270,23 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_SSO_CLOCK_SKEW", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub sso_clock_skew: u64,
+
+    /// Threads that render the console (each its own single-threaded runtime, apart from the
+    /// API's); 0 means one per CPU.
+    #[arg(long, env = "TENANTRY_CONSOLE_THREADS", default_value_t = 0)]
+    pub console_threads: usize,
+
+    /// Largest number of database connections each console thread holds (a pool of its own,
+    /// opened as needed; 1-100).
+    #[arg(long, env = "TENANTRY_CONSOLE_DB_CONNECTIONS", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub console_db_connections: u32,
+
+    /// Seconds a console thread may go without answering before it counts as stalled:
+    /// `/readyz` then answers 503 and the thread gets no new requests (1-600).
+    #[arg(long, env = "TENANTRY_CONSOLE_STALL_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub console_stall_secs: u64,
 }
 
 impl Default for ServeArgs {

@@ -9,6 +9,7 @@ pub mod middleware;
 pub mod nul;
 pub mod oidc;
 pub mod ops;
+pub mod renderers;
 pub mod rest;
 pub mod startup;
 pub mod state;

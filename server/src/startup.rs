@@ -71,7 +71,18 @@ pub async fn build_state(db: Db, master: MasterKey, config: ServeArgs) -> Result
         .filter(|t| !t.is_empty())
         .map(|t| service::crypto::sha256(t.as_bytes()));
     service::auth::passwords::warm_up();
+    let threads = match config.console_threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let renderers = crate::renderers::Renderers::start(
+        threads,
+        Duration::from_secs(config.console_stall_secs),
+        Some((&db, config.console_db_connections)),
+    )
+    .context("start the console's threads")?;
     Ok(AppState {
+        renderers,
         db,
         tokens,
         leptos_options,
@@ -100,7 +111,8 @@ pub fn build_router(state: AppState) -> Router {
         let db = state.db.clone();
         let public_url = app::server::PublicUrl(state.config.public_url());
         move || {
-            provide_context(db.clone());
+            // On a console thread, the database through that thread's own pool.
+            provide_context(crate::renderers::thread_db().unwrap_or_else(|| db.clone()));
             provide_context(public_url.clone());
         }
     };
@@ -109,15 +121,17 @@ pub fn build_router(state: AppState) -> Router {
         leptos_options.site_root, leptos_options.site_pkg_dir
     );
 
-    let session_layer = SessionManagerLayer::new(service::sessions::PgSessionStore::new(&state.db))
-        .with_name(SESSION_COOKIE)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.cookie_secure())
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            state.config.session_ttl,
-        )));
+    let session_layer = SessionManagerLayer::new(crate::renderers::SessionsOn::current(
+        service::sessions::PgSessionStore::new(&state.db),
+    ))
+    .with_name(SESSION_COOKIE)
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(state.config.cookie_secure())
+    .with_path("/")
+    .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+        state.config.session_ttl,
+    )));
 
     let v1 = v1
         .fallback(|| async {
@@ -134,6 +148,21 @@ pub fn build_router(state: AppState) -> Router {
                 "This API route does not take that method; see /v1/openapi.json.".into(),
             )
         });
+
+    // The console's pages and server functions, and its not-found page, on its own threads.
+    let console = Router::new()
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.renderers.clone(),
+            crate::renderers::on_renderer,
+        ));
 
     Router::new()
         .nest("/v1", v1)
@@ -154,10 +183,6 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))
-        .leptos_routes_with_context(&state, routes, context.clone(), {
-            let options = leptos_options.clone();
-            move || app::shell(options.clone())
-        })
         .nest_service(
             "/pkg",
             tower::ServiceBuilder::new()
@@ -171,11 +196,8 @@ pub fn build_router(state: AppState) -> Router {
                         .precompressed_gzip(),
                 ),
         )
+        .merge(console)
         .route_layer(axum::middleware::from_fn(middleware::track_metrics))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, app::shell))
         .layer(axum::middleware::from_fn(crate::nul::refuse_nul))
         .layer(axum::middleware::from_fn(middleware::csrf_guard))
         .layer(axum::middleware::from_fn_with_state(

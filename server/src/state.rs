@@ -13,6 +13,8 @@ use crate::config::ServeArgs;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    /// The threads the console renders on.
+    pub renderers: crate::renderers::Renderers,
     pub tokens: Tokens,
     pub leptos_options: LeptosOptions,
     pub config: Arc<ServeArgs>,

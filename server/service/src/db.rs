@@ -117,6 +117,33 @@ fn log_turned_away() {
 /// How long a pooled connection may sit idle before it is tested with a ping when borrowed.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(5);
 
+/// How the pools' connections are made, tested and lent.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection it returns to the pool (which also sends a dropped
+        // transaction's ROLLBACK), and by default pings it again when it is borrowed:
+        // a second round trip on every request's path for a connection that answered
+        // a moment ago. Only one idle for a while (the database may have restarted
+        // meanwhile) is tested before it is handed out.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("set role tenantry_app").await?;
+                Ok(())
+            })
+        })
+}
+
 /// Anonymous token redemptions at once: a quarter of the pool, at least two.
 fn anonymous_slots(max_connections: u32) -> usize {
     (max_connections as usize / 4).max(2)
@@ -129,30 +156,8 @@ impl Db {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| Error::internal("DATABASE_URL", e))?;
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+        let pool = pool_options(max_connections)
             .min_connections(1)
-            .acquire_timeout(Duration::from_secs(10))
-            // sqlx pings every connection it returns to the pool (which also sends a dropped
-            // transaction's ROLLBACK), and by default pings it again when it is borrowed:
-            // a second round trip on every request's path for a connection that answered
-            // a moment ago. Only one idle for a while (the database may have restarted
-            // meanwhile) is tested before it is handed out.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= IDLE_BEFORE_PING {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute("set role tenantry_app").await?;
-                    Ok(())
-                })
-            })
             .connect_with(options)
             .await
             .map_err(|e| Error::Unavailable(format!("cannot connect to the database: {e}")))?;
@@ -173,6 +178,23 @@ impl Db {
             ))),
             anonymous_rate: Arc::new(Bucket::new(ANONYMOUS_PER_SECOND)),
         })
+    }
+
+    /// The same database and caches over a pool of its own of at most `max_connections`,
+    /// opened as they are first needed, and HTTP clients of its own for webhooks and SSO. Each
+    /// console thread (see the server's `renderers`) works through such a handle: a socket a
+    /// thread opened is then never lent to another runtime, whose requests would otherwise
+    /// depend on that thread to hear the answers.
+    pub fn with_own_pool(&self, max_connections: u32) -> Db {
+        let options = (*self.pool.connect_options()).clone();
+        Db {
+            pool: pool_options(max_connections).connect_lazy_with(options),
+            webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
+                self.webhooks.settings.clone(),
+            )),
+            sso: Arc::new(crate::sso::oidc::Oidc::new(self.sso.settings)),
+            ..self.clone()
+        }
     }
 
     /// A slot for an anonymous request that redeems a one-time token (accepting or

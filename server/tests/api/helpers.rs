@@ -134,6 +134,8 @@ pub struct TestApp {
     pub acme: TestTenant,
     pub globex: TestTenant,
     pub master: service::crypto::MasterKey,
+    /// The instance's console threads.
+    pub renderers: server::renderers::Renderers,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -168,6 +170,9 @@ pub fn serve_args() -> ServeArgs {
         sso_allow_private: true,
         mail_log_bodies: false,
         metrics_token: None,
+        console_threads: 2,
+        console_db_connections: 2,
+        console_stall_secs: 10,
     }
 }
 
@@ -520,6 +525,17 @@ impl TestApp {
         TestApp::start(db_url, db, master, acme, globex).await
     }
 
+    /// Like [`TestApp::spawn`], serving with `args` (its address and public URL are the
+    /// test's own).
+    pub async fn spawn_with_args(args: ServeArgs) -> TestApp {
+        let db_url = fresh_database().await;
+        let db = Db::connect(&app_url(&db_url), 5).await.expect("connect");
+        let acme = create_tenant(&db, "acme", Plan::Pro).await;
+        let globex = create_tenant(&db, "globex", Plan::Free).await;
+        let master = service::crypto::MasterKey::generate().0;
+        TestApp::start_with_args(db_url, db, master, acme, globex, true, args).await
+    }
+
     /// A second server instance on the same database and master key.
     pub async fn spawn_second(&self) -> TestApp {
         let db = Db::connect(&app_url(&self.db_url), 5)
@@ -608,12 +624,33 @@ impl TestApp {
         globex: TestTenant,
         allow_private: bool,
     ) -> TestApp {
+        TestApp::start_with_args(
+            db_url,
+            db,
+            master,
+            acme,
+            globex,
+            allow_private,
+            serve_args(),
+        )
+        .await
+    }
+
+    async fn start_with_args(
+        db_url: String,
+        db: Db,
+        master: service::crypto::MasterKey,
+        acme: TestTenant,
+        globex: TestTenant,
+        allow_private: bool,
+        args: ServeArgs,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // Links in mails and the SSO callback name the address the server really has.
         let args = ServeArgs {
             public_url: Some(format!("http://{addr}")),
-            ..serve_args()
+            ..args
         };
         let mut webhooks = args.webhook_settings().unwrap();
         webhooks.allow_private = allow_private;
@@ -624,6 +661,7 @@ impl TestApp {
         let state = server::startup::build_state(db.clone(), master.clone(), args)
             .await
             .unwrap();
+        let renderers = state.renderers.clone();
         let router = server::startup::build_router(state);
         // Like `tenantry serve`, each instance listens for access-control changes.
         let _cache_listener = server::workers::spawn_cache_listener(db.clone());
@@ -645,6 +683,7 @@ impl TestApp {
             acme,
             globex,
             master,
+            renderers,
             _server: server,
         }
     }

@@ -6,6 +6,7 @@ mod access;
 mod audit_chain;
 mod callers;
 mod cli;
+mod console_threads;
 mod costly;
 mod escalation;
 mod http_api_keys;

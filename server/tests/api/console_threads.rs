@@ -1,0 +1,159 @@
+//! The console renders on threads of its own: many renders at once all finish, and a console
+//! thread that stops (as a deadlock in the renderer would stop it) neither stops the API nor
+//! goes unnoticed.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, serve_args};
+
+/// Blocks one console thread until the returned sender is used or dropped.
+fn block_one(app: &TestApp) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let renderers = app.renderers.clone();
+    let blocked = tokio::spawn(async move {
+        renderers
+            .run(async move {
+                let _ = wait.recv();
+            })
+            .await
+            .expect("a thread takes the work");
+    });
+    (release, blocked)
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp) -> (StatusCode, String) {
+    let res = client
+        .get(app.url("/identities"))
+        .timeout(Duration::from_secs(20))
+        .send()
+        .await
+        .expect("the console answers");
+    let status = res.status();
+    (status, res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_stopped_console_thread_stops_neither_the_api_nor_the_console() {
+    let app = TestApp::spawn_with_args(server::config::ServeArgs {
+        console_threads: 2,
+        console_stall_secs: 1,
+        ..serve_args()
+    })
+    .await;
+    let token = app.owner_token(&app.acme).await;
+    let browser = app
+        .console_session(&app.acme.slug, &app.acme.owner_email)
+        .await;
+    let (status, html) = page(&browser, &app).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&app.acme.owner_email), "the list renders");
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+
+    // One thread stops.
+    let (release_first, first) = block_one(&app);
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let res = app.get("/readyz", None).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.text().await.unwrap(), "console renderer stalled");
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "console_threads_stalled 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        app.get("/v1/me", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    // The console keeps rendering, on the other thread, every time.
+    for _ in 0..4 {
+        let (status, html) = page(&browser, &app).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&app.acme.owner_email));
+    }
+
+    // Both stop: the console says so at once, the API still answers.
+    let (release_second, second) = block_one(&app);
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let res = browser
+        .get(app.url("/identities"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .expect("answered at once, not left waiting");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let res = browser
+        .post(app.url("/api/auth/login"))
+        .header("origin", app.url(""))
+        .timeout(Duration::from_secs(5))
+        .form(&[
+            ("tenant", "acme"),
+            ("email", "x@acme.test"),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .expect("server functions too are answered at once");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.get("/v1/me", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+
+    // Back: ready again and rendering.
+    release_first.send(()).unwrap();
+    release_second.send(()).unwrap();
+    first.await.unwrap();
+    second.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    let (status, _) = page(&browser, &app).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn many_console_renders_at_once_all_finish_while_the_api_answers() {
+    let app = TestApp::spawn().await;
+    let token = app.owner_token(&app.acme).await;
+    let browser = app
+        .console_session(&app.acme.slug, &app.acme.owner_email)
+        .await;
+    let pages = [
+        "/identities",
+        "/roles",
+        "/groups",
+        "/policies",
+        "/invitations",
+        "/audit",
+        "/webhooks",
+        "/memories",
+    ];
+    let renders = (0..48).map(|i| {
+        let browser = browser.clone();
+        let url = app.url(pages[i % pages.len()]);
+        tokio::spawn(async move {
+            let res = browser
+                .get(url.clone())
+                .timeout(Duration::from_secs(60))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            (url, res.status())
+        })
+    });
+    let renders: Vec<_> = renders.collect();
+    // The API answers while they render.
+    for _ in 0..10 {
+        assert_eq!(
+            app.get("/v1/me", Some(&token)).await.status(),
+            StatusCode::OK
+        );
+    }
+    for render in renders {
+        let (url, status) = render.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{url}");
+    }
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+}
