@@ -17,7 +17,7 @@ runuser -u postgres -- $pgbin/pg_ctl -D $data/pg -l $data/pg.log -w \
 url=postgres://tenantry@127.0.0.1:55439
 psql -q "$url/postgres" -c "create database chaincost"
 DATABASE_URL=$url/chaincost TENANTRY_DATA_DIR=$data/tenantry TENANTRY_ADDR=127.0.0.1:$port TENANTRY_DEMO_PASSWORD=$pw \
-  TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=3600 $bin serve > $data/log 2>&1 &
+  TENANTRY_RATE_LIMITS=${BENCH_RATE_LIMITS:-false} TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=3600 $bin serve > $data/log 2>&1 &
 srv=$!
 trap 'kill $srv 2>/dev/null; wait $srv 2>/dev/null; runuser -u postgres -- $pgbin/pg_ctl -D $data/pg -m fast stop >/dev/null; rm -rf $data' EXIT
 for _ in $(seq 1 300); do curl -sf $base/readyz >/dev/null && break; sleep 0.2; done

@@ -20,7 +20,7 @@ password="bench password 2026"
 command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null; }
 data=$(mktemp -d /tmp/tenantry-flood-XXXXXX); chmod 755 "$data"
 TENANTRY_DATA_DIR=$data TENANTRY_ADDR=127.0.0.1:$port TENANTRY_DEMO_PASSWORD=$password \
-  TENANTRY_TRUST_PROXY=true TENANTRY_LOG=warn "$bin" serve >"$data/server.log" 2>&1 &
+  TENANTRY_TRUST_PROXY=true TENANTRY_RATE_LIMITS=${BENCH_RATE_LIMITS:-false} TENANTRY_LOG=warn "$bin" serve >"$data/server.log" 2>&1 &
 server=$!
 flood=
 cleanup() {

@@ -119,7 +119,7 @@ SQL
 fi
 
 DATABASE_URL=$url TENANTRY_DATA_DIR=$work/srv TENANTRY_ADDR=127.0.0.1:$port \
-  TENANTRY_DEMO_PASSWORD=$password TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=86400 \
+  TENANTRY_DEMO_PASSWORD=$password TENANTRY_RATE_LIMITS=${BENCH_RATE_LIMITS:-false} TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=86400 \
   "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 600); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.2; done

@@ -23,7 +23,7 @@ password="bench password 2026"
 
 command -v wrk >/dev/null || { echo "==> installing wrk"; apt-get install -y -qq wrk >/dev/null; }
 data=$(mktemp -d /tmp/tenantry-policy-XXXXXX); chmod 755 "$data"
-export TENANTRY_DATA_DIR=$data TENANTRY_LOG=warn
+export TENANTRY_DATA_DIR=$data TENANTRY_RATE_LIMITS=${BENCH_RATE_LIMITS:-false} TENANTRY_LOG=warn
 "$bin" tenant create --slug noisy --name "Noisy" --owner-email owner@noisy.test \
   --owner-password "$password" >"$data/create.log" 2>&1
 TENANTRY_ADDR=127.0.0.1:$port TENANTRY_DEMO_PASSWORD=$password TENANTRY_ACCESS_TOKEN_TTL=3600 \

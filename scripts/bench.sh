@@ -9,6 +9,8 @@
 # scenario against that binary, then against this build, each over a fresh cluster, and
 # labels the rows. Keep a copy of the release binary before rebuilding to compare.
 # BENCH_ONLY='keyword|get one' runs only the scenarios whose name matches (a bash regex).
+# Rate limits are off (the scenarios drive one identity far past any plan's rate);
+# BENCH_RATE_LIMITS=true turns them on (every bench script reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TENANTRY_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}/release/tenantry}
@@ -27,7 +29,7 @@ bench_one() { # binary, label
 local bin=$1 label=$2
 data=$(mktemp -d /tmp/tenantry-bench-XXXXXX); chmod 755 "$data"
 TENANTRY_DATA_DIR=$data TENANTRY_ADDR=127.0.0.1:$port TENANTRY_DEMO_PASSWORD=$password \
-  TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=3600 "$bin" serve >"$data/server.log" 2>&1 &
+  TENANTRY_RATE_LIMITS=${BENCH_RATE_LIMITS:-false} TENANTRY_LOG=warn TENANTRY_ACCESS_TOKEN_TTL=3600 "$bin" serve >"$data/server.log" 2>&1 &
 server=$!
 cleanup() { kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT

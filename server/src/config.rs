@@ -271,22 +271,46 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub sso_clock_skew: u64,
 
-    /// Threads that render the console (each its own single-threaded runtime, apart from the
-    /// API's); 0 means one per CPU.
-    #[arg(long, env = "TENANTRY_CONSOLE_THREADS", default_value_t = 0)]
-    pub console_threads: usize,
+    /// Rate limits (`true`/`false`): each tenant's requests, each identity's (by kind, from
+    /// the tenant's plan) and each address's before sign-in; see docs/api.md.
+    #[arg(long, env = "TENANTRY_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub rate_limits: bool,
 
-    /// Largest number of database connections each console thread holds (a pool of its own,
+    /// Requests a second one client address may make before it signs in (sign-in, token,
+    /// password reset, invitations, SSO); an IPv6 address counts by its /64.
+    #[arg(long, env = "TENANTRY_ANONYMOUS_RATE", default_value_t = 10.0,
+          value_parser = positive_rate)]
+    pub anonymous_rate: f64,
+
+    /// How many of those requests one address may make at once (1-100000).
+    #[arg(long, env = "TENANTRY_ANONYMOUS_BURST", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub anonymous_burst: u32,
+
+    /// Runtimes that render the console, apart from the API's, each with two threads: a
+    /// stalled one is skipped while the others serve (1-16).
+    #[arg(long, env = "TENANTRY_CONSOLE_RUNTIMES", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub console_runtimes: u16,
+
+    /// Largest number of database connections each console runtime holds (a pool of its own,
     /// opened as needed; 1-100).
     #[arg(long, env = "TENANTRY_CONSOLE_DB_CONNECTIONS", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub console_db_connections: u32,
 
-    /// Seconds a console thread may go without answering before it counts as stalled:
-    /// `/readyz` then answers 503 and the thread gets no new requests (1-600).
+    /// Seconds a console runtime may go without answering before it counts as stalled:
+    /// `/readyz` then answers 503 and it gets no new requests (1-600).
     #[arg(long, env = "TENANTRY_CONSOLE_STALL_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub console_stall_secs: u64,
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1_000_000.0 => Ok(r),
+        _ => Err("a number of requests a second, above 0 and at most 1000000".into()),
+    }
 }
 
 impl Default for ServeArgs {
@@ -300,6 +324,17 @@ impl Default for ServeArgs {
 }
 
 impl ServeArgs {
+    /// This server's rate limiter.
+    pub fn limiter(&self) -> service::limits::Limiter {
+        service::limits::Limiter::new(
+            self.rate_limits,
+            service::limits::Limit {
+                rate: self.anonymous_rate,
+                burst: self.anonymous_burst,
+            },
+        )
+    }
+
     /// How this server talks to SSO identity providers.
     pub fn sso_settings(&self) -> service::sso::oidc::Settings {
         service::sso::oidc::Settings {

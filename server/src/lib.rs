@@ -4,6 +4,7 @@
 pub mod config;
 pub mod database;
 pub mod embedded_pg;
+pub mod limits;
 pub mod logout;
 pub mod middleware;
 pub mod nul;

@@ -143,7 +143,11 @@ async fn serve_with(
         .map_err(anyhow_service)?
         .with_master_key(master.clone())
         .with_webhooks(args.webhook_settings()?)
-        .with_sso(args.sso_settings());
+        .with_sso(args.sso_settings())
+        .with_limiter(args.limiter());
+    if !args.rate_limits {
+        tracing::warn!("TENANTRY_RATE_LIMITS=false: requests are not rate limited");
+    }
     if args.webhooks_allow_private {
         tracing::warn!(
             "TENANTRY_WEBHOOKS_ALLOW_PRIVATE: webhooks may reach private and loopback addresses"

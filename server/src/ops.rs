@@ -11,7 +11,7 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The process can serve: the database answers and no console thread has stalled.
+/// The process can serve: the database answers and no console runtime has stalled.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if !state.renderers.stalled().is_empty() {
         return (StatusCode::SERVICE_UNAVAILABLE, "console renderer stalled");
@@ -54,7 +54,7 @@ pub async fn metrics(
     metrics::gauge!("db_pool_connections").set(f64::from(size));
     metrics::gauge!("db_pool_idle_connections").set(idle as f64);
     metrics::gauge!("db_pool_max_connections").set(f64::from(max));
-    metrics::gauge!("console_threads_stalled").set(state.renderers.stalled().len() as f64);
+    metrics::gauge!("console_runtimes_stalled").set(state.renderers.stalled().len() as f64);
     (
         [(
             header::CONTENT_TYPE,

@@ -1,23 +1,25 @@
-//! The console's own threads: every console request (page render and server function) runs
-//! on one of a few single-threaded runtimes apart from the API's workers.
+//! The console's own runtimes: every console request (page render and server function) runs
+//! on one of a few small runtimes apart from the one the API, the workers and the probes run on.
 //!
 //! Why: Leptos' reactive graph takes blocking locks, and under concurrent server renders two
 //! threads can take them in opposite orders and wait on each other forever
-//! (leptos-rs/leptos#4673, present in leptos 0.8.23). On the shared multi-threaded runtime that
-//! stops the workers it happens on, and with them the API, the workers and the health checks.
-//! Here a render and everything it spawns stay on one thread, so two of its parts never hold
-//! those locks at once on two threads; and if a renderer thread ever stops anyway, only the
-//! console requests sent to it wait: it is skipped for new requests, `/readyz` answers 503 so a
-//! load balancer takes the instance out, and the log says which thread stopped.
+//! (leptos-rs/leptos#4673, present in leptos 0.8.23). On the shared runtime that stops the
+//! workers it happens on, and with them the API, the workers and the health checks. Here it
+//! can stop only the console runtime it happens on: that runtime's heartbeat stops, it gets no
+//! new request (the others take them), `/readyz` answers 503 so a load balancer drains the
+//! instance, and the log says which runtime stopped. (Each runtime has two worker threads, as
+//! the renderer has always run on: a single-threaded runtime would turn every lock the
+//! renderer holds across an await into a deadlock of its own.)
 //!
-//! A render's response body is produced on its thread too (streamed to the connection through a
-//! channel), since out-of-order streaming resolves the page's resources while the body is read.
+//! A render's response body is produced on its runtime too (streamed to the connection through
+//! a channel), since out-of-order streaming resolves the page's resources while the body is
+//! read.
 //!
-//! A socket belongs to the runtime that opened it: only that runtime's thread hears its
-//! answers. So each renderer thread borrows database connections from a small pool of its own
-//! ([`thread_db`]), and the session store, which the API shares, always does its work on the
-//! API's runtime ([`SessionsOn`]): a stopped renderer then holds no connection anybody else
-//! waits on.
+//! A socket belongs to the runtime that opened it: only that runtime's threads hear its
+//! answers. So each console runtime borrows database connections from a small pool of its own
+//! ([`console_db`]), and the session store, which the API shares, always does its work on the
+//! API's runtime ([`SessionsOn`]): a stopped console runtime then holds no connection anybody
+//! else waits on.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,97 +37,102 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tracing::Instrument;
 
-thread_local! {
-    /// The database as this renderer thread reaches it (set when the thread starts).
-    static THREAD_DB: std::cell::RefCell<Option<Db>> = const { std::cell::RefCell::new(None) };
+tokio::task_local! {
+    /// The database as the console runtime running this request reaches it.
+    static CONSOLE_DB: Db;
 }
 
-/// The database over this renderer thread's own pool, when called on a renderer thread.
-pub fn thread_db() -> Option<Db> {
-    THREAD_DB.with(|db| db.borrow().clone())
+/// The database over the current console runtime's own pool, when called while a console
+/// request is being handled.
+pub fn console_db() -> Option<Db> {
+    CONSOLE_DB.try_with(Db::clone).ok()
 }
 
-/// How often a renderer thread says it is alive.
+/// How often a console runtime says it is alive.
 const BEAT: Duration = Duration::from_millis(250);
 
-/// The console's renderer threads (cheap to clone; the threads end when the last clone is
-/// dropped).
+/// Worker threads of each console runtime.
+const THREADS_EACH: usize = 2;
+
+/// The console's runtimes (cheap to clone; they stop when the last clone is dropped).
 #[derive(Clone)]
 pub struct Renderers {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    threads: Vec<Thread>,
-    /// A thread that has not beaten for this long is stalled.
+    runtimes: Vec<Renderer>,
+    /// A runtime that has not beaten for this long is stalled.
     stall_after: Duration,
     started: Instant,
-    /// Ends the threads when the last handle is gone.
-    _stop: tokio::sync::watch::Sender<()>,
 }
 
-struct Thread {
+struct Renderer {
     name: String,
+    runtime: std::sync::Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
-    /// Milliseconds since `started` at the thread's last beat.
+    /// The database through this runtime's own pool (none in unit tests).
+    db: Option<Db>,
+    /// Milliseconds since `started` at the runtime's last beat.
     beat: Arc<AtomicU64>,
-    /// Console requests on this thread now.
+    /// Console requests on this runtime now.
     busy: Arc<AtomicUsize>,
     /// Whether the stall was logged already (logged once per stall).
     reported: std::sync::atomic::AtomicBool,
 }
 
-/// No renderer can take a request: every thread has stalled.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for r in &self.runtimes {
+            // Dropped from async code too (a test's server): never wait for the threads.
+            if let Some(runtime) = r.runtime.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                runtime.shutdown_background();
+            }
+        }
+    }
+}
+
+/// No console runtime can take a request: every one has stalled, or they are shutting down.
 #[derive(Debug)]
 pub struct AllStalled;
 
 impl Renderers {
-    /// Starts `threads` renderer threads (at least one), each reaching the database of `db`
-    /// (when given) through a pool of its own of at most that many connections; a thread silent
-    /// for `stall_after` is reported stalled.
+    /// Starts `runtimes` console runtimes (at least one) of two threads each, each reaching the
+    /// database of `db` (when given) through a pool of its own of at most that many
+    /// connections; a runtime silent for `stall_after` is reported stalled.
     pub fn start(
-        threads: usize,
+        runtimes: usize,
         stall_after: Duration,
         db: Option<(&Db, u32)>,
     ) -> std::io::Result<Renderers> {
-        let (stop, _) = tokio::sync::watch::channel(());
         let started = Instant::now();
         let mut list = Vec::new();
-        for i in 0..threads.max(1) {
+        for i in 0..runtimes.max(1) {
             let name = format!("console-{i}");
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(THREADS_EACH)
                 .thread_name(name.clone())
+                .enable_all()
                 .build()?;
             let handle = runtime.handle().clone();
+            // Made inside the runtime, so that the pool's own upkeep runs there too.
+            let db = db.map(|(db, connections)| {
+                let _inside = handle.enter();
+                db.with_own_pool(connections)
+            });
             let beat = Arc::new(AtomicU64::new(0));
-            let mut stopped = stop.subscribe();
             let beating = beat.clone();
-            let db = db.map(|(db, connections)| (db.clone(), connections));
-            std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || {
-                    runtime.block_on(async move {
-                        // Made here, so that the pool's own upkeep runs on this thread too.
-                        let own = db.map(|(db, connections)| db.with_own_pool(connections));
-                        THREAD_DB.with(|slot| *slot.borrow_mut() = own);
-                        let beats = async {
-                            loop {
-                                beating.store(since(started), Ordering::Relaxed);
-                                tokio::time::sleep(BEAT).await;
-                            }
-                        };
-                        tokio::select! {
-                            _ = stopped.changed() => {}
-                            () = beats => {}
-                        }
-                    });
-                    // Requests still on this thread are dropped with the runtime.
-                    runtime.shutdown_background();
-                })?;
-            list.push(Thread {
+            handle.spawn(async move {
+                loop {
+                    beating.store(since(started), Ordering::Relaxed);
+                    tokio::time::sleep(BEAT).await;
+                }
+            });
+            list.push(Renderer {
                 name,
+                runtime: std::sync::Mutex::new(Some(runtime)),
                 handle,
+                db,
                 beat,
                 busy: Arc::new(AtomicUsize::new(0)),
                 reported: Default::default(),
@@ -133,88 +140,107 @@ impl Renderers {
         }
         Ok(Renderers {
             inner: Arc::new(Inner {
-                threads: list,
+                runtimes: list,
                 stall_after,
                 started,
-                _stop: stop,
             }),
         })
     }
 
-    /// Runs `work` on the least busy renderer thread that has not stalled, and waits for it.
+    /// Runs `work` on the least busy console runtime that has not stalled, and waits for it.
     pub async fn run<F>(&self, work: F) -> Result<F::Output, AllStalled>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
         let now = since(self.inner.started);
-        let thread = self
+        let renderer = self
             .inner
-            .threads
+            .runtimes
             .iter()
-            .filter(|t| !self.stalled_at(t, now))
-            .min_by_key(|t| t.busy.load(Ordering::Relaxed))
+            .filter(|r| !self.stalled_at(r, now))
+            .min_by_key(|r| r.busy.load(Ordering::Relaxed))
             .ok_or(AllStalled)?;
-        let busy = thread.busy.clone();
+        let busy = renderer.busy.clone();
         busy.fetch_add(1, Ordering::Relaxed);
         let done = Done(busy);
-        let task = thread.handle.spawn(
-            async move {
-                let out = work.await;
-                drop(done);
-                out
-            }
-            .in_current_span(),
-        );
+        let work = async move {
+            let out = work.await;
+            drop(done);
+            out
+        }
+        .in_current_span();
+        let task = match renderer.db.clone() {
+            Some(db) => renderer.handle.spawn(CONSOLE_DB.scope(db, work)),
+            None => renderer.handle.spawn(work),
+        };
         match task.await {
             Ok(out) => Ok(out),
-            // A renderer's panic is the request's, as it would be on the API's workers.
+            // A renderer's panic is the request's, as it would be on the API's runtime.
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            // The renderers are shutting down.
+            // The runtime is shutting down.
             Err(_) => Err(AllStalled),
         }
     }
 
-    fn stalled_at(&self, thread: &Thread, now: u64) -> bool {
-        let beat = thread.beat.load(Ordering::Relaxed);
-        // A thread that has not beaten yet is starting.
+    /// Occupies every thread of console runtime `index` until the sender is used or dropped,
+    /// as a deadlock would: for tests of what a stalled runtime does.
+    pub fn block_for_tests(&self, index: usize) -> std::sync::mpsc::Sender<()> {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Arc::new(std::sync::Mutex::new(wait));
+        let handle = &self.inner.runtimes[index].handle;
+        let gate = Arc::new(std::sync::Barrier::new(THREADS_EACH));
+        for _ in 0..THREADS_EACH {
+            let (wait, gate) = (wait.clone(), gate.clone());
+            handle.spawn(async move {
+                // Both threads are held before either waits for the release.
+                gate.wait();
+                let _ = wait.lock().map(|w| w.recv());
+            });
+        }
+        release
+    }
+
+    fn stalled_at(&self, renderer: &Renderer, now: u64) -> bool {
+        let beat = renderer.beat.load(Ordering::Relaxed);
+        // A runtime that has not beaten yet is starting.
         beat != 0 && now.saturating_sub(beat) > self.inner.stall_after.as_millis() as u64
     }
 
-    /// The names of the threads that have stalled (logged once per stall).
+    /// The names of the runtimes that have stalled (logged once per stall).
     pub fn stalled(&self) -> Vec<String> {
         let now = since(self.inner.started);
         let mut names = Vec::new();
-        for thread in &self.inner.threads {
-            if self.stalled_at(thread, now) {
-                if !thread.reported.swap(true, Ordering::Relaxed) {
+        for r in &self.inner.runtimes {
+            if self.stalled_at(r, now) {
+                if !r.reported.swap(true, Ordering::Relaxed) {
                     tracing::error!(
-                        thread = %thread.name,
-                        busy = thread.busy.load(Ordering::Relaxed),
-                        "a console renderer thread has stopped answering; its requests wait \
-                         and it takes no new ones; restart this instance"
+                        runtime = %r.name,
+                        busy = r.busy.load(Ordering::Relaxed),
+                        "a console runtime has stopped answering; its requests wait and it \
+                         takes no new ones; restart this instance"
                     );
                 }
-                names.push(thread.name.clone());
+                names.push(r.name.clone());
             } else {
-                thread.reported.store(false, Ordering::Relaxed);
+                r.reported.store(false, Ordering::Relaxed);
             }
         }
         names
     }
 
-    /// How many renderer threads there are.
+    /// How many console runtimes there are.
     pub fn len(&self) -> usize {
-        self.inner.threads.len()
+        self.inner.runtimes.len()
     }
 
-    /// Never true: there is at least one thread.
+    /// Never true: there is at least one.
     pub fn is_empty(&self) -> bool {
-        self.inner.threads.is_empty()
+        self.inner.runtimes.is_empty()
     }
 }
 
-/// Counts a request off its thread when it ends, however it ends.
+/// Counts a request off its runtime when it ends, however it ends.
 struct Done(Arc<AtomicUsize>);
 
 impl Drop for Done {
@@ -229,7 +255,7 @@ fn since(started: Instant) -> u64 {
 }
 
 /// Middleware for the console's routes: the request, and the reading of its response body, run
-/// on a renderer thread.
+/// on a console runtime.
 pub async fn on_renderer(
     State(renderers): State<Renderers>,
     request: Request,
@@ -238,7 +264,7 @@ pub async fn on_renderer(
     let work = async move {
         let response = next.run(request).await;
         let (parts, body) = response.into_parts();
-        // The body is read here, on the renderer, and handed to the connection in chunks.
+        // The body is read here, on the console runtime, and handed to the connection in chunks.
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, axum::Error>>(8);
         tokio::spawn(
             async move {
@@ -269,7 +295,7 @@ pub async fn on_renderer(
 }
 
 /// A session store whose work always runs on one runtime (the API's), wherever it is called
-/// from: connections it opens are then never tied to a renderer thread.
+/// from: connections it opens are then never tied to a console runtime.
 #[derive(Debug, Clone)]
 pub struct SessionsOn<S> {
     store: S,
@@ -334,46 +360,32 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn work_runs_on_a_renderer_thread_and_a_stalled_thread_is_skipped() {
+    async fn work_runs_on_a_console_runtime_and_a_stalled_one_is_skipped() {
         let renderers = Renderers::start(2, Duration::from_millis(300), None).unwrap();
-        let name = renderers
-            .run(async { std::thread::current().name().map(str::to_owned) })
-            .await
-            .unwrap();
-        assert!(name.unwrap().starts_with("console-"));
-        // Let both threads beat once.
+        let name = || std::thread::current().name().map(str::to_owned);
+        let on = renderers.run(async move { name() }).await.unwrap();
+        assert!(on.unwrap().starts_with("console-"));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(renderers.stalled().is_empty());
 
-        // Block one thread as a deadlock would.
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let blocked = renderers.clone();
-        let stuck = tokio::spawn(async move {
-            blocked
-                .run(async move {
-                    let _ = wait.recv();
-                    std::thread::current().name().map(str::to_owned)
-                })
-                .await
-        });
+        // Runtime 0 stops, as a deadlock would stop it.
+        let release = renderers.block_for_tests(0);
         tokio::time::sleep(Duration::from_millis(700)).await;
-        let stalled = renderers.stalled();
-        assert_eq!(stalled.len(), 1, "{stalled:?}");
-
-        // New work goes to the other thread, several times over.
+        assert_eq!(renderers.stalled(), vec!["console-0".to_owned()]);
+        // New work goes to the other runtime, every time.
         for _ in 0..5 {
-            let name = renderers
-                .run(async { std::thread::current().name().map(str::to_owned) })
-                .await
-                .unwrap()
-                .unwrap();
-            assert_ne!(name, stalled[0]);
+            let on = renderers.run(async move { name() }).await.unwrap().unwrap();
+            assert_eq!(on, "console-1");
         }
+        // Both stop: work is refused at once.
+        let release_other = renderers.block_for_tests(1);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(renderers.run(async {}).await.is_err());
 
-        release.send(()).unwrap();
-        let name = stuck.await.unwrap().unwrap().unwrap();
-        assert_eq!(name, stalled[0]);
+        drop(release);
+        drop(release_other);
         tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(renderers.stalled().is_empty(), "the thread is back");
+        assert!(renderers.stalled().is_empty(), "both are back");
+        assert!(renderers.run(async {}).await.is_ok());
     }
 }

@@ -71,16 +71,12 @@ pub async fn build_state(db: Db, master: MasterKey, config: ServeArgs) -> Result
         .filter(|t| !t.is_empty())
         .map(|t| service::crypto::sha256(t.as_bytes()));
     service::auth::passwords::warm_up();
-    let threads = match config.console_threads {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
     let renderers = crate::renderers::Renderers::start(
-        threads,
+        usize::from(config.console_runtimes),
         Duration::from_secs(config.console_stall_secs),
         Some((&db, config.console_db_connections)),
     )
-    .context("start the console's threads")?;
+    .context("start the console's runtimes")?;
     Ok(AppState {
         renderers,
         db,
@@ -111,8 +107,8 @@ pub fn build_router(state: AppState) -> Router {
         let db = state.db.clone();
         let public_url = app::server::PublicUrl(state.config.public_url());
         move || {
-            // On a console thread, the database through that thread's own pool.
-            provide_context(crate::renderers::thread_db().unwrap_or_else(|| db.clone()));
+            // On a console runtime, the database through that runtime's own pool.
+            provide_context(crate::renderers::console_db().unwrap_or_else(|| db.clone()));
             provide_context(public_url.clone());
         }
     };
@@ -149,7 +145,7 @@ pub fn build_router(state: AppState) -> Router {
             )
         });
 
-    // The console's pages and server functions, and its not-found page, on its own threads.
+    // The console's pages and server functions, and its not-found page, on its own runtimes.
     let console = Router::new()
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = leptos_options.clone();
@@ -200,6 +196,10 @@ pub fn build_router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(middleware::track_metrics))
         .layer(axum::middleware::from_fn(crate::nul::refuse_nul))
         .layer(axum::middleware::from_fn(middleware::csrf_guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::rate_limit,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::resolve_caller,

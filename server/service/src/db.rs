@@ -52,6 +52,8 @@ pub struct Db {
     anonymous: Arc<tokio::sync::Semaphore>,
     /// How many of those may start per second (see [`Db::anonymous_slot`]).
     anonymous_rate: Arc<Bucket>,
+    /// This instance's rate limiter (see [`crate::limits`]).
+    limiter: Arc<crate::limits::Limiter>,
 }
 
 /// Anonymous token redemptions that may start per second in one process, and the burst.
@@ -97,21 +99,27 @@ fn log_turned_away() {
     static SINCE: AtomicU64 = AtomicU64::new(0);
     static LAST: AtomicU64 = AtomicU64::new(0);
     let turned = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let last = LAST.load(Ordering::Relaxed);
-    if now >= last + 10
-        && LAST
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-    {
+    if due_every(&LAST, 10) {
         SINCE.fetch_sub(turned, Ordering::Relaxed);
         tracing::warn!(
             turned_away = turned,
             "anonymous token redemptions are saturated: requests are answered 429 after a second"
         );
     }
+}
+
+/// Whether `secs` have passed since the last time this said yes for `last` (a unix time in
+/// seconds), and if so claims now: for a warning said at most that often, from any thread.
+pub fn due_every(last: &std::sync::atomic::AtomicU64, secs: u64) -> bool {
+    use std::sync::atomic::Ordering;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let seen = last.load(Ordering::Relaxed);
+    now >= seen + secs
+        && last
+            .compare_exchange(seen, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 /// How long a pooled connection may sit idle before it is tested with a ping when borrowed.
@@ -177,6 +185,7 @@ impl Db {
                 max_connections,
             ))),
             anonymous_rate: Arc::new(Bucket::new(ANONYMOUS_PER_SECOND)),
+            limiter: Default::default(),
         })
     }
 
@@ -272,6 +281,17 @@ impl Db {
     pub fn with_webhooks(mut self, settings: crate::webhooks::Settings) -> Db {
         self.webhooks = Arc::new(crate::webhooks::delivery::Sender::new(settings));
         self
+    }
+
+    /// The same handle, limiting requests with `limiter`.
+    pub fn with_limiter(mut self, limiter: crate::limits::Limiter) -> Db {
+        self.limiter = Arc::new(limiter);
+        self
+    }
+
+    /// This instance's rate limiter.
+    pub fn limiter(&self) -> &crate::limits::Limiter {
+        &self.limiter
     }
 
     /// The same handle, talking to identity providers with `settings`.

@@ -20,6 +20,7 @@ pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
+pub mod limits;
 pub mod mail;
 pub mod memories;
 pub mod pagination;

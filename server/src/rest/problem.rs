@@ -27,6 +27,20 @@ pub struct Problem {
     /// Seconds to wait, on 429.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// On 429 from a rate limit: the limit that refused (as in `RateLimit-Policy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<ProblemLimit>,
+}
+
+/// A rate limit, as a 429's problem names it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemLimit {
+    /// `tenant`, `user`, `agent` or `ip`.
+    pub policy: String,
+    /// Requests a second the bucket refills by.
+    pub rate_per_second: f64,
+    /// Requests the bucket holds when full.
+    pub burst: u32,
 }
 
 /// A service error on its way out of a REST handler.
@@ -65,6 +79,7 @@ impl ApiError {
                 service::Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
                 _ => None,
             },
+            limit: None,
         }
     }
 }
@@ -117,5 +132,6 @@ pub fn rejection(status: StatusCode, code: &str, detail: String) -> Response {
         request_id: service::ctx::current_request_id(),
         errors: vec![],
         retry_after: None,
+        limit: None,
     })
 }

@@ -26,8 +26,12 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
                 Ok(mut listener) => {
                     db.authz().set_online(true);
                     db.callers().set_online(true);
+                    db.limiter().forget_plans();
                     loop {
                         match listener.try_recv().await {
+                            Ok(Some(n)) if n.channel() == CALLERS && n.payload() == "limits" => {
+                                db.limiter().forget_plans()
+                            }
                             Ok(Some(n)) if n.channel() == CALLERS => {
                                 db.callers().forget(n.payload())
                             }
@@ -102,7 +106,7 @@ pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {
     })
 }
 
-/// Deletes expired console sessions, stale sign-in throttle counters, expired tokens,
+/// Deletes expired console sessions, full rate-limit buckets, stale sign-in throttle counters, expired tokens,
 /// audit records past their tenant's retention, and events and finished webhook
 /// deliveries older than `event_retention_days`, every 10 minutes.
 pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
@@ -115,6 +119,9 @@ pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
                 Ok(n) if n > 0 => tracing::info!(deleted = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = ?e, "session cleanup failed"),
+            }
+            if let Err(e) = service::limits::delete_full(&db).await {
+                tracing::warn!(error = ?e, "rate limit cleanup failed");
             }
             if let Err(e) = service::auth::throttle::delete_stale(&db).await {
                 tracing::warn!(error = ?e, "throttle cleanup failed");

@@ -134,7 +134,7 @@ pub struct TestApp {
     pub acme: TestTenant,
     pub globex: TestTenant,
     pub master: service::crypto::MasterKey,
-    /// The instance's console threads.
+    /// The instance's console runtimes.
     pub renderers: server::renderers::Renderers,
     _server: tokio::task::JoinHandle<()>,
 }
@@ -170,7 +170,11 @@ pub fn serve_args() -> ServeArgs {
         sso_allow_private: true,
         mail_log_bodies: false,
         metrics_token: None,
-        console_threads: 2,
+        // The tests that are about limits turn them on; the others would trip them.
+        rate_limits: false,
+        anonymous_rate: 10.0,
+        anonymous_burst: 30,
+        console_runtimes: 2,
         console_db_connections: 2,
         console_stall_secs: 10,
     }
@@ -518,21 +522,20 @@ impl TestApp {
     /// Like [`TestApp::spawn`], sealing secrets with `master` (for tests that start
     /// `tenantry serve` processes on the same database with its spec).
     pub async fn spawn_with_key(master: service::crypto::MasterKey) -> TestApp {
-        let db_url = fresh_database().await;
-        let db = Db::connect(&app_url(&db_url), 5).await.expect("connect");
-        let acme = create_tenant(&db, "acme", Plan::Pro).await;
-        let globex = create_tenant(&db, "globex", Plan::Free).await;
-        TestApp::start(db_url, db, master, acme, globex).await
+        TestApp::spawn_fresh(master, serve_args()).await
     }
 
     /// Like [`TestApp::spawn`], serving with `args` (its address and public URL are the
     /// test's own).
     pub async fn spawn_with_args(args: ServeArgs) -> TestApp {
+        TestApp::spawn_fresh(service::crypto::MasterKey::generate().0, args).await
+    }
+
+    async fn spawn_fresh(master: service::crypto::MasterKey, args: ServeArgs) -> TestApp {
         let db_url = fresh_database().await;
         let db = Db::connect(&app_url(&db_url), 5).await.expect("connect");
         let acme = create_tenant(&db, "acme", Plan::Pro).await;
         let globex = create_tenant(&db, "globex", Plan::Free).await;
-        let master = service::crypto::MasterKey::generate().0;
         TestApp::start_with_args(db_url, db, master, acme, globex, true, args).await
     }
 
@@ -657,6 +660,7 @@ impl TestApp {
         let db = db
             .with_webhooks(webhooks)
             .with_sso(args.sso_settings())
+            .with_limiter(args.limiter())
             .with_master_key(master.clone());
         let state = server::startup::build_state(db.clone(), master.clone(), args)
             .await

@@ -37,16 +37,9 @@ impl Key {
 
     /// A client address; IPv6 by its /64.
     pub fn ip(ip: IpAddr) -> Key {
-        let key = match ip {
+        let key = match crate::limits::client_prefix(ip) {
             IpAddr::V4(v4) => format!("ip:{v4}"),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => format!("ip:{v4}"),
-                None => {
-                    let s = v6.segments();
-                    let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-                    format!("ip:{prefix}/64")
-                }
-            },
+            IpAddr::V6(prefix) => format!("ip:{prefix}/64"),
         };
         Key {
             key,

@@ -1,5 +1,5 @@
-//! The console renders on threads of its own: many renders at once all finish, and a console
-//! thread that stops (as a deadlock in the renderer would stop it) neither stops the API nor
+//! The console renders on runtimes of its own: many renders at once all finish, and a console
+//! runtime that stops (as a deadlock in the renderer would stop it) neither stops the API nor
 //! goes unnoticed.
 
 use std::time::Duration;
@@ -7,21 +7,6 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, serve_args};
-
-/// Blocks one console thread until the returned sender is used or dropped.
-fn block_one(app: &TestApp) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let renderers = app.renderers.clone();
-    let blocked = tokio::spawn(async move {
-        renderers
-            .run(async move {
-                let _ = wait.recv();
-            })
-            .await
-            .expect("a thread takes the work");
-    });
-    (release, blocked)
-}
 
 async fn page(client: &reqwest::Client, app: &TestApp) -> (StatusCode, String) {
     let res = client
@@ -35,9 +20,9 @@ async fn page(client: &reqwest::Client, app: &TestApp) -> (StatusCode, String) {
 }
 
 #[tokio::test]
-async fn a_stopped_console_thread_stops_neither_the_api_nor_the_console() {
+async fn a_stopped_console_runtime_stops_neither_the_api_nor_the_console() {
     let app = TestApp::spawn_with_args(server::config::ServeArgs {
-        console_threads: 2,
+        console_runtimes: 2,
         console_stall_secs: 1,
         ..serve_args()
     })
@@ -51,22 +36,22 @@ async fn a_stopped_console_thread_stops_neither_the_api_nor_the_console() {
     assert!(html.contains(&app.acme.owner_email), "the list renders");
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
 
-    // One thread stops.
-    let (release_first, first) = block_one(&app);
+    // One runtime stops.
+    let release_first = app.renderers.block_for_tests(0);
     tokio::time::sleep(Duration::from_millis(1_600)).await;
     let res = app.get("/readyz", None).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.text().await.unwrap(), "console renderer stalled");
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
     assert!(
-        metrics.lines().any(|l| l == "console_threads_stalled 1"),
+        metrics.lines().any(|l| l == "console_runtimes_stalled 1"),
         "{metrics}"
     );
     assert_eq!(
         app.get("/v1/me", Some(&token)).await.status(),
         StatusCode::OK
     );
-    // The console keeps rendering, on the other thread, every time.
+    // The console keeps rendering, on the other runtime, every time.
     for _ in 0..4 {
         let (status, html) = page(&browser, &app).await;
         assert_eq!(status, StatusCode::OK);
@@ -74,7 +59,7 @@ async fn a_stopped_console_thread_stops_neither_the_api_nor_the_console() {
     }
 
     // Both stop: the console says so at once, the API still answers.
-    let (release_second, second) = block_one(&app);
+    let release_second = app.renderers.block_for_tests(1);
     tokio::time::sleep(Duration::from_millis(1_600)).await;
     let res = browser
         .get(app.url("/identities"))
@@ -103,10 +88,8 @@ async fn a_stopped_console_thread_stops_neither_the_api_nor_the_console() {
     );
 
     // Back: ready again and rendering.
-    release_first.send(()).unwrap();
-    release_second.send(()).unwrap();
-    first.await.unwrap();
-    second.await.unwrap();
+    drop(release_first);
+    drop(release_second);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
     let (status, _) = page(&browser, &app).await;

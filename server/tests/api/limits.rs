@@ -1,0 +1,282 @@
+//! Rate limits over HTTP: each bucket (a tenant's, a person's, an agent's, an address's
+//! before sign-in) trips with its headers and a problem naming it; a limited caller spends
+//! nothing of anyone else's; what happens when the limit store is unreachable.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::helpers::{TestApp, problem, serve_args};
+
+async fn limited_app() -> TestApp {
+    TestApp::spawn_with_args(server::config::ServeArgs {
+        rate_limits: true,
+        anonymous_rate: 0.5,
+        anonymous_burst: 4,
+        ..serve_args()
+    })
+    .await
+}
+
+/// Sets a plan's limits as the operator would (before the first request reads them).
+async fn set_plan(
+    app: &TestApp,
+    plan: &str,
+    tenant: (f64, i32),
+    user: (f64, i32),
+    agent: (f64, i32),
+) {
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query(
+        "update plans set tenant_rate = $2, tenant_burst = $3, user_rate = $4, user_burst = $5,
+                          agent_rate = $6, agent_burst = $7
+         where name = $1",
+    )
+    .bind(plan)
+    .bind(tenant.0)
+    .bind(tenant.1)
+    .bind(user.0)
+    .bind(user.1)
+    .bind(agent.0)
+    .bind(agent.1)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    app.db.limiter().forget_plans();
+}
+
+fn header(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_person_past_their_rate_gets_429_with_the_headers_and_the_limit_named() {
+    let app = limited_app().await;
+    // acme is on pro: one request a second for a person, five at once.
+    set_plan(&app, "pro", (1000.0, 1000), (1.0, 5), (1000.0, 1000)).await;
+    let token = app.owner_token(&app.acme).await;
+    let (_, email) = app.member(&app.acme, "viewer").await;
+    let other = app.token("acme", &email).await;
+    for left in (0..5).rev() {
+        let res = app.get("/v1/me", Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(header(&res, "ratelimit-policy"), r#""user";q=5;w=5"#);
+        let now = header(&res, "ratelimit");
+        assert!(
+            now.starts_with(&format!(r#""user";r={left};t="#)),
+            "{now} after {} requests",
+            5 - left
+        );
+    }
+    let res = app.get("/v1/me", Some(&token)).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = header(&res, "retry-after").parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(header(&res, "ratelimit-policy"), r#""user";q=5;w=5"#);
+    assert!(header(&res, "ratelimit").starts_with(r#""user";r=0;t="#));
+    let body = problem(res).await;
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(body["status"], 429);
+    assert_eq!(body["limit"]["policy"], "user");
+    assert_eq!(body["limit"]["burst"], 5);
+    assert_eq!(body["limit"]["rate_per_second"], 1.0);
+    assert_eq!(body["retry_after"], retry);
+
+    // Another person of the same tenant is not held back by it.
+    assert_eq!(
+        app.get("/v1/me", Some(&other)).await.status(),
+        StatusCode::OK
+    );
+
+    // A second later one request is held again, and only one.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(
+        app.get("/v1/me", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/me", Some(&token)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_past_its_rate_is_refused_for_all_its_members_and_no_one_else() {
+    let app = limited_app().await;
+    // globex is on free: three requests at once for the whole tenant.
+    set_plan(&app, "free", (0.2, 3), (1000.0, 1000), (1000.0, 1000)).await;
+    let globex = app.owner_token(&app.globex).await;
+    let acme = app.owner_token(&app.acme).await;
+    let (_, email) = app.member(&app.globex, "viewer").await;
+    let member = app.token("globex", &email).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.get("/v1/me", Some(&globex)).await.status(),
+            StatusCode::OK
+        );
+    }
+    for token in [&globex, &member] {
+        let res = app.get("/v1/me", Some(token)).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&res, "ratelimit-policy"), r#""tenant";q=3;w=15"#);
+        assert_eq!(problem(res).await["limit"]["policy"], "tenant");
+    }
+    assert_eq!(
+        app.get("/v1/me", Some(&acme)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_agent_spends_from_the_agents_rate_with_its_key() {
+    let app = limited_app().await;
+    set_plan(&app, "pro", (1000.0, 1000), (1000.0, 1000), (0.1, 2)).await;
+    let owner = app.owner_token(&app.acme).await;
+    let agent: Value = app
+        .send(
+            Method::POST,
+            "/v1/identities",
+            Some(&owner),
+            Some(json!({"kind": "agent", "display_name": "Indexer"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key: Value = app
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&owner),
+            Some(json!({"name": "indexer", "scopes": ["*:read"], "identity_id": agent["id"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = key["secret"].as_str().unwrap();
+    let call = || async {
+        app.client
+            .get(app.url("/v1/me"))
+            .header("x-api-key", secret)
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let res = call().await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(header(&res, "ratelimit-policy"), r#""agent";q=2;w=20"#);
+    }
+    let res = call().await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(problem(res).await["limit"]["policy"], "agent");
+    // The owner, a person, is not limited by the agent's bucket.
+    assert_eq!(
+        app.get("/v1/me", Some(&owner)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_from_one_address_are_limited_before_any_password_is_checked() {
+    let app = limited_app().await;
+    let attempt = || async {
+        app.send(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(json!({"tenant": "acme", "email": app.acme.owner_email, "password": "wrong password 1"})),
+        )
+        .await
+    };
+    for _ in 0..4 {
+        assert_eq!(attempt().await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = attempt().await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&res, "ratelimit-policy"), r#""ip";q=4;w=8"#);
+    let retry: u64 = header(&res, "retry-after").parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert_eq!(problem(res).await["limit"]["policy"], "ip");
+    // The console's sign-in is the same door.
+    let res = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("origin", app.url(""))
+        .form(&[
+            ("tenant", "acme"),
+            ("email", "x@acme.test"),
+            ("password", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A refused flood costs nothing more: still refused, and the right password too.
+    for _ in 0..20 {
+        assert_eq!(attempt().await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let res = app
+        .token_response("acme", &app.acme.owner_email, crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn an_unreachable_limit_store_serves_reads_and_refuses_sign_in() {
+    let app = limited_app().await;
+    let token = app.owner_token(&app.acme).await;
+    assert_eq!(
+        app.get("/v1/me", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    // The store goes away (as if the database refused it).
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query("revoke execute on function tenantry_rate_take(text[], bigint[], integer[], integer[]) from tenantry_app")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    app.db.limiter().forget_buckets();
+
+    for _ in 0..5 {
+        let res = app.get("/v1/me", Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::OK, "reads fail open");
+        assert!(res.headers().get("ratelimit").is_none());
+    }
+    let res = app
+        .token_response("acme", &app.acme.owner_email, crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "sign-in fails closed"
+    );
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_eq!(problem(res).await["code"], "limits_unavailable");
+
+    sqlx::query("grant execute on function tenantry_rate_take(text[], bigint[], integer[], integer[]) to tenantry_app")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let res = app
+        .token_response("acme", &app.acme.owner_email, crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "back once the store is");
+}
+
+#[tokio::test]
+async fn limits_off_send_no_headers_and_refuse_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.owner_token(&app.acme).await;
+    for _ in 0..50 {
+        let res = app.get("/v1/me", Some(&token)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get("ratelimit-policy").is_none());
+    }
+}
