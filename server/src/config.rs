@@ -157,7 +157,8 @@ pub struct ServeArgs {
     pub seed_demo: bool,
 
     /// Mark cookies Secure. Default: on, unless listening on a loopback address without
-    /// TENANTRY_TRUST_PROXY (behind a proxy, the browser talks HTTPS to the proxy).
+    /// TENANTRY_TRUST_PROXY or TENANTRY_TRUSTED_PROXIES (behind a proxy, the browser talks
+    /// HTTPS to the proxy).
     #[arg(long, env = "TENANTRY_COOKIE_SECURE", action = clap::ArgAction::Set)]
     pub cookie_secure: Option<bool>,
 
@@ -173,9 +174,17 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_SESSION_TTL", default_value_t = 12 * 3600)]
     pub session_ttl: i64,
 
-    /// Trust the first address of X-Forwarded-For as the client IP (behind a proxy only).
+    /// Trust the last address of X-Forwarded-For (the one the proxy in front added) as the
+    /// client's, whoever sent the request (behind one proxy only; prefer
+    /// TENANTRY_TRUSTED_PROXIES).
     #[arg(long, env = "TENANTRY_TRUST_PROXY", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_proxy: bool,
+
+    /// The proxies in front of this server, as CIDRs (`10.0.0.0/8,2001:db8::/32`): from a
+    /// request one of them sent, the client is the right-most X-Forwarded-For address that is
+    /// not one of them. Used for rate limits, throttles, sessions and the audit trail.
+    #[arg(long, env = "TENANTRY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = Cidr::parse)]
+    pub trusted_proxies: Vec<Cidr>,
 
     /// SMTP server for outgoing mail: `smtp://host:port` (plain), `smtp+starttls://` or
     /// `smtps://`, with optional `user:password@`. Unset: mail is not sent; the log names
@@ -306,6 +315,59 @@ pub struct ServeArgs {
     pub console_stall_secs: u64,
 }
 
+/// A block of addresses: an address and how many of its leading bits count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    bits: u8,
+}
+
+impl Cidr {
+    /// `10.0.0.0/8`, `2001:db8::/32`, or one address (`192.0.2.7`).
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let s = s.trim();
+        let (addr, bits) = match s.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| {
+            format!("{s:?} is not an address or a CIDR block (10.0.0.0/8, ::1/128)")
+        })?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(b) => b
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Cidr { addr, bits })
+    }
+
+    /// Whether `ip` is in the block (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let masked = |v: u128, width: u32| {
+            let keep = u32::from(self.bits);
+            if keep == 0 { 0 } else { v >> (width - keep) }
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u128::from(u32::from(net)), 32) == masked(u128::from(u32::from(ip)), 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), 128) == masked(u128::from(ip), 128)
+            }
+            _ => false,
+        }
+    }
+}
+
 fn positive_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r.is_finite() && r > 0.0 && r <= 1_000_000.0 => Ok(r),
@@ -384,8 +446,9 @@ impl ServeArgs {
     }
 
     pub fn cookie_secure(&self) -> bool {
-        self.cookie_secure
-            .unwrap_or(!self.addr.ip().is_loopback() || self.trust_proxy)
+        self.cookie_secure.unwrap_or(
+            !self.addr.ip().is_loopback() || self.trust_proxy || !self.trusted_proxies.is_empty(),
+        )
     }
 }
 

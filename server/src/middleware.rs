@@ -102,21 +102,55 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
     res
 }
 
-fn client_ip(req: &Request, trust_proxy: bool) -> Option<IpAddr> {
-    if trust_proxy
-        && let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            // The proxy appends the address it saw; earlier entries are the client's word.
-            .and_then(|v| v.split(',').next_back())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
-    }
-    req.extensions()
+fn client_ip(req: &Request, config: &crate::config::ServeArgs) -> Option<IpAddr> {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0.ip());
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    Some(client_from(
+        peer?,
+        forwarded,
+        config.trust_proxy,
+        &config.trusted_proxies,
+    ))
+}
+
+/// The client behind `peer`. Each proxy appends the address it got the request from, so the
+/// entries are read from the right: past the proxies named in `trusted` (when `peer` is one),
+/// the first other address is the client; what lies further left is the client's own word.
+/// With only `trust_proxy`, the last entry is the client's, whoever `peer` is.
+fn client_from(
+    peer: IpAddr,
+    forwarded: Option<&str>,
+    trust_proxy: bool,
+    trusted: &[crate::config::Cidr],
+) -> IpAddr {
+    let hops = || {
+        forwarded
+            .unwrap_or_default()
+            .rsplit(',')
+            .map_while(|h| h.trim().parse::<IpAddr>().ok())
+    };
+    let is_proxy = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if is_proxy(peer) {
+        let mut last = None;
+        for hop in hops() {
+            if !is_proxy(hop) {
+                return hop;
+            }
+            last = Some(hop);
+        }
+        // Every hop is a proxy of ours: the farthest one is the client as far as we know.
+        return last.unwrap_or(peer);
+    }
+    if trust_proxy && let Some(hop) = hops().next() {
+        return hop;
+    }
+    peer
 }
 
 /// Works out who is calling and puts a `Ctx` in the request's extensions.
@@ -134,7 +168,7 @@ pub async fn resolve_caller(
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let ip = client_ip(&req, state.config.trust_proxy);
+    let ip = client_ip(&req, &state.config);
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -345,5 +379,72 @@ mod tests {
             request_id_from(&headers(&[("x-request-id", "trace-01:abc_9.z")])),
             "trace-01:abc_9.z"
         );
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::client_from;
+    use crate::config::Cidr;
+
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_address_that_is_not_a_trusted_proxy() {
+        let trusted = [
+            Cidr::parse("10.0.0.0/8").unwrap(),
+            Cidr::parse("2001:db8::/32").unwrap(),
+        ];
+        let from = |peer: &str, xff: Option<&str>| client_from(ip(peer), xff, false, &trusted);
+        // Through two proxies of ours: the client as the outer one saw it.
+        assert_eq!(
+            from("10.0.0.2", Some("198.51.100.7, 10.0.0.1")),
+            ip("198.51.100.7")
+        );
+        // Whatever the client wrote in front is ignored.
+        assert_eq!(
+            from("10.0.0.2", Some("1.2.3.4, 198.51.100.7, 10.0.0.1")),
+            ip("198.51.100.7")
+        );
+        // A request that did not come through a proxy of ours: its header is the caller's word.
+        assert_eq!(from("203.0.113.9", Some("1.2.3.4")), ip("203.0.113.9"));
+        // Only proxies in the header: the farthest.
+        assert_eq!(from("10.0.0.2", Some("10.9.9.9, 10.0.0.1")), ip("10.9.9.9"));
+        // No header, or garbage at the right end: the proxy itself.
+        assert_eq!(from("10.0.0.2", None), ip("10.0.0.2"));
+        assert_eq!(from("10.0.0.2", Some("1.2.3.4, nonsense")), ip("10.0.0.2"));
+        assert_eq!(
+            from("2001:db8::5", Some("2001:db8:1::1, 2a00::1")),
+            ip("2a00::1")
+        );
+        // The single-proxy switch takes the last entry from anyone.
+        assert_eq!(
+            client_from(ip("203.0.113.9"), Some("1.2.3.4, 5.6.7.8"), true, &[]),
+            ip("5.6.7.8")
+        );
+        assert_eq!(
+            client_from(ip("203.0.113.9"), None, true, &[]),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn cidrs_parse_and_contain() {
+        let c = |s: &str| Cidr::parse(s).unwrap();
+        assert!(c("10.0.0.0/8").contains(ip("10.255.0.1")));
+        assert!(!c("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(c("10.0.0.0/8").contains(ip("::ffff:10.1.2.3")));
+        assert!(c("192.0.2.7").contains(ip("192.0.2.7")));
+        assert!(!c("192.0.2.7").contains(ip("192.0.2.8")));
+        assert!(c("0.0.0.0/0").contains(ip("8.8.8.8")));
+        assert!(!c("0.0.0.0/0").contains(ip("::1")));
+        assert!(c("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
+        assert!(!c("2001:db8::/32").contains(ip("2001:db9::1")));
+        assert!(c("::/0").contains(ip("2a00::1")));
+        for bad in ["10.0.0.0/33", "::/129", "nonsense", "10.0.0.0/x", ""] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -151,6 +151,7 @@ pub fn serve_args() -> ServeArgs {
         refresh_token_ttl: 3600,
         session_ttl: 3600,
         trust_proxy: false,
+        trusted_proxies: vec![],
         smtp_url: None,
         mail_from: "Tenantry Tests <no-reply@tenantry.test>".into(),
         public_url: None,

@@ -280,3 +280,72 @@ async fn limits_off_send_no_headers_and_refuse_nothing() {
         assert!(res.headers().get("ratelimit-policy").is_none());
     }
 }
+
+#[tokio::test]
+async fn behind_trusted_proxies_each_client_has_its_own_bucket_and_cannot_borrow_another() {
+    let app = TestApp::spawn_with_args(server::config::ServeArgs {
+        rate_limits: true,
+        anonymous_rate: 0.5,
+        anonymous_burst: 2,
+        // The tests' requests come from loopback: here, a proxy of ours.
+        trusted_proxies: vec![server::config::Cidr::parse("127.0.0.0/8").unwrap()],
+        ..serve_args()
+    })
+    .await;
+    let attempt = |forwarded: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/v1/auth/token"))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"tenant": "acme", "email": "nobody@acme.test", "password": "wrong password 1"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(attempt("198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt("198.51.100.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt("198.51.100.1").await, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy has a bucket of its own.
+    assert_eq!(attempt("198.51.100.2").await, StatusCode::UNAUTHORIZED);
+    // What the client writes in front of the proxy's entry is not its address.
+    assert_eq!(
+        attempt("203.0.113.50, 198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // An IPv6 client counts by its /64.
+    assert_eq!(attempt("2001:db8:1:2::1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        attempt("2001:db8:1:2::ffff").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt("2001:db8:1:2:aaaa::9").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Without trusted proxies the header is ignored: every attempt is loopback's.
+    let direct = limited_app().await;
+    let status = |forwarded: &'static str| {
+        let app = &direct;
+        async move {
+            app.client
+                .post(app.url("/v1/auth/token"))
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"tenant": "acme", "email": "nobody@acme.test", "password": "wrong password 1"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for i in 0..4 {
+        assert_eq!(
+            status(["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"][i]).await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(status("192.0.2.5").await, StatusCode::TOO_MANY_REQUESTS);
+}
