@@ -359,19 +359,30 @@ impl<S: SessionStore + Clone> SessionStore for SessionsOn<S> {
 mod tests {
     use super::*;
 
+    /// Waits (up to 30 s) until exactly `names` count as stalled.
+    async fn until_stalled(renderers: &Renderers, names: &[&str]) {
+        let start = Instant::now();
+        while renderers.stalled() != names {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{:?}",
+                renderers.stalled()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     #[tokio::test]
     async fn work_runs_on_a_console_runtime_and_a_stalled_one_is_skipped() {
-        let renderers = Renderers::start(2, Duration::from_millis(300), None).unwrap();
+        let renderers = Renderers::start(2, Duration::from_secs(1), None).unwrap();
         let name = || std::thread::current().name().map(str::to_owned);
         let on = renderers.run(async move { name() }).await.unwrap();
         assert!(on.unwrap().starts_with("console-"));
-        tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(renderers.stalled().is_empty());
 
         // Runtime 0 stops, as a deadlock would stop it.
         let release = renderers.block_for_tests(0);
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        assert_eq!(renderers.stalled(), vec!["console-0".to_owned()]);
+        until_stalled(&renderers, &["console-0"]).await;
         // New work goes to the other runtime, every time.
         for _ in 0..5 {
             let on = renderers.run(async move { name() }).await.unwrap().unwrap();
@@ -379,13 +390,12 @@ mod tests {
         }
         // Both stop: work is refused at once.
         let release_other = renderers.block_for_tests(1);
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        until_stalled(&renderers, &["console-0", "console-1"]).await;
         assert!(renderers.run(async {}).await.is_err());
 
         drop(release);
         drop(release_other);
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        assert!(renderers.stalled().is_empty(), "both are back");
+        until_stalled(&renderers, &[]).await;
         assert!(renderers.run(async {}).await.is_ok());
     }
 }

@@ -8,6 +8,22 @@ use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, serve_args};
 
+/// Waits (up to 30 s) until exactly `names` of the console runtimes count as stalled.
+async fn until_stalled(app: &TestApp, names: &[&str]) {
+    let start = std::time::Instant::now();
+    loop {
+        let stalled = app.renderers.stalled();
+        if stalled == names {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "stalled: {stalled:?}, waiting for {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn page(client: &reqwest::Client, app: &TestApp) -> (StatusCode, String) {
     let res = client
         .get(app.url("/identities"))
@@ -23,7 +39,7 @@ async fn page(client: &reqwest::Client, app: &TestApp) -> (StatusCode, String) {
 async fn a_stopped_console_runtime_stops_neither_the_api_nor_the_console() {
     let app = TestApp::spawn_with_args(server::config::ServeArgs {
         console_runtimes: 2,
-        console_stall_secs: 1,
+        console_stall_secs: 2,
         ..serve_args()
     })
     .await;
@@ -38,7 +54,7 @@ async fn a_stopped_console_runtime_stops_neither_the_api_nor_the_console() {
 
     // One runtime stops.
     let release_first = app.renderers.block_for_tests(0);
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    until_stalled(&app, &["console-0"]).await;
     let res = app.get("/readyz", None).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.text().await.unwrap(), "console renderer stalled");
@@ -60,7 +76,7 @@ async fn a_stopped_console_runtime_stops_neither_the_api_nor_the_console() {
 
     // Both stop: the console says so at once, the API still answers.
     let release_second = app.renderers.block_for_tests(1);
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    until_stalled(&app, &["console-0", "console-1"]).await;
     let res = browser
         .get(app.url("/identities"))
         .timeout(Duration::from_secs(5))
@@ -90,7 +106,7 @@ async fn a_stopped_console_runtime_stops_neither_the_api_nor_the_console() {
     // Back: ready again and rendering.
     drop(release_first);
     drop(release_second);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    until_stalled(&app, &[]).await;
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
     let (status, _) = page(&browser, &app).await;
     assert_eq!(status, StatusCode::OK);
