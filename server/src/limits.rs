@@ -20,7 +20,7 @@ use service::limits::{self, Bucket, Decision, Report};
 use service::{Ctx, Principal};
 use sfv::{Integer, KeyRef, ListSerializer, key_ref, string_ref};
 
-use crate::rest::problem::{Problem, ProblemLimit, problem_response, rejection};
+use crate::rest::problem::{ApiError, ProblemLimit, problem_response, rejection};
 use crate::state::AppState;
 
 /// Whether a request to `path` spends from a bucket at all.
@@ -61,7 +61,9 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     match limits::spend(db, &buckets).await {
         Ok(Decision::Allowed(report)) => {
             let mut res = next.run(req).await;
-            set_headers(res.headers_mut(), &report);
+            if let Some(report) = report {
+                set_headers(res.headers_mut(), &report);
+            }
             res
         }
         Ok(Decision::Refused(report)) => too_many(&report),
@@ -139,26 +141,23 @@ fn too_many(report: &Report) -> Response {
         "ip" => "requests from this address before sign-in",
         _ => "these requests",
     };
-    let mut res = problem_response(Problem {
-        type_: "https://tenantry.dev/problems/rate-limited".into(),
-        title: "Too Many Requests".into(),
-        status: 429,
-        detail: Some(format!(
-            "Too many requests: {what} are limited to {} a second, {} at once. \
-             Try again in {retry_after} s.",
-            trim(report.limit.rate),
-            report.limit.burst
-        )),
-        code: "rate_limited".into(),
-        request_id: service::ctx::current_request_id(),
-        errors: vec![],
-        retry_after: Some(retry_after),
-        limit: Some(ProblemLimit {
-            policy: report.policy.into(),
-            rate_per_second: report.limit.rate,
-            burst: report.limit.burst,
-        }),
+    // The service's rate-limited problem, with what this limit says of itself.
+    let mut problem = ApiError(service::Error::RateLimited {
+        retry_after_secs: retry_after,
+    })
+    .problem();
+    problem.detail = Some(format!(
+        "Too many requests: {what} are limited to {} a second, {} at once. \
+         Try again in {retry_after} s.",
+        trim(report.limit.rate),
+        report.limit.burst
+    ));
+    problem.limit = Some(ProblemLimit {
+        policy: report.policy.into(),
+        rate_per_second: report.limit.rate,
+        burst: report.limit.burst,
     });
+    let mut res = problem_response(problem);
     set_headers(res.headers_mut(), report);
     res
 }

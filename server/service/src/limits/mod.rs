@@ -109,8 +109,8 @@ pub struct Report {
 /// Whether a request may go on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Decision {
-    /// Served; the report is the bucket with the least left.
-    Allowed(Report),
+    /// Served; the report is the bucket with the least left (none when no bucket applied).
+    Allowed(Option<Report>),
     /// Refused by the bucket reported (of those that refused, the one that frees last).
     Refused(Report),
 }
@@ -398,7 +398,11 @@ pub async fn delete_full(db: &Db) -> Result<u64> {
 }
 
 /// Hands out one leased request from each bucket; reports the one with the least left.
-fn hand_out(local: &mut LruCache<BucketKey, Local>, buckets: &[Bucket], now: Instant) -> Report {
+fn hand_out(
+    local: &mut LruCache<BucketKey, Local>,
+    buckets: &[Bucket],
+    now: Instant,
+) -> Option<Report> {
     let mut tightest: Option<Report> = None;
     for b in buckets {
         if let Some(l) = local.get_mut(&b.key) {
@@ -410,16 +414,7 @@ fn hand_out(local: &mut LruCache<BucketKey, Local>, buckets: &[Bucket], now: Ins
             }
         }
     }
-    tightest.unwrap_or(Report {
-        policy: "tenant",
-        limit: Limit {
-            rate: 1.0,
-            burst: 1,
-        },
-        remaining: 1,
-        reset_secs: 0,
-        retry_after_secs: 0,
-    })
+    tightest
 }
 
 #[cfg(test)]
