@@ -228,16 +228,6 @@ impl Renderers {
         }
         names
     }
-
-    /// How many console runtimes there are.
-    pub fn len(&self) -> usize {
-        self.inner.runtimes.len()
-    }
-
-    /// Never true: there is at least one.
-    pub fn is_empty(&self) -> bool {
-        self.inner.runtimes.is_empty()
-    }
 }
 
 /// Counts a request off its runtime when it ends, however it ends.
