@@ -595,7 +595,7 @@ impl TestApp {
         acme: TestTenant,
         globex: TestTenant,
     ) -> TestApp {
-        TestApp::start_with(db_url, db, master, acme, globex, true).await
+        TestApp::start_with_args(db_url, db, master, acme, globex, true, serve_args()).await
     }
 
     /// A second server instance on the same database whose webhooks may not reach
@@ -604,13 +604,14 @@ impl TestApp {
         let db = Db::connect(&app_url(&self.db_url), 5)
             .await
             .expect("connect");
-        TestApp::start_with(
+        TestApp::start_with_args(
             self.db_url.clone(),
             db,
             self.master.clone(),
             self.acme.clone(),
             self.globex.clone(),
             false,
+            serve_args(),
         )
         .await
     }
@@ -618,26 +619,6 @@ impl TestApp {
     /// Runs this instance's webhook deliverer (two loops) until the test ends.
     pub fn start_webhook_worker(&self) -> tokio::task::JoinHandle<()> {
         server::workers::webhooks::spawn(self.db.clone(), 2)
-    }
-
-    async fn start_with(
-        db_url: String,
-        db: Db,
-        master: service::crypto::MasterKey,
-        acme: TestTenant,
-        globex: TestTenant,
-        allow_private: bool,
-    ) -> TestApp {
-        TestApp::start_with_args(
-            db_url,
-            db,
-            master,
-            acme,
-            globex,
-            allow_private,
-            serve_args(),
-        )
-        .await
     }
 
     async fn start_with_args(
