@@ -1,8 +1,27 @@
-//! How the console writes times: one place for every screen, always in UTC (the console
-//! says so rather than guessing the admin's zone).
+//! How the console writes times (always in UTC: the console says so rather than guessing
+//! the admin's zone) and figures: one place for every screen.
 
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
+
+/// `10` for 10.0, `0.5` for 0.5, `2.333` for 7/3: a rate as people write it.
+pub fn number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// `12,345`: a count with thousands separated.
+pub fn count(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0 { format!("-{out}") } else { out }
+}
 
 fn utc(t: OffsetDateTime) -> OffsetDateTime {
     t.to_offset(UtcOffset::UTC)
@@ -67,5 +86,16 @@ mod tests {
         assert_eq!(clock(t), "14:05:09 UTC");
         assert_eq!(hour(t), "14:00");
         assert_eq!(rfc3339(t), "2026-12-06T15:05:09+01:00");
+    }
+
+    #[test]
+    fn figures_read_as_people_write_them() {
+        assert_eq!(number(10.0), "10");
+        assert_eq!(number(0.5), "0.5");
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(1234567), "1,234,567");
+        assert_eq!(count(-45000), "-45,000");
     }
 }

@@ -15,6 +15,7 @@ pub mod format;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
+pub mod limits;
 pub mod memories;
 pub mod policies;
 pub mod roles;
@@ -120,6 +121,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit/:id") ssr=SsrMode::Async view=audit_log::pages::AuditRecordPage/>
                     <Route path=path!("api-keys") ssr=SsrMode::Async view=api_keys::pages::ApiKeysPage/>
                     <Route path=path!("account") ssr=SsrMode::Async view=account::pages::AccountPage/>
+                    <Route path=path!("limits") ssr=SsrMode::Async view=limits::pages::LimitsPage/>
                     <Route path=path!("settings") ssr=SsrMode::Async view=settings::pages::SettingsPage/>
                 </ParentRoute>
             </Routes>

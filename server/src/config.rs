@@ -116,7 +116,8 @@ pub struct TenantCreateArgs {
     /// Display name, e.g. "Acme Corp".
     #[arg(long)]
     pub name: String,
-    #[arg(long, value_parser = ["free", "pro", "enterprise"], default_value = "free")]
+    /// The plan's name: `free`, `pro`, `enterprise`, or one the operator made.
+    #[arg(long, default_value = "free")]
     pub plan: String,
     /// Email of the tenant's first owner.
     #[arg(long)]

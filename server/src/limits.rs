@@ -4,7 +4,8 @@
 //! 429 answer.
 //!
 //! A signed-in member's API request and console server-function call spend from the
-//! tenant's bucket and the member's own (its plan's rate for people or for agents); a
+//! tenant's bucket and the member's own (its plan's rate for people or for agents), and
+//! from its API key's when the key has a rate of its own; a
 //! request before sign-in (sign-in, tokens, password reset, invitations, SSO) spends from
 //! its address's. The super-admin's requests, pages, assets and probes spend nothing.
 //!
@@ -52,7 +53,7 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     let closed = fails_closed(req.method(), path);
     let buckets: Vec<Bucket> = match req.extensions().get::<Ctx>().map(|c| (&c.principal, c.ip)) {
         Some((Principal::Member(caller), _)) => match limits::buckets_of(db, caller).await {
-            Ok(b) => b.to_vec(),
+            Ok(b) => b,
             Err(e) => return unavailable(closed, e, req, next).await,
         },
         Some((Principal::Anonymous, Some(ip))) => vec![limits::address_bucket(db, ip)],
@@ -138,6 +139,7 @@ fn too_many(report: &Report) -> Response {
         "tenant" => "this tenant's requests",
         "user" => "this person's requests",
         "agent" => "this agent's requests",
+        "api_key" => "this API key's requests",
         "ip" => "requests from this address before sign-in",
         _ => "these requests",
     };
@@ -176,6 +178,7 @@ mod tests {
     #[test]
     fn headers_are_structured_field_lists() {
         let report = Report {
+            key: service::limits::BucketKey::Tenant(uuid::Uuid::nil()),
             policy: "user",
             limit: Limit {
                 rate: 50.0,

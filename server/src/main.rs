@@ -100,7 +100,10 @@ async fn create_tenant(global: &Global, args: TenantCreateArgs) -> Result<()> {
             service::tenants::NewTenant {
                 slug: args.slug,
                 name: args.name,
-                plan: Plan::parse(&args.plan),
+                plan: Some(
+                    Plan::parse(&args.plan)
+                        .ok_or_else(|| anyhow::anyhow!("{:?} is not a plan's name", args.plan))?,
+                ),
                 owner_email: args.owner_email,
                 owner_password: args.owner_password,
             },
@@ -214,6 +217,7 @@ async fn serve_with(
     let cleanup = workers::spawn_cleanup(db.clone(), event_retention_days);
     let cache_listener = workers::spawn_cache_listener(db.clone());
     let audit_sealer = workers::spawn_audit_sealer(db.clone());
+    let usage_flush = workers::spawn_usage_flush(db.clone());
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     let memories_worker = workers::memories::spawn(db.clone());
     let webhook_deliverer =
@@ -226,6 +230,11 @@ async fn serve_with(
     key_reload.abort();
     cache_listener.abort();
     audit_sealer.abort();
+    usage_flush.abort();
+    // What the limits counted since the last flush.
+    if let Err(e) = service::limits::usage::flush(&db).await {
+        tracing::warn!(error = ?e, "rate limit counts not saved at shutdown");
+    }
     mail_sender.abort();
     memories_worker.abort();
     if let Some(w) = webhook_deliverer {

@@ -21,6 +21,13 @@ impl From<service::api_keys::ApiKey> for super::model::ApiKeyView {
             created: crate::format::day(k.created_at),
             expires: k.expires_at.map(crate::format::day),
             last_used: k.last_used_at.map(crate::format::minute),
+            rate_limit: k.rate_limit.map(|r| {
+                format!(
+                    "{} a second, {} at once",
+                    crate::format::number(r.rate),
+                    r.burst
+                )
+            }),
         }
     }
 }

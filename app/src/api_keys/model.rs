@@ -11,6 +11,8 @@ pub struct ApiKeyView {
     pub created: String,
     pub expires: Option<String>,
     pub last_used: Option<String>,
+    /// The key's own rate limit, e.g. `5 a second, 20 at once`.
+    pub rate_limit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -78,6 +78,16 @@ pub fn ApiKeysPage() -> impl IntoView {
                             value=form.value("scopes", "memories:read".into()) error=form.field_error("scopes")/>
                         <SelectField name="expires_in_days" label="Expires" options=EXPIRY.to_vec()
                             value=form.value("expires_in_days", "90".into()) error=form.field_error("expires_in_days")/>
+                        <fieldset class="space-y-3">
+                            <legend class="text-sm font-medium text-slate-900">"Rate limit of its own (optional)"</legend>
+                            <p class="text-xs text-slate-600">"On top of your own and the tenant's limits. Leave empty for none."</p>
+                            <div class="grid grid-cols-2 gap-3">
+                                <TextField name="rate" label="Requests a second" kind="number" placeholder="5"
+                                    value=form.value("rate", String::new()) error=form.field_error("rate_limit.rate")/>
+                                <TextField name="burst" label="At once" kind="number" placeholder="10"
+                                    value=form.value("burst", String::new()) error=form.field_error("rate_limit.burst")/>
+                            </div>
+                        </fieldset>
                         <p class="text-xs text-slate-600">"A key can never do more than you can, whatever its scopes."</p>
                         <button type="submit" class=BTN_PRIMARY>"Create key"</button>
                     </ActionForm>
@@ -121,6 +131,7 @@ fn KeyTable(keys: Vec<ApiKeyView>, all: bool, revoke: ServerAction<RevokeApiKey>
                                     <div class="flex flex-wrap gap-1">
                                         {k.scopes.iter().map(|s| view! { <Pill text=s.clone()/> }).collect_view()}
                                     </div>
+                                    {k.rate_limit.clone().map(|r| view! { <div class="mt-1 text-xs text-slate-600">{format!("limited to {r}")}</div> })}
                                 </td>
                                 <td class="whitespace-nowrap px-3 py-3 align-top text-slate-700">{k.last_used.clone().unwrap_or_else(|| "never".into())}</td>
                                 <td class="whitespace-nowrap px-3 py-3 align-top text-slate-700">{k.expires.clone().unwrap_or_else(|| "never".into())}</td>

@@ -59,6 +59,10 @@ pub const NAV: &[NavItem] = &[
         label: "Audit trail",
     },
     NavItem {
+        href: "/limits",
+        label: "Limits",
+    },
+    NavItem {
         href: "/settings",
         label: "Settings",
     },

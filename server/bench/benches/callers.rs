@@ -26,7 +26,7 @@ fn known() -> Known {
     Known {
         tenant_slug: "acme".into(),
         tenant_name: "Acme".into(),
-        plan: Plan::Pro,
+        plan: Plan::PRO,
         email: Some("ada@acme.test".into()),
         display_name: "Ada Lovelace".into(),
         kind: "user".into(),

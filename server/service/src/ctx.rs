@@ -12,27 +12,37 @@ use crate::authz::engine::Compiled;
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Plan {
-    Free,
-    Pro,
-    Enterprise,
-}
+/// A plan's name (`free`, `pro`, `enterprise`, or one the operator made): plans are rows
+/// of the `plans` table (see [`crate::limits::plans`]); a name is 1-32 lowercase letters,
+/// digits and dashes, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "pro"))]
+#[serde(transparent)]
+pub struct Plan(std::borrow::Cow<'static, str>);
 
 impl Plan {
-    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Pro, Plan::Enterprise];
+    pub const FREE: Plan = Plan(std::borrow::Cow::Borrowed("free"));
+    pub const PRO: Plan = Plan(std::borrow::Cow::Borrowed("pro"));
+    pub const ENTERPRISE: Plan = Plan(std::borrow::Cow::Borrowed("enterprise"));
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Pro => "pro",
-            Plan::Enterprise => "enterprise",
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
+    /// A well-formed plan name (whether such a plan exists is the database's to say).
     pub fn parse(s: &str) -> Option<Plan> {
-        Plan::ALL.into_iter().find(|p| p.as_str() == s)
+        let b = s.as_bytes();
+        let ok = (1..=32).contains(&b.len())
+            && b[0].is_ascii_lowercase()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+        ok.then(|| Plan(std::borrow::Cow::Owned(s.to_owned())))
+    }
+}
+
+impl std::fmt::Display for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -47,11 +57,14 @@ pub enum AuthMethod {
 
 /// What an API key adds to its identity: the key, and the scopes that narrow what it may
 /// do (`memories:read`, `memories:*`, `*:read`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyGrant {
     pub id: Uuid,
     pub name: String,
     pub scopes: Vec<String>,
+    /// The key's own rate limit, when it has one (on top of its identity's).
+    #[serde(skip)]
+    pub limit: Option<crate::limits::Limit>,
 }
 
 impl KeyGrant {

@@ -487,6 +487,7 @@ impl Db {
             authz_changed: false,
             callers: self.callers.clone(),
             sealer: self.sealer.clone(),
+            limiter: self.limiter.clone(),
         })
     }
 
@@ -591,6 +592,7 @@ pub struct ChangeTx<'c> {
     authz_changed: bool,
     callers: Arc<CallerCache>,
     sealer: Arc<audit_log::SealQueue>,
+    limiter: Arc<crate::limits::Limiter>,
 }
 
 impl<'c> ChangeTx<'c> {
@@ -611,6 +613,7 @@ impl<'c> ChangeTx<'c> {
             authz_changed: false,
             callers: db.callers.clone(),
             sealer: db.sealer.clone(),
+            limiter: db.limiter.clone(),
         }
     }
 
@@ -630,6 +633,13 @@ impl<'c> ChangeTx<'c> {
 
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+
+    /// Refuses the change when adding `adding` of `quota` takes the tenant past its plan's
+    /// quota (see [`crate::limits::quotas`]).
+    pub async fn within_quota(&mut self, quota: crate::limits::Quota, adding: i64) -> Result<()> {
+        crate::limits::quotas::check(&self.limiter, &mut self.tx, self.tenant_id, quota, adding)
+            .await
     }
 
     /// Writes the outbox event of `change` in this transaction, and its audit record when

@@ -52,6 +52,13 @@ pub enum Error {
         message: String,
         field: Option<&'static str>,
     },
+    /// 409: creating this would take the tenant past a quota of its plan.
+    #[error("the tenant's plan allows {limit} {quota}, and it holds {used}")]
+    QuotaExceeded {
+        quota: crate::limits::Quota,
+        limit: i64,
+        used: i64,
+    },
     /// 422: the input is well-formed but invalid; one entry per field.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -81,6 +88,7 @@ impl Error {
             Error::Refused { code, .. } => code,
             Error::NotFound { .. } => "not_found",
             Error::Conflict { code, .. } => code,
+            Error::QuotaExceeded { .. } => "quota_exceeded",
             Error::Validation(_) => "validation_failed",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
@@ -95,7 +103,7 @@ impl Error {
             Error::Unauthenticated | Error::InvalidCredentials => 401,
             Error::Forbidden { .. } | Error::Refused { .. } => 403,
             Error::NotFound { .. } => 404,
-            Error::Conflict { .. } => 409,
+            Error::Conflict { .. } | Error::QuotaExceeded { .. } => 409,
             Error::Validation(_) => 422,
             Error::RateLimited { .. } => 429,
             Error::Unavailable(_) | Error::EmbeddingsUnavailable(_) => 503,
@@ -183,6 +191,14 @@ impl From<sqlx::Error> for Error {
 pub fn unique_violation(err: &sqlx::Error) -> Option<&str> {
     match err {
         sqlx::Error::Database(db) if db.is_unique_violation() => db.constraint(),
+        _ => None,
+    }
+}
+
+/// The constraint a foreign key violation names, if `err` is one.
+pub fn foreign_key_violation(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => db.constraint(),
         _ => None,
     }
 }

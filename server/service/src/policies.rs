@@ -382,6 +382,7 @@ pub(crate) async fn seed_examples(tx: &mut ChangeTx<'_>) -> Result<()> {
 async fn create_in(tx: &mut ChangeTx<'_>, input: PolicyInput, prefix: &str) -> Result<Policy> {
     let v = validate(input, None, prefix)?;
     authorize_grant(tx.ctx(), &v)?;
+    tx.within_quota(crate::limits::Quota::Policies, 1).await?;
     insert_new(tx, &v).await
 }
 

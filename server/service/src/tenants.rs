@@ -76,6 +76,14 @@ fn valid_slug(slug: &str) -> bool {
         && !slug.ends_with('-')
 }
 
+pub(crate) fn unknown_plan(plan: &str) -> FieldError {
+    FieldError::new(
+        "plan",
+        "unknown_plan",
+        format!("There is no plan named {plan:?}; GET /v1/admin/plans lists them."),
+    )
+}
+
 pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenant> {
     ctx.authorize_platform(PlatformAction::TenantsCreate)?;
     let mut errors = Vec::new();
@@ -93,6 +101,10 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenan
     if let Some(pw) = &input.owner_password {
         validation::password("owner_password", pw, &mut errors);
     }
+    let plan = input.plan.unwrap_or(Plan::FREE);
+    if errors.is_empty() && !crate::limits::plans::exists(db, &plan).await? {
+        errors.push(unknown_plan(plan.as_str()));
+    }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -104,7 +116,6 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenan
         }
     };
     let hash = passwords::hash(password).await?;
-    let plan = input.plan.unwrap_or(Plan::Free);
     let tenant_id = Uuid::now_v7();
 
     let mut tx = db.change_in(ctx, tenant_id).await?;
@@ -125,6 +136,10 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenan
             message: format!("A tenant with the slug {slug:?} already exists."),
             field: Some("slug"),
         },
+        // The plan was deleted since it was checked.
+        _ if crate::error::foreign_key_violation(&e) == Some("tenants_plan_fkey") => {
+            Error::Validation(vec![unknown_plan(plan.as_str())])
+        }
         _ => e.into(),
     })?;
     let tenant: Tenant = row.try_into()?;
@@ -182,7 +197,7 @@ pub async fn current(ctx: &Ctx, db: &Db) -> Result<Tenant> {
             id: c.tenant_id,
             slug: c.tenant_slug.clone(),
             name: c.tenant_name.clone(),
-            plan: c.plan,
+            plan: c.plan.clone(),
             created_at: c.tenant_created_at,
         });
     }
@@ -219,7 +234,7 @@ pub async fn ensure_demo(db: &Db, password: Option<String>) -> Result<Option<Cre
         NewTenant {
             slug: DEMO_SLUG.into(),
             name: "Demo Inc.".into(),
-            plan: Some(Plan::Pro),
+            plan: Some(Plan::PRO),
             owner_email: DEMO_OWNER.into(),
             owner_password: password,
         },

@@ -30,12 +30,26 @@ pub struct Problem {
     /// On 429 from a rate limit: the limit that refused (as in `RateLimit-Policy`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<ProblemLimit>,
+    /// On 409 `quota_exceeded`: the quota, its limit and the tenant's current use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<ProblemQuota>,
+}
+
+/// A plan quota, as a `quota_exceeded` problem names it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemQuota {
+    /// `identities`, `memories`, `webhooks`, `policies` or `api_keys`.
+    pub name: String,
+    /// How many the tenant may hold.
+    pub limit: i64,
+    /// How many it holds now.
+    pub used: i64,
 }
 
 /// A rate limit, as a 429's problem names it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProblemLimit {
-    /// `tenant`, `user`, `agent` or `ip`.
+    /// `tenant`, `user`, `agent`, `api_key` or `ip`.
     pub policy: String,
     /// Requests a second the bucket refills by.
     pub rate_per_second: f64,
@@ -80,6 +94,14 @@ impl ApiError {
                 _ => None,
             },
             limit: None,
+            quota: match e {
+                service::Error::QuotaExceeded { quota, limit, used } => Some(ProblemQuota {
+                    name: quota.as_str().to_owned(),
+                    limit: *limit,
+                    used: *used,
+                }),
+                _ => None,
+            },
         }
     }
 }
@@ -133,5 +155,6 @@ pub fn rejection(status: StatusCode, code: &str, detail: String) -> Response {
         errors: vec![],
         retry_after: None,
         limit: None,
+        quota: None,
     })
 }

@@ -20,18 +20,17 @@ use tokio::task::JoinHandle;
 pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
     use service::auth::callers::CHANNEL as CALLERS;
     use service::authz::cache::CHANNEL as AUTHZ;
+    use service::limits::plans::CHANNEL as LIMITS;
     tokio::spawn(async move {
         loop {
-            match db.listen_to(&[AUTHZ, CALLERS]).await {
+            match db.listen_to(&[AUTHZ, CALLERS, LIMITS]).await {
                 Ok(mut listener) => {
                     db.authz().set_online(true);
                     db.callers().set_online(true);
-                    db.limiter().forget_plans();
+                    db.limiter().set_online(true);
                     loop {
                         match listener.try_recv().await {
-                            Ok(Some(n)) if n.channel() == CALLERS && n.payload() == "limits" => {
-                                db.limiter().forget_plans()
-                            }
+                            Ok(Some(n)) if n.channel() == LIMITS => db.limiter().heard(n.payload()),
                             Ok(Some(n)) if n.channel() == CALLERS => {
                                 db.callers().forget(n.payload())
                             }
@@ -51,10 +50,30 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
                     }
                     db.callers().set_online(false);
                     db.authz().set_online(false);
+                    db.limiter().set_online(false);
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot listen for changes to cached data"),
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+}
+
+/// How often each instance adds what its rate limits served and refused to the shared
+/// counts (see `service::limits::usage`).
+pub const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+/// Adds this instance's counts of served and refused requests to `rate_limit_usage` every
+/// [`USAGE_FLUSH_EVERY`].
+pub fn spawn_usage_flush(db: Db) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(USAGE_FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            if let Err(e) = service::limits::usage::flush(&db).await {
+                tracing::warn!(error = ?e, "rate limit counts not saved (these seconds' counts are lost)");
+            }
         }
     })
 }
@@ -106,7 +125,8 @@ pub fn spawn_key_reload(keys: service::auth::keys::KeyRing) -> JoinHandle<()> {
     })
 }
 
-/// Deletes expired console sessions, full rate-limit buckets, stale sign-in throttle counters, expired tokens,
+/// Deletes expired console sessions, full rate-limit buckets and counts older than two
+/// days, stale sign-in throttle counters, expired tokens,
 /// audit records past their tenant's retention, and events and finished webhook
 /// deliveries older than `event_retention_days`, every 10 minutes.
 pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
@@ -122,6 +142,9 @@ pub fn spawn_cleanup(db: Db, event_retention_days: u32) -> JoinHandle<()> {
             }
             if let Err(e) = service::limits::delete_full(&db).await {
                 tracing::warn!(error = ?e, "rate limit cleanup failed");
+            }
+            if let Err(e) = service::limits::usage::delete_old(&db).await {
+                tracing::warn!(error = ?e, "rate limit count cleanup failed");
             }
             if let Err(e) = service::auth::throttle::delete_stale(&db).await {
                 tracing::warn!(error = ?e, "throttle cleanup failed");

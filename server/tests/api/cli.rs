@@ -148,7 +148,7 @@ async fn tenant_create_migrate_and_keys_rotate_on_a_database_url() {
     .unwrap();
     assert!(caller.is_owner());
     assert_eq!(caller.role_names(), ["owner"]);
-    assert_eq!(caller.plan, service::ctx::Plan::Pro);
+    assert_eq!(caller.plan, service::ctx::Plan::PRO);
 }
 
 fn tempdir(tag: &str) -> std::path::PathBuf {

@@ -535,8 +535,8 @@ impl TestApp {
     async fn spawn_fresh(master: service::crypto::MasterKey, args: ServeArgs) -> TestApp {
         let db_url = fresh_database().await;
         let db = Db::connect(&app_url(&db_url), 5).await.expect("connect");
-        let acme = create_tenant(&db, "acme", Plan::Pro).await;
-        let globex = create_tenant(&db, "globex", Plan::Free).await;
+        let acme = create_tenant(&db, "acme", Plan::PRO).await;
+        let globex = create_tenant(&db, "globex", Plan::FREE).await;
         TestApp::start_with_args(db_url, db, master, acme, globex, true, args).await
     }
 
@@ -551,6 +551,23 @@ impl TestApp {
             self.master.clone(),
             self.acme.clone(),
             self.globex.clone(),
+        )
+        .await
+    }
+
+    /// Another server instance on the same database and master key, serving with `args`.
+    pub async fn spawn_second_with_args(&self, args: ServeArgs) -> TestApp {
+        let db = Db::connect(&app_url(&self.db_url), 5)
+            .await
+            .expect("connect");
+        TestApp::start_with_args(
+            self.db_url.clone(),
+            db,
+            self.master.clone(),
+            self.acme.clone(),
+            self.globex.clone(),
+            true,
+            args,
         )
         .await
     }
@@ -653,6 +670,8 @@ impl TestApp {
         let _cache_listener = server::workers::spawn_cache_listener(db.clone());
         // ... and seals the audit records it commits.
         let _audit_sealer = server::workers::spawn_audit_sealer(db.clone());
+        // ... and adds up what its rate limits served and refused.
+        let _usage_flush = server::workers::spawn_usage_flush(db.clone());
         let server = tokio::spawn(async move {
             server::startup::serve(listener, router, std::future::pending())
                 .await

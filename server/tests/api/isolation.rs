@@ -216,6 +216,45 @@ fn routes() -> Vec<Route> {
             ),
             ..route("POST", "/v1/admin/tenants", Access::SuperAdmin, false)
         },
+        route("GET", "/v1/limits", Access::Read, false),
+        route("GET", "/v1/admin/plans", Access::SuperAdmin, false),
+        Route {
+            body: Some(
+                || json!({"description": "made by the table", "rates": {"tenant": {"rate": 10, "burst": 20}, "user": {"rate": 1, "burst": 2}, "agent": {"rate": 1, "burst": 2}}, "quotas": {"identities": 10}}),
+            ),
+            ..route("PUT", "/v1/admin/plans/{plan}", Access::SuperAdmin, false)
+        },
+        route("GET", "/v1/admin/plans/{plan}", Access::SuperAdmin, false),
+        route(
+            "DELETE",
+            "/v1/admin/plans/{plan}",
+            Access::SuperAdmin,
+            false,
+        ),
+        route(
+            "GET",
+            "/v1/admin/tenants/{tenant}/limits",
+            Access::SuperAdmin,
+            false,
+        ),
+        Route {
+            body: Some(
+                || json!({"plan": "pro", "overrides": {"rates": {"tenant": {"rate": 100000}}}}),
+            ),
+            ..route(
+                "PUT",
+                "/v1/admin/tenants/{tenant}/limits",
+                Access::SuperAdmin,
+                false,
+            )
+        },
+        route(
+            "DELETE",
+            "/v1/admin/tenants/{tenant}/limits",
+            Access::SuperAdmin,
+            false,
+        ),
+        route("GET", "/v1/admin/rate-limits", Access::SuperAdmin, false),
         route("GET", "/v1/sso/providers", Access::Read, false),
         Route {
             body: Some(
@@ -383,6 +422,7 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
         ("PUT", "memories") => "settings:update",
         ("POST", "audit") => "audit:read",
         ("GET", "events") if path.ends_with("/types") => return None,
+        ("GET", "limits") => "settings:read",
         ("POST", "webhooks") if path.ends_with("/rotate-secret") => "webhooks:manage",
         ("POST", "webhooks") if is_object => "webhooks:update",
         ("GET", m) => return Some(read(m)),
@@ -895,6 +935,13 @@ const SERVER_FNS: &[ServerFn] = &[
         object: false,
         args: &[("format", "jsonl"), ("action", "identity.*")],
     },
+    // The tenant's limits and use: settings:read (viewers have it).
+    ServerFn {
+        path: "/api/limits/mine",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
     ServerFn {
         path: "/api/webhooks/list",
         access: Access::Read,
@@ -1125,6 +1172,8 @@ fn openapi_path(path: &str) -> String {
         .replace("{webhook}", "{id}")
         .replace("{delivery}", "{id}")
         .replace("{member}", "{identity_id}")
+        .replace("{tenant}", "{id}")
+        .replace("{plan}", "{name}")
         .replace("/versions/1/", "/versions/{version}/")
 }
 
@@ -1294,6 +1343,8 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{webhook}", &webhook.to_string())
             .replace("{delivery}", &delivery.to_string())
             .replace("{receiver}", &crate::helpers::receiver().url("table"))
+            .replace("{tenant}", &app.acme.id.to_string())
+            .replace("{plan}", "table-plan")
             .replace("{issuer}", &crate::helpers::oidc_provider().issuer())
     };
     for r in routes() {
@@ -1548,6 +1599,8 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
             .replace("{webhook}", &webhook.to_string())
             .replace("{delivery}", &delivery.to_string())
             .replace("{receiver}", &crate::helpers::receiver().url("table"))
+            .replace("{tenant}", &app.acme.id.to_string())
+            .replace("{plan}", "table-plan")
             .replace("{role}", &role.id.to_string())
             .replace("{group}", &group.id.to_string())
             .replace("{policy}", &policy.id.to_string())

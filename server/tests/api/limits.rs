@@ -43,7 +43,7 @@ async fn set_plan(
     .execute(&mut conn)
     .await
     .unwrap();
-    app.db.limiter().forget_plans();
+    app.db.limiter().forget_tenants();
 }
 
 fn header(res: &reqwest::Response, name: &str) -> String {
@@ -353,4 +353,205 @@ async fn behind_trusted_proxies_each_client_has_its_own_bucket_and_cannot_borrow
         );
     }
     assert_eq!(status("192.0.2.5").await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_key_with_a_rate_of_its_own_is_limited_by_it_and_the_limit_can_be_lifted() {
+    let app = limited_app().await;
+    let owner = app.owner_token(&app.acme).await;
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&owner),
+            Some(json!({"name": "slow", "scopes": ["*:read"], "rate_limit": {"rate": 0.1, "burst": 2}})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let key: Value = res.json().await.unwrap();
+    assert_eq!(key["rate_limit"], json!({"rate": 0.1, "burst": 2}));
+    let secret = key["secret"].as_str().unwrap().to_owned();
+    let call = || async {
+        app.client
+            .get(app.url("/v1/me"))
+            .header("x-api-key", &secret)
+            .send()
+            .await
+            .unwrap()
+    };
+    for _ in 0..2 {
+        assert_eq!(call().await.status(), StatusCode::OK);
+    }
+    let res = call().await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&res, "ratelimit-policy"), r#""api_key";q=2;w=20"#);
+    let p = problem(res).await;
+    assert_eq!(p["limit"]["policy"], "api_key");
+    assert!(p["detail"].as_str().unwrap().contains("API key"), "{p}");
+    // The owner's own requests (a session of the same identity) are not the key's.
+    assert_eq!(
+        app.get("/v1/me", Some(&owner)).await.status(),
+        StatusCode::OK
+    );
+
+    // Bad rates are refused; removing the rate lifts the key's own limit at once.
+    let id = key["id"].as_str().unwrap();
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/api-keys/{id}"),
+            Some(&owner),
+            Some(json!({"rate_limit": {"rate": -1, "burst": 0}})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<String> = problem(res).await["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["rate_limit.rate", "rate_limit.burst"]);
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/api-keys/{id}"),
+            Some(&owner),
+            Some(json!({"rate_limit": null})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["rate_limit"],
+        Value::Null
+    );
+    let res = call().await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        header(&res, "ratelimit-policy").split(';').next(),
+        Some(r#""user""#)
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_identity_gets_401_not_its_buckets_state() {
+    let app = limited_app().await;
+    set_plan(&app, "pro", (1000.0, 1000), (0.1, 2), (1000.0, 1000)).await;
+    let owner = app.owner_token(&app.acme).await;
+    let (id, email) = app.member(&app.acme, "viewer").await;
+    let token = app.token("acme", &email).await;
+    for _ in 0..2 {
+        assert_eq!(
+            app.get("/v1/me", Some(&token)).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        app.get("/v1/me", Some(&token)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/identities/{id}"),
+            Some(&owner),
+            Some(json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Its token is refused as any unknown credential is: from its address's bucket, never
+    // with a word of the identity's own (which would say the token was once good).
+    let res = app.get("/v1/me", Some(&token)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("retry-after").is_none());
+    if let Some(policy) = res.headers().get("ratelimit-policy") {
+        assert!(
+            policy.to_str().unwrap().starts_with(r#""ip""#),
+            "{policy:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_operator_sees_who_is_limited_now_the_top_consumers_and_a_tenant_its_refusals() {
+    let app = limited_app().await;
+    set_plan(&app, "pro", (1000.0, 1000), (0.1, 3), (1000.0, 1000)).await;
+    let owner = app.owner_token(&app.acme).await;
+    let (viewer_id, email) = app.member(&app.acme, "viewer").await;
+    let viewer = app.token("acme", &email).await;
+    let mut refused = 0;
+    for _ in 0..8 {
+        if app.get("/v1/me", Some(&viewer)).await.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 5);
+    service::limits::usage::flush(&app.db).await.unwrap();
+
+    let res = app
+        .send(
+            Method::GET,
+            "/v1/admin/rate-limits",
+            Some(crate::helpers::ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let o: Value = res.json().await.unwrap();
+    assert_eq!(o["enforced"], true);
+    assert_eq!(o["anonymous"], json!({"rate": 0.1, "burst": 4}));
+    assert_eq!(o["plans"].as_array().unwrap().len(), 3);
+    let limited = o["limited_now"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == json!(viewer_id))
+        .unwrap_or_else(|| panic!("the viewer is not limited now: {o}"));
+    assert_eq!(limited["kind"], "identity");
+    assert_eq!(limited["tenant_slug"], "acme");
+    assert_eq!(limited["burst"], 3);
+    assert!(limited["retry_after_secs"].as_u64().unwrap() >= 1);
+    let consumer = o["top_consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == json!(viewer_id))
+        .unwrap_or_else(|| panic!("the viewer is no top consumer: {o}"));
+    assert_eq!(
+        (consumer["served"].as_i64(), consumer["refused"].as_i64()),
+        (Some(3), Some(5))
+    );
+    let tenant = &o["tenants_by_refusals"][0];
+    assert_eq!(tenant["tenant_slug"], "acme");
+    assert_eq!(tenant["refused_last_24h"], 5);
+
+    // The tenant admin sees its refusals of this hour.
+    let mine: Value = app
+        .get("/v1/limits", Some(&owner))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hours = mine["last_24h"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    let sum = |k: &str| hours.iter().map(|h| h[k].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(sum("refused"), 5);
+    assert!(sum("served") >= 3);
+    // ... and no other tenant's.
+    let globex = app.owner_token(&app.globex).await;
+    let theirs: Value = app
+        .get("/v1/limits", Some(&globex))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        theirs["last_24h"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["refused"].as_i64().unwrap())
+            .sum::<i64>(),
+        0
+    );
 }

@@ -89,15 +89,19 @@ async fn the_application_role_sees_nothing_without_a_tenant() {
 }
 
 /// The tables that hold a `tenant_id` but no row-level security, on purpose: job tables the
-/// workers claim across tenants, the id→tenant lookups, and the sessions store (looked up
-/// by the hash of a cookie before any tenant is known). Every tenant-facing read of them
-/// filters on `tenant_id` and goes through a table that row-level security guards. The
+/// workers claim across tenants, the id→tenant lookups, the sessions store (looked up by
+/// the hash of a cookie before any tenant is known), and the limits' tables the operator
+/// reads across tenants (overrides, and the counts every instance adds to for many tenants
+/// at once). Every tenant-facing read of them filters on `tenant_id` and goes through a
+/// table that row-level security guards, or takes the caller's own tenant id. The
 /// docs/security.md names them too.
-const GLOBAL: [&str; 6] = [
+const GLOBAL: [&str; 8] = [
     "api_key_tenants",
     "mail_outbox",
+    "rate_limit_usage",
     "sessions",
     "sso_provider_tenants",
+    "tenant_limits",
     "webhook_attempts",
     "webhook_deliveries",
 ];

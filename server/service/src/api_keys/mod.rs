@@ -7,6 +7,7 @@
 //! do, so it never outgrows its identity; revoking or expiring it takes effect on the next
 //! request on every instance because each request reads the key's row.
 
+use crate::limits::plans::Rate;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -74,6 +75,8 @@ pub struct ApiKey {
     pub last_used_ip: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// The key's own rate limit, on top of its identity's (none: only its identity's).
+    pub rate_limit: Option<Rate>,
 }
 
 impl Resource for ApiKey {
@@ -117,6 +120,7 @@ impl Resource for ApiKey {
             scopes: &self.scopes,
             expires_at: self.expires_at.map(shapes::Time),
             revoked_at: self.revoked_at.map(shapes::Time),
+            rate_limit: self.rate_limit,
         })
     }
 
@@ -252,6 +256,8 @@ struct Row {
     last_used_at: Option<OffsetDateTime>,
     last_used_ip: Option<String>,
     revoked_at: Option<OffsetDateTime>,
+    rate: Option<f64>,
+    burst: Option<i32>,
 }
 
 impl From<Row> for ApiKey {
@@ -270,6 +276,10 @@ impl From<Row> for ApiKey {
             last_used_at: r.last_used_at,
             last_used_ip: r.last_used_ip,
             revoked_at: r.revoked_at,
+            rate_limit: r.rate.zip(r.burst).map(|(rate, burst)| Rate {
+                rate,
+                burst: burst.max(1) as u32,
+            }),
         }
     }
 }
@@ -284,7 +294,7 @@ async fn load(
         Row,
         r#"select k.id, k.identity_id, i.display_name as identity_name, k.name, k.scopes,
                   k.created_at, k.created_by, k.expires_at, k.last_used_at,
-                  host(k.last_used_ip) as last_used_ip, k.revoked_at
+                  host(k.last_used_ip) as last_used_ip, k.revoked_at, k.rate, k.burst
            from api_keys k
            join identities i on i.tenant_id = k.tenant_id and i.id = k.identity_id
            where k.tenant_id = $1 and ($2::uuid is null or k.id = $2)
@@ -375,6 +385,8 @@ pub struct NewApiKey {
     /// The identity the key acts for: the caller when `None`. Another identity must be an
     /// agent, and needs `api_keys:manage` plus every permission the scopes cover.
     pub identity_id: Option<Uuid>,
+    /// A rate limit of the key's own, on top of its identity's.
+    pub rate_limit: Option<Rate>,
 }
 
 /// Refuses scopes that name a permission the caller does not hold.
@@ -404,6 +416,9 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
             "out_of_range",
             format!("Choose between 1 and {MAX_DAYS} days, or no expiry."),
         ));
+    }
+    if let Some(r) = input.rate_limit {
+        crate::limits::plans::check_rate("rate_limit", Some(r.rate), Some(r.burst), &mut errors);
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -439,6 +454,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
     }
     // A key of one's own only narrows: its scopes filter what its identity may do, so a
     // scope the identity lacks (`*:*`) grants nothing.
+    tx.within_quota(crate::limits::Quota::ApiKeys, 1).await?;
 
     let id = uuid::Builder::from_random_bytes(crypto::random_bytes::<16>()).into_uuid();
     let secret = crypto::random_token::<32>();
@@ -447,8 +463,9 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
         .expires_in_days
         .map(|d| OffsetDateTime::now_utc() + Duration::days(i64::from(d)));
     sqlx::query!(
-        "insert into api_keys (tenant_id, id, identity_id, name, scopes, secret_hash, created_by, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "insert into api_keys (tenant_id, id, identity_id, name, scopes, secret_hash, created_by,
+                               expires_at, rate, burst)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         tenant_id,
         id,
         owner,
@@ -456,7 +473,9 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
         &scopes,
         &hash[..],
         caller.identity_id,
-        expires_at
+        expires_at,
+        input.rate_limit.map(|r| r.rate),
+        input.rate_limit.map(|r| r.burst as i32)
     )
     .execute(tx.conn())
     .await?;
@@ -480,6 +499,8 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewApiKey) -> Result<Created> {
 pub struct ApiKeyUpdate {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// `Some(None)` removes the key's own rate limit.
+    pub rate_limit: Option<Option<Rate>>,
 }
 
 pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result<ApiKey> {
@@ -496,6 +517,9 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result
         .scopes
         .as_deref()
         .map(|s| check_scopes(s, &mut errors));
+    if let Some(Some(r)) = input.rate_limit {
+        crate::limits::plans::check_rate("rate_limit", Some(r.rate), Some(r.burst), &mut errors);
+    }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -513,12 +537,17 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, input: ApiKeyUpdate) -> Result
         refuse_scopes_beyond(ctx, scopes)?;
     }
     sqlx::query!(
-        "update api_keys set name = coalesce($3, name), scopes = coalesce($4, scopes)
+        "update api_keys set name = coalesce($3, name), scopes = coalesce($4, scopes),
+                rate = case when $5 then $6 else rate end,
+                burst = case when $5 then $7 else burst end
          where tenant_id = $1 and id = $2",
         tenant_id,
         id,
         name.flatten(),
-        scopes.as_deref()
+        scopes.as_deref(),
+        input.rate_limit.is_some(),
+        input.rate_limit.flatten().map(|r| r.rate),
+        input.rate_limit.flatten().map(|r| r.burst as i32)
     )
     .execute(tx.conn())
     .await?;

@@ -33,6 +33,7 @@ pub async fn authenticate(db: &Db, presented: &str, ip: Option<IpAddr>) -> Resul
         id,
         name: key.name.clone(),
         scopes: key.scopes.clone(),
+        limit: key.limit,
     });
     note_use(db, id, &key, now, ip).await?;
     Ok(caller)
@@ -50,7 +51,7 @@ async fn read_key(db: &Db, id: Uuid) -> Result<Option<Arc<KnownKey>>> {
     };
     let mut tx = db.begin_tenant(tenant_id).await?;
     let Some(row) = sqlx::query!(
-        r#"select identity_id, name, scopes, secret_hash, expires_at, revoked_at,
+        r#"select identity_id, name, scopes, secret_hash, expires_at, revoked_at, rate, burst,
                   coalesce(extract(epoch from last_used_at)::bigint, 0) as "last_used!"
            from api_keys where tenant_id = $1 and id = $2"#,
         tenant_id,
@@ -69,6 +70,13 @@ async fn read_key(db: &Db, id: Uuid) -> Result<Option<Arc<KnownKey>>> {
         secret_hash: row.secret_hash,
         expires_at: row.expires_at,
         revoked_at: row.revoked_at,
+        limit: row
+            .rate
+            .zip(row.burst)
+            .map(|(rate, burst)| crate::limits::Limit {
+                rate,
+                burst: burst.max(1) as u32,
+            }),
         last_used: AtomicI64::new(row.last_used),
     });
     db.callers().keep_key(ticket, id, key.clone());

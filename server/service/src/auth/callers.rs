@@ -60,6 +60,8 @@ pub(crate) struct KnownKey {
     pub secret_hash: Vec<u8>,
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The key's own rate, when it has one.
+    pub limit: Option<crate::limits::Limit>,
     /// When this instance last recorded the key's use (unix seconds; 0: unknown), so that
     /// only one request a minute writes it.
     pub last_used: AtomicI64,
@@ -233,7 +235,7 @@ mod tests {
         Arc::new(Known {
             tenant_slug: "acme".into(),
             tenant_name: "Acme".into(),
-            plan: Plan::Pro,
+            plan: Plan::PRO,
             email: None,
             display_name: name.into(),
             kind: "user".into(),
@@ -256,6 +258,7 @@ mod tests {
             secret_hash: vec![0; 32],
             expires_at: None,
             revoked_at: None,
+            limit: None,
             last_used: AtomicI64::new(0),
         })
     }

@@ -122,6 +122,10 @@ impl Target {
 pub enum PlatformAction {
     TenantsCreate,
     TenantsList,
+    PlansRead,
+    PlansManage,
+    LimitsRead,
+    LimitsManage,
 }
 
 impl PlatformAction {
@@ -129,6 +133,10 @@ impl PlatformAction {
         match self {
             PlatformAction::TenantsCreate => "tenants:create",
             PlatformAction::TenantsList => "tenants:list",
+            PlatformAction::PlansRead => "plans:read",
+            PlatformAction::PlansManage => "plans:manage",
+            PlatformAction::LimitsRead => "limits:read",
+            PlatformAction::LimitsManage => "limits:manage",
         }
     }
 }

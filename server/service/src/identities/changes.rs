@@ -287,6 +287,7 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Identity> {
             field: None,
         });
     }
+    tx.within_quota(crate::limits::Quota::Identities, 1).await?;
     sqlx::query!(
         "update identities set deleted_at = null, updated_at = now() where tenant_id = $1 and id = $2",
         tenant_id,

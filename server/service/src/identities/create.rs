@@ -2,6 +2,7 @@
 //! tenants bring.
 
 use super::*;
+use crate::limits::Quota;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NewIdentity {
@@ -140,6 +141,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewIdentity) -> Result<Identity> 
     // Read again inside the change, where a role deleted meanwhile is an error.
     let roles = roles::by_names(tx.conn(), tenant_id, &valid.roles, "roles").await?;
     roles::authorize_grants(ctx, &roles)?;
+    tx.within_quota(Quota::Identities, 1).await?;
     let identity = insert(&mut tx, &valid, password_hash, &roles).await?;
     tx.created(&identity).await?;
     tx.commit().await?;
@@ -192,6 +194,7 @@ pub(crate) async fn insert_joining(
         metadata: Value::Object(Default::default()),
         password: None,
     };
+    tx.within_quota(Quota::Identities, 1).await?;
     let identity = insert(tx, &valid, password_hash, roles).await?;
     tx.created(&identity).await?;
     Ok(identity)

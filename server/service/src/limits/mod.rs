@@ -22,19 +22,25 @@
 //! map lookup per request.
 
 pub mod gcra;
+pub mod plans;
+pub mod quotas;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hashlink::LruCache;
 use uuid::Uuid;
 
 pub use gcra::Limit;
+pub use plans::TenantLimits;
+pub use quotas::Quota;
 
-use crate::ctx::{Caller, Plan};
-use crate::{Db, Error, Result};
+use crate::ctx::Caller;
+use crate::{Db, Result};
 
 /// How long an instance may hand out what it leased.
 pub const LEASE_TTL: Duration = Duration::from_millis(200);
@@ -47,8 +53,10 @@ const CAPACITY: usize = 100_000;
 pub enum BucketKey {
     /// A tenant's requests, all together.
     Tenant(Uuid),
-    /// One identity's requests (whatever credential it uses).
-    Identity(Uuid),
+    /// One identity's requests (whatever credential it uses): tenant, identity.
+    Identity(Uuid, Uuid),
+    /// One API key's requests, when the key has a rate of its own: tenant, key.
+    ApiKey(Uuid, Uuid),
     /// Requests before sign-in from one address (an IPv6 address's /64).
     Address(IpAddr),
 }
@@ -58,8 +66,17 @@ impl BucketKey {
     fn stored(&self) -> String {
         match self {
             BucketKey::Tenant(id) => format!("t:{id}"),
-            BucketKey::Identity(id) => format!("i:{id}"),
+            BucketKey::Identity(t, id) => format!("i:{t}:{id}"),
+            BucketKey::ApiKey(t, id) => format!("k:{t}:{id}"),
             BucketKey::Address(ip) => format!("a:{ip}"),
+        }
+    }
+
+    /// The tenant whose requests the bucket counts (none for an address).
+    pub fn tenant(&self) -> Option<Uuid> {
+        match self {
+            BucketKey::Tenant(t) | BucketKey::Identity(t, _) | BucketKey::ApiKey(t, _) => Some(*t),
+            BucketKey::Address(_) => None,
         }
     }
 
@@ -96,6 +113,7 @@ pub struct Bucket {
 /// What a bucket looked like to a request: enough for the `RateLimit` headers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Report {
+    pub key: BucketKey,
     pub policy: &'static str,
     pub limit: Limit,
     /// Requests the bucket holds (about: other instances spend too).
@@ -131,7 +149,7 @@ struct Local {
 }
 
 impl Local {
-    fn report(&self, policy: &'static str, now: Instant) -> Report {
+    fn report(&self, key: BucketKey, policy: &'static str, now: Instant) -> Report {
         let since = now.saturating_duration_since(self.asked_at);
         let refilled = (since.as_secs_f64() * self.limit.rate) as u64;
         let remaining = (u64::from(self.remaining) + u64::from(self.leased) + refilled)
@@ -141,6 +159,7 @@ impl Local {
             .refused_until
             .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
         Report {
+            key,
             policy,
             limit: self.limit,
             remaining: if retry_after.is_zero() { remaining } else { 0 },
@@ -161,21 +180,20 @@ fn lease_size(limit: Limit, remaining: Option<u32>) -> u32 {
     size.max(1)
 }
 
-/// The plans' limits, as every instance caches them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PlanLimits {
-    pub tenant: Limit,
-    pub user: Limit,
-    pub agent: Limit,
-}
-
-/// One instance's limiter: its leases, what it was refused, and the plans.
+/// One instance's limiter: its leases, what it was refused, the tenants' limits, its
+/// estimates of quota use, and its counts of what it served and refused.
 pub struct Limiter {
     buckets: Mutex<LruCache<BucketKey, Local>>,
-    plans: Mutex<Option<(HashMap<Plan, PlanLimits>, Instant)>>,
+    tenants: Mutex<LruCache<Uuid, plans::Kept>>,
+    estimates: Mutex<LruCache<(Uuid, Quota), quotas::Estimate>>,
+    tally: Mutex<HashMap<BucketKey, usage::Tally>>,
+    /// Bumped whenever limits are forgotten, so that a read racing with a change is not kept.
+    generation: AtomicU64,
+    /// Whether changes to limits are being heard (see `workers::spawn_cache_listener`).
+    online: AtomicBool,
     /// Limits for requests before sign-in, per address.
     pub anonymous: Limit,
-    /// Whether limits apply at all (`TENANTRY_RATE_LIMITS`).
+    /// Whether rate limits apply at all (`TENANTRY_RATE_LIMITS`); quotas always do.
     pub enabled: bool,
 }
 
@@ -200,14 +218,22 @@ impl Default for Limiter {
     }
 }
 
-/// How long the plans are trusted while the change listener is down.
-const PLANS_OFFLINE_TTL: Duration = Duration::from_secs(1);
+/// How long a tenant's limits are trusted while changes are not being heard.
+const OFFLINE_TTL: Duration = Duration::from_secs(1);
+
+/// Taken before reading what will be kept; see [`Limiter::keep_tenant`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket(u64);
 
 impl Limiter {
     pub fn new(enabled: bool, anonymous: Limit) -> Limiter {
         Limiter {
             buckets: Mutex::new(LruCache::new(CAPACITY)),
-            plans: Mutex::new(None),
+            tenants: Mutex::new(LruCache::new(CAPACITY)),
+            estimates: Mutex::new(LruCache::new(CAPACITY)),
+            tally: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            online: AtomicBool::new(false),
             anonymous,
             enabled,
         }
@@ -217,9 +243,68 @@ impl Limiter {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Drops the cached plans (a plan changed).
-    pub fn forget_plans(&self) {
-        *self.plans.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    fn lock_tenants(&self) -> std::sync::MutexGuard<'_, LruCache<Uuid, plans::Kept>> {
+        self.tenants.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_estimates(
+        &self,
+    ) -> std::sync::MutexGuard<'_, LruCache<(Uuid, Quota), quotas::Estimate>> {
+        self.estimates.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_tally(&self) -> std::sync::MutexGuard<'_, HashMap<BucketKey, usage::Tally>> {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by the listener: `true` once it hears changes to limits, `false` as soon as
+    /// it may have missed one. Either way every tenant's limits are forgotten.
+    pub fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::Release);
+        self.forget_tenants();
+    }
+
+    /// Forgets every tenant's limits and quota estimates (a plan changed).
+    pub fn forget_tenants(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.lock_tenants().clear();
+        self.lock_estimates().clear();
+    }
+
+    /// Forgets one tenant's limits (its plan or overrides changed).
+    pub fn forget_tenant(&self, tenant_id: Uuid) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.lock_tenants().remove(&tenant_id);
+    }
+
+    /// Handles a notification on [`plans::CHANNEL`].
+    pub fn heard(&self, payload: &str) {
+        match Uuid::parse_str(payload) {
+            Ok(tenant) => self.forget_tenant(tenant),
+            Err(_) => self.forget_tenants(),
+        }
+    }
+
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket(self.generation.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn cached_tenant(&self, tenant_id: Uuid) -> Option<Arc<TenantLimits>> {
+        let online = self.online.load(Ordering::Acquire);
+        let mut tenants = self.lock_tenants();
+        match tenants.get(&tenant_id) {
+            Some((l, at)) if online || at.elapsed() < OFFLINE_TTL => Some(l.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps a tenant's limits read after `ticket` was taken, unless something was
+    /// forgotten in between.
+    pub(crate) fn keep_tenant(&self, ticket: Ticket, limits: Arc<TenantLimits>) {
+        let mut tenants = self.lock_tenants();
+        if self.generation.load(Ordering::Acquire) == ticket.0 {
+            tenants.insert(limits.tenant_id, (limits, Instant::now()));
+        }
     }
 
     /// Forgets every bucket this instance leased from or was refused by (tests, and an
@@ -229,70 +314,37 @@ impl Limiter {
     }
 }
 
-/// The limits of `plan`.
-pub async fn plan_limits(db: &Db, plan: Plan) -> Result<PlanLimits> {
-    let online = db.callers().online();
-    {
-        let cached = db.limiter().plans.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((plans, at)) = cached.as_ref()
-            && (online || at.elapsed() < PLANS_OFFLINE_TTL)
-            && let Some(limits) = plans.get(&plan)
-        {
-            return Ok(*limits);
-        }
-    }
-    let rows = sqlx::query!(
-        "select name, tenant_rate, tenant_burst, user_rate, user_burst, agent_rate, agent_burst
-         from plans"
-    )
-    .fetch_all(db.pool())
-    .await?;
-    let mut plans = HashMap::new();
-    for r in rows {
-        let Some(p) = Plan::parse(&r.name) else {
-            continue;
-        };
-        let limit = |rate: f64, burst: i32| Limit {
-            rate,
-            burst: burst.max(1) as u32,
-        };
-        plans.insert(
-            p,
-            PlanLimits {
-                tenant: limit(r.tenant_rate, r.tenant_burst),
-                user: limit(r.user_rate, r.user_burst),
-                agent: limit(r.agent_rate, r.agent_burst),
-            },
-        );
-    }
-    let limits = plans
-        .get(&plan)
-        .copied()
-        .ok_or_else(|| Error::Internal(format!("the plan {} has no limits", plan.as_str())))?;
-    *db.limiter().plans.lock().unwrap_or_else(|e| e.into_inner()) = Some((plans, Instant::now()));
-    Ok(limits)
-}
-
-/// The buckets a member's request spends from: its tenant's and its own.
-pub async fn buckets_of(db: &Db, caller: &Caller) -> Result<[Bucket; 2]> {
-    let plan = plan_limits(db, caller.plan).await?;
+/// The buckets a member's request spends from: its tenant's, its own (by kind, from the
+/// tenant's limits), and, when it comes with an API key that has a rate of its own, the
+/// key's.
+pub async fn buckets_of(db: &Db, caller: &Caller) -> Result<Vec<Bucket>> {
+    let limits = plans::of_tenant(db, caller.tenant_id).await?;
     let (policy, limit) = if caller.kind == "agent" {
-        ("agent", plan.agent)
+        ("agent", limits.rates.agent)
     } else {
-        ("user", plan.user)
+        ("user", limits.rates.user)
     };
-    Ok([
-        Bucket {
-            key: BucketKey::Tenant(caller.tenant_id),
-            policy: "tenant",
-            limit: plan.tenant,
-        },
-        Bucket {
-            key: BucketKey::Identity(caller.identity_id),
-            policy,
+    let mut buckets = Vec::with_capacity(3);
+    buckets.push(Bucket {
+        key: BucketKey::Tenant(caller.tenant_id),
+        policy: "tenant",
+        limit: limits.rates.tenant.into(),
+    });
+    buckets.push(Bucket {
+        key: BucketKey::Identity(caller.tenant_id, caller.identity_id),
+        policy,
+        limit: limit.into(),
+    });
+    if let Some(key) = &caller.api_key
+        && let Some(limit) = key.limit
+    {
+        buckets.push(Bucket {
+            key: BucketKey::ApiKey(caller.tenant_id, key.id),
+            policy: "api_key",
             limit,
-        },
-    ])
+        });
+    }
+    Ok(buckets)
 }
 
 /// The bucket of a request made before sign-in from `ip`.
@@ -321,7 +373,7 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
                     ask.push((*b, lease_size(b.limit, None)));
                 }
                 Some(l) if l.refused_until.is_some_and(|t| t > now) => {
-                    let r = l.report(b.policy, now);
+                    let r = l.report(b.key, b.policy, now);
                     if refused.is_none_or(|f| r.retry_after_secs > f.retry_after_secs) {
                         refused = Some(r);
                     }
@@ -332,10 +384,15 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
             }
         }
         if let Some(r) = refused {
+            drop(local);
+            limiter.count(r.key, 0, 1);
             return Ok(Decision::Refused(r));
         }
         if ask.is_empty() {
-            return Ok(Decision::Allowed(hand_out(&mut local, buckets, now)));
+            let report = hand_out(&mut local, buckets, now);
+            drop(local);
+            limiter.count_served(buckets);
+            return Ok(Decision::Allowed(report));
         }
     }
 
@@ -373,7 +430,7 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
             full_in: us(row.full_in_us),
         };
         if row.granted == 0 {
-            let r = entry.report(b.policy, now);
+            let r = entry.report(b.key, b.policy, now);
             if refused.is_none_or(|f| r.retry_after_secs > f.retry_after_secs) {
                 refused = Some(r);
             }
@@ -381,11 +438,16 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
         local.insert(b.key, entry);
     }
     if let Some(r) = refused {
+        drop(local);
+        limiter.count(r.key, 0, 1);
         return Ok(Decision::Refused(r));
     }
     // Every bucket now holds a leased request, unless another request took the last one
     // meanwhile: then this one is served anyway (the store granted it).
-    Ok(Decision::Allowed(hand_out(&mut local, buckets, now)))
+    let report = hand_out(&mut local, buckets, now);
+    drop(local);
+    limiter.count_served(buckets);
+    Ok(Decision::Allowed(report))
 }
 
 /// Deletes the stored buckets that are full again: their rows hold nothing a new row would
@@ -407,7 +469,7 @@ fn hand_out(
     for b in buckets {
         if let Some(l) = local.get_mut(&b.key) {
             l.leased = l.leased.saturating_sub(1);
-            let r = l.report(b.policy, now);
+            let r = l.report(b.key, b.policy, now);
             let share = |r: &Report| f64::from(r.remaining) / f64::from(r.limit.burst);
             if tightest.is_none_or(|t| share(&r) < share(&t)) {
                 tightest = Some(r);
@@ -440,5 +502,6 @@ mod tests {
         assert_eq!(a("::ffff:192.0.2.7"), a("192.0.2.7"));
         assert_ne!(a("192.0.2.7"), a("192.0.2.8"));
         assert_eq!(a("2001:db8:1:2::1").stored(), "a:2001:db8:1:2::");
+        assert_eq!(a("192.0.2.7").tenant(), None);
     }
 }

@@ -36,6 +36,7 @@ pub(super) async fn insert(
     if !expired.is_empty() {
         tx.record(upkeep::expired_change(&expired)).await?;
     }
+    tx.within_quota(crate::limits::Quota::Memories, 1).await?;
     let id = Uuid::now_v7();
     let dim = i32::try_from(vector.len()).map_err(|e| Error::internal("embedding size", e))?;
     let row = sqlx::query_as!(
@@ -429,6 +430,7 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Memory> {
             field: None,
         });
     }
+    tx.within_quota(crate::limits::Quota::Memories, 1).await?;
     let after = sqlx::query_as!(
         Memory,
         r#"update memories set deleted_at = null, updated_at = now()

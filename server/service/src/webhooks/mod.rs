@@ -34,8 +34,6 @@ use crate::pagination::{self, Page};
 use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::{Ctx, Db, validation};
 
-/// Subscriptions a tenant may have.
-pub const MAX_SUBSCRIPTIONS: i64 = 50;
 /// Event type patterns one subscription may list.
 const MAX_PATTERNS: usize = 50;
 /// How long the previous secret keeps signing after a rotation, unless the caller says.
@@ -409,19 +407,7 @@ pub async fn create(ctx: &Ctx, db: &Db, input: Input) -> Result<WithSecret> {
     let checked = check(db, &input, true).await?;
     let master = db.master_key()?.clone();
     let mut tx = db.change(ctx, perm::WEBHOOKS_CREATE).await?;
-    let count = sqlx::query_scalar!(
-        r#"select count(*) as "n!" from webhook_subscriptions where tenant_id = $1"#,
-        tenant_id
-    )
-    .fetch_one(tx.conn())
-    .await?;
-    if count >= MAX_SUBSCRIPTIONS {
-        return Err(Error::Conflict {
-            code: "limit_reached",
-            message: format!("A tenant may have {MAX_SUBSCRIPTIONS} webhooks; delete one first."),
-            field: None,
-        });
-    }
+    tx.within_quota(crate::limits::Quota::Webhooks, 1).await?;
     let id = Uuid::now_v7();
     let secret = signing::new_secret();
     let sealed = master.seal(secret.as_bytes(), &secret_context(tenant_id, id));

@@ -8,6 +8,8 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use service::limits::plans::Rate;
+
 use crate::rest::extract::{Authenticated, Json, Path, Query};
 use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -37,6 +39,8 @@ pub struct ApiKeyBody {
     pub last_used_ip: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// The key's own rate limit, on top of its identity's and its tenant's (null: none).
+    pub rate_limit: Option<Rate>,
 }
 
 impl From<ApiKey> for ApiKeyBody {
@@ -55,6 +59,7 @@ impl From<ApiKey> for ApiKeyBody {
             last_used_at: k.last_used_at,
             last_used_ip: k.last_used_ip,
             revoked_at: k.revoked_at,
+            rate_limit: k.rate_limit,
         }
     }
 }
@@ -106,6 +111,9 @@ pub struct CreateRequest {
     pub expires_in_days: Option<u32>,
     /// An agent identity to make the key for (needs `api_keys:manage`); default: you.
     pub identity_id: Option<Uuid>,
+    /// A rate limit of the key's own (`{"rate": 5, "burst": 10}`), on top of its identity's
+    /// and its tenant's; absent or null: none.
+    pub rate_limit: Option<Rate>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -143,6 +151,7 @@ pub async fn create(
             scopes: body.scopes,
             expires_in_days: body.expires_in_days,
             identity_id: body.identity_id,
+            rate_limit: body.rate_limit,
         },
     )
     .await?;
@@ -166,9 +175,13 @@ pub async fn get(
 pub struct UpdateRequest {
     pub name: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// The key's own rate limit; `null` removes it, absent leaves it.
+    #[serde(default, deserialize_with = "crate::rest::nullable::double_option")]
+    #[schema(value_type = Option<Rate>)]
+    pub rate_limit: Option<Option<Rate>>,
 }
 
-/// Rename a key or change its scopes.
+/// Rename a key, change its scopes, or set or remove its own rate limit.
 #[utoipa::path(patch, path = "/api-keys/{id}", tag = "api_keys", params(("id" = Uuid, Path)),
     request_body = UpdateRequest,
     responses((status = 200, body = ApiKeyBody), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
@@ -182,6 +195,7 @@ pub async fn update(
     let input = ApiKeyUpdate {
         name: body.name,
         scopes: body.scopes,
+        rate_limit: body.rate_limit,
     };
     Ok(axum::Json(
         api_keys::update(&ctx, &state.db, id, input).await?.into(),

@@ -9,6 +9,7 @@ pub mod events;
 pub mod groups;
 pub mod identities;
 pub mod invitations;
+pub mod limits;
 pub mod me;
 pub mod memories;
 pub mod policies;
@@ -43,7 +44,8 @@ use crate::state::AppState;
         (name = "audit", description = "The audit trail: a hash chain per tenant, verified on demand"),
         (name = "events", description = "The event stream: every change as a typed event, by type, identity and time"),
         (name = "webhooks", description = "Webhooks: events posted to your URLs, signed per Standard Webhooks, retried, logged"),
-        (name = "admin", description = "Tenant management (super-admin)"),
+        (name = "limits", description = "Rate limits and plan quotas: the tenant's own, with its use"),
+        (name = "admin", description = "Tenants, plans and limits (super-admin)"),
     )
 )]
 struct ApiDoc;
@@ -93,6 +95,19 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(sessions::revoke))
         .routes(routes!(sessions::logout))
         .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(limits::mine))
+        .routes(routes!(limits::list_plans))
+        .routes(routes!(
+            limits::get_plan,
+            limits::put_plan,
+            limits::delete_plan
+        ))
+        .routes(routes!(
+            limits::tenant_limits,
+            limits::set_tenant_limits,
+            limits::clear_tenant_limits
+        ))
+        .routes(routes!(limits::overview))
         .routes(routes!(roles::catalogue))
         .routes(routes!(roles::list, roles::create))
         .routes(routes!(roles::get, roles::update, roles::delete))

@@ -73,7 +73,8 @@ pub struct CreateTenant {
     pub slug: String,
     #[schema(example = "Acme Corp")]
     pub name: String,
-    /// `free` (default), `pro` or `enterprise`.
+    /// A plan's name (`GET /v1/admin/plans`): `free` (default), `pro`, `enterprise`, or one
+    /// the operator made.
     pub plan: Option<String>,
     pub owner_email: String,
     /// Generated and returned once when absent.
@@ -104,8 +105,8 @@ pub async fn create(
             Plan::parse(&p).ok_or_else(|| {
                 ApiError(service::Error::validation(
                     "plan",
-                    "invalid_value",
-                    "plan must be free, pro or enterprise",
+                    "unknown_plan",
+                    format!("There is no plan named {p:?}; GET /v1/admin/plans lists them."),
                 ))
             })
         })

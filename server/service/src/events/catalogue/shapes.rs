@@ -136,6 +136,8 @@ pub(crate) struct ApiKeyData<'a> {
     pub scopes: &'a [String],
     pub expires_at: Option<Time>,
     pub revoked_at: Option<Time>,
+    /// The key's own rate limit, when it has one.
+    pub rate_limit: Option<crate::limits::plans::Rate>,
 }
 
 /// A memory as its events carry it: its text's length, not the text.
@@ -187,6 +189,17 @@ pub(crate) struct TenantSettingsData {
     /// How long new memories live by default, in seconds (none: for ever).
     #[schemars(range(min = 0))]
     pub memory_ttl_seconds: Option<i32>,
+}
+
+/// A tenant's limits after the operator changed them (`tenant.limits_changed`): its plan,
+/// the rates and quotas in force, and which of them depart from the plan
+/// (`rates.user.rate`, `quotas.identities`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct TenantLimitsData<'a> {
+    pub plan: &'a str,
+    pub rates: crate::limits::plans::Rates,
+    pub quotas: crate::limits::plans::Quotas,
+    pub overridden: Vec<String>,
 }
 
 /// The roles held directly (`identity.roles_changed`, `group.roles_changed`).
