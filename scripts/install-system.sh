@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_pkgs=()
-for p in postgresql-15 postgresql-server-dev-15 build-essential pkg-config libssl-dev chromium curl ca-certificates haproxy; do
+for p in postgresql-15 postgresql-server-dev-15 build-essential pkg-config libssl-dev chromium curl ca-certificates haproxy redis-server; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 command -v node >/dev/null || need_pkgs+=(nodejs npm)

@@ -2,6 +2,7 @@ import { expect, hydrated, screen, signIn, test } from './fixtures';
 
 test('the Limits screen shows the plan, each quota with its use, and the rates', async ({ page }) => {
   await signIn(page);
+  await expect(page).toHaveURL(/\/identities$/);
   await hydrated(page);
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Limits' }).click();
   await expect(page.getByRole('heading', { name: 'Limits', level: 1 })).toBeVisible();
@@ -21,7 +22,7 @@ test('the Limits screen shows the plan, each quota with its use, and the rates',
 
 test('a key with a rate of its own says so, and is refused past it with the limit named', async ({ page, request }) => {
   await signIn(page);
-  await hydrated(page);
+  await expect(page).toHaveURL(/\/identities$/);
   await page.goto('/api-keys');
   await hydrated(page);
   const name = `slow key ${Date.now()}`;

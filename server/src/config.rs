@@ -286,6 +286,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TENANTRY_RATE_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub rate_limits: bool,
 
+    /// Keep the rate limits' buckets in Redis or Valkey (`redis://host:6379/0`) instead of
+    /// PostgreSQL; the same algorithm, one script per check. Unset: PostgreSQL.
+    #[arg(long, env = "TENANTRY_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
     /// Requests a second one client address may make before it signs in (sign-in, token,
     /// password reset, invitations, SSO); an IPv6 address counts by its /64.
     #[arg(long, env = "TENANTRY_ANONYMOUS_RATE", default_value_t = 10.0,
@@ -388,14 +393,22 @@ impl Default for ServeArgs {
 
 impl ServeArgs {
     /// This server's rate limiter.
-    pub fn limiter(&self) -> service::limits::Limiter {
-        service::limits::Limiter::new(
+    /// The rate limiter, connected to Redis when `TENANTRY_REDIS_URL` says so (an error
+    /// when Redis cannot be reached at start).
+    pub async fn limiter(&self) -> Result<service::limits::Limiter, service::Error> {
+        let limiter = service::limits::Limiter::new(
             self.rate_limits,
             service::limits::Limit {
                 rate: self.anonymous_rate,
                 burst: self.anonymous_burst,
             },
-        )
+        );
+        match &self.redis_url {
+            Some(url) if !url.trim().is_empty() => {
+                Ok(limiter.with_redis(service::limits::redis_store::connect(url.trim()).await?))
+            }
+            _ => Ok(limiter),
+        }
     }
 
     /// How this server talks to SSO identity providers.

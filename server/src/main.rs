@@ -147,7 +147,7 @@ async fn serve_with(
         .with_master_key(master.clone())
         .with_webhooks(args.webhook_settings()?)
         .with_sso(args.sso_settings())
-        .with_limiter(args.limiter());
+        .with_limiter(args.limiter().await.map_err(anyhow_service)?);
     if !args.rate_limits {
         tracing::warn!("TENANTRY_RATE_LIMITS=false: requests are not rate limited");
     }

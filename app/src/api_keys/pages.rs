@@ -82,9 +82,9 @@ pub fn ApiKeysPage() -> impl IntoView {
                             <legend class="text-sm font-medium text-slate-900">"Rate limit of its own (optional)"</legend>
                             <p class="text-xs text-slate-600">"On top of your own and the tenant's limits. Leave empty for none."</p>
                             <div class="grid grid-cols-2 gap-3">
-                                <TextField name="rate" label="Requests a second" kind="number" placeholder="5"
+                                <TextField name="rate" label="Requests a second" kind="number" step="any" placeholder="5"
                                     value=form.value("rate", String::new()) error=form.field_error("rate_limit.rate")/>
-                                <TextField name="burst" label="At once" kind="number" placeholder="10"
+                                <TextField name="burst" label="At once" kind="number" step="1" placeholder="10"
                                     value=form.value("burst", String::new()) error=form.field_error("rate_limit.burst")/>
                             </div>
                         </fieldset>

@@ -199,6 +199,10 @@ pub fn TextField(
     #[prop(optional)] required: bool,
     #[prop(optional)] autocomplete: Option<&'static str>,
     #[prop(into, optional)] placeholder: Option<String>,
+    /// For `kind="number"`: `any` takes fractions (a number field takes whole numbers
+    /// otherwise).
+    #[prop(optional)]
+    step: Option<&'static str>,
 ) -> impl IntoView {
     let frame = Frame::new(name, help.is_some(), error);
     view! {
@@ -207,6 +211,7 @@ pub fn TextField(
                 id=frame.id.clone()
                 name=name
                 type=kind.unwrap_or("text")
+                step=step
                 prop:value=move || value.get()
                 value=move || value.get()
                 required=required
@@ -384,5 +389,17 @@ mod tests {
         let fine = view! { <TextField name="email" label="Email"/> }.to_html();
         assert!(!fine.contains("aria-invalid"), "{fine}");
         assert!(!fine.contains("aria-describedby"), "{fine}");
+        assert!(!fine.contains("step="), "{fine}");
+    }
+
+    #[test]
+    fn a_number_field_takes_fractions_only_when_told() {
+        // A browser refuses 0.1 in a number field without `step="any"`.
+        let html =
+            view! { <TextField name="rate" label="Rate" kind="number" step="any"/> }.to_html();
+        assert!(
+            html.contains(r#"type="number""#) && html.contains(r#"step="any""#),
+            "{html}"
+        );
     }
 }

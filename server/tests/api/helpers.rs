@@ -175,6 +175,7 @@ pub fn serve_args() -> ServeArgs {
         rate_limits: false,
         anonymous_rate: 10.0,
         anonymous_burst: 30,
+        redis_url: None,
         console_runtimes: 2,
         console_db_connections: 2,
         console_stall_secs: 10,
@@ -659,7 +660,7 @@ impl TestApp {
         let db = db
             .with_webhooks(webhooks)
             .with_sso(args.sso_settings())
-            .with_limiter(args.limiter())
+            .with_limiter(args.limiter().await.unwrap())
             .with_master_key(master.clone());
         let state = server::startup::build_state(db.clone(), master.clone(), args)
             .await

@@ -21,6 +21,7 @@ mod http_sso;
 mod http_webhooks;
 mod isolation;
 mod limits;
+mod limits_redis;
 mod object_rules;
 mod ops;
 mod pool;

@@ -24,6 +24,7 @@
 pub mod gcra;
 pub mod plans;
 pub mod quotas;
+pub mod redis_store;
 pub mod usage;
 
 use std::collections::HashMap;
@@ -195,6 +196,8 @@ pub struct Limiter {
     pub anonymous: Limit,
     /// Whether rate limits apply at all (`TENANTRY_RATE_LIMITS`); quotas always do.
     pub enabled: bool,
+    /// The buckets' store when it is Redis (`TENANTRY_REDIS_URL`); PostgreSQL otherwise.
+    redis: Option<redis_store::Store>,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -236,7 +239,27 @@ impl Limiter {
             online: AtomicBool::new(false),
             anonymous,
             enabled,
+            redis: None,
         }
+    }
+
+    /// The same limiter, keeping its buckets in Redis (see [`redis_store`]).
+    pub fn with_redis(mut self, conn: redis_store::Store) -> Limiter {
+        self.redis = Some(conn);
+        self
+    }
+
+    /// Where the buckets are kept: `postgresql` or `redis`.
+    pub fn store(&self) -> &'static str {
+        if self.redis.is_some() {
+            "redis"
+        } else {
+            "postgresql"
+        }
+    }
+
+    pub(crate) fn redis(&self) -> Option<&redis_store::Store> {
+        self.redis.as_ref()
     }
 
     fn lock_buckets(&self) -> std::sync::MutexGuard<'_, LruCache<BucketKey, Local>> {
@@ -311,6 +334,11 @@ impl Limiter {
     /// operator's reset).
     pub fn forget_buckets(&self) {
         self.lock_buckets().clear();
+    }
+
+    /// Whether this instance has leased from or been refused by `key` since it last forgot.
+    pub fn knows(&self, key: BucketKey) -> bool {
+        self.lock_buckets().contains_key(&key)
     }
 }
 
@@ -398,21 +426,7 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
 
     // Ask the store, keys in one order so that two asks never lock in a cycle.
     ask.sort_by_cached_key(|(b, _)| b.key.stored());
-    let keys: Vec<String> = ask.iter().map(|(b, _)| b.key.stored()).collect();
-    let costs: Vec<i64> = ask.iter().map(|(b, _)| b.limit.cost_us()).collect();
-    let bursts: Vec<i32> = ask.iter().map(|(b, _)| b.limit.burst as i32).collect();
-    let wants: Vec<i32> = ask.iter().map(|(_, w)| *w as i32).collect();
-    let rows = sqlx::query!(
-        r#"select granted as "granted!", remaining as "remaining!",
-                  retry_after_us as "retry_after_us!", full_in_us as "full_in_us!"
-           from tenantry_rate_take($1, $2, $3, $4)"#,
-        &keys,
-        &costs,
-        &bursts,
-        &wants
-    )
-    .fetch_all(db.pool())
-    .await?;
+    let rows = ask_store(db, &ask).await?;
     let now = Instant::now();
     let mut local = limiter.lock_buckets();
     let mut refused: Option<Report> = None;
@@ -422,14 +436,14 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
             limit: b.limit,
             // What an earlier lease left is dropped (a concurrent ask): every request this
             // instance hands out was granted less than LEASE_TTL ago.
-            leased: row.granted.max(0) as u32,
+            leased: row.granted.clamp(0, i64::from(u32::MAX)) as u32,
             lease_until: now + LEASE_TTL,
-            refused_until: (row.granted == 0).then(|| now + us(row.retry_after_us)),
+            refused_until: (row.granted <= 0).then(|| now + us(row.retry_after_us)),
             asked_at: now,
-            remaining: row.remaining.max(0) as u32,
+            remaining: row.remaining.clamp(0, i64::from(u32::MAX)) as u32,
             full_in: us(row.full_in_us),
         };
-        if row.granted == 0 {
+        if row.granted <= 0 {
             let r = entry.report(b.key, b.policy, now);
             if refused.is_none_or(|f| r.retry_after_secs > f.retry_after_secs) {
                 refused = Some(r);
@@ -448,6 +462,49 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
     drop(local);
     limiter.count_served(buckets);
     Ok(Decision::Allowed(report))
+}
+
+/// Takes what `ask` wants from the store (PostgreSQL's `tenantry_rate_take`, or the Redis
+/// script), one answer per bucket in `ask`'s order.
+async fn ask_store(db: &Db, ask: &[(Bucket, u32)]) -> Result<Vec<redis_store::Taken>> {
+    if let Some(redis) = db.limiter().redis() {
+        let buckets: Vec<(String, i64, i32, i32)> = ask
+            .iter()
+            .map(|(b, w)| {
+                (
+                    b.key.stored(),
+                    b.limit.cost_us(),
+                    b.limit.burst as i32,
+                    *w as i32,
+                )
+            })
+            .collect();
+        return redis_store::take(redis, &buckets, None).await;
+    }
+    let keys: Vec<String> = ask.iter().map(|(b, _)| b.key.stored()).collect();
+    let costs: Vec<i64> = ask.iter().map(|(b, _)| b.limit.cost_us()).collect();
+    let bursts: Vec<i32> = ask.iter().map(|(b, _)| b.limit.burst as i32).collect();
+    let wants: Vec<i32> = ask.iter().map(|(_, w)| *w as i32).collect();
+    let rows = sqlx::query!(
+        r#"select granted as "granted!", remaining as "remaining!",
+                  retry_after_us as "retry_after_us!", full_in_us as "full_in_us!"
+           from tenantry_rate_take($1, $2, $3, $4)"#,
+        &keys,
+        &costs,
+        &bursts,
+        &wants
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| redis_store::Taken {
+            granted: i64::from(r.granted),
+            remaining: i64::from(r.remaining),
+            retry_after_us: r.retry_after_us,
+            full_in_us: r.full_in_us,
+        })
+        .collect())
 }
 
 /// Deletes the stored buckets that are full again: their rows hold nothing a new row would

@@ -244,6 +244,8 @@ pub struct Overridden {
 pub struct Overview {
     /// Whether rate limits are applied on this deployment (`TENANTRY_RATE_LIMITS`).
     pub enforced: bool,
+    /// Where the buckets are kept: `postgresql` or `redis` (`TENANTRY_REDIS_URL`).
+    pub store: String,
     /// Requests before sign-in, per address.
     pub anonymous: Rate,
     pub plans: Vec<PlanSpec>,
@@ -281,19 +283,25 @@ pub async fn overview(ctx: &Ctx, db: &Db) -> Result<Overview> {
         })
     })
     .collect();
-    let empty = sqlx::query!(
-        r#"select key, cost_us, burst,
-                  greatest(tat - (burst - 1)::int8 * cost_us
-                           - (extract(epoch from clock_timestamp()) * 1000000)::int8, 0)
-                      as "retry_after_us!"
-           from rate_buckets
-           where tat > (extract(epoch from clock_timestamp()) * 1000000)::int8
-                       + (burst - 1)::int8 * cost_us
-           order by tat desc limit $1"#,
-        TOP
-    )
-    .fetch_all(db.pool())
-    .await?;
+    let empty: Vec<super::redis_store::Empty> = match db.limiter().redis() {
+        Some(redis) => super::redis_store::empty(redis, 10_000, TOP as usize).await?,
+        None => sqlx::query!(
+            r#"select key, cost_us, burst,
+                      greatest(tat - (burst - 1)::int8 * cost_us
+                               - (extract(epoch from clock_timestamp()) * 1000000)::int8, 0)
+                          as "retry_after_us!"
+               from rate_buckets
+               where tat > (extract(epoch from clock_timestamp()) * 1000000)::int8
+                           + (burst - 1)::int8 * cost_us
+               order by tat desc limit $1"#,
+            TOP
+        )
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(|r| (r.key, r.cost_us, r.burst, r.retry_after_us))
+        .collect(),
+    };
     let top = sqlx::query!(
         r#"select bucket, sum(served)::int8 as "served!", sum(refused)::int8 as "refused!"
            from rate_limit_usage where minute >= now() - interval '15 minutes'
@@ -316,7 +324,7 @@ pub async fn overview(ctx: &Ctx, db: &Db) -> Result<Overview> {
     .fetch_all(db.pool())
     .await?;
 
-    let mut keys: Vec<&str> = empty.iter().map(|r| r.key.as_str()).collect();
+    let mut keys: Vec<&str> = empty.iter().map(|r| r.0.as_str()).collect();
     keys.extend(top.iter().map(|r| r.bucket.as_str()));
     let slugs = slugs_of(db, &keys).await?;
     let subject = |key: &str| {
@@ -326,16 +334,17 @@ pub async fn overview(ctx: &Ctx, db: &Db) -> Result<Overview> {
     };
     Ok(Overview {
         enforced: db.limiter().enabled,
+        store: db.limiter().store().to_owned(),
         anonymous: db.limiter().anonymous.into(),
         plans,
         overrides,
         limited_now: empty
             .iter()
-            .map(|r| Limited {
-                subject: subject(&r.key),
-                retry_after_secs: (r.retry_after_us.max(0) as u64).div_ceil(1_000_000),
-                rate: 1_000_000.0 / r.cost_us.max(1) as f64,
-                burst: r.burst.max(1) as u32,
+            .map(|(key, cost_us, burst, retry_after_us)| Limited {
+                subject: subject(key),
+                retry_after_secs: ((*retry_after_us).max(0) as u64).div_ceil(1_000_000),
+                rate: 1_000_000.0 / (*cost_us).max(1) as f64,
+                burst: (*burst).max(1) as u32,
             })
             .collect(),
         top_consumers: top
