@@ -394,6 +394,8 @@ mod tests {
 
     #[test]
     fn a_number_field_takes_fractions_only_when_told() {
+        let owner = Owner::new();
+        owner.set();
         // A browser refuses 0.1 in a number field without `step="any"`.
         let html =
             view! { <TextField name="rate" label="Rate" kind="number" step="any"/> }.to_html();
