@@ -439,17 +439,7 @@ pub async fn exists(db: &Db, plan: &Plan) -> Result<bool> {
 /// Every plan, by name (the super-admin).
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<PlanSpec>> {
     ctx.authorize_platform(PlatformAction::PlansRead)?;
-    let rows = sqlx::query_as!(
-        PlanRow,
-        r#"select p.name, p.description, p.tenant_rate, p.tenant_burst, p.user_rate,
-                  p.user_burst, p.agent_rate, p.agent_burst, p.max_identities, p.max_memories,
-                  p.max_webhooks, p.max_policies, p.max_api_keys, p.updated_at,
-                  (select count(*) from tenants t where t.plan = p.name) as "tenants!"
-           from plans p order by p.name"#
-    )
-    .fetch_all(db.pool())
-    .await?;
-    rows.into_iter().map(PlanRow::spec).collect()
+    read(db, None).await
 }
 
 /// One plan (the super-admin).
@@ -458,25 +448,27 @@ pub async fn get(ctx: &Ctx, db: &Db, name: &str) -> Result<PlanSpec> {
     let Some(name) = Plan::parse(name) else {
         return Err(Error::NotFound { resource: "plan" });
     };
-    fetch(db, &name)
+    read(db, Some(&name))
         .await?
+        .pop()
         .ok_or(Error::NotFound { resource: "plan" })
 }
 
-async fn fetch(db: &Db, name: &Plan) -> Result<Option<PlanSpec>> {
-    sqlx::query_as!(
+/// The plans (or the one named), each with how many tenants are on it.
+async fn read(db: &Db, only: Option<&Plan>) -> Result<Vec<PlanSpec>> {
+    let rows = sqlx::query_as!(
         PlanRow,
         r#"select p.name, p.description, p.tenant_rate, p.tenant_burst, p.user_rate,
                   p.user_burst, p.agent_rate, p.agent_burst, p.max_identities, p.max_memories,
                   p.max_webhooks, p.max_policies, p.max_api_keys, p.updated_at,
                   (select count(*) from tenants t where t.plan = p.name) as "tenants!"
-           from plans p where p.name = $1"#,
-        name.as_str()
+           from plans p where ($1::text is null or p.name = $1)
+           order by p.name"#,
+        only.map(Plan::as_str)
     )
-    .fetch_optional(db.pool())
-    .await?
-    .map(PlanRow::spec)
-    .transpose()
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(PlanRow::spec).collect()
 }
 
 fn to_i32(v: Option<i64>) -> Option<i32> {
@@ -523,8 +515,9 @@ pub async fn put(ctx: &Ctx, db: &Db, name: &str, input: PlanInput) -> Result<(Pl
     .await?;
     db.limiter().forget_tenants();
     tracing::info!(plan = %name, created, actor = ?ctx.actor().0, "plan written");
-    let spec = fetch(db, &name)
+    let spec = read(db, Some(&name))
         .await?
+        .pop()
         .ok_or(Error::NotFound { resource: "plan" })?;
     Ok((spec, created))
 }
