@@ -9,7 +9,6 @@ use server::config::{
 };
 use server::database::{self, Database};
 use server::{startup, telemetry, workers};
-use service::ctx::Plan;
 
 fn main() -> ExitCode {
     // Settings may also come from a .env file in the working directory (see .env.example).
@@ -100,10 +99,7 @@ async fn create_tenant(global: &Global, args: TenantCreateArgs) -> Result<()> {
             service::tenants::NewTenant {
                 slug: args.slug,
                 name: args.name,
-                plan: Some(
-                    Plan::parse(&args.plan)
-                        .ok_or_else(|| anyhow::anyhow!("{:?} is not a plan's name", args.plan))?,
-                ),
+                plan: Some(args.plan),
                 owner_email: args.owner_email,
                 owner_password: args.owner_password,
             },

@@ -52,7 +52,8 @@ impl TryFrom<Row> for Tenant {
 pub struct NewTenant {
     pub slug: String,
     pub name: String,
-    pub plan: Option<Plan>,
+    /// A plan's name; `free` when absent.
+    pub plan: Option<String>,
     pub owner_email: String,
     /// When absent, a random password is generated and returned once.
     pub owner_password: Option<String>,
@@ -101,7 +102,13 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewTenant) -> Result<CreatedTenan
     if let Some(pw) = &input.owner_password {
         validation::password("owner_password", pw, &mut errors);
     }
-    let plan = input.plan.unwrap_or(Plan::FREE);
+    let plan = match input.plan.as_deref().map(str::trim) {
+        None => Plan::FREE,
+        Some(name) => Plan::parse(name).unwrap_or_else(|| {
+            errors.push(unknown_plan(name));
+            Plan::FREE
+        }),
+    };
     if errors.is_empty() && !crate::limits::plans::exists(db, &plan).await? {
         errors.push(unknown_plan(plan.as_str()));
     }
@@ -234,7 +241,7 @@ pub async fn ensure_demo(db: &Db, password: Option<String>) -> Result<Option<Cre
         NewTenant {
             slug: DEMO_SLUG.into(),
             name: "Demo Inc.".into(),
-            plan: Some(Plan::PRO),
+            plan: Some(Plan::PRO.as_str().to_owned()),
             owner_email: DEMO_OWNER.into(),
             owner_password: password,
         },

@@ -543,17 +543,7 @@ impl TestApp {
 
     /// A second server instance on the same database and master key.
     pub async fn spawn_second(&self) -> TestApp {
-        let db = Db::connect(&app_url(&self.db_url), 5)
-            .await
-            .expect("connect");
-        TestApp::start(
-            self.db_url.clone(),
-            db,
-            self.master.clone(),
-            self.acme.clone(),
-            self.globex.clone(),
-        )
-        .await
+        self.spawn_second_with_args(serve_args()).await
     }
 
     /// Another server instance on the same database and master key, serving with `args`.
@@ -824,7 +814,7 @@ async fn create_tenant(db: &Db, slug: &str, plan: Plan) -> TestTenant {
         service::tenants::NewTenant {
             slug: slug.into(),
             name: format!("{slug} Inc."),
-            plan: Some(plan),
+            plan: Some(plan.as_str().to_owned()),
             owner_email: owner_email.clone(),
             owner_password: Some(PASSWORD.into()),
         },

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use service::ctx::Plan;
 use service::tenants::{self, NewTenant, Tenant};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +10,7 @@ use uuid::Uuid;
 
 use super::identities::IdentityBody;
 use crate::rest::extract::{Authenticated, Json, Query};
-use crate::rest::problem::{ApiError, ApiResult, Problem};
+use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,25 +98,13 @@ pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<CreateTenant>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedTenantBody>)> {
-    let plan = body
-        .plan
-        .map(|p| {
-            Plan::parse(&p).ok_or_else(|| {
-                ApiError(service::Error::validation(
-                    "plan",
-                    "unknown_plan",
-                    format!("There is no plan named {p:?}; GET /v1/admin/plans lists them."),
-                ))
-            })
-        })
-        .transpose()?;
     let created = tenants::create(
         &ctx,
         &state.db,
         NewTenant {
             slug: body.slug,
             name: body.name,
-            plan,
+            plan: body.plan,
             owner_email: body.owner_email,
             owner_password: body.owner_password,
         },
