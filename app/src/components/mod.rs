@@ -1,5 +1,6 @@
 //! Reusable widgets of the console.
 
+pub mod chart;
 pub mod forms;
 pub mod layout;
 pub mod poll;

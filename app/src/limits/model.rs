@@ -62,18 +62,6 @@ pub struct LimitsView {
     pub hours: Vec<HourView>,
 }
 
-impl LimitsView {
-    /// The busiest hour's requests, at least 1.
-    pub fn peak(&self) -> i64 {
-        self.hours
-            .iter()
-            .map(|h| h.served + h.refused)
-            .max()
-            .unwrap_or(0)
-            .max(1)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,6 @@ pub fn LimitsPage() -> impl IntoView {
 
 #[component]
 fn LimitsBody(v: LimitsView) -> AnyView {
-    let peak = v.peak();
     let LimitsView {
         plan,
         enforced,
@@ -65,7 +64,7 @@ fn LimitsBody(v: LimitsView) -> AnyView {
         </div>
         <section class=format!("{CARD} mt-6 p-6") aria-labelledby="requests-heading">
             <h2 id="requests-heading" class="text-base font-semibold text-slate-900">"Requests over the last 24 hours"</h2>
-            <RequestChart hours peak/>
+            <RequestChart hours/>
         </section>
     }
     .into_any()
@@ -103,7 +102,8 @@ fn QuotaBar(q: QuotaView) -> AnyView {
 
 /// Served and refused requests per hour, as stacked bars, with the same figures as a table.
 #[component]
-fn RequestChart(hours: Vec<HourView>, peak: i64) -> AnyView {
+fn RequestChart(hours: Vec<HourView>) -> AnyView {
+    use crate::components::chart::{Series, Stack, StackedBars};
     let served: i64 = hours.iter().map(|h| h.served).sum();
     let refused: i64 = hours.iter().map(|h| h.refused).sum();
     let summary = format!(
@@ -111,45 +111,20 @@ fn RequestChart(hours: Vec<HourView>, peak: i64) -> AnyView {
         crate::format::count(served),
         crate::format::count(refused)
     );
-    let first = hours.first().map(|h| h.label.clone()).unwrap_or_default();
-    let middle = hours
-        .get(hours.len() / 2)
-        .map(|h| h.label.clone())
-        .unwrap_or_default();
-    let quiet = served + refused == 0;
-    let rows = hours.clone();
+    let bars = hours
+        .iter()
+        .map(|h| Stack {
+            label: format!("{} UTC", h.label),
+            base: h.served,
+            top: h.refused,
+        })
+        .collect();
     view! {
-        <div class="relative mt-4">
-            {quiet.then(|| view! {
-                <p class="absolute inset-x-0 top-14 text-center text-sm text-slate-500">"No API requests in this time."</p>
-            })}
-            <div class="flex h-40 items-end gap-1 border-b border-slate-200" role="img" aria-label=summary.clone() data-testid="requests-chart">
-                {hours.into_iter().map(|h| {
-                    let total = h.served + h.refused;
-                    let height = |n: i64| format!("height: {}%", (n as f64 / peak as f64 * 100.0).max(if n > 0 { 2.0 } else { 0.0 }));
-                    let title = format!("{} UTC: {} served, {} refused", h.label, h.served, h.refused);
-                    view! {
-                        <div class="flex h-full flex-1 flex-col justify-end" title=title>
-                            {(h.refused > 0).then(|| view! { <div class="w-full rounded-t-sm bg-red-500" style=height(h.refused)></div> })}
-                            {(h.served > 0).then(|| view! {
-                                <div class={if h.refused > 0 { "w-full bg-indigo-500" } else { "w-full rounded-t-sm bg-indigo-500" }} style=height(h.served)></div>
-                            })}
-                            {(total == 0).then(|| view! { <div class="w-full bg-slate-100" style="height: 2px"></div> })}
-                        </div>
-                    }
-                }).collect_view()}
-            </div>
-            <div class="mt-1 flex justify-between text-xs text-slate-500" aria-hidden="true">
-                <span>{first}</span>
-                <span>{middle}</span>
-                <span>"now"</span>
-            </div>
-            <p class="mt-2 flex gap-4 text-xs text-slate-700">
-                <span class="inline-flex items-center gap-1.5"><span class="h-2.5 w-2.5 rounded-sm bg-indigo-500" aria-hidden="true"></span>{format!("{} served", crate::format::count(served))}</span>
-                <span class="inline-flex items-center gap-1.5" data-testid="refused-total"><span class="h-2.5 w-2.5 rounded-sm bg-red-500" aria-hidden="true"></span>{format!("{} refused (429)", crate::format::count(refused))}</span>
-            </p>
-            <HourTable rows summary=summary.clone()/>
-        </div>
+        <StackedBars bars summary=summary.clone() testid="requests-chart" top_testid="refused-total"
+            quiet="No API requests in this time."
+            base=Series { name: "served", color: "bg-indigo-500", legend: format!("{} served", crate::format::count(served)) }
+            top=Series { name: "refused", color: "bg-red-500", legend: format!("{} refused (429)", crate::format::count(refused)) }/>
+        <HourTable rows=hours summary/>
     }
     .into_any()
 }

@@ -62,18 +62,6 @@ pub struct ChartView {
     pub bars: Vec<BarView>,
 }
 
-impl ChartView {
-    /// The tallest bar's total, at least 1.
-    pub fn peak(&self) -> i64 {
-        self.bars
-            .iter()
-            .map(|b| b.succeeded + b.failed)
-            .max()
-            .unwrap_or(0)
-            .max(1)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookRow {
     pub webhook: WebhookView,

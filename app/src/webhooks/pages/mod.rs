@@ -152,55 +152,27 @@ fn Figures(figures: FiguresView) -> impl IntoView {
 /// Succeeded and failed attempts per hour, as stacked bars.
 #[component]
 fn DeliveryChart(chart: ChartView) -> impl IntoView {
-    let peak = chart.peak();
+    use crate::components::chart::{Series, Stack, StackedBars};
     let succeeded: i64 = chart.bars.iter().map(|b| b.succeeded).sum();
     let failed: i64 = chart.bars.iter().map(|b| b.failed).sum();
     let summary = format!(
         "{succeeded} attempts succeeded and {failed} failed over {}",
         chart.range
     );
-    let first = chart
+    let bars = chart
         .bars
-        .first()
-        .map(|b| b.label.clone())
-        .unwrap_or_default();
-    let middle = chart
-        .bars
-        .get(chart.bars.len() / 2)
-        .map(|b| b.label.clone())
-        .unwrap_or_default();
-    let quiet = succeeded + failed == 0;
+        .into_iter()
+        .map(|b| Stack {
+            label: b.label,
+            base: b.succeeded,
+            top: b.failed,
+        })
+        .collect();
     view! {
-        <div class="relative mt-4">
-            {quiet.then(|| view! {
-                <p class="absolute inset-x-0 top-14 text-center text-sm text-slate-500">"No attempts in this time: nothing was sent."</p>
-            })}
-            <div class="flex h-40 items-end gap-1 border-b border-slate-200" role="img" aria-label=summary data-testid="delivery-chart">
-                {chart.bars.into_iter().map(|b| {
-                    let total = b.succeeded + b.failed;
-                    let height = |n: i64| format!("height: {}%", (n as f64 / peak as f64 * 100.0).max(if n > 0 { 2.0 } else { 0.0 }));
-                    let title = format!("{}: {} succeeded, {} failed", b.label, b.succeeded, b.failed);
-                    view! {
-                        <div class="flex h-full flex-1 flex-col justify-end" title=title>
-                            {(b.failed > 0).then(|| view! { <div class="w-full rounded-t-sm bg-red-500" style=height(b.failed)></div> })}
-                            {(b.succeeded > 0).then(|| view! {
-                                <div class={if b.failed > 0 { "w-full bg-emerald-500" } else { "w-full rounded-t-sm bg-emerald-500" }} style=height(b.succeeded)></div>
-                            })}
-                            {(total == 0).then(|| view! { <div class="w-full bg-slate-100" style="height: 2px"></div> })}
-                        </div>
-                    }
-                }).collect_view()}
-            </div>
-            <div class="mt-1 flex justify-between text-xs text-slate-500" aria-hidden="true">
-                <span>{first}</span>
-                <span>{middle}</span>
-                <span>"now"</span>
-            </div>
-            <p class="mt-2 flex gap-4 text-xs text-slate-700">
-                <span class="inline-flex items-center gap-1.5"><span class="h-2.5 w-2.5 rounded-sm bg-emerald-500" aria-hidden="true"></span>{format!("{succeeded} succeeded")}</span>
-                <span class="inline-flex items-center gap-1.5"><span class="h-2.5 w-2.5 rounded-sm bg-red-500" aria-hidden="true"></span>{format!("{failed} failed")}</span>
-            </p>
-        </div>
+        <StackedBars bars summary testid="delivery-chart"
+            quiet="No attempts in this time: nothing was sent."
+            base=Series { name: "succeeded", color: "bg-emerald-500", legend: format!("{succeeded} succeeded") }
+            top=Series { name: "failed", color: "bg-red-500", legend: format!("{failed} failed") }/>
     }
 }
 
