@@ -198,7 +198,18 @@ pub type Empty = (String, i64, i32, i64);
 /// The buckets that hold no request now, looking at up to `scan` keys, at most `limit` of
 /// them, the longest-refused first.
 pub async fn empty(store: &Store, scan: usize, limit: usize) -> Result<Vec<Empty>> {
-    let mut conn = store.conn().await?;
+    let found = empty_on(store.conn().await?, scan, limit).await;
+    if found.is_err() {
+        store.reset().await;
+    }
+    found
+}
+
+async fn empty_on(
+    mut conn: MultiplexedConnection,
+    scan: usize,
+    limit: usize,
+) -> Result<Vec<Empty>> {
     let (secs, micros): (i64, i64) = redis::cmd("TIME")
         .query_async(&mut conn)
         .await
@@ -218,16 +229,22 @@ pub async fn empty(store: &Store, scan: usize, limit: usize) -> Result<Vec<Empty
             .await
             .map_err(failed)?;
         seen += keys.len();
-        for key in keys {
-            let (tat, cost, burst): (Option<i64>, Option<i64>, Option<i32>) = redis::cmd("HMGET")
-                .arg(&key)
+        // One round trip for the page's buckets (none for an empty page).
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.cmd("HMGET")
+                .arg(key)
                 .arg("tat")
                 .arg("cost")
-                .arg("burst")
-                .query_async(&mut conn)
-                .await
-                .map_err(failed)?;
-            if let (Some(tat), Some(cost), Some(burst)) = (tat, cost, burst)
+                .arg("burst");
+        }
+        let figures: Vec<(Option<i64>, Option<i64>, Option<i32>)> = if keys.is_empty() {
+            Vec::new()
+        } else {
+            pipe.query_async(&mut conn).await.map_err(failed)?
+        };
+        for (key, figures) in keys.iter().zip(figures) {
+            if let (Some(tat), Some(cost), Some(burst)) = figures
                 && tat > now + i64::from(burst - 1) * cost
             {
                 let retry = tat - i64::from(burst - 1) * cost - now;
