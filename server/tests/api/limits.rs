@@ -137,6 +137,46 @@ async fn a_tenant_past_its_rate_is_refused_for_all_its_members_and_no_one_else()
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_far_below_its_rate_is_never_refused_however_many_requests_run_at_once() {
+    let app = limited_app().await;
+    // 20,000 a second and as many at once: the 3,000 requests below fit in the burst alone,
+    // so a refusal can only come from leases spending more than the requests they serve.
+    set_plan(
+        &app,
+        "pro",
+        (20_000.0, 20_000),
+        (20_000.0, 20_000),
+        (1000.0, 1000),
+    )
+    .await;
+    let token = app.owner_token(&app.acme).await;
+    let mut refused = 0;
+    for _wave in 0..30 {
+        let mut wave = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let (client, url, token) = (app.client.clone(), app.url("/v1/me"), token.clone());
+            wave.spawn(async move {
+                client
+                    .get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            });
+        }
+        for status in wave.join_all().await {
+            match status {
+                StatusCode::OK => {}
+                StatusCode::TOO_MANY_REQUESTS => refused += 1,
+                other => panic!("{other}"),
+            }
+        }
+    }
+    assert_eq!(refused, 0, "requests refused at a fraction of the rate");
+}
+
 #[tokio::test]
 async fn an_agent_spends_from_the_agents_rate_with_its_key() {
     let app = limited_app().await;

@@ -6,16 +6,22 @@
 //! which runs the arithmetic of [`gcra`] on the database's clock. Asking it on every request
 //! would put a round trip (and a row lock shared by all of a tenant's requests) on every
 //! request's path, so an instance takes a *lease*: several requests at once, which it then
-//! hands out from memory for at most [`LEASE_TTL`]. A lease is small (at most 1/20 of a
-//! second of the bucket's rate, 1/8 of its burst, and a quarter of what the bucket held at the
-//! last ask), and one request when the bucket is near empty, so near its edge every request
-//! asks the store. What a lease changes:
+//! hands out from memory for at most [`LEASE_TTL`]. A lease is small: at most 1/20 of a
+//! second of the bucket's rate, 1/8 of its burst, a quarter of what the bucket held at the
+//! last ask, and twice what this instance handed out of the bucket over a lease's life at its
+//! recent pace (so an instance that sees few requests leases few); one request when the
+//! bucket is near empty, so near its edge every request asks the store. One ask for a lease
+//! is in flight per bucket and instance: requests that find it under way ask for themselves
+//! alone, and what any answer grants adds to what is leased, so nothing granted is dropped
+//! while it is valid. What a lease changes:
 //!
 //! - Nothing is ever granted that the store did not grant: over any span, a bucket serves at
-//!   most what GCRA allows, except that a request may be served up to [`LEASE_TTL`] after its
-//!   lease was granted. So over N instances, a span of `d` seconds sees at most
+//!   most what GCRA allows, except that a request may be served up to [`LEASE_TTL`] after the
+//!   instance's last grant. So over N instances, a span of `d` seconds sees at most
 //!   `burst + d·rate + N·lease` requests, `lease` being at most `max(1, min(rate/20, burst/8))`.
-//! - A lease that expires unused is lost for a moment: the bucket refills at its rate.
+//! - A lease that expires unused is lost for a moment: the bucket refills at its rate. Since
+//!   a lease is sized by the pace that used the last one, what expires is at most what was
+//!   used, and a client below its rate is not refused for leases other requests let expire.
 //!
 //! A refused bucket is remembered until its retry time: until then every request that needs
 //! it is refused from memory, without asking the store. A flood from a limited client costs a
@@ -45,6 +51,10 @@ use crate::{Db, Result};
 
 /// How long an instance may hand out what it leased.
 pub const LEASE_TTL: Duration = Duration::from_millis(200);
+
+/// How long an ask for a lease keeps other requests from asking for one (the answer usually
+/// comes in a millisecond; a request dropped while asking frees the bucket after this).
+const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How many buckets one instance remembers (least recently used leave first).
 const CAPACITY: usize = 100_000;
@@ -147,9 +157,35 @@ struct Local {
     asked_at: Instant,
     remaining: u32,
     full_in: Duration,
+    /// Requests handed out since the last lease was asked for: the pace the next lease is
+    /// sized by.
+    handed: u32,
+    /// A lease is being asked for (until then, or until the answer comes).
+    asking_until: Option<Instant>,
 }
 
 impl Local {
+    /// An entry for a bucket this instance has not asked yet, its first ask under way.
+    fn first(limit: Limit, now: Instant) -> Local {
+        Local {
+            limit,
+            leased: 0,
+            lease_until: now,
+            refused_until: None,
+            asked_at: now,
+            remaining: limit.burst,
+            full_in: Duration::ZERO,
+            handed: 0,
+            asking_until: Some(now + ASK_TIMEOUT),
+        }
+    }
+
+    /// Requests a second handed out since the last lease was asked for.
+    fn pace(&self, now: Instant) -> f64 {
+        let secs = now.saturating_duration_since(self.asked_at).as_secs_f64();
+        f64::from(self.handed) / secs.max(0.001)
+    }
+
     fn report(&self, key: BucketKey, policy: &'static str, now: Instant) -> Report {
         let since = now.saturating_duration_since(self.asked_at);
         let refilled = (since.as_secs_f64() * self.limit.rate) as u64;
@@ -170,15 +206,15 @@ impl Local {
     }
 }
 
-/// How many requests to lease from a bucket that held `remaining` at the last ask.
-fn lease_size(limit: Limit, remaining: Option<u32>) -> u32 {
+/// How many requests to lease from a bucket that held `remaining` at the last ask, for an
+/// instance that handed its requests out at `pace` a second.
+fn lease_size(limit: Limit, remaining: u32, pace: f64) -> u32 {
     let by_rate = (limit.rate / 20.0).floor() as u32;
     let by_burst = limit.burst / 8;
-    let mut size = by_rate.min(by_burst);
-    if let Some(remaining) = remaining {
-        size = size.min(remaining / 4);
-    }
-    size.max(1)
+    let by_pace = (pace * 2.0 * LEASE_TTL.as_secs_f64())
+        .ceil()
+        .min(f64::from(u32::MAX)) as u32;
+    by_rate.min(by_burst).min(remaining / 4).min(by_pace).max(1)
 }
 
 /// One instance's limiter: its leases, what it was refused, the tenants' limits, its
@@ -390,25 +426,33 @@ pub fn address_bucket(db: &Db, ip: IpAddr) -> Bucket {
 pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
     let limiter = db.limiter();
     let now = Instant::now();
-    let mut ask: Vec<(Bucket, u32)> = Vec::new();
+    // (bucket, requests wanted, whether this is the bucket's lease ask)
+    let mut ask: Vec<(Bucket, u32, bool)> = Vec::new();
     {
         let mut local = limiter.lock_buckets();
         let mut refused: Option<Report> = None;
         for b in buckets {
             match local.get_mut(&b.key) {
-                Some(l) if l.limit != b.limit => {
-                    // The limit changed: what was leased under the old one is dropped.
-                    ask.push((*b, lease_size(b.limit, None)));
-                }
-                Some(l) if l.refused_until.is_some_and(|t| t > now) => {
+                Some(l) if l.limit == b.limit && l.refused_until.is_some_and(|t| t > now) => {
                     let r = l.report(b.key, b.policy, now);
                     if refused.is_none_or(|f| r.retry_after_secs > f.retry_after_secs) {
                         refused = Some(r);
                     }
                 }
-                Some(l) if l.leased > 0 && l.lease_until > now => {}
-                Some(l) => ask.push((*b, lease_size(b.limit, Some(l.remaining)))),
-                None => ask.push((*b, lease_size(b.limit, None))),
+                Some(l) if l.limit == b.limit && l.leased > 0 && l.lease_until > now => {}
+                Some(l) if l.limit == b.limit && l.asking_until.is_some_and(|t| t > now) => {
+                    ask.push((*b, 1, false));
+                }
+                Some(l) if l.limit == b.limit => {
+                    ask.push((*b, lease_size(b.limit, l.remaining, l.pace(now)), true));
+                    l.asking_until = Some(now + ASK_TIMEOUT);
+                }
+                // New to this instance, or its limit changed (what was leased under the old
+                // one is dropped): one request, and the next lease sized by the pace.
+                _ => {
+                    local.insert(b.key, Local::first(b.limit, now));
+                    ask.push((*b, 1, true));
+                }
             }
         }
         if let Some(r) = refused {
@@ -425,25 +469,49 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
     }
 
     // Ask the store, keys in one order so that two asks never lock in a cycle.
-    ask.sort_by_cached_key(|(b, _)| b.key.stored());
-    let rows = ask_store(db, &ask).await?;
+    ask.sort_by_cached_key(|(b, _, _)| b.key.stored());
+    let asked = ask_store(db, &ask).await;
     let now = Instant::now();
     let mut local = limiter.lock_buckets();
+    let rows = match asked {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The next request asks again.
+            for (b, _, lease) in &ask {
+                if let Some(l) = local.get_mut(&b.key).filter(|_| *lease) {
+                    l.asking_until = None;
+                }
+            }
+            return Err(e);
+        }
+    };
     let mut refused: Option<Report> = None;
-    for ((b, _), row) in ask.iter().zip(rows) {
+    for ((b, _, lease), row) in ask.iter().zip(rows) {
         let us = |v: i64| Duration::from_micros(v.max(0) as u64);
+        let prior = local.get(&b.key).filter(|l| l.limit == b.limit);
+        // What is still leased stays: an answer only adds to it.
+        let kept = prior
+            .filter(|l| l.lease_until > now)
+            .map_or(0, |l| l.leased);
+        let granted = row.granted.clamp(0, i64::from(u32::MAX)) as u32;
+        let leased = kept.saturating_add(granted);
+        // A lease's answer starts a new measure of the pace; a lone request's keeps it.
+        let (asked_at, handed, asking_until) = match prior {
+            Some(p) if !*lease => (p.asked_at, p.handed, p.asking_until),
+            _ => (now, 0, None),
+        };
         let entry = Local {
             limit: b.limit,
-            // What an earlier lease left is dropped (a concurrent ask): every request this
-            // instance hands out was granted less than LEASE_TTL ago.
-            leased: row.granted.clamp(0, i64::from(u32::MAX)) as u32,
+            leased,
             lease_until: now + LEASE_TTL,
-            refused_until: (row.granted <= 0).then(|| now + us(row.retry_after_us)),
-            asked_at: now,
+            refused_until: (leased == 0).then(|| now + us(row.retry_after_us)),
+            asked_at,
             remaining: row.remaining.clamp(0, i64::from(u32::MAX)) as u32,
             full_in: us(row.full_in_us),
+            handed,
+            asking_until,
         };
-        if row.granted <= 0 {
+        if leased == 0 {
             let r = entry.report(b.key, b.policy, now);
             if refused.is_none_or(|f| r.retry_after_secs > f.retry_after_secs) {
                 refused = Some(r);
@@ -466,11 +534,11 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
 
 /// Takes what `ask` wants from the store (PostgreSQL's `tenantry_rate_take`, or the Redis
 /// script), one answer per bucket in `ask`'s order.
-async fn ask_store(db: &Db, ask: &[(Bucket, u32)]) -> Result<Vec<redis_store::Taken>> {
+async fn ask_store(db: &Db, ask: &[(Bucket, u32, bool)]) -> Result<Vec<redis_store::Taken>> {
     if let Some(redis) = db.limiter().redis() {
         let buckets: Vec<(String, i64, i32, i32)> = ask
             .iter()
-            .map(|(b, w)| {
+            .map(|(b, w, _)| {
                 (
                     b.key.stored(),
                     b.limit.cost_us(),
@@ -481,10 +549,10 @@ async fn ask_store(db: &Db, ask: &[(Bucket, u32)]) -> Result<Vec<redis_store::Ta
             .collect();
         return redis_store::take(redis, &buckets, None).await;
     }
-    let keys: Vec<String> = ask.iter().map(|(b, _)| b.key.stored()).collect();
-    let costs: Vec<i64> = ask.iter().map(|(b, _)| b.limit.cost_us()).collect();
-    let bursts: Vec<i32> = ask.iter().map(|(b, _)| b.limit.burst as i32).collect();
-    let wants: Vec<i32> = ask.iter().map(|(_, w)| *w as i32).collect();
+    let keys: Vec<String> = ask.iter().map(|(b, _, _)| b.key.stored()).collect();
+    let costs: Vec<i64> = ask.iter().map(|(b, _, _)| b.limit.cost_us()).collect();
+    let bursts: Vec<i32> = ask.iter().map(|(b, _, _)| b.limit.burst as i32).collect();
+    let wants: Vec<i32> = ask.iter().map(|(_, w, _)| *w as i32).collect();
     let rows = sqlx::query!(
         r#"select granted as "granted!", remaining as "remaining!",
                   retry_after_us as "retry_after_us!", full_in_us as "full_in_us!"
@@ -526,6 +594,7 @@ fn hand_out(
     for b in buckets {
         if let Some(l) = local.get_mut(&b.key) {
             l.leased = l.leased.saturating_sub(1);
+            l.handed = l.handed.saturating_add(1);
             let r = l.report(b.key, b.policy, now);
             let share = |r: &Report| f64::from(r.remaining) / f64::from(r.limit.burst);
             if tightest.is_none_or(|t| share(&r) < share(&t)) {
@@ -543,12 +612,24 @@ mod tests {
     #[test]
     fn leases_are_small_and_one_near_the_edge() {
         let l = |rate, burst| Limit { rate, burst };
-        assert_eq!(lease_size(l(500.0, 1000), None), 25);
-        assert_eq!(lease_size(l(500.0, 40), None), 5);
-        assert_eq!(lease_size(l(10.0, 30), None), 1);
-        assert_eq!(lease_size(l(500.0, 1000), Some(40)), 10);
-        assert_eq!(lease_size(l(500.0, 1000), Some(3)), 1);
-        assert_eq!(lease_size(l(500.0, 1000), Some(0)), 1);
+        let busy = 1e9;
+        assert_eq!(lease_size(l(500.0, 1000), 1000, busy), 25);
+        assert_eq!(lease_size(l(500.0, 40), 40, busy), 5);
+        assert_eq!(lease_size(l(10.0, 30), 30, busy), 1);
+        assert_eq!(lease_size(l(500.0, 1000), 40, busy), 10);
+        assert_eq!(lease_size(l(500.0, 1000), 3, busy), 1);
+        assert_eq!(lease_size(l(500.0, 1000), 0, busy), 1);
+    }
+
+    #[test]
+    fn a_lease_covers_twice_the_recent_pace_over_its_life() {
+        let l = |rate, burst| Limit { rate, burst };
+        let huge = l(1_000_000.0, 1_000_000);
+        // 8,000 a second for 200 ms is 1,600; twice that is leased, not 50,000.
+        assert_eq!(lease_size(huge, 1_000_000, 8_000.0), 3_200);
+        assert_eq!(lease_size(huge, 1_000_000, 0.0), 1);
+        assert_eq!(lease_size(huge, 1_000_000, 2.0), 1);
+        assert_eq!(lease_size(l(500.0, 1000), 1000, 50.0), 20);
     }
 
     #[test]
