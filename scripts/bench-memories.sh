@@ -21,6 +21,8 @@
 #   ROWS=20000 QUERIES=50 SHARE=0 bash scripts/bench-memories.sh   # a quicker look
 #   ROWS=20000 bash scripts/bench-memories.sh   # the 1% case from 20,000 real vectors (the
 #                                               # tenant keeps 10,000; 5 minutes of ingest)
+#   bash scripts/bench-memories.sh load    # search req/s under wrk at ROWS synthetic
+#                                          # memories (keyword, hybrid, semantic)
 #   bash scripts/bench-memories.sh exact   # exact-scan latency of tenants of 10k/20k/50k
 #                                          # rows among 300k (synthetic vectors: the time
 #                                          # of an exact scan does not depend on them)
@@ -124,6 +126,52 @@ DATABASE_URL=$url TENANTRY_DATA_DIR=$work/srv TENANTRY_ADDR=127.0.0.1:$port \
 server=$!
 for _ in $(seq 1 600); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "$base/readyz" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
+
+if [ "${1:-}" = load ]; then
+  # Search under load at ROWS memories in the demo tenant: wrk, 16 connections, each query
+  # repeated (its vector comes from the server's query-vector cache after the first request).
+  # The rows are synthetic and written straight into PostgreSQL: sentences over a vocabulary
+  # of 1,000 made-up words (each in about 2 of every 1,000 rows, as a specific term is) and
+  # random unit vectors: for throughput only (recall needs real vectors, see above).
+  command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
+  echo "==> $rows synthetic memories in the demo tenant, then the vector index" >&2
+  psql -q -v ON_ERROR_STOP=1 "$url" <<SQL
+set client_min_messages = warning;
+create function pg_temp.w(n integer) returns text language sql immutable
+  as \$\$ select translate(left(md5('w' || n), 8), '0123456789', 'ghijklmnop') \$\$;
+drop index memories_embedding_384_idx;
+insert into memories (tenant_id, id, text, embedding, embedding_model, embedding_dim, content_hash)
+select t.id, gen_random_uuid(),
+       format('Note %s: the %s for team %s was discussed on day %s, with follow-up about the %s.',
+              i, pg_temp.w(i % 1000), i % 7, i % 365, pg_temp.w((i * 7 + 3) % 1000)),
+       l2_normalize((select array_agg(random() - 0.5 + d * 0 + i * 0) from generate_series(1, 384) d)::vector),
+       'all-MiniLM-L6-v2', 384, sha256(('load ' || i)::bytea)
+from tenants t, generate_series(1, $rows) i
+where t.slug = 'demo';
+create index memories_embedding_384_idx on memories
+    using hnsw ((embedding::vector(384)) vector_cosine_ops) where embedding_dim = 384;
+analyze memories;
+SQL
+  word=$(psql -At "$url" -c "select translate(left(md5('w0'), 8), '0123456789', 'ghijklmnop')")
+  token=$(curl -sf "$base/v1/auth/token" -H 'content-type: application/json' \
+    -d "{\"tenant\":\"demo\",\"email\":\"admin@demo.test\",\"password\":\"$password\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  echo "wrk -t2 -c16 -d${SECS:-15}s at $rows memories (query word: $word); $(nproc) cores shared"
+  echo "| mode | query | req/s | p50 | p99 | non-2xx |"
+  echo "|---|---|---|---|---|---|"
+  for case in "keyword|$word" "hybrid|where is the $word" "semantic|where is the $word"; do
+    mode=${case%%|*} q=${case#*|}
+    printf 'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = [[{"mode":"%s","query":"%s"}]]\n' \
+      "$mode" "$q" > "$work/q.lua"
+    curl -sf "$base/v1/memories/search" -H "authorization: Bearer $token" \
+      -H 'content-type: application/json' -d "{\"mode\":\"$mode\",\"query\":\"$q\"}" >/dev/null
+    wrk -t2 -c16 -d"${SECS:-15}s" --latency -s "$work/q.lua" -H "authorization: Bearer $token" \
+      "$base/v1/memories/search" | awk -v m="$mode" -v q="$q" \
+      '/Requests\/sec/{r=$2} $1=="50%"{a=$2} $1=="99%"{b=$2} /Non-2xx/{n=$5}
+       END{printf "| %s | `%s` | %s | %s | %s | %s |\n", m, q, r, a, b, (n==""?0:n)}'
+  done
+  exit 0
+fi
 
 if [ "$ingest" = 1 ]; then
 echo "==> ingest: $rows memories and $queries held-out queries through the API" >&2
