@@ -18,41 +18,22 @@ fi
 # largest crates, the final link) that the other fills.
 compiles=()
 if ! have_version cargo-leptos "0.3.10"; then
-  echo "==> installing cargo-leptos 0.3.10 (about 12 minutes, once)"
+  echo "==> installing cargo-leptos 0.3.10 (about 18 minutes, once)"
   # Its release profile asks for whole-program LTO in one codegen unit (a smaller binary for
   # its own release downloads), which keeps one core busy for minutes at the end of the
   # compile. A build tool does not need that: the usual release settings here.
   # Each tool compiles in a temporary folder of its own (not CARGO_TARGET_DIR, whose lock
   # would make the compiles below wait for each other).
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  # Its `new` command's library (cargo-generate) asks for OpenSSL compiled from source, minutes
+  # of C on 2 cores: OPENSSL_NO_VENDOR=1 links Debian's libssl (libssl-dev, from
+  # install-system.sh) instead.
+  OPENSSL_NO_VENDOR=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     env -u CARGO_TARGET_DIR cargo install --locked cargo-leptos@0.3.10 --features no_downloads &
   compiles+=($!)
 fi
 if ! have_version wasm-bindgen "0.2.130"; then
   echo "==> installing wasm-bindgen-cli 0.2.130 (about 4 minutes, once)"
   env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version 0.2.130 &
-  compiles+=($!)
-fi
-# On a first run, the workspace's release build (the console's wasm, then the server: what
-# `cargo leptos build --release` compiles next) starts now too. The tools' compiles leave a
-# core idle in their single-crate stretches, and so does this build; side by side they fill
-# each other's gaps, and cargo-leptos later finds everything built. The commands and the
-# environment are the ones cargo-leptos 0.3.10 gives cargo for this workspace's metadata
-# (its `to_envs`; `cargo leptos -vv build --release` prints them): leptos reads
-# LEPTOS_OUTPUT_NAME while compiling, so another value would make it compile again.
-# TENANTRY_PREBUILD=0 turns this off.
-if [ ${#compiles[@]} -gt 0 ] && [ "${TENANTRY_PREBUILD:-1}" = 1 ]; then
-  echo "==> compiling the release build beside the tools"
-  target=${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}
-  (
-    export LEPTOS_OUTPUT_NAME=tenantry LEPTOS_SITE_ROOT=target/site LEPTOS_SITE_PKG_DIR=pkg \
-      LEPTOS_SITE_ADDR=127.0.0.1:3000 LEPTOS_RELOAD_PORT=3001 LEPTOS_LIB_DIR=frontend \
-      LEPTOS_BIN_DIR=server LEPTOS_JS_MINIFY=true LEPTOS_HASH_FILES=false \
-      SQLX_OFFLINE=${SQLX_OFFLINE:-true} CARGO_TARGET_DIR=$target
-    cargo build -q --package=frontend --lib --target-dir="$target/front" \
-      --target=wasm32-unknown-unknown --no-default-features --profile=wasm-release
-    cargo build -q --package=server --bin=tenantry --no-default-features --release
-  ) &
   compiles+=($!)
 fi
 # wasm-opt (which cargo-leptos runs on every release build) comes with the npm package
@@ -108,7 +89,7 @@ if [ "$(readlink node_modules/.bin/wasm-opt)" != ../../scripts/wasm-opt-cached ]
   ln -sfn ../../scripts/wasm-opt-cached node_modules/.bin/wasm-opt
 fi
 for pid in "${compiles[@]}"; do
-  wait "$pid" || { echo "a build tool or the first build did not finish (see above)" >&2; exit 1; }
+  wait "$pid" || { echo "a build tool did not install (see above)" >&2; exit 1; }
 done
 ./node_modules/binaryen/bin/wasm-opt --version 2>&1 | grep -q "version 132" \
   || { echo "wasm-opt from npm's binaryen 132 is missing: run npm install at the repository root" >&2; exit 1; }
