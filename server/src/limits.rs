@@ -67,7 +67,10 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
             }
             res
         }
-        Ok(Decision::Refused(report)) => too_many(&report),
+        Ok(Decision::Refused(report)) => {
+            metrics::counter!("rate_limit_refused_total", "policy" => report.policy).increment(1);
+            too_many(&report)
+        }
         Err(e) => unavailable(closed, e, req, next).await,
     }
 }
@@ -75,6 +78,8 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
 /// The limit store did not answer: refuse what fails closed, serve the rest.
 async fn unavailable(closed: bool, e: service::Error, req: Request, next: Next) -> Response {
     log_unavailable(&e);
+    let outcome = if closed { "refused" } else { "served" };
+    metrics::counter!("rate_limit_store_unavailable_total", "outcome" => outcome).increment(1);
     if closed {
         let mut res = rejection(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -46,6 +46,16 @@ async fn set_plan(
     app.db.limiter().forget_tenants();
 }
 
+/// A counter's value on /metrics (0 when absent; counters are the process's, shared by the
+/// tests that run in it, so tests compare with at least).
+async fn counted(app: &TestApp, series: &str) -> f64 {
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn header(res: &reqwest::Response, name: &str) -> String {
     res.headers()
         .get(name)
@@ -87,6 +97,8 @@ async fn a_person_past_their_rate_gets_429_with_the_headers_and_the_limit_named(
     assert_eq!(body["limit"]["burst"], 5);
     assert_eq!(body["limit"]["rate_per_second"], 0.25);
     assert_eq!(body["retry_after"], retry);
+    // Operators' monitoring counts refusals by bucket on /metrics.
+    assert!(counted(&app, r#"rate_limit_refused_total{policy="user"}"#).await >= 1.0);
 
     // Another person of the same tenant is not held back by it.
     assert_eq!(
@@ -289,11 +301,17 @@ async fn an_unreachable_limit_store_serves_reads_and_refuses_sign_in() {
         .unwrap();
     app.db.limiter().forget_buckets();
 
+    let served = r#"rate_limit_store_unavailable_total{outcome="served"}"#;
+    let before = counted(&app, served).await;
     for _ in 0..5 {
         let res = app.get("/v1/me", Some(&token)).await;
         assert_eq!(res.status(), StatusCode::OK, "reads fail open");
         assert!(res.headers().get("ratelimit").is_none());
     }
+    assert!(
+        counted(&app, served).await >= before + 5.0,
+        "counted on /metrics"
+    );
     let res = app
         .token_response("acme", &app.acme.owner_email, crate::helpers::PASSWORD)
         .await;
@@ -304,6 +322,8 @@ async fn an_unreachable_limit_store_serves_reads_and_refuses_sign_in() {
     );
     assert_eq!(res.headers()["retry-after"], "5");
     assert_eq!(problem(res).await["code"], "limits_unavailable");
+    let refused = r#"rate_limit_store_unavailable_total{outcome="refused"}"#;
+    assert!(counted(&app, refused).await >= 1.0);
 
     sqlx::query("grant execute on function tenantry_rate_take(text[], bigint[], integer[], integer[]) to tenantry_app")
         .execute(&mut conn)

@@ -8,7 +8,7 @@
 //! request's path, so an instance takes a *lease*: several requests at once, which it then
 //! hands out from memory for at most [`LEASE_TTL`]. A lease is small: at most 1/20 of a
 //! second of the bucket's rate, 1/8 of its burst, a quarter of what the bucket held at the
-//! last ask, and twice what this instance handed out of the bucket over a lease's life at its
+//! last ask, and what this instance handed out of the bucket over a lease's life at its
 //! recent pace (so an instance that sees few requests leases few); one request when the
 //! bucket is near empty, so near its edge every request asks the store. One ask for a lease
 //! is in flight per bucket and instance: requests that find it under way ask for themselves
@@ -20,8 +20,10 @@
 //!   instance's last grant. So over N instances, a span of `d` seconds sees at most
 //!   `burst + d·rate + N·lease` requests, `lease` being at most `max(1, min(rate/20, burst/8))`.
 //! - A lease that expires unused is lost for a moment: the bucket refills at its rate. Since
-//!   a lease is sized by the pace that used the last one, what expires is at most what was
-//!   used, and a client below its rate is not refused for leases other requests let expire.
+//!   a lease is sized by the pace that used the last one (and by the rate: a client near its
+//!   rate uses each lease up within its life), what expires is small beside what is served,
+//!   and a client below its rate is not refused for leases that concurrent requests let
+//!   expire.
 //!
 //! A refused bucket is remembered until its retry time: until then every request that needs
 //! it is refused from memory, without asking the store. A flood from a limited client costs a
@@ -211,7 +213,7 @@ impl Local {
 fn lease_size(limit: Limit, remaining: u32, pace: f64) -> u32 {
     let by_rate = (limit.rate / 20.0).floor() as u32;
     let by_burst = limit.burst / 8;
-    let by_pace = (pace * 2.0 * LEASE_TTL.as_secs_f64())
+    let by_pace = (pace * LEASE_TTL.as_secs_f64())
         .ceil()
         .min(f64::from(u32::MAX)) as u32;
     by_rate.min(by_burst).min(remaining / 4).min(by_pace).max(1)
@@ -622,14 +624,16 @@ mod tests {
     }
 
     #[test]
-    fn a_lease_covers_twice_the_recent_pace_over_its_life() {
+    fn a_lease_covers_the_recent_pace_over_its_life() {
         let l = |rate, burst| Limit { rate, burst };
         let huge = l(1_000_000.0, 1_000_000);
-        // 8,000 a second for 200 ms is 1,600; twice that is leased, not 50,000.
-        assert_eq!(lease_size(huge, 1_000_000, 8_000.0), 3_200);
+        // 8,000 a second for 200 ms is 1,600: that is leased, not 50,000.
+        assert_eq!(lease_size(huge, 1_000_000, 8_000.0), 1_600);
         assert_eq!(lease_size(huge, 1_000_000, 0.0), 1);
         assert_eq!(lease_size(huge, 1_000_000, 2.0), 1);
-        assert_eq!(lease_size(l(500.0, 1000), 1000, 50.0), 20);
+        assert_eq!(lease_size(l(500.0, 1000), 1000, 50.0), 10);
+        // A client near its rate is capped by the rate: leases used up well within their life.
+        assert_eq!(lease_size(l(500.0, 1000), 1000, 450.0), 25);
     }
 
     #[test]
