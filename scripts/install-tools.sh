@@ -13,27 +13,35 @@ if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unkno
   rustup target add wasm32-unknown-unknown
 fi
 
-# The two tools that must be compiled build side by side, while the npm packages and the
-# embedding model below download: each compile has long single-threaded stretches (its
-# largest crates, the final link) that the other fills.
+# The two tools that must be compiled build one after the other, in the background while the
+# npm packages and the embedding model below download, in the shared CARGO_TARGET_DIR with
+# the same release settings: cargo-leptos uses wasm-bindgen's own support crates (and many
+# others) and finds them compiled. Side by side, each in a folder of its own, they took 26
+# minutes on 2 cores (at 2029872), against 18 in the shared folder (at da96e27), where
+# cargo's lock ran them one after the other anyway (docs/benchmarks.md).
+#
+# cargo-leptos's release profile asks for whole-program LTO in one codegen unit (a smaller
+# binary for its own release downloads), which keeps one core busy for minutes at the end of
+# the compile; a build tool does not need that, so both take the usual release settings. Its
+# `new` command's library (cargo-generate) asks for OpenSSL compiled from source, minutes of
+# C: OPENSSL_NO_VENDOR=1 links Debian's libssl (libssl-dev, from install-system.sh) instead.
 compiles=()
-if ! have_version cargo-leptos "0.3.10"; then
-  echo "==> installing cargo-leptos 0.3.10 (about 18 minutes, once)"
-  # Its release profile asks for whole-program LTO in one codegen unit (a smaller binary for
-  # its own release downloads), which keeps one core busy for minutes at the end of the
-  # compile. A build tool does not need that: the usual release settings here.
-  # Each tool compiles in a temporary folder of its own (not CARGO_TARGET_DIR, whose lock
-  # would make the compiles below wait for each other).
-  # Its `new` command's library (cargo-generate) asks for OpenSSL compiled from source, minutes
-  # of C on 2 cores: OPENSSL_NO_VENDOR=1 links Debian's libssl (libssl-dev, from
-  # install-system.sh) instead.
-  OPENSSL_NO_VENDOR=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    env -u CARGO_TARGET_DIR cargo install --locked cargo-leptos@0.3.10 --features no_downloads &
-  compiles+=($!)
-fi
-if ! have_version wasm-bindgen "0.2.130"; then
-  echo "==> installing wasm-bindgen-cli 0.2.130 (about 4 minutes, once)"
-  env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version 0.2.130 &
+need_bindgen=0 need_leptos=0
+have_version wasm-bindgen "0.2.130" || need_bindgen=1
+have_version cargo-leptos "0.3.10" || need_leptos=1
+if [ $need_bindgen = 1 ] || [ $need_leptos = 1 ]; then
+  (
+    export OPENSSL_NO_VENDOR=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}
+    if [ $need_bindgen = 1 ]; then
+      echo "==> installing wasm-bindgen-cli 0.2.130 (about 3 minutes, once)"
+      cargo install wasm-bindgen-cli --version 0.2.130
+    fi
+    if [ $need_leptos = 1 ]; then
+      echo "==> installing cargo-leptos 0.3.10 (about 15 minutes, once)"
+      cargo install --locked cargo-leptos@0.3.10 --features no_downloads
+    fi
+  ) &
   compiles+=($!)
 fi
 # wasm-opt (which cargo-leptos runs on every release build) comes with the npm package
