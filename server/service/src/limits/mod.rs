@@ -208,6 +208,25 @@ impl Local {
     }
 }
 
+/// What one request asks the store for, of one bucket.
+struct Ask {
+    bucket: Bucket,
+    want: u32,
+    /// The bucket's lease ask (its answer starts a new measure of the pace), or one request
+    /// asked while that is under way.
+    lease: bool,
+}
+
+impl Ask {
+    fn lease(bucket: Bucket, want: u32) -> Ask {
+        Ask {
+            bucket,
+            want,
+            lease: true,
+        }
+    }
+}
+
 /// How many requests to lease from a bucket that held `remaining` at the last ask, for an
 /// instance that handed its requests out at `pace` a second.
 fn lease_size(limit: Limit, remaining: u32, pace: f64) -> u32 {
@@ -428,32 +447,46 @@ pub fn address_bucket(db: &Db, ip: IpAddr) -> Bucket {
 pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
     let limiter = db.limiter();
     let now = Instant::now();
-    // (bucket, requests wanted, whether this is the bucket's lease ask)
-    let mut ask: Vec<(Bucket, u32, bool)> = Vec::new();
+    let mut ask: Vec<Ask> = Vec::new();
     {
         let mut local = limiter.lock_buckets();
+        // A bucket that refused a moment ago refuses again from memory, before anything is
+        // asked or marked as being asked.
         let mut refused: Option<Report> = None;
         for b in buckets {
-            match local.get_mut(&b.key) {
-                Some(l) if l.limit == b.limit && l.refused_until.is_some_and(|t| t > now) => {
-                    let r = l.report(b.key, b.policy, now);
-                    if refused.is_none_or(|f| r.retry_after_secs > f.retry_after_secs) {
-                        refused = Some(r);
-                    }
+            if let Some(l) = local.peek(&b.key).filter(|l| l.limit == b.limit)
+                && l.refused_until.is_some_and(|t| t > now)
+            {
+                let r = l.report(b.key, b.policy, now);
+                if refused.is_none_or(|f| r.retry_after_secs > f.retry_after_secs) {
+                    refused = Some(r);
                 }
-                Some(l) if l.limit == b.limit && l.leased > 0 && l.lease_until > now => {}
-                Some(l) if l.limit == b.limit && l.asking_until.is_some_and(|t| t > now) => {
-                    ask.push((*b, 1, false));
-                }
-                Some(l) if l.limit == b.limit => {
-                    ask.push((*b, lease_size(b.limit, l.remaining, l.pace(now)), true));
-                    l.asking_until = Some(now + ASK_TIMEOUT);
-                }
-                // New to this instance, or its limit changed (what was leased under the old
-                // one is dropped): one request, and the next lease sized by the pace.
-                _ => {
+            }
+        }
+        if refused.is_none() {
+            for b in buckets {
+                let Some(l) = local.get_mut(&b.key).filter(|l| l.limit == b.limit) else {
+                    // New to this instance, or its limit changed (what was leased under the
+                    // old one is dropped): one request, and the next lease sized by the pace.
                     local.insert(b.key, Local::first(b.limit, now));
-                    ask.push((*b, 1, true));
+                    ask.push(Ask::lease(*b, 1));
+                    continue;
+                };
+                if l.leased > 0 && l.lease_until > now {
+                    continue;
+                }
+                if l.asking_until.is_some_and(|t| t > now) {
+                    ask.push(Ask {
+                        bucket: *b,
+                        want: 1,
+                        lease: false,
+                    });
+                } else {
+                    l.asking_until = Some(now + ASK_TIMEOUT);
+                    ask.push(Ask::lease(
+                        *b,
+                        lease_size(b.limit, l.remaining, l.pace(now)),
+                    ));
                 }
             }
         }
@@ -471,7 +504,7 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
     }
 
     // Ask the store, keys in one order so that two asks never lock in a cycle.
-    ask.sort_by_cached_key(|(b, _, _)| b.key.stored());
+    ask.sort_by_cached_key(|a| a.bucket.key.stored());
     let asked = ask_store(db, &ask).await;
     let now = Instant::now();
     let mut local = limiter.lock_buckets();
@@ -479,8 +512,8 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
         Ok(rows) => rows,
         Err(e) => {
             // The next request asks again.
-            for (b, _, lease) in &ask {
-                if let Some(l) = local.get_mut(&b.key).filter(|_| *lease) {
+            for a in ask.iter().filter(|a| a.lease) {
+                if let Some(l) = local.get_mut(&a.bucket.key) {
                     l.asking_until = None;
                 }
             }
@@ -488,7 +521,13 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
         }
     };
     let mut refused: Option<Report> = None;
-    for ((b, _, lease), row) in ask.iter().zip(rows) {
+    for (
+        Ask {
+            bucket: b, lease, ..
+        },
+        row,
+    ) in ask.iter().zip(rows)
+    {
         let us = |v: i64| Duration::from_micros(v.max(0) as u64);
         let prior = local.get(&b.key).filter(|l| l.limit == b.limit);
         // What is still leased stays: an answer only adds to it.
@@ -536,25 +575,25 @@ pub async fn spend(db: &Db, buckets: &[Bucket]) -> Result<Decision> {
 
 /// Takes what `ask` wants from the store (PostgreSQL's `tenantry_rate_take`, or the Redis
 /// script), one answer per bucket in `ask`'s order.
-async fn ask_store(db: &Db, ask: &[(Bucket, u32, bool)]) -> Result<Vec<redis_store::Taken>> {
+async fn ask_store(db: &Db, ask: &[Ask]) -> Result<Vec<redis_store::Taken>> {
     if let Some(redis) = db.limiter().redis() {
         let buckets: Vec<(String, i64, i32, i32)> = ask
             .iter()
-            .map(|(b, w, _)| {
+            .map(|a| {
                 (
-                    b.key.stored(),
-                    b.limit.cost_us(),
-                    b.limit.burst as i32,
-                    *w as i32,
+                    a.bucket.key.stored(),
+                    a.bucket.limit.cost_us(),
+                    a.bucket.limit.burst as i32,
+                    a.want as i32,
                 )
             })
             .collect();
         return redis_store::take(redis, &buckets, None).await;
     }
-    let keys: Vec<String> = ask.iter().map(|(b, _, _)| b.key.stored()).collect();
-    let costs: Vec<i64> = ask.iter().map(|(b, _, _)| b.limit.cost_us()).collect();
-    let bursts: Vec<i32> = ask.iter().map(|(b, _, _)| b.limit.burst as i32).collect();
-    let wants: Vec<i32> = ask.iter().map(|(_, w, _)| *w as i32).collect();
+    let keys: Vec<String> = ask.iter().map(|a| a.bucket.key.stored()).collect();
+    let costs: Vec<i64> = ask.iter().map(|a| a.bucket.limit.cost_us()).collect();
+    let bursts: Vec<i32> = ask.iter().map(|a| a.bucket.limit.burst as i32).collect();
+    let wants: Vec<i32> = ask.iter().map(|a| a.want as i32).collect();
     let rows = sqlx::query!(
         r#"select granted as "granted!", remaining as "remaining!",
                   retry_after_us as "retry_after_us!", full_in_us as "full_in_us!"
