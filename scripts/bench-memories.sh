@@ -157,8 +157,12 @@ SQL
     -d "{\"tenant\":\"demo\",\"email\":\"admin@demo.test\",\"password\":\"$password\"}" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   echo "wrk -t2 -c16 -d${SECS:-15}s at $rows memories (query word: $word); $(nproc) cores shared"
-  echo "| mode | query | req/s | p50 | p99 | non-2xx |"
-  echo "|---|---|---|---|---|---|"
+  echo "| index state | mode | query | req/s | p50 | p99 | non-2xx |"
+  echo "|---|---|---|---|---|---|---|"
+  # First right after the insert (what a tenant meets after a bulk ingest or an import, until
+  # autovacuum comes), then after VACUUM has merged every GIN index's pending list.
+  for state in "after insert" "after VACUUM"; do
+  [ "$state" = "after VACUUM" ] && psql -q "$url" -c "vacuum memories"
   for case in "keyword|$word" "hybrid|where is the $word" "semantic|where is the $word"; do
     mode=${case%%|*} q=${case#*|}
     printf 'wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = [[{"mode":"%s","query":"%s"}]]\n' \
@@ -168,7 +172,8 @@ SQL
     wrk -t2 -c16 -d"${SECS:-15}s" --latency -s "$work/q.lua" -H "authorization: Bearer $token" \
       "$base/v1/memories/search" | awk -v m="$mode" -v q="$q" \
       '/Requests\/sec/{r=$2} $1=="50%"{a=$2} $1=="99%"{b=$2} /Non-2xx/{n=$5}
-       END{printf "| %s | `%s` | %s | %s | %s | %s |\n", m, q, r, a, b, (n==""?0:n)}'
+       END{printf "| %s | %s | `%s` | %s | %s | %s | %s |\n", s, m, q, r, a, b, (n==""?0:n)}' s="$state"
+  done
   done
   exit 0
 fi

@@ -1093,3 +1093,37 @@ async fn keyword_highlights_mark_what_ts_headline_marks() {
     assert!(marked.contains("<Deploys>"), "{marked}");
     assert_eq!(search::mark_words(texts[0], &lexemes).len(), 3);
 }
+
+/// Every GIN index a search reads places new rows' entries at once: with a pending list
+/// (`fastupdate`, PostgreSQL's default) each search reads the whole list until a vacuum
+/// merges it, and a tenant's keyword search after a bulk ingest was a hundred times slower
+/// (docs/benchmarks.md). A partition created or an index added without the setting fails
+/// here.
+#[tokio::test]
+async fn the_search_indexes_keep_no_pending_list() {
+    let app = TestApp::spawn().await;
+    let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    let gin: Vec<(String, bool)> = sqlx::query_as(
+        "select c.relname::text, coalesce(c.reloptions @> array['fastupdate=off'], false)
+         from pg_class c join pg_am am on am.oid = c.relam
+         join pg_index i on i.indexrelid = c.oid
+         join pg_class t on t.oid = i.indrelid
+         where am.amname = 'gin' and c.relkind = 'i'
+           and (t.relname like 'memories_p%' or t.relname = 'identities')
+         order by 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    // Three per partition of memories (text, tags, metadata), and identities' names.
+    assert_eq!(gin.len(), 16 * 3 + 1, "{gin:?}");
+    let pending: Vec<&str> = gin
+        .iter()
+        .filter(|(_, off)| !off)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(
+        pending.is_empty(),
+        "GIN indexes with a pending list: {pending:?}"
+    );
+}
