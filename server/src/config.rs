@@ -97,7 +97,7 @@ pub enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
-    /// Manage JWT signing keys.
+    /// Manage keys: JWT signing keys, and the master key's rotation.
     #[command(subcommand)]
     Keys(KeysCommand),
 }
@@ -133,6 +133,12 @@ pub enum KeysCommand {
     /// verifying until they expire; running servers pick the new key up on their next
     /// unknown `kid` or restart.
     Rotate,
+    /// Seal everything the master key seals (each tenant's keys, the signing keys, webhook
+    /// and SSO secrets, queued mail) again under the first key of `TENANTRY_MASTER_KEY`.
+    /// Put the new key first (`2:<new>,1:<old>`), run this, then drop the old key. Rows
+    /// sealed under tenants' and people's keys are not touched. Safe to run again, and
+    /// while servers run.
+    RotateMaster,
 }
 
 #[derive(Debug, Clone, Args)]

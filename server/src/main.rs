@@ -1,4 +1,4 @@
-//! `tenantry`: serve (default), migrate, tenant create, keys rotate.
+//! `tenantry`: serve (default), migrate, tenant create, keys rotate, keys rotate-master.
 
 use std::process::ExitCode;
 
@@ -49,6 +49,35 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Tenant(TenantCommand::Create(args)) => create_tenant(&global, args).await,
+        Command::Keys(KeysCommand::RotateMaster) => {
+            let master = database::master_key(&global)?;
+            let database = Database::open(&global).await?;
+            let result = async {
+                let db = service::Db::connect(&database.url, 2)
+                    .await
+                    .map_err(anyhow_service)?;
+                let done = service::privacy::rotate_master(&db, &master)
+                    .await
+                    .map_err(anyhow_service)?;
+                db.close().await;
+                println!(
+                    "sealed again under master key version {}: {} tenant keys of {} tenants, \
+                     {} signing keys, {} webhook secrets, {} SSO client secrets, {} queued mails; \
+                     older master keys may now be removed from TENANTRY_MASTER_KEY",
+                    master.sealing_version(),
+                    done.tenant_keys,
+                    done.tenants,
+                    done.signing_keys,
+                    done.webhook_secrets,
+                    done.sso_secrets,
+                    done.queued_mail
+                );
+                Ok(())
+            }
+            .await;
+            database.stop().await;
+            result
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let master = database::master_key(&global)?;
             let database = Database::open(&global).await?;

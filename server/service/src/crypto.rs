@@ -92,6 +92,29 @@ impl MasterKey {
         out
     }
 
+    /// The version of the key that seals.
+    pub fn sealing_version(&self) -> u8 {
+        self.keys[0].0
+    }
+
+    /// Whether `sealed` was sealed by the key that seals now (so sealing it again under
+    /// a rotated master key has nothing to do).
+    pub fn seals_with(&self, sealed: &[u8]) -> bool {
+        sealed.first() == Some(&self.keys[0].0)
+    }
+
+    /// Opens `sealed` (under whichever configured key sealed it) and seals it again under
+    /// the key that seals now; `None` when that key sealed it already.
+    pub fn reseal(&self, sealed: &[u8], context: &[u8]) -> Result<Option<Vec<u8>>> {
+        if self.seals_with(sealed) {
+            return Ok(None);
+        }
+        let mut plain = self.open(sealed, context)?;
+        let again = self.seal(&plain, context);
+        zeroize::Zeroize::zeroize(&mut plain);
+        Ok(Some(again))
+    }
+
     pub fn open(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>> {
         if sealed.len() < 1 + 24 + 16 {
             return Err(Error::Internal("sealed secret is truncated".into()));
@@ -163,6 +186,11 @@ mod tests {
         let rotated = MasterKey::parse(&format!("2:{new_b64},{old_spec}")).unwrap();
         assert_eq!(rotated.open(&sealed, b"c").unwrap(), b"v");
         assert_eq!(rotated.seal(b"v", b"c")[0], 2);
+        let again = rotated.reseal(&sealed, b"c").unwrap().unwrap();
+        assert!(rotated.seals_with(&again) && !rotated.seals_with(&sealed));
+        assert_eq!(rotated.open(&again, b"c").unwrap(), b"v");
+        assert_eq!(rotated.reseal(&again, b"c").unwrap(), None);
+        assert!(rotated.reseal(&sealed, b"another row").is_err());
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Db {
     sealer: Arc<audit_log::SealQueue>,
     /// Seals what must be secret at rest (queued mail); set by the server at start.
     master: Option<Arc<crate::crypto::MasterKey>>,
+    /// Tenants' keys of field-level encryption, unwrapped by the master key.
+    keyring: Option<Arc<crate::privacy::keys::Keyring>>,
     /// Embeds memories; the local model unless the server configured another provider.
     embedder: Option<Arc<dyn crate::memories::embeddings::Provider>>,
     /// Recent search queries' vectors (see [`crate::memories::embeddings::QueryVectors`]).
@@ -175,6 +177,7 @@ impl Db {
             callers: Arc::new(CallerCache::default()),
             sealer: Arc::new(audit_log::SealQueue::default()),
             master: None,
+            keyring: None,
             embedder: None,
             query_vectors: Default::default(),
             webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
@@ -248,8 +251,17 @@ impl Db {
 
     /// The same handle, able to seal and open secrets at rest with `master`.
     pub fn with_master_key(mut self, master: crate::crypto::MasterKey) -> Db {
-        self.master = Some(Arc::new(master));
+        let master = Arc::new(master);
+        self.keyring = Some(Arc::new(crate::privacy::keys::Keyring::new(master.clone())));
+        self.master = Some(master);
         self
+    }
+
+    /// This instance's tenant keys (see [`crate::privacy::keys`]).
+    pub fn keyring(&self) -> Result<&crate::privacy::keys::Keyring> {
+        self.keyring
+            .as_deref()
+            .ok_or_else(|| Error::Internal("the database handle has no master key".into()))
     }
 
     pub fn master_key(&self) -> Result<&crate::crypto::MasterKey> {

@@ -25,6 +25,7 @@ pub mod mail;
 pub mod memories;
 pub mod pagination;
 pub mod policies;
+pub mod privacy;
 pub mod resource;
 pub mod roles;
 pub mod sessions;

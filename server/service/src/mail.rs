@@ -180,6 +180,33 @@ pub fn open(master: &MasterKey, sealed: &[u8]) -> Result<Payload> {
     serde_json::from_slice(&json).map_err(|e| Error::internal("mail payload", e))
 }
 
+/// Seals queued mail not yet sent again under the master key that seals now
+/// (`tenantry keys rotate-master`); returns how many messages changed.
+pub(crate) async fn reseal(db: &crate::Db, master: &MasterKey) -> Result<usize> {
+    let mut tx = db.pool().begin().await?;
+    let rows = sqlx::query!(
+        "select id, body_sealed from mail_outbox where sent_at is null and failed_at is null
+         for update skip locked"
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut changed = 0;
+    for r in rows {
+        if let Some(sealed) = master.reseal(&r.body_sealed, SEAL_CONTEXT)? {
+            sqlx::query!(
+                "update mail_outbox set body_sealed = $2 where id = $1",
+                r.id,
+                sealed
+            )
+            .execute(&mut *tx)
+            .await?;
+            changed += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
 /// One message as the console's outbox view shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxEntry {

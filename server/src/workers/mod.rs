@@ -14,23 +14,33 @@ use tokio::task::JoinHandle;
 /// a tenant's roles, groups and policies (PostgreSQL NOTIFY on `tenantry_authz`: that
 /// tenant's compiled data is dropped, and the next request compiles it again) and callers
 /// (`tenantry_callers`: an identity, its roles or groups, a tenant or an API key changed;
-/// see `service::auth::callers`). Both caches keep anything only while this listens: when
-/// the connection is lost, notifications may have been missed, so both are emptied, requests
-/// read the database, and the listener connects again.
+/// see `service::auth::callers`), a tenant's limits (`tenantry_limits`) and a tenant's keys
+/// of field-level encryption (`tenantry_keys`). The caches keep anything only while this
+/// listens: when the connection is lost, notifications may have been missed, so they are
+/// emptied, requests read the database, and the listener connects again.
 pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
     use service::auth::callers::CHANNEL as CALLERS;
     use service::authz::cache::CHANNEL as AUTHZ;
     use service::limits::plans::CHANNEL as LIMITS;
+    use service::privacy::keys::CHANNEL as KEYS;
     tokio::spawn(async move {
         loop {
-            match db.listen_to(&[AUTHZ, CALLERS, LIMITS]).await {
+            match db.listen_to(&[AUTHZ, CALLERS, LIMITS, KEYS]).await {
                 Ok(mut listener) => {
                     db.authz().set_online(true);
                     db.callers().set_online(true);
                     db.limiter().set_online(true);
+                    if let Ok(keyring) = db.keyring() {
+                        keyring.set_online(true);
+                    }
                     loop {
                         match listener.try_recv().await {
                             Ok(Some(n)) if n.channel() == LIMITS => db.limiter().heard(n.payload()),
+                            Ok(Some(n)) if n.channel() == KEYS => {
+                                if let Ok(keyring) = db.keyring() {
+                                    keyring.heard(n.payload());
+                                }
+                            }
                             Ok(Some(n)) if n.channel() == CALLERS => {
                                 db.callers().forget(n.payload())
                             }
@@ -51,6 +61,9 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
                     db.callers().set_online(false);
                     db.authz().set_online(false);
                     db.limiter().set_online(false);
+                    if let Ok(keyring) = db.keyring() {
+                        keyring.set_online(false);
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot listen for changes to cached data"),
             }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::fresh_database;
 
-fn tenantry() -> Command {
+pub(crate) fn tenantry() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantry"));
     // If the test process dies, the servers it started die with it (they stop their
     // PostgreSQL on SIGTERM as usual).
@@ -43,6 +43,7 @@ fn every_subcommand_has_help() {
         &["migrate", "--help"],
         &["tenant", "create", "--help"],
         &["keys", "rotate", "--help"],
+        &["keys", "rotate-master", "--help"],
     ] {
         let out = tenantry().args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}");

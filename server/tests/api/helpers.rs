@@ -688,7 +688,10 @@ impl TestApp {
     /// its caches keep nothing.
     pub async fn listening(&self) {
         let start = std::time::Instant::now();
-        while !(self.db.callers().online() && self.db.authz().online()) {
+        while !(self.db.callers().online()
+            && self.db.authz().online()
+            && self.db.keyring().unwrap().online())
+        {
             assert!(
                 start.elapsed() < std::time::Duration::from_secs(10),
                 "the listener never connected"

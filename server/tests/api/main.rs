@@ -25,6 +25,7 @@ mod limits_redis;
 mod object_rules;
 mod ops;
 mod pool;
+mod privacy;
 mod query_filters;
 mod quotas;
 mod rls;

@@ -65,6 +65,30 @@ fn context(kid: &str) -> Vec<u8> {
     format!("signing_keys:{kid}").into_bytes()
 }
 
+/// Seals the token signing keys' private halves again under the master key that seals now
+/// (`tenantry keys rotate-master`); returns how many changed.
+pub(crate) async fn reseal(db: &crate::Db, master: &MasterKey) -> Result<usize> {
+    let mut tx = db.pool().begin().await?;
+    let rows = sqlx::query!("select kid, private_key_sealed from signing_keys for update")
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut changed = 0;
+    for r in rows {
+        if let Some(sealed) = master.reseal(&r.private_key_sealed, &context(&r.kid))? {
+            sqlx::query!(
+                "update signing_keys set private_key_sealed = $2 where kid = $1",
+                r.kid,
+                sealed
+            )
+            .execute(&mut *tx)
+            .await?;
+            changed += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
 impl KeyRing {
     /// Loads the current keys, creating the first one if there is none.
     pub async fn load_or_create(

@@ -230,6 +230,38 @@ pub(crate) fn secret_context(tenant_id: Uuid, id: Uuid) -> Vec<u8> {
     context
 }
 
+/// Seals a tenant's SSO client secrets again under the master key that seals now
+/// (`tenantry keys rotate-master`); returns how many providers changed.
+pub(crate) async fn reseal_secrets(
+    db: &Db,
+    master: &crate::crypto::MasterKey,
+    tenant_id: Uuid,
+) -> Result<usize> {
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let rows = sqlx::query!(
+        "select id, client_secret from sso_providers where tenant_id = $1 for update",
+        tenant_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut changed = 0;
+    for r in rows {
+        if let Some(sealed) = master.reseal(&r.client_secret, &secret_context(tenant_id, r.id))? {
+            sqlx::query!(
+                "update sso_providers set client_secret = $3 where tenant_id = $1 and id = $2",
+                tenant_id,
+                r.id,
+                sealed
+            )
+            .execute(&mut *tx)
+            .await?;
+            changed += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Provider>> {
     let mut tx = db.read(ctx, perm::SETTINGS_READ).await?;
     let tenant_id = tx.tenant_id;

@@ -302,6 +302,50 @@ fn secret_context(tenant_id: Uuid, id: Uuid) -> Vec<u8> {
     context
 }
 
+/// Seals a tenant's webhook secrets (current and previous) again under the master key that
+/// seals now (`tenantry keys rotate-master`); returns how many subscriptions changed.
+pub(crate) async fn reseal_secrets(
+    db: &Db,
+    master: &crate::crypto::MasterKey,
+    tenant_id: Uuid,
+) -> Result<usize> {
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let rows = sqlx::query!(
+        "select id, secret_sealed, previous_secret_sealed from webhook_subscriptions
+         where tenant_id = $1 for update",
+        tenant_id
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut changed = 0;
+    for r in rows {
+        let context = secret_context(tenant_id, r.id);
+        let secret = master.reseal(&r.secret_sealed, &context)?;
+        let previous = match &r.previous_secret_sealed {
+            Some(p) => master.reseal(p, &context)?,
+            None => None,
+        };
+        if secret.is_none() && previous.is_none() {
+            continue;
+        }
+        sqlx::query!(
+            "update webhook_subscriptions
+             set secret_sealed = coalesce($3, secret_sealed),
+                 previous_secret_sealed = coalesce($4, previous_secret_sealed)
+             where tenant_id = $1 and id = $2",
+            tenant_id,
+            r.id,
+            secret,
+            previous
+        )
+        .execute(&mut *tx)
+        .await?;
+        changed += 1;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
 struct Row {
     id: Uuid,
     name: String,

@@ -1,0 +1,325 @@
+//! The key hierarchy: the master key wraps each tenant's keys (`tenant_keys`), a tenant's
+//! data key wraps each data subject's key (`subject_keys`).
+//!
+//! Every instance keeps its tenants' unwrapped keys in memory ([`Keyring`]) and forgets a
+//! tenant's when told on [`CHANNEL`] (a new version, a re-wrap, a removal). Subjects' keys
+//! are not kept: each read unwraps them from the row it joins, so a subject whose key was
+//! destroyed is unreadable on every instance at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::envelope::{self, Key, KeyRef, Place};
+use crate::crypto::MasterKey;
+use crate::db::Db;
+use crate::error::{Error, Result};
+
+/// The PostgreSQL notification channel of tenant keys (payload: the tenant's id).
+pub const CHANNEL: &str = "tenantry_keys";
+
+/// How long keys read while this instance is not listening on [`CHANNEL`] are trusted.
+const OFFLINE_TTL: Duration = Duration::from_secs(1);
+
+const DATA: &str = "data";
+const BLIND: &str = "blind";
+
+/// One tenant's keys, unwrapped.
+pub struct TenantKeys {
+    tenant: Uuid,
+    /// Data keys by version, highest (the one that seals) first.
+    data: Vec<(u32, Key)>,
+    blind: Key,
+}
+
+impl std::fmt::Debug for TenantKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let versions: Vec<u32> = self.data.iter().map(|(v, _)| *v).collect();
+        f.debug_struct("TenantKeys")
+            .field("tenant", &self.tenant)
+            .field("data_versions", &versions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantKeys {
+    pub fn tenant(&self) -> Uuid {
+        self.tenant
+    }
+
+    /// The version of the data key that seals and wraps now.
+    pub fn data_version(&self) -> u32 {
+        self.data[0].0
+    }
+
+    fn data_key(&self, version: u32) -> Result<&Key> {
+        self.data
+            .iter()
+            .find(|(v, _)| *v == version)
+            .map(|(_, k)| k)
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "tenant {} has no data key of version {version}",
+                    self.tenant
+                ))
+            })
+    }
+
+    /// The key of blind indexes and search grams.
+    pub fn blind(&self) -> &Key {
+        &self.blind
+    }
+
+    /// A blind index of `normalized` for `domain` (see [`envelope::blind_index`]).
+    pub fn blind_index(&self, domain: &str, normalized: &str) -> Vec<u8> {
+        envelope::blind_index(&self.blind, domain, normalized)
+    }
+
+    /// Seals a field with no one person behind it under the tenant's data key.
+    pub fn seal(&self, place: Place<'_>, plaintext: &[u8]) -> Vec<u8> {
+        let (version, key) = &self.data[0];
+        envelope::seal(key, KeyRef::Tenant(*version), place, plaintext)
+    }
+
+    /// Opens a field sealed by [`TenantKeys::seal`] (under any version still held).
+    pub fn open(&self, place: Place<'_>, sealed: &[u8]) -> Result<Vec<u8>> {
+        match envelope::key_of(sealed)? {
+            KeyRef::Tenant(v) => envelope::open(self.data_key(v)?, place, sealed),
+            KeyRef::Subject(_) => Err(Error::Internal(
+                "a field sealed under a subject's key was opened with the tenant's".into(),
+            )),
+        }
+    }
+
+    /// A new key for subject `identity`, and its wrapped form for `subject_keys`.
+    pub fn new_subject_key(&self, identity: Uuid) -> (Key, Vec<u8>) {
+        let key = Key::generate();
+        let (version, tenant_key) = &self.data[0];
+        let wrapped = envelope::wrap_subject_key(tenant_key, *version, self.tenant, identity, &key);
+        (key, wrapped)
+    }
+
+    /// Unwraps subject `identity`'s key from its `subject_keys` row.
+    pub fn unwrap_subject_key(&self, identity: Uuid, wrapped: &[u8]) -> Result<Key> {
+        let KeyRef::Tenant(version) = envelope::key_of(wrapped)? else {
+            return Err(Error::Internal(
+                "a subject's key is not wrapped by a tenant key".into(),
+            ));
+        };
+        envelope::unwrap_subject_key(self.data_key(version)?, self.tenant, identity, wrapped)
+    }
+
+    /// Wraps a subject's key again under the data key that seals now (after a rotation).
+    pub fn rewrap_subject_key(&self, identity: Uuid, wrapped: &[u8]) -> Result<Vec<u8>> {
+        let key = self.unwrap_subject_key(identity, wrapped)?;
+        let (version, tenant_key) = &self.data[0];
+        Ok(envelope::wrap_subject_key(
+            tenant_key,
+            *version,
+            self.tenant,
+            identity,
+            &key,
+        ))
+    }
+}
+
+/// Seals a subject's field under the subject's own key (version 1: a subject's key is never
+/// replaced, only re-wrapped).
+pub fn seal_for_subject(key: &Key, place: Place<'_>, plaintext: &[u8]) -> Vec<u8> {
+    envelope::seal(key, KeyRef::Subject(1), place, plaintext)
+}
+
+/// This instance's unwrapped tenant keys.
+pub struct Keyring {
+    master: Arc<MasterKey>,
+    tenants: Mutex<HashMap<Uuid, (Arc<TenantKeys>, Instant)>>,
+    /// Bumped by every forgetting: keys read before it are not kept.
+    generation: AtomicU64,
+    /// Whether this instance is listening on [`CHANNEL`].
+    online: AtomicBool,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("tenants", &self.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    purpose: String,
+    version: i32,
+    wrapped: Vec<u8>,
+}
+
+impl Keyring {
+    pub fn new(master: Arc<MasterKey>) -> Self {
+        Keyring {
+            master,
+            tenants: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            online: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, (Arc<TenantKeys>, Instant)>> {
+        self.tenants.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::Release);
+        if !online {
+            self.forget_all();
+        }
+    }
+
+    /// Whether this instance is listening on [`CHANNEL`] (and so keeps keys for longer
+    /// than a second).
+    pub fn online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.lock().clear();
+    }
+
+    /// Handles a notification on [`CHANNEL`].
+    pub fn heard(&self, payload: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match Uuid::parse_str(payload) {
+            Ok(tenant) => {
+                self.lock().remove(&tenant);
+            }
+            Err(_) => self.lock().clear(),
+        }
+    }
+
+    /// How many tenants' keys this instance holds (tests).
+    pub fn held(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// A tenant's keys: from memory, else read (and made, the first time) in a short
+    /// transaction of their own, so that a key is never held unless it is committed. Take
+    /// them before the request's own transaction, which would otherwise hold one pooled
+    /// connection while this waits for another.
+    pub async fn tenant(&self, db: &Db, tenant: Uuid) -> Result<Arc<TenantKeys>> {
+        let online = self.online.load(Ordering::Acquire);
+        if let Some((keys, at)) = self.lock().get(&tenant)
+            && (online || at.elapsed() < OFFLINE_TTL)
+        {
+            return Ok(keys.clone());
+        }
+        let ticket = self.generation.load(Ordering::Acquire);
+        let mut tx = db.begin_tenant(tenant).await?;
+        let mut rows = read(&mut tx, tenant).await?;
+        let has = |rows: &[KeyRow], purpose: &str| rows.iter().any(|r| r.purpose == purpose);
+        if !has(&rows, DATA) || !has(&rows, BLIND) {
+            for purpose in [DATA, BLIND] {
+                if !has(&rows, purpose) {
+                    let wrapped = self.master.seal(
+                        Key::generate().as_bytes(),
+                        &envelope::tenant_key_context(tenant, purpose, 1),
+                    );
+                    sqlx::query!(
+                        "insert into tenant_keys (tenant_id, purpose, version, wrapped)
+                         values ($1, $2, 1, $3) on conflict do nothing",
+                        tenant,
+                        purpose,
+                        wrapped
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            // Another instance may have made them first: what is stored is what counts.
+            rows = read(&mut tx, tenant).await?;
+        }
+        tx.commit().await?;
+        let keys = Arc::new(self.unwrap(tenant, rows)?);
+        if self.generation.load(Ordering::Acquire) == ticket {
+            self.lock().insert(tenant, (keys.clone(), Instant::now()));
+        }
+        Ok(keys)
+    }
+
+    fn unwrap(&self, tenant: Uuid, rows: Vec<KeyRow>) -> Result<TenantKeys> {
+        let mut data = Vec::new();
+        let mut blind = None;
+        for row in rows {
+            let version = row.version as u32;
+            let mut bytes = self.master.open(
+                &row.wrapped,
+                &envelope::tenant_key_context(tenant, &row.purpose, version),
+            )?;
+            let key = Key::from_bytes(&bytes);
+            zeroize::Zeroize::zeroize(&mut bytes);
+            match row.purpose.as_str() {
+                DATA => data.push((version, key?)),
+                _ => blind = Some(key?),
+            }
+        }
+        data.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
+        match (data.is_empty(), blind) {
+            (false, Some(blind)) => Ok(TenantKeys {
+                tenant,
+                data,
+                blind,
+            }),
+            _ => Err(Error::Internal(format!(
+                "tenant {tenant} has no data or blind-index key"
+            ))),
+        }
+    }
+
+    /// Wraps every key of `tenant` again under the master key that seals now (the first of
+    /// `TENANTRY_MASTER_KEY`); returns how many were re-wrapped. Rows sealed under the
+    /// tenant's keys are not touched.
+    pub async fn rewrap_tenant(&self, db: &Db, tenant: Uuid) -> Result<usize> {
+        let mut tx = db.begin_tenant(tenant).await?;
+        let rows = sqlx::query_as!(
+            KeyRow,
+            "select purpose, version, wrapped from tenant_keys where tenant_id = $1 for update",
+            tenant
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut changed = 0;
+        for row in rows {
+            let context = envelope::tenant_key_context(tenant, &row.purpose, row.version as u32);
+            let Some(wrapped) = self.master.reseal(&row.wrapped, &context)? else {
+                continue;
+            };
+            sqlx::query!(
+                "update tenant_keys set wrapped = $4
+                 where tenant_id = $1 and purpose = $2 and version = $3",
+                tenant,
+                row.purpose,
+                row.version,
+                wrapped
+            )
+            .execute(&mut *tx)
+            .await?;
+            changed += 1;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
+
+async fn read(conn: &mut PgConnection, tenant: Uuid) -> Result<Vec<KeyRow>> {
+    Ok(sqlx::query_as!(
+        KeyRow,
+        "select purpose, version, wrapped from tenant_keys where tenant_id = $1",
+        tenant
+    )
+    .fetch_all(conn)
+    .await?)
+}
