@@ -58,6 +58,33 @@ pub struct Db {
     limiter: Arc<crate::limits::Limiter>,
 }
 
+/// The functions behind the operators that searches' GIN indexes serve; unless they are
+/// LEAKPROOF, row-level security keeps every search off its index (migration 027).
+const SEARCH_FUNCTIONS: &str = "'ts_match_vq(tsvector,tsquery)'::regprocedure, \
+    'textlike(text,text)'::regprocedure, 'arraycontains(anyarray,anyarray)'::regprocedure, \
+    'jsonb_contains(jsonb,jsonb)'::regprocedure";
+
+/// Says so at start when migration 027 could not mark the search functions LEAKPROOF (the
+/// migrating role was not a superuser).
+async fn warn_unless_searches_use_indexes(pool: &PgPool) {
+    let sql = format!(
+        "select coalesce(array_agg(proname::text order by proname), '{{}}') from pg_proc
+         where oid in ({SEARCH_FUNCTIONS}) and not proleakproof"
+    );
+    match sqlx::query_scalar::<_, Vec<String>>(sqlx::AssertSqlSafe(sql))
+        .fetch_one(pool)
+        .await
+    {
+        Ok(missing) if missing.is_empty() => {}
+        Ok(missing) => tracing::warn!(
+            functions = ?missing,
+            "searches read every row of their tenant: a superuser must mark these functions \
+             LEAKPROOF (docs/configuration.md, \"Searches and row-level security\")"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not check the search functions"),
+    }
+}
+
 /// Anonymous token redemptions that may start per second in one process, and the burst.
 const ANONYMOUS_PER_SECOND: f64 = 100.0;
 /// How long a refused anonymous redemption waits before its 429: a flooding connection
@@ -245,6 +272,9 @@ impl Db {
             .run(&pool)
             .await
             .map_err(|e| Error::internal("migrations", e));
+        if result.is_ok() {
+            warn_unless_searches_use_indexes(&pool).await;
+        }
         pool.close().await;
         result
     }
