@@ -22,16 +22,20 @@ fi
 #
 # cargo-leptos's release profile asks for whole-program LTO in one codegen unit (a smaller
 # binary for its own release downloads), which keeps one core busy for minutes at the end of
-# the compile; a build tool does not need that, so both take the usual release settings. Its
-# `new` command's library (cargo-generate) asks for OpenSSL compiled from source, minutes of
-# C: OPENSSL_NO_VENDOR=1 links Debian's libssl (libssl-dev, from install-system.sh) instead.
+# the compile; a build tool does not need that. Nor does it need the optimizer's last level:
+# at opt-level 1 the two tools compile in 936 s against 1,255 s at 3 (on one machine, one
+# morning: docs/benchmarks.md), and what they do at each build (wasm-bindgen's pass over the
+# console's wasm, cargo-leptos's CSS and file work) stays a matter of seconds. Its `new`
+# command's library (cargo-generate) asks for OpenSSL compiled from source, minutes of C:
+# OPENSSL_NO_VENDOR=1 links Debian's libssl (libssl-dev, from install-system.sh) instead.
 compiles=()
 need_bindgen=0 need_leptos=0
 have_version wasm-bindgen "0.2.130" || need_bindgen=1
 have_version cargo-leptos "0.3.10" || need_leptos=1
 if [ $need_bindgen = 1 ] || [ $need_leptos = 1 ]; then
   (
-    export OPENSSL_NO_VENDOR=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+    export OPENSSL_NO_VENDOR=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      CARGO_PROFILE_RELEASE_OPT_LEVEL=1
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/tenantry-target}
     if [ $need_bindgen = 1 ]; then
       echo "==> installing wasm-bindgen-cli 0.2.130 (about 3 minutes, once)"
