@@ -51,54 +51,60 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Tenant(TenantCommand::Create(args)) => create_tenant(&global, args).await,
         Command::Keys(KeysCommand::RotateMaster) => {
             let master = database::master_key(&global)?;
-            let database = Database::open(&global).await?;
-            let result = async {
-                let db = service::Db::connect(&database.url, 2)
+            let done = with_service(&global, async |db| {
+                service::privacy::rotate_master(db, &master)
                     .await
-                    .map_err(anyhow_service)?;
-                let done = service::privacy::rotate_master(&db, &master)
-                    .await
-                    .map_err(anyhow_service)?;
-                db.close().await;
-                println!(
-                    "sealed again under master key version {}: {} tenant keys of {} tenants, \
-                     {} signing keys, {} webhook secrets, {} SSO client secrets, {} queued mails; \
-                     older master keys may now be removed from TENANTRY_MASTER_KEY",
-                    master.sealing_version(),
-                    done.tenant_keys,
-                    done.tenants,
-                    done.signing_keys,
-                    done.webhook_secrets,
-                    done.sso_secrets,
-                    done.queued_mail
-                );
-                Ok(())
-            }
-            .await;
-            database.stop().await;
-            result
+                    .map_err(anyhow_service)
+            })
+            .await?;
+            println!(
+                "sealed again under master key version {}: {} tenant keys of {} tenants, \
+                 {} signing keys, {} webhook secrets, {} SSO client secrets, {} queued mails; \
+                 older master keys may now be removed from TENANTRY_MASTER_KEY",
+                master.sealing_version(),
+                done.tenant_keys,
+                done.tenants,
+                done.signing_keys,
+                done.webhook_secrets,
+                done.sso_secrets,
+                done.queued_mail
+            );
+            Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
             let master = database::master_key(&global)?;
-            let database = Database::open(&global).await?;
-            let result = async {
-                let db = service::Db::connect(&database.url, 2)
+            let kid = with_service(&global, async |db| {
+                service::auth::keys::KeyRing::rotate(db, &master)
                     .await
-                    .map_err(anyhow_service)?;
-                let kid = service::auth::keys::KeyRing::rotate(&db, &master)
-                    .await
-                    .map_err(anyhow_service)?;
-                db.close().await;
-                println!(
-                    "new signing key {kid} is active; the old keys verify until their tokens expire"
-                );
-                Ok(())
-            }
-            .await;
-            database.stop().await;
-            result
+                    .map_err(anyhow_service)
+            })
+            .await?;
+            println!(
+                "new signing key {kid} is active; the old keys verify until their tokens expire"
+            );
+            Ok(())
         }
     }
+}
+
+/// Runs `work` on a small service handle over the database `global` names (starting the
+/// embedded cluster when there is no `DATABASE_URL`), then closes and stops what it opened.
+async fn with_service<T>(
+    global: &Global,
+    work: impl AsyncFnOnce(&service::Db) -> Result<T>,
+) -> Result<T> {
+    let database = Database::open(global).await?;
+    let result = async {
+        let db = service::Db::connect(&database.url, 2)
+            .await
+            .map_err(anyhow_service)?;
+        let result = work(&db).await;
+        db.close().await;
+        result
+    }
+    .await;
+    database.stop().await;
+    result
 }
 
 fn anyhow_service(e: service::Error) -> anyhow::Error {
@@ -117,14 +123,10 @@ fn anyhow_service(e: service::Error) -> anyhow::Error {
 }
 
 async fn create_tenant(global: &Global, args: TenantCreateArgs) -> Result<()> {
-    let database = Database::open(global).await?;
-    let result = async {
-        let db = service::Db::connect(&database.url, 2)
-            .await
-            .map_err(anyhow_service)?;
-        let created = service::tenants::create(
+    let created = with_service(global, async |db| {
+        service::tenants::create(
             &service::Ctx::system(),
-            &db,
+            db,
             service::tenants::NewTenant {
                 slug: args.slug,
                 name: args.name,
@@ -134,22 +136,19 @@ async fn create_tenant(global: &Global, args: TenantCreateArgs) -> Result<()> {
             },
         )
         .await
-        .map_err(anyhow_service)?;
-        db.close().await;
-        println!(
-            "tenant {} ({}) created with owner {}",
-            created.tenant.slug,
-            created.tenant.plan.as_str(),
-            created.owner.email.as_deref().unwrap_or_default()
-        );
-        if let Some(pw) = created.generated_password {
-            println!("owner password (shown once): {pw}");
-        }
-        Ok(())
+        .map_err(anyhow_service)
+    })
+    .await?;
+    println!(
+        "tenant {} ({}) created with owner {}",
+        created.tenant.slug,
+        created.tenant.plan.as_str(),
+        created.owner.email.as_deref().unwrap_or_default()
+    );
+    if let Some(pw) = created.generated_password {
+        println!("owner password (shown once): {pw}");
     }
-    .await;
-    database.stop().await;
-    result
+    Ok(())
 }
 
 async fn serve(global: &Global, args: ServeArgs) -> Result<()> {

@@ -115,6 +115,24 @@ impl MasterKey {
         Ok(Some(again))
     }
 
+    /// [`MasterKey::reseal`] over rows (a key naming each, its sealed value): the keys and
+    /// new values of those that changed, apart, as an `unnest` of two arrays takes them.
+    pub fn reseal_rows<K>(
+        &self,
+        rows: impl IntoIterator<Item = (K, Vec<u8>)>,
+        context: impl Fn(&K) -> Vec<u8>,
+    ) -> Result<(Vec<K>, Vec<Vec<u8>>)> {
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        for (key, sealed) in rows {
+            if let Some(again) = self.reseal(&sealed, &context(&key))? {
+                keys.push(key);
+                values.push(again);
+            }
+        }
+        Ok((keys, values))
+    }
+
     pub fn open(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>> {
         if sealed.len() < 1 + 24 + 16 {
             return Err(Error::Internal("sealed secret is truncated".into()));

@@ -190,21 +190,20 @@ pub(crate) async fn reseal(db: &crate::Db, master: &MasterKey) -> Result<usize> 
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut changed = 0;
-    for r in rows {
-        if let Some(sealed) = master.reseal(&r.body_sealed, SEAL_CONTEXT)? {
-            sqlx::query!(
-                "update mail_outbox set body_sealed = $2 where id = $1",
-                r.id,
-                sealed
-            )
-            .execute(&mut *tx)
-            .await?;
-            changed += 1;
-        }
-    }
+    let (ids, sealed) = master
+        .reseal_rows(rows.into_iter().map(|r| (r.id, r.body_sealed)), |_| {
+            SEAL_CONTEXT.to_vec()
+        })?;
+    sqlx::query!(
+        "update mail_outbox m set body_sealed = v.sealed
+         from unnest($1::uuid[], $2::bytea[]) as v (id, sealed) where m.id = v.id",
+        &ids,
+        &sealed
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(changed)
+    Ok(ids.len())
 }
 
 /// One message as the console's outbox view shows it.

@@ -148,6 +148,12 @@ fn envelopes_wrapped_keys_and_blind_indexes_agree_with_libsodium_and_hmac() {
     );
 }
 
+/// A connection as the cluster's superuser (past row-level security).
+async fn superuser(app: &TestApp) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(&app.db_url).await.unwrap()
+}
+
 async fn first_bytes_of_wrapped(app: &TestApp, tenant: Uuid) -> Vec<u8> {
     let mut conn = app.db.pool_for_tests().acquire().await.unwrap();
     sqlx::query("select set_config('tenantry.tenant_id', $1, false)")
@@ -228,6 +234,34 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // Secrets the master key seals directly: a webhook's and an SSO provider's.
+    let owner = crate::helpers::owner_ctx(&app.db, &app.acme).await;
+    service::webhooks::create(
+        &owner,
+        &app.db,
+        service::webhooks::Input {
+            name: Some("Rotated".into()),
+            url: Some(crate::helpers::receiver().url("rotated")),
+            event_types: Some(vec!["identity.*".into()]),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    service::sso::create(
+        &owner,
+        &app.db,
+        service::sso::ProviderInput {
+            name: Some("Rotated IdP".into()),
+            issuer: Some(crate::helpers::oidc_provider().issuer()),
+            client_id: Some("rotated".into()),
+            client_secret: Some("rotated-secret".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
     // The operator puts a new master key first and runs `keys rotate-master`.
     let new =
         base64::engine::general_purpose::STANDARD.encode(service::crypto::random_bytes::<32>());
@@ -251,7 +285,10 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
         stdout.contains("master key version 2: 4 tenant keys of 2 tenants"),
         "{stdout}"
     );
-    assert!(stdout.contains("1 signing keys"), "{stdout}");
+    assert!(
+        stdout.contains("1 signing keys, 1 webhook secrets, 1 SSO client secrets"),
+        "{stdout}"
+    );
     assert_eq!(first_bytes_of_wrapped(&app, acme).await, [2, 2]);
     let signing: Vec<Vec<u8>> =
         sqlx::query_scalar("select substr(private_key_sealed, 1, 1) from signing_keys")
@@ -259,6 +296,16 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
             .await
             .unwrap();
     assert!(!signing.is_empty() && signing.iter().all(|b| b[0] == 2));
+    for sql in [
+        "select substr(secret_sealed, 1, 1) from webhook_subscriptions",
+        "select substr(client_secret, 1, 1) from sso_providers",
+    ] {
+        let sealed: Vec<Vec<u8>> = sqlx::query_scalar(sql)
+            .fetch_all(&mut superuser(&app).await)
+            .await
+            .unwrap();
+        assert_eq!(sealed, [vec![2u8]], "{sql}");
+    }
 
     // The other instance was told, and forgot what it held.
     let start = Instant::now();
@@ -284,7 +331,7 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
-        stdout.contains("0 tenant keys of 2 tenants, 0 signing keys"),
+        stdout.contains("0 tenant keys of 2 tenants, 0 signing keys, 0 webhook secrets, 0 SSO"),
         "{stdout}"
     );
 }

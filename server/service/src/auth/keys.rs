@@ -72,21 +72,20 @@ pub(crate) async fn reseal(db: &crate::Db, master: &MasterKey) -> Result<usize> 
     let rows = sqlx::query!("select kid, private_key_sealed from signing_keys for update")
         .fetch_all(&mut *tx)
         .await?;
-    let mut changed = 0;
-    for r in rows {
-        if let Some(sealed) = master.reseal(&r.private_key_sealed, &context(&r.kid))? {
-            sqlx::query!(
-                "update signing_keys set private_key_sealed = $2 where kid = $1",
-                r.kid,
-                sealed
-            )
-            .execute(&mut *tx)
-            .await?;
-            changed += 1;
-        }
-    }
+    let (kids, sealed) = master.reseal_rows(
+        rows.into_iter().map(|r| (r.kid, r.private_key_sealed)),
+        |kid| context(kid),
+    )?;
+    sqlx::query!(
+        "update signing_keys s set private_key_sealed = v.sealed
+         from unnest($1::text[], $2::bytea[]) as v (kid, sealed) where s.kid = v.kid",
+        &kids,
+        &sealed
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(changed)
+    Ok(kids.len())
 }
 
 impl KeyRing {

@@ -291,26 +291,25 @@ impl Keyring {
         )
         .fetch_all(&mut *tx)
         .await?;
-        let mut changed = 0;
-        for row in rows {
-            let context = envelope::tenant_key_context(tenant, &row.purpose, row.version as u32);
-            let Some(wrapped) = self.master.reseal(&row.wrapped, &context)? else {
-                continue;
-            };
-            sqlx::query!(
-                "update tenant_keys set wrapped = $4
-                 where tenant_id = $1 and purpose = $2 and version = $3",
-                tenant,
-                row.purpose,
-                row.version,
-                wrapped
-            )
-            .execute(&mut *tx)
-            .await?;
-            changed += 1;
-        }
+        let (keys, wrapped) = self.master.reseal_rows(
+            rows.into_iter()
+                .map(|r| ((r.purpose, r.version), r.wrapped)),
+            |(purpose, version)| envelope::tenant_key_context(tenant, purpose, *version as u32),
+        )?;
+        let (purposes, versions): (Vec<String>, Vec<i32>) = keys.into_iter().unzip();
+        sqlx::query!(
+            "update tenant_keys k set wrapped = v.wrapped
+             from unnest($2::text[], $3::int[], $4::bytea[]) as v (purpose, version, wrapped)
+             where k.tenant_id = $1 and k.purpose = v.purpose and k.version = v.version",
+            tenant,
+            &purposes,
+            &versions,
+            &wrapped
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(changed)
+        Ok(purposes.len())
     }
 }
 

@@ -244,22 +244,22 @@ pub(crate) async fn reseal_secrets(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut changed = 0;
-    for r in rows {
-        if let Some(sealed) = master.reseal(&r.client_secret, &secret_context(tenant_id, r.id))? {
-            sqlx::query!(
-                "update sso_providers set client_secret = $3 where tenant_id = $1 and id = $2",
-                tenant_id,
-                r.id,
-                sealed
-            )
-            .execute(&mut *tx)
-            .await?;
-            changed += 1;
-        }
-    }
+    let (ids, sealed) = master
+        .reseal_rows(rows.into_iter().map(|r| (r.id, r.client_secret)), |id| {
+            secret_context(tenant_id, *id)
+        })?;
+    sqlx::query!(
+        "update sso_providers p set client_secret = v.sealed
+         from unnest($2::uuid[], $3::bytea[]) as v (id, sealed)
+         where p.tenant_id = $1 and p.id = v.id",
+        tenant_id,
+        &ids,
+        &sealed
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(changed)
+    Ok(ids.len())
 }
 
 pub async fn list(ctx: &Ctx, db: &Db) -> Result<Vec<Provider>> {

@@ -317,33 +317,40 @@ pub(crate) async fn reseal_secrets(
     )
     .fetch_all(&mut *tx)
     .await?;
-    let mut changed = 0;
-    for r in rows {
-        let context = secret_context(tenant_id, r.id);
-        let secret = master.reseal(&r.secret_sealed, &context)?;
-        let previous = match &r.previous_secret_sealed {
-            Some(p) => master.reseal(p, &context)?,
-            None => None,
-        };
-        if secret.is_none() && previous.is_none() {
-            continue;
-        }
-        sqlx::query!(
-            "update webhook_subscriptions
-             set secret_sealed = coalesce($3, secret_sealed),
-                 previous_secret_sealed = coalesce($4, previous_secret_sealed)
-             where tenant_id = $1 and id = $2",
-            tenant_id,
-            r.id,
-            secret,
-            previous
-        )
-        .execute(&mut *tx)
-        .await?;
-        changed += 1;
-    }
+    let context = |id: &Uuid| secret_context(tenant_id, *id);
+    let previous = rows
+        .iter()
+        .filter_map(|r| Some((r.id, r.previous_secret_sealed.clone()?)))
+        .collect::<Vec<_>>();
+    let (ids, sealed) =
+        master.reseal_rows(rows.into_iter().map(|r| (r.id, r.secret_sealed)), context)?;
+    let (previous_ids, previous_sealed) = master.reseal_rows(previous, context)?;
+    sqlx::query!(
+        "update webhook_subscriptions s set secret_sealed = v.sealed
+         from unnest($2::uuid[], $3::bytea[]) as v (id, sealed)
+         where s.tenant_id = $1 and s.id = v.id",
+        tenant_id,
+        &ids,
+        &sealed
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "update webhook_subscriptions s set previous_secret_sealed = v.sealed
+         from unnest($2::uuid[], $3::bytea[]) as v (id, sealed)
+         where s.tenant_id = $1 and s.id = v.id",
+        tenant_id,
+        &previous_ids,
+        &previous_sealed
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(changed)
+    let mut changed = ids;
+    changed.extend(previous_ids);
+    changed.sort_unstable();
+    changed.dedup();
+    Ok(changed.len())
 }
 
 struct Row {
