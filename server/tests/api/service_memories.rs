@@ -1096,8 +1096,8 @@ async fn keyword_highlights_mark_what_ts_headline_marks() {
 
 /// Every GIN index a search reads places new rows' entries at once: with a pending list
 /// (`fastupdate`, PostgreSQL's default) each search reads the whole list until a vacuum
-/// merges it, and a tenant's keyword search after a bulk ingest was a hundred times slower
-/// (docs/benchmarks.md). A partition created or an index added without the setting fails
+/// merges it (a keyword query 4 times slower, an identity search 12 times:
+/// docs/benchmarks.md). A partition created or an index added without the setting fails
 /// here.
 #[tokio::test]
 async fn the_search_indexes_keep_no_pending_list() {
