@@ -47,15 +47,6 @@ impl std::fmt::Debug for TenantKeys {
 }
 
 impl TenantKeys {
-    pub fn tenant(&self) -> Uuid {
-        self.tenant
-    }
-
-    /// The version of the data key that seals and wraps now.
-    pub fn data_version(&self) -> u32 {
-        self.data[0].0
-    }
-
     fn data_key(&self, version: u32) -> Result<&Key> {
         self.data
             .iter()
@@ -67,11 +58,6 @@ impl TenantKeys {
                     self.tenant
                 ))
             })
-    }
-
-    /// The key of blind indexes and search grams.
-    pub fn blind(&self) -> &Key {
-        &self.blind
     }
 
     /// A blind index of `normalized` for `domain` (see [`envelope::blind_index`]).
@@ -112,25 +98,6 @@ impl TenantKeys {
         };
         envelope::unwrap_subject_key(self.data_key(version)?, self.tenant, identity, wrapped)
     }
-
-    /// Wraps a subject's key again under the data key that seals now (after a rotation).
-    pub fn rewrap_subject_key(&self, identity: Uuid, wrapped: &[u8]) -> Result<Vec<u8>> {
-        let key = self.unwrap_subject_key(identity, wrapped)?;
-        let (version, tenant_key) = &self.data[0];
-        Ok(envelope::wrap_subject_key(
-            tenant_key,
-            *version,
-            self.tenant,
-            identity,
-            &key,
-        ))
-    }
-}
-
-/// Seals a subject's field under the subject's own key (version 1: a subject's key is never
-/// replaced, only re-wrapped).
-pub fn seal_for_subject(key: &Key, place: Place<'_>, plaintext: &[u8]) -> Vec<u8> {
-    envelope::seal(key, KeyRef::Subject(1), place, plaintext)
 }
 
 /// This instance's unwrapped tenant keys.
@@ -278,39 +245,39 @@ impl Keyring {
             ))),
         }
     }
+}
 
-    /// Wraps every key of `tenant` again under the master key that seals now (the first of
-    /// `TENANTRY_MASTER_KEY`); returns how many were re-wrapped. Rows sealed under the
-    /// tenant's keys are not touched.
-    pub async fn rewrap_tenant(&self, db: &Db, tenant: Uuid) -> Result<usize> {
-        let mut tx = db.begin_tenant(tenant).await?;
-        let rows = sqlx::query_as!(
-            KeyRow,
-            "select purpose, version, wrapped from tenant_keys where tenant_id = $1 for update",
-            tenant
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let (keys, wrapped) = self.master.reseal_rows(
-            rows.into_iter()
-                .map(|r| ((r.purpose, r.version), r.wrapped)),
-            |(purpose, version)| envelope::tenant_key_context(tenant, purpose, *version as u32),
-        )?;
-        let (purposes, versions): (Vec<String>, Vec<i32>) = keys.into_iter().unzip();
-        sqlx::query!(
-            "update tenant_keys k set wrapped = v.wrapped
+/// Wraps every key of `tenant` again under the master key that seals now (the first of
+/// `TENANTRY_MASTER_KEY`); returns how many were re-wrapped. Rows sealed under the
+/// tenant's keys are not touched.
+pub async fn rewrap_tenant(db: &Db, master: &MasterKey, tenant: Uuid) -> Result<usize> {
+    let mut tx = db.begin_tenant(tenant).await?;
+    let rows = sqlx::query_as!(
+        KeyRow,
+        "select purpose, version, wrapped from tenant_keys where tenant_id = $1 for update",
+        tenant
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let (keys, wrapped) = master.reseal_rows(
+        rows.into_iter()
+            .map(|r| ((r.purpose, r.version), r.wrapped)),
+        |(purpose, version)| envelope::tenant_key_context(tenant, purpose, *version as u32),
+    )?;
+    let (purposes, versions): (Vec<String>, Vec<i32>) = keys.into_iter().unzip();
+    sqlx::query!(
+        "update tenant_keys k set wrapped = v.wrapped
              from unnest($2::text[], $3::int[], $4::bytea[]) as v (purpose, version, wrapped)
              where k.tenant_id = $1 and k.purpose = v.purpose and k.version = v.version",
-            tenant,
-            &purposes,
-            &versions,
-            &wrapped
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(purposes.len())
-    }
+        tenant,
+        &purposes,
+        &versions,
+        &wrapped
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(purposes.len())
 }
 
 async fn read(conn: &mut PgConnection, tenant: Uuid) -> Result<Vec<KeyRow>> {

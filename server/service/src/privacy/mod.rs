@@ -32,14 +32,13 @@ pub struct Resealed {
 /// Nothing sealed under a tenant's or a subject's key is touched. Safe to run again (a value
 /// already sealed by the current master key is skipped) and while the server runs.
 pub async fn rotate_master(db: &Db, master: &MasterKey) -> Result<Resealed> {
-    let keyring = keys::Keyring::new(std::sync::Arc::new(master.clone()));
     let mut done = Resealed::default();
     let tenants: Vec<Uuid> = sqlx::query_scalar!("select id from tenants order by id")
         .fetch_all(db.pool())
         .await?;
     for tenant in tenants {
         done.tenants += 1;
-        done.tenant_keys += keyring.rewrap_tenant(db, tenant).await?;
+        done.tenant_keys += keys::rewrap_tenant(db, master, tenant).await?;
         done.webhook_secrets += crate::webhooks::reseal_secrets(db, master, tenant).await?;
         done.sso_secrets += crate::sso::reseal_secrets(db, master, tenant).await?;
     }
