@@ -95,9 +95,11 @@ async fn with_service<T>(
 ) -> Result<T> {
     let database = Database::open(global).await?;
     let result = async {
+        // Personal fields are sealed (a tenant's owner, say): the handle holds the master key.
         let db = service::Db::connect(&database.url, 2)
             .await
-            .map_err(anyhow_service)?;
+            .map_err(anyhow_service)?
+            .with_master_key(database::master_key(global)?);
         let result = work(&db).await;
         db.close().await;
         result

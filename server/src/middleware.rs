@@ -36,9 +36,13 @@ fn request_id_from(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| Uuid::now_v7().to_string())
 }
 
-/// Pages whose address carries a one-time token (an invitation's or a reset link's): the
-/// access log keeps the page and drops the token.
-const TOKEN_PAGES: [&str; 2] = ["/invite/", "/reset-password/"];
+/// Pages whose address carries a one-time token (an invitation's or a reset link's, an
+/// export's download link): the access log keeps the page and drops the token.
+const TOKEN_PAGES: [&str; 3] = [
+    "/invite/",
+    "/reset-password/",
+    "/v1/privacy/exports/download/",
+];
 
 /// `path` as the access log may keep it: a one-time token in it is replaced by `…`.
 pub fn loggable_path(path: &str) -> String {
@@ -355,6 +359,10 @@ mod tests {
         assert_eq!(
             loggable_path("/reset-password/pr1.secret"),
             "/reset-password/…"
+        );
+        assert_eq!(
+            loggable_path("/v1/privacy/exports/download/ex1.secret"),
+            "/v1/privacy/exports/download/…"
         );
         assert_eq!(loggable_path("/identities/123"), "/identities/123");
         assert_eq!(loggable_path("/invite/"), "/invite/");

@@ -78,6 +78,9 @@ catalogue! {
     SETTINGS_UPDATE = "settings:update",
     SETTINGS_DELETE = "settings:delete",
     SETTINGS_MANAGE = "settings:manage",
+    PRIVACY_READ = "privacy:read",
+    PRIVACY_EXPORT = "privacy:export",
+    PRIVACY_ERASE = "privacy:erase",
 }
 
 #[cfg(all(test, feature = "ssr"))]

@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 
 use super::forms::{EditIdentityForm, IdentityQuery, NewIdentityForm};
-use super::model::{IdentityChoice, IdentityDetail, IdentityPageView};
+use super::model::{
+    ExportStartedView, ExportView, IdentityChoice, IdentityDetail, IdentityPageView,
+};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::server::{ctx, db, input, object_id, unless_forbidden};
@@ -123,6 +125,42 @@ pub async fn restore_identity(id: String) -> Result<(), AppError> {
     let uuid = object_id(&id, "identity")?;
     let result = service::identities::restore(&ctx, &db()?, uuid).await;
     finish_action("identity_actions", &id, result.map(|_| ())).await
+}
+
+/// Erases the identity (see `service::privacy::erase`); `confirm` is its email as typed.
+#[server(endpoint = "identities/erase")]
+pub async fn erase_identity(id: String, confirm: String) -> Result<(), AppError> {
+    let (db, ctx) = (db()?, ctx().await?);
+    let uuid = object_id(&id, "identity")?;
+    let result = service::privacy::erase::erase(&ctx, &db, uuid, Some(&confirm)).await;
+    let back = format!("/identities/{id}?confirm=erase");
+    crate::server::finish_action(
+        "erase_identity",
+        result.map(|_| ()),
+        "/identities?done=erased",
+        &back,
+    )
+    .await
+}
+
+/// Starts an export of everything held about the identity; the page follows its progress.
+#[server(endpoint = "identities/export")]
+pub async fn export_identity(id: String) -> Result<ExportStartedView, AppError> {
+    let (db, ctx) = (db()?, ctx().await?);
+    let uuid = object_id(&id, "identity")?;
+    let started = service::privacy::export::start(&ctx, &db, uuid).await?;
+    Ok(ExportStartedView {
+        id: started.export.id.to_string(),
+        link: started.link,
+    })
+}
+
+/// How an export is coming along.
+#[server(endpoint = "identities/export_status")]
+pub async fn export_status(id: String) -> Result<ExportView, AppError> {
+    let (db, ctx) = (db()?, ctx().await?);
+    let uuid = object_id(&id, "export")?;
+    Ok(service::privacy::export::get(&ctx, &db, uuid).await?.into())
 }
 
 /// Back to the identity's page, also after a failure.

@@ -53,6 +53,48 @@ pub struct IdentityDetail {
     pub memories: Option<Result<Vec<crate::memories::model::MemoryView>, AppError>>,
 }
 
+/// An export just asked for: where to follow it, and its one-time link (shown this once,
+/// never put in an address the console keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportStartedView {
+    pub id: String,
+    pub link: String,
+}
+
+/// How an export is coming along.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportView {
+    /// `queued`, `running`, `ready`, `downloaded`, `failed` or `expired`.
+    pub status: String,
+    pub progress: i32,
+    pub step: String,
+    pub size: Option<String>,
+    pub error: Option<String>,
+    pub expires_at: String,
+}
+
+#[cfg(feature = "ssr")]
+impl From<service::privacy::export::Export> for ExportView {
+    fn from(e: service::privacy::export::Export) -> Self {
+        let status = serde_json::to_value(e.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        ExportView {
+            status,
+            progress: e.progress,
+            step: e.step,
+            size: e.size_bytes.map(|n| match n {
+                n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1 << 20) as f64),
+                n if n >= 1 << 10 => format!("{:.1} KB", n as f64 / (1 << 10) as f64),
+                n => format!("{n} bytes"),
+            }),
+            error: e.error,
+            expires_at: crate::format::minute(e.expires_at),
+        }
+    }
+}
+
 #[cfg(feature = "ssr")]
 mod ssr {
     use super::*;

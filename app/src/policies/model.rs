@@ -89,7 +89,7 @@ mod ssr {
                 policy: policy.map(Into::into),
                 versions: versions(history),
                 modules: catalog::MODULES.iter().map(|m| (*m).into()).collect(),
-                actions: catalog::ACTIONS.iter().map(|a| (*a).into()).collect(),
+                actions: catalog::ALL_ACTIONS.iter().map(|a| (*a).into()).collect(),
             }
         }
     }

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 pub struct ModuleView {
     pub name: String,
     pub description: String,
+    /// The actions this module has (most have the first five columns; privacy has its own).
+    pub actions: Vec<String>,
 }
 
 /// The permission catalogue, for the matrix.
@@ -69,8 +71,9 @@ pub fn catalogue() -> CatalogueView {
             .map(|m| ModuleView {
                 name: (*m).into(),
                 description: catalog::module_description(m).into(),
+                actions: catalog::actions_of(m).iter().map(|a| (*a).into()).collect(),
             })
             .collect(),
-        actions: catalog::ACTIONS.iter().map(|a| (*a).into()).collect(),
+        actions: catalog::ALL_ACTIONS.iter().map(|a| (*a).into()).collect(),
     }
 }

@@ -194,9 +194,18 @@ fn Matrix(catalogue: CatalogueView, role: Option<RoleView>, editable: bool) -> i
                                     <div class="text-xs text-slate-600">{m.description.clone()}</div>
                                 </th>
                                 {actions.iter().map(|a| {
+                                    if !m.actions.contains(a) {
+                                        // Not an action of this module.
+                                        return view! {
+                                            <td class="px-2 py-2 text-center text-slate-400">
+                                                <span aria-hidden="true">"—"</span>
+                                                <span class="sr-only">"not an action of this module"</span>
+                                            </td>
+                                        }.into_any();
+                                    }
                                     let key = format!("{}:{a}", m.name);
                                     let current = role.as_ref().map(|r| r.effect(&key)).unwrap_or_default();
-                                    view! { <td class="px-2 py-2 text-center"><Cell key=key value=current editable=editable/></td> }
+                                    view! { <td class="px-2 py-2 text-center"><Cell key=key value=current editable=editable/></td> }.into_any()
                                 }).collect_view()}
                             </tr>
                         }

@@ -37,19 +37,27 @@ pub async fn update_profile(ctx: &Ctx, db: &Db, input: ProfileInput) -> Result<I
         return Err(Error::Validation(errors));
     }
     let mut tx = db.change_in(ctx, caller.tenant_id).await?;
-    let before = identities::fetch(tx.conn(), caller.tenant_id, caller.identity_id).await?;
+    let before = {
+        let (conn, keyring) = tx.parts();
+        identities::fetch(conn, keyring, caller.tenant_id, caller.identity_id).await?
+    };
     let Some(display_name) = display_name.filter(|d| *d != before.display_name) else {
         return Ok(before);
     };
-    sqlx::query!(
-        "update identities set display_name = $3, updated_at = now() where tenant_id = $1 and id = $2",
+    let keys = tx.keys().await?;
+    identities::sealed::store(
+        tx.conn(),
+        &keys,
         caller.tenant_id,
         caller.identity_id,
-        display_name
+        before.email.as_deref(),
+        &display_name,
     )
-    .execute(tx.conn())
     .await?;
-    let after = identities::fetch(tx.conn(), caller.tenant_id, caller.identity_id).await?;
+    let after = {
+        let (conn, keyring) = tx.parts();
+        identities::fetch(conn, keyring, caller.tenant_id, caller.identity_id).await?
+    };
     tx.record(Change {
         action: types::IDENTITY_UPDATED,
         target_type: "identity",
@@ -212,6 +220,7 @@ pub async fn request_password_reset(
     else {
         return Ok(());
     };
+    let keys = db.tenant_keys(t.id).await?;
     let mut tx = db.begin_tenant(t.id).await?;
     let found = sqlx::query!(
         r#"select i.id,
@@ -219,10 +228,11 @@ pub async fn request_password_reset(
                          where r.tenant_id = i.tenant_id and r.identity_id = i.id
                            and r.created_at > now() - interval '1 minute') as "recent!"
            from identities i
-           where i.tenant_id = $1 and lower(i.email) = $2 and i.kind = 'user'
-             and i.status = 'active'"#,
+           where i.tenant_id = $1 and (i.email_index = $3 or lower(i.email) = $2)
+             and i.kind = 'user' and i.status = 'active'"#,
         t.id,
-        email
+        email,
+        identities::sealed::email_index(&keys, &email),
     )
     .fetch_optional(&mut *tx)
     .await?;

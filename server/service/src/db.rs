@@ -23,6 +23,9 @@ use crate::ctx::Ctx;
 use crate::error::{Error, Result};
 use crate::events;
 use crate::events::catalogue::Event;
+use crate::privacy::envelope::Key;
+use crate::privacy::keys::{Keyring, TenantKeys};
+use crate::privacy::personal;
 use crate::resource::{self, Authorized, Resource};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -41,7 +44,7 @@ pub struct Db {
     /// Seals what must be secret at rest (queued mail); set by the server at start.
     master: Option<Arc<crate::crypto::MasterKey>>,
     /// Tenants' keys of field-level encryption, unwrapped by the master key.
-    keyring: Option<Arc<crate::privacy::keys::Keyring>>,
+    keyring: Arc<Keyring>,
     /// Embeds memories; the local model unless the server configured another provider.
     embedder: Option<Arc<dyn crate::memories::embeddings::Provider>>,
     /// Recent search queries' vectors (see [`crate::memories::embeddings::QueryVectors`]).
@@ -204,7 +207,7 @@ impl Db {
             callers: Arc::new(CallerCache::default()),
             sealer: Arc::new(audit_log::SealQueue::default()),
             master: None,
-            keyring: None,
+            keyring: Arc::new(Keyring::without_master()),
             embedder: None,
             query_vectors: Default::default(),
             webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
@@ -282,16 +285,21 @@ impl Db {
     /// The same handle, able to seal and open secrets at rest with `master`.
     pub fn with_master_key(mut self, master: crate::crypto::MasterKey) -> Db {
         let master = Arc::new(master);
-        self.keyring = Some(Arc::new(crate::privacy::keys::Keyring::new(master.clone())));
+        self.keyring = Arc::new(Keyring::new(master.clone()));
         self.master = Some(master);
         self
     }
 
     /// This instance's tenant keys (see [`crate::privacy::keys`]).
-    pub fn keyring(&self) -> Result<&crate::privacy::keys::Keyring> {
-        self.keyring
-            .as_deref()
-            .ok_or_else(|| Error::Internal("the database handle has no master key".into()))
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The tenant's keys of field-level encryption, from this instance's memory or read in
+    /// a short transaction of their own (see [`Keyring::tenant`]):
+    /// call it after authorizing and before opening the request's own transaction.
+    pub async fn tenant_keys(&self, tenant_id: Uuid) -> Result<Arc<TenantKeys>> {
+        self.keyring.tenant(self, tenant_id).await
     }
 
     pub fn master_key(&self) -> Result<&crate::crypto::MasterKey> {
@@ -428,6 +436,7 @@ impl Db {
             tx: self.begin_tenant(tenant_id).await?,
             tenant_id,
             module_allowed: None,
+            keyring: self.keyring.clone(),
         })
     }
 
@@ -441,6 +450,7 @@ impl Db {
             tx: self.begin_tenant(tenant_id).await?,
             tenant_id,
             module_allowed: Some((permission, module_allowed)),
+            keyring: self.keyring.clone(),
         })
     }
 
@@ -469,7 +479,7 @@ impl Db {
         let mut tx = self.begin_tenant(tenant_id).await?;
         resource::lookup(
             ctx,
-            &mut tx,
+            (&mut *tx, &*self.keyring),
             tenant_id,
             id,
             permission,
@@ -486,6 +496,7 @@ impl Db {
             tx: self.begin_tenant(tenant_id).await?,
             tenant_id,
             module_allowed: None,
+            keyring: self.keyring.clone(),
         })
     }
 
@@ -530,6 +541,8 @@ impl Db {
             callers: self.callers.clone(),
             sealer: self.sealer.clone(),
             limiter: self.limiter.clone(),
+            keyring: self.keyring.clone(),
+            subjects: Default::default(),
         })
     }
 
@@ -601,11 +614,23 @@ pub struct ReadTx {
     /// Set when opened for one object: the permission, and whether the caller holds it on
     /// the whole module.
     module_allowed: Option<(Permission, bool)>,
+    keyring: Arc<Keyring>,
 }
 
 impl ReadTx {
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+
+    /// The tenant's keys of field-level encryption, read in this transaction when this
+    /// instance does not hold them (see [`Keyring::tenant_in`]).
+    pub async fn keys(&mut self) -> Result<Arc<TenantKeys>> {
+        self.keyring.tenant_in(&mut self.tx, self.tenant_id).await
+    }
+
+    /// The connection and the keyring, for reads that open sealed fields.
+    pub(crate) fn parts(&mut self) -> (&mut PgConnection, &Keyring) {
+        (&mut *self.tx, &*self.keyring)
     }
 }
 
@@ -635,6 +660,9 @@ pub struct ChangeTx<'c> {
     callers: Arc<CallerCache>,
     sealer: Arc<audit_log::SealQueue>,
     limiter: Arc<crate::limits::Limiter>,
+    keyring: Arc<Keyring>,
+    /// Data subjects' keys this transaction used or made.
+    subjects: std::collections::HashMap<Uuid, Key>,
 }
 
 impl<'c> ChangeTx<'c> {
@@ -656,6 +684,8 @@ impl<'c> ChangeTx<'c> {
             callers: db.callers.clone(),
             sealer: db.sealer.clone(),
             limiter: db.limiter.clone(),
+            keyring: db.keyring.clone(),
+            subjects: Default::default(),
         }
     }
 
@@ -677,6 +707,17 @@ impl<'c> ChangeTx<'c> {
         &mut self.tx
     }
 
+    /// The tenant's keys of field-level encryption, read in this transaction when this
+    /// instance does not hold them (see [`Keyring::tenant_in`]).
+    pub async fn keys(&mut self) -> Result<Arc<TenantKeys>> {
+        self.keyring.tenant_in(&mut self.tx, self.tenant_id).await
+    }
+
+    /// The connection and the keyring, for reads that open sealed fields.
+    pub(crate) fn parts(&mut self) -> (&mut PgConnection, &Keyring) {
+        (&mut *self.tx, &*self.keyring)
+    }
+
     /// Refuses the change when adding `adding` of `quota` takes the tenant past its plan's
     /// quota (see [`crate::limits::quotas`]).
     pub async fn within_quota(&mut self, quota: crate::limits::Quota, adding: i64) -> Result<()> {
@@ -686,14 +727,87 @@ impl<'c> ChangeTx<'c> {
 
     /// Writes the outbox event of `change` in this transaction, and its audit record when
     /// the transaction commits.
-    pub async fn record(&mut self, change: Change) -> Result<()> {
+    ///
+    /// Personal values in the snapshots (an identity's email and name) are sealed under the
+    /// person's key in both (see [`crate::privacy::personal`]), so erasing the person
+    /// erases these copies too.
+    pub async fn record(&mut self, mut change: Change) -> Result<()> {
         let audit_id = Uuid::now_v7();
-        events::emit(&mut self.tx, self.tenant_id, &change, audit_id).await?;
+        let fields = personal::fields(change.target_type);
+        let snapshot = change.after.as_ref().or(change.before.as_ref());
+        let person = personal::subject(change.target_type, change.target_id, snapshot);
+        let Some((person, key_of)) = person else {
+            events::emit(&mut self.tx, self.tenant_id, &change, audit_id, None).await?;
+            self.pending.push(audit_log::Pending {
+                id: audit_id,
+                change,
+            });
+            return Ok(());
+        };
+        let keys = self.keys().await?;
+        let key = self.subject_key(&keys, key_of, person).await?;
+        let sealer = personal::Sealer {
+            keys: &keys,
+            subject: key.as_ref().map(|k| (person, k)),
+            fields,
+        };
+        events::emit(
+            &mut self.tx,
+            self.tenant_id,
+            &change,
+            audit_id,
+            Some(&sealer),
+        )
+        .await?;
+        for (path, value) in [("before", &mut change.before), ("after", &mut change.after)] {
+            if let Some(value) = value {
+                let spot = personal::Spot {
+                    tenant: self.tenant_id,
+                    table: "audit_log",
+                    row: audit_id,
+                    path,
+                };
+                sealer.seal(spot, value);
+            }
+        }
         self.pending.push(audit_log::Pending {
             id: audit_id,
             change,
         });
         Ok(())
+    }
+
+    /// The key of `person` (an identity, or an invitation's invitee), for sealing copies of
+    /// their data; `None` once they are gone for good. Kept for the rest of the transaction.
+    async fn subject_key(
+        &mut self,
+        keys: &TenantKeys,
+        kind: personal::KeyOf,
+        person: Uuid,
+    ) -> Result<Option<Key>> {
+        if let Some(key) = self.subjects.get(&person) {
+            return Ok(Some(key.clone()));
+        }
+        let tenant_id = self.tenant_id;
+        let key = match kind {
+            personal::KeyOf::Invitation => {
+                crate::invitations::key_if_any(&mut self.tx, keys, tenant_id, person).await?
+            }
+            personal::KeyOf::Identity => {
+                crate::identities::sealed::subject_key_if_any(&mut self.tx, keys, tenant_id, person)
+                    .await?
+            }
+        };
+        if let Some(key) = &key {
+            self.subjects.insert(person, key.clone());
+        }
+        Ok(key)
+    }
+
+    /// Notes `person`'s key (an identity's, an invitation's), made in this transaction,
+    /// for [`ChangeTx::record`].
+    pub(crate) fn remember_subject(&mut self, person: Uuid, key: Key) {
+        self.subjects.insert(person, key);
     }
 
     pub async fn commit(mut self) -> Result<()> {
@@ -731,7 +845,7 @@ impl ReadTx {
         let module_allowed = module_flag(ctx, self.tenant_id, self.module_allowed, permission)?;
         resource::lookup(
             ctx,
-            &mut self.tx,
+            (&mut *self.tx, &*self.keyring),
             self.tenant_id,
             id,
             permission,
@@ -755,7 +869,7 @@ impl<'c> ChangeTx<'c> {
             module_flag(self.ctx, self.tenant_id, self.module_allowed, permission)?;
         resource::lookup(
             self.ctx,
-            &mut self.tx,
+            (&mut *self.tx, &*self.keyring),
             self.tenant_id,
             id,
             permission,
@@ -767,7 +881,7 @@ impl<'c> ChangeTx<'c> {
 
     /// Reads object `id` again after changing it (no new authorization: the change was).
     pub async fn reread<R: Resource>(&mut self, id: Uuid) -> Result<R> {
-        R::fetch(&mut self.tx, self.tenant_id, id, false)
+        R::fetch(&mut self.tx, &self.keyring, self.tenant_id, id, false)
             .await?
             .ok_or(Error::NotFound { resource: R::NOUN })
     }

@@ -79,6 +79,7 @@ impl Resource for Group {
 
     async fn fetch(
         conn: &mut PgConnection,
+        _keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
@@ -453,17 +454,50 @@ pub async fn members(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Member>> {
     let mut tx = db.read_object(ctx, perm::GROUPS_READ).await?;
     let tenant_id = tx.tenant_id;
     tx.lookup::<Group>(ctx, id, perm::GROUPS_READ).await?;
-    Ok(sqlx::query_as!(
-        Member,
-        "select i.id as identity_id, i.email, i.display_name, i.kind, gm.added_at
-         from group_members gm join identities i on i.tenant_id = gm.tenant_id and i.id = gm.identity_id
-         where gm.tenant_id = $1 and gm.group_id = $2
-         order by lower(coalesce(nullif(i.display_name, ''), i.email, '')), i.id",
+    let (conn, keyring) = tx.parts();
+    members_in(conn, keyring, tenant_id, id).await
+}
+
+/// A group's members, sorted by what screens call them (names are sealed: the sort happens
+/// here, once they are open).
+async fn members_in(
+    conn: &mut sqlx::PgConnection,
+    keyring: &crate::privacy::keys::Keyring,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Vec<Member>> {
+    let rows = sqlx::query!(
+        "select gm.identity_id, gm.added_at from group_members gm
+         where gm.tenant_id = $1 and gm.group_id = $2",
         tenant_id,
         id
     )
-    .fetch_all(tx.conn())
-    .await?)
+    .fetch_all(&mut *conn)
+    .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.identity_id).collect();
+    let mut people = crate::identities::sealed::people_in(conn, keyring, tenant_id, &ids).await?;
+    let mut members: Vec<Member> = rows
+        .into_iter()
+        .filter_map(|r| {
+            let p = people.remove(&r.identity_id)?;
+            Some(Member {
+                identity_id: r.identity_id,
+                email: p.email,
+                display_name: p.display_name,
+                kind: p.kind,
+                added_at: r.added_at,
+            })
+        })
+        .collect();
+    let key = |m: &Member| {
+        let name = Some(m.display_name.as_str())
+            .filter(|n| !n.is_empty())
+            .or(m.email.as_deref())
+            .unwrap_or("");
+        (name.to_lowercase(), m.identity_id)
+    };
+    members.sort_by_cached_key(key);
+    Ok(members)
 }
 
 /// Adds identities to a group (already members stay as they are).

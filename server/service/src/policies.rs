@@ -71,6 +71,7 @@ impl Resource for Policy {
 
     async fn fetch(
         conn: &mut PgConnection,
+        _keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
@@ -572,14 +573,13 @@ pub async fn versions(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Version>> {
     let tenant_id = tx.tenant_id;
     // A policy's id is all a rule can see of it, so a deleted one is judged as it was.
     authorize_by_id(ctx, tenant_id, id, perm::POLICIES_READ)?;
-    let rows = sqlx::query_as!(
+    let mut rows = sqlx::query_as!(
         Version,
-        "select v.policy_id, v.version, v.change, v.snapshot, v.changed_by,
-                coalesce(nullif(i.display_name, ''), i.email) as changed_by_label, v.changed_at
+        r#"select v.policy_id, v.version, v.change, v.snapshot, v.changed_by,
+                null::text as changed_by_label, v.changed_at
          from policy_versions v
-         left join identities i on i.tenant_id = v.tenant_id and i.id = v.changed_by
          where v.tenant_id = $1 and v.policy_id = $2
-         order by v.version desc",
+         order by v.version desc"#,
         tenant_id,
         id
     )
@@ -588,6 +588,16 @@ pub async fn versions(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Vec<Version>> {
     if rows.is_empty() {
         return Err(Error::NotFound { resource: "policy" });
     }
+    let (conn, keyring) = tx.parts();
+    crate::identities::sealed::name_each(
+        conn,
+        keyring,
+        tenant_id,
+        &mut rows,
+        |v| v.changed_by,
+        |v, label| v.changed_by_label = label,
+    )
+    .await?;
     Ok(rows)
 }
 

@@ -23,6 +23,7 @@ use crate::ctx::Ctx;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::events::catalogue::Event;
+use crate::privacy::keys::Keyring;
 
 /// The audit and event names of an object's plain lifecycle.
 #[derive(Debug, Clone, Copy)]
@@ -61,9 +62,11 @@ pub trait Resource: Sized + Send {
     /// The object as the audit trail records it (before and after a change).
     fn snapshot(&self) -> Value;
 
-    /// Reads the object (locking its row until the transaction ends when `lock`).
+    /// Reads the object (locking its row until the transaction ends when `lock`); a kind
+    /// with sealed fields opens them with the tenant's keys from `keyring`.
     fn fetch(
         conn: &mut PgConnection,
+        keyring: &Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
@@ -80,7 +83,7 @@ pub trait Resource: Sized + Send {
     ) -> impl Future<Output = Result<Option<Self>>> + Send {
         async move {
             let mut tx = db.begin_tenant(tenant_id).await?;
-            Self::fetch(&mut tx, tenant_id, id, false).await
+            Self::fetch(&mut tx, db.keyring(), tenant_id, id, false).await
         }
     }
 }
@@ -181,14 +184,14 @@ pub(crate) fn authorize<R: Resource>(
 /// refused) is the same 403, so existence does not leak to those who may not act.
 pub(crate) async fn lookup<R: Resource>(
     ctx: &Ctx,
-    conn: &mut PgConnection,
+    (conn, keyring): (&mut PgConnection, &Keyring),
     tenant_id: Uuid,
     id: Uuid,
     permission: Permission,
     lock: bool,
     module_allowed: bool,
 ) -> Result<Authorized<R>> {
-    let found = R::fetch(conn, tenant_id, id, lock).await?;
+    let found = R::fetch(conn, keyring, tenant_id, id, lock).await?;
     decide(ctx, tenant_id, found, permission, module_allowed)
 }
 

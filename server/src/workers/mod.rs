@@ -30,17 +30,11 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
                     db.authz().set_online(true);
                     db.callers().set_online(true);
                     db.limiter().set_online(true);
-                    if let Ok(keyring) = db.keyring() {
-                        keyring.set_online(true);
-                    }
+                    db.keyring().set_online(true);
                     loop {
                         match listener.try_recv().await {
                             Ok(Some(n)) if n.channel() == LIMITS => db.limiter().heard(n.payload()),
-                            Ok(Some(n)) if n.channel() == KEYS => {
-                                if let Ok(keyring) = db.keyring() {
-                                    keyring.heard(n.payload());
-                                }
-                            }
+                            Ok(Some(n)) if n.channel() == KEYS => db.keyring().heard(n.payload()),
                             Ok(Some(n)) if n.channel() == CALLERS => {
                                 db.callers().forget(n.payload())
                             }
@@ -61,9 +55,7 @@ pub fn spawn_cache_listener(db: Db) -> JoinHandle<()> {
                     db.callers().set_online(false);
                     db.authz().set_online(false);
                     db.limiter().set_online(false);
-                    if let Ok(keyring) = db.keyring() {
-                        keyring.set_online(false);
-                    }
+                    db.keyring().set_online(false);
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot listen for changes to cached data"),
             }

@@ -133,8 +133,13 @@ async fn tenant_create_migrate_and_keys_rotate_on_a_database_url() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("new signing key"));
 
-    // The owner can sign in with the printed password on a server over that database.
-    let db = service::Db::connect(&url, 2).await.unwrap();
+    // The owner can sign in with the printed password on a server over that database (with
+    // the master key the CLI made in the data directory: the owner's address is sealed).
+    let spec = std::fs::read_to_string(std::path::Path::new(&data).join("master.key")).unwrap();
+    let db = service::Db::connect(&url, 2)
+        .await
+        .unwrap()
+        .with_master_key(service::crypto::MasterKey::parse(spec.trim()).unwrap());
     let caller = service::auth::login(
         &db,
         &service::Ctx::new(service::Principal::Anonymous, "cli-test"),

@@ -535,7 +535,10 @@ impl TestApp {
 
     async fn spawn_fresh(master: service::crypto::MasterKey, args: ServeArgs) -> TestApp {
         let db_url = fresh_database().await;
-        let db = Db::connect(&app_url(&db_url), 5).await.expect("connect");
+        let db = Db::connect(&app_url(&db_url), 5)
+            .await
+            .expect("connect")
+            .with_master_key(master.clone());
         let acme = create_tenant(&db, "acme", Plan::PRO).await;
         let globex = create_tenant(&db, "globex", Plan::FREE).await;
         TestApp::start_with_args(db_url, db, master, acme, globex, true, args).await
@@ -690,7 +693,7 @@ impl TestApp {
         let start = std::time::Instant::now();
         while !(self.db.callers().online()
             && self.db.authz().online()
-            && self.db.keyring().unwrap().online())
+            && self.db.keyring().online())
         {
             assert!(
                 start.elapsed() < std::time::Duration::from_secs(10),

@@ -234,11 +234,13 @@ async fn resend_kills_the_old_link_revoke_and_expiry_close_it() {
     let id = created["id"].as_str().unwrap().to_owned();
     let token = invitation_token(&maildev().mails_to(&email, 1).await[0]);
     let mut conn = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-    sqlx::query("update invitations set expires_at = now() - interval '1 minute' where email = $1")
-        .bind(&email)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update invitations set expires_at = now() - interval '1 minute' where id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     let preview: Value = post(&app, "/v1/invitations/validate", json!({"token": token}))
         .await
         .json()

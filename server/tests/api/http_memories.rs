@@ -280,6 +280,7 @@ async fn a_slow_embedding_provider_times_out() {
     let db = service::Db::connect(&app.db_url, 2)
         .await
         .unwrap()
+        .with_master_key(app.master.clone())
         .with_embedder(Arc::new(p));
     let owner = owner_ctx(&db, &app.acme).await;
     let err = memories::create(
@@ -337,6 +338,7 @@ async fn changing_the_model_re_embeds_every_memory_with_progress() {
     let db = service::Db::connect(&app.db_url, 2)
         .await
         .unwrap()
+        .with_master_key(app.master.clone())
         .with_embedder(Arc::new(provider(&peer, Duration::from_secs(5))));
     let owner = owner_ctx(&db, &app.acme).await;
     let status = upkeep::status(&owner, &db).await.unwrap();

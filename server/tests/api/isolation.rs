@@ -81,6 +81,20 @@ fn routes() -> Vec<Route> {
         },
         route("DELETE", "/v1/identities/{id}", Access::Write, true),
         route("POST", "/v1/identities/{id}/restore", Access::Write, true),
+        route("POST", "/v1/identities/{id}/export", Access::Write, true),
+        route("GET", "/v1/privacy/exports/{export}", Access::Write, true),
+        route(
+            "GET",
+            "/v1/privacy/exports/download/{token}",
+            Access::Public,
+            false,
+        ),
+        route(
+            "GET",
+            "/v1/privacy/export-schema.json",
+            Access::Public,
+            false,
+        ),
         route("GET", "/v1/me", Access::Read, false),
         route("GET", "/v1/permissions", Access::Read, false),
         route("GET", "/v1/roles", Access::Read, false),
@@ -382,6 +396,8 @@ fn routes() -> Vec<Route> {
             ),
             ..route("POST", "/v1/me/password", Access::Read, false)
         },
+        // Last: the permitted caller erases the target.
+        route("POST", "/v1/identities/{id}/erase", Access::Write, true),
     ]
 }
 
@@ -406,6 +422,11 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
             }
         }
         ("POST", "identities") if path.ends_with("/restore") => "identities:update",
+        ("POST", "identities") if path.ends_with("/erase") => "privacy:erase",
+        ("POST", "identities") if path.ends_with("/export") => "privacy:export",
+        ("GET", "privacy") if path.contains("/download/") || path.ends_with(".json") => {
+            return None;
+        }
         (_, "groups") if path.contains("/members") && method != "GET" => "groups:manage",
         (_, "groups") if path.ends_with("/roles") => {
             if method == "GET" {
@@ -446,6 +467,7 @@ fn module_name(m: &str) -> &'static str {
         "memories" => "memories",
         "audit" | "events" => "audit",
         "webhooks" => "webhooks",
+        "privacy" => "privacy",
         other => panic!("unknown module {other}"),
     }
 }
@@ -582,6 +604,18 @@ const SERVER_FNS: &[ServerFn] = &[
         access: Access::Write,
         object: true,
         args: &[("id", "{id}")],
+    },
+    ServerFn {
+        path: "/api/identities/export",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{id}")],
+    },
+    ServerFn {
+        path: "/api/identities/export_status",
+        access: Access::Write,
+        object: true,
+        args: &[("id", "{export}")],
     },
     ServerFn {
         path: "/api/identities/set_roles",
@@ -1070,6 +1104,14 @@ const SERVER_FNS: &[ServerFn] = &[
             ("new_password", "a new password for the table"),
         ],
     },
+    // Last: the owner's call erases the target.
+    ServerFn {
+        path: "/api/identities/erase",
+        access: Access::Write,
+        object: true,
+        // The address `/api/identities/update` gave the target.
+        args: &[("id", "{id}"), ("confirm", "target@acme.test")],
+    },
 ];
 
 /// A webhook of the target tenant subscribed to everything (so its own creation made a
@@ -1171,6 +1213,7 @@ fn openapi_path(path: &str) -> String {
         .replace("{event}", "{id}")
         .replace("{webhook}", "{id}")
         .replace("{delivery}", "{id}")
+        .replace("{export}", "{id}")
         .replace("{member}", "{identity_id}")
         .replace("{tenant}", "{id}")
         .replace("{plan}", "{name}")
@@ -1273,6 +1316,12 @@ async fn routes_answer_401_404_403_as_the_table_says() {
     .await
     .unwrap()
     .into_memory();
+    // An export of the target tenant's owner, for the export routes.
+    let export = service::privacy::export::start(&owner_ctx, &app.db, app.acme.owner_id)
+        .await
+        .unwrap()
+        .export
+        .id;
     // A console session of the owner, for the session routes.
     let _console = app.console_session("acme", "owner@acme.test").await;
     let session: uuid::Uuid =
@@ -1342,6 +1391,8 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{event}", &event.to_string())
             .replace("{webhook}", &webhook.to_string())
             .replace("{delivery}", &delivery.to_string())
+            .replace("{export}", &export.to_string())
+            .replace("{token}", "ex1.bogus")
             .replace("{receiver}", &crate::helpers::receiver().url("table"))
             .replace("{tenant}", &app.acme.id.to_string())
             .replace("{plan}", "table-plan")
@@ -1594,10 +1645,16 @@ async fn server_functions_answer_401_404_403_as_the_table_says() {
     )
     .await;
     let (webhook, delivery) = table_webhook(&app, &owner_ctx).await;
+    let export = service::privacy::export::start(&owner_ctx, &app.db, target)
+        .await
+        .unwrap()
+        .export
+        .id;
     let substitute = |text: &str| {
         text.replace("{id}", &target.to_string())
             .replace("{webhook}", &webhook.to_string())
             .replace("{delivery}", &delivery.to_string())
+            .replace("{export}", &export.to_string())
             .replace("{receiver}", &crate::helpers::receiver().url("table"))
             .replace("{tenant}", &app.acme.id.to_string())
             .replace("{plan}", "table-plan")

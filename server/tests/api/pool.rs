@@ -15,7 +15,10 @@ use crate::helpers::{TestApp, owner_ctx};
 async fn a_request_cancelled_mid_begin_leaves_no_transaction_behind() {
     let app = TestApp::spawn().await;
     // One connection, so every iteration reuses the connection the previous one abandoned.
-    let db = Db::connect(&app.db_url, 1).await.unwrap();
+    let db = Db::connect(&app.db_url, 1)
+        .await
+        .unwrap()
+        .with_master_key(app.master.clone());
     let ctx = owner_ctx(&db, &app.acme).await;
     for i in 0..600u32 {
         // Give up after a growing number of scheduler turns: before, during and after

@@ -180,12 +180,23 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
     let other = app.spawn_second().await;
     app.listening().await;
     other.listening().await;
-    let acme = app.acme.id;
+    // Tenants get their keys when they are made; one made before keys existed (here, by
+    // hand) gets them the first time they are asked for.
+    let acme = Uuid::now_v7();
+    sqlx::query(
+        "insert into tenants (id, slug, name, plan) values ($1, 'keyless', 'Keyless', 'free')",
+    )
+    .bind(acme)
+    .execute(&mut superuser(&app).await)
+    .await
+    .unwrap();
+    assert!(first_bytes_of_wrapped(&app, acme).await.is_empty());
+    assert_eq!(first_bytes_of_wrapped(&app, app.acme.id).await, [1, 1]);
 
     // Two instances asking at once get the same keys: one pair is made and stored.
     let (a, b) = tokio::join!(
-        app.db.keyring().unwrap().tenant(&app.db, acme),
-        other.db.keyring().unwrap().tenant(&other.db, acme)
+        app.db.keyring().tenant(&app.db, acme),
+        other.db.keyring().tenant(&other.db, acme)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let here = place(acme, app.acme.owner_id);
@@ -201,7 +212,6 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
     let globex = app
         .db
         .keyring()
-        .unwrap()
         .tenant(&app.db, app.globex.id)
         .await
         .unwrap();
@@ -219,18 +229,12 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
     // The other instance keeps acme's keys once no change is in flight (a load that
     // overlapped the notification of the keys' making is used, not kept).
     let start = Instant::now();
-    while other.db.keyring().unwrap().held() == 0 {
+    while other.db.keyring().held() == 0 {
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "keys are never kept"
         );
-        other
-            .db
-            .keyring()
-            .unwrap()
-            .tenant(&other.db, acme)
-            .await
-            .unwrap();
+        other.db.keyring().tenant(&other.db, acme).await.unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -282,7 +286,7 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("master key version 2: 4 tenant keys of 2 tenants"),
+        stdout.contains("master key version 2: 6 tenant keys of 3 tenants"),
         "{stdout}"
     );
     assert!(
@@ -309,7 +313,7 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
 
     // The other instance was told, and forgot what it held.
     let start = Instant::now();
-    while other.db.keyring().unwrap().held() > 0 {
+    while other.db.keyring().held() > 0 {
         assert!(
             start.elapsed() < Duration::from_secs(5),
             "the other instance still holds keys"
@@ -331,7 +335,596 @@ async fn tenant_keys_are_made_once_shared_by_instances_and_rewrapped_by_rotate_m
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
-        stdout.contains("0 tenant keys of 2 tenants, 0 signing keys, 0 webhook secrets, 0 SSO"),
+        stdout.contains("0 tenant keys of 3 tenants, 0 signing keys, 0 webhook secrets, 0 SSO"),
         "{stdout}"
+    );
+}
+
+/// What the superuser sees of identity `id`: its plain columns and its sealed ones.
+async fn stored_identity(app: &TestApp, id: &str) -> (Option<String>, String, Vec<u8>, Vec<u8>) {
+    sqlx::query_as(
+        "select email, display_name, email_sealed, display_name_sealed from identities
+         where id = $1::uuid",
+    )
+    .bind(id)
+    .fetch_one(&mut superuser(app).await)
+    .await
+    .unwrap()
+}
+
+/// Names and addresses are stored sealed, and everything that finds a person by them
+/// still does: sign-in, the list's substring search, the duplicate check; an identity
+/// written before sealing is found too, and sealed when next changed.
+#[tokio::test]
+async fn identities_are_stored_sealed_and_still_found() {
+    let app = TestApp::spawn().await;
+    let token = app.owner_token(&app.acme).await;
+    let t = Some(token.as_str());
+    let res = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/identities",
+            t,
+            Some(
+                json!({"email": "Canary.Quill@Example.com", "display_name": "Zephyrine Abcxbcd",
+                        "password": crate::helpers::PASSWORD}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["email"], "canary.quill@example.com");
+    assert_eq!(created["display_name"], "Zephyrine Abcxbcd");
+
+    // At rest: no plain copy, and neither value inside what is stored.
+    let (email, name, email_sealed, name_sealed) = stored_identity(&app, &id).await;
+    assert_eq!((email, name.as_str()), (None, ""));
+    for (sealed, plain) in [(&email_sealed, "canary"), (&name_sealed, "Zephyrine")] {
+        assert_eq!(sealed[..2], [1, 2], "format 1, under the subject's key");
+        assert!(!sealed.windows(plain.len()).any(|w| w == plain.as_bytes()));
+    }
+    let mut su = superuser(&app).await;
+    let anywhere: i64 = sqlx::query_scalar(
+        "select count(*) from identities i where i::text ilike '%canary%' or i::text ilike '%zephyrine%'",
+    )
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    assert_eq!(anywhere, 0);
+    // Nor in the copies: the audit record and the event of its creation hold them sealed
+    // under the same key (erasing the person erases these too)...
+    for table in ["audit_log", "outbox_events"] {
+        let copies: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {table} t where t::text ilike '%canary%' or t::text ilike '%zephyrine%'"
+        )))
+        .fetch_one(&mut su)
+        .await
+        .unwrap();
+        assert_eq!(copies, 0, "{table}");
+    }
+    // ...which those who may read them see opened.
+    let trail: Value = app
+        .get(
+            &format!("/v1/audit?target_id={id}&action=identity.created"),
+            t,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        trail["items"][0]["after"]["email"],
+        "canary.quill@example.com"
+    );
+    assert_eq!(
+        trail["items"][0]["after"]["display_name"],
+        "Zephyrine Abcxbcd"
+    );
+    let events: Value = app
+        .get(&format!("/v1/events?subject_id={id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        events["items"][0]["data"]["email"],
+        "canary.quill@example.com"
+    );
+    let export = app
+        .get(&format!("/v1/audit/export?format=jsonl&target_id={id}"), t)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(export.contains("canary.quill@example.com"), "{export}");
+
+    // Read back, signed in with (any case of) the address, found by parts of either.
+    let got: Value = app
+        .get(&format!("/v1/identities/{id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, created);
+    let res = app
+        .token_response(
+            &app.acme.slug,
+            "CANARY.quill@example.com",
+            crate::helpers::PASSWORD,
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let search = |q: &str| {
+        let path = format!("/v1/identities?q={q}");
+        let app = &app;
+        async move {
+            let list: Value = app.get(&path, t).await.json().await.unwrap();
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    for q in ["zephyr", "PHYRINE%20ab", "quill@ex", "y", "xbcd"] {
+        assert_eq!(search(q).await, std::slice::from_ref(&id), "q={q}");
+    }
+    // Every three-letter run of "abcd" is in "Abcxbcd", but "abcd" is not: the candidate
+    // the grams find is opened and dropped.
+    assert!(search("abcd").await.is_empty());
+    assert!(search("nobody-has-this").await.is_empty());
+
+    // The address stays unique, whatever its case.
+    let res = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/identities",
+            t,
+            Some(json!({"email": "canary.QUILL@example.com"})),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CONFLICT);
+    assert_eq!(crate::helpers::problem(res).await["code"], "email_taken");
+
+    // A row written before sealing (plain columns, no key) is read, found and kept
+    // unique; a change seals it.
+    let legacy = Uuid::now_v7();
+    sqlx::query(
+        "insert into identities (tenant_id, id, email, display_name, kind)
+         values ($1, $2, 'old.timer@example.com', 'Olde Timer', 'user')",
+    )
+    .bind(app.acme.id)
+    .bind(legacy)
+    .execute(&mut su)
+    .await
+    .unwrap();
+    let old: Value = app
+        .get(&format!("/v1/identities/{legacy}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (old["email"].as_str(), old["display_name"].as_str()),
+        (Some("old.timer@example.com"), Some("Olde Timer"))
+    );
+    assert_eq!(search("olde").await, [legacy.to_string()]);
+    let res = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/identities",
+            t,
+            Some(json!({"email": "Old.Timer@example.com"})),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CONFLICT);
+    let res = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/identities/{id}"),
+            t,
+            Some(json!({"email": "old.timer@EXAMPLE.com"})),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        reqwest::StatusCode::CONFLICT,
+        "taken by the plain row"
+    );
+    let res = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/identities/{legacy}"),
+            t,
+            Some(json!({"display_name": "Olde Timer II"})),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let (email, name, email_sealed, _) = stored_identity(&app, &legacy.to_string()).await;
+    assert_eq!((email, name.as_str()), (None, ""));
+    assert!(!email_sealed.is_empty());
+    assert_eq!(search("timer ii").await, [legacy.to_string()]);
+
+    // A sealed value copied into another row does not open there.
+    sqlx::query(
+        "update identities set email_sealed = (select email_sealed from identities where id = $1)
+         where id = $2",
+    )
+    .bind(Uuid::parse_str(&id).unwrap())
+    .bind(legacy)
+    .execute(&mut su)
+    .await
+    .unwrap();
+    let res = app.get(&format!("/v1/identities/{legacy}"), t).await;
+    assert_eq!(res.status(), reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// Everything a superuser's `pg_dump` of the database holds, as text.
+fn dump(app: &TestApp) -> String {
+    let bin = server::embedded_pg::bindir().unwrap();
+    let out = Command::new(bin.join("pg_dump"))
+        .args(["--no-owner", "--dbname", &app.db_url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Erasure: a canary in every personal field the person's data went through is gone from
+/// a dump of the database, the audit chain verifies, the person can neither sign in nor be
+/// found, and everyone else's data is as it was.
+#[tokio::test]
+async fn an_erased_person_is_gone_from_the_dump_and_the_chain_still_verifies() {
+    const CANARY: &str = "qzcanary";
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    let t = Some(owner.as_str());
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let (app, path, token) = (&app, path.to_owned(), token.map(str::to_owned));
+        async move {
+            app.send(reqwest::Method::POST, &path, token.as_deref(), Some(body))
+                .await
+        }
+    };
+
+    // The person, invited first, then created; signed in; with a memory and a key.
+    let email = "QzCanary.Person@example.com";
+    let res = post(
+        "/v1/invitations",
+        t,
+        json!({"email": email, "message": "Welcome, qzcanary friend"}),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let res = post(
+        "/v1/identities",
+        t,
+        json!({"email": email, "display_name": "Qzcanary Person", "external_id": "ext-7",
+               "password": crate::helpers::PASSWORD}),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/identities/{id}"),
+            t,
+            Some(json!({"display_name": "Qzcanary Person II"})),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let person = app.token(&app.acme.slug, &email.to_lowercase()).await;
+    let res = post(
+        "/v1/memories",
+        Some(&person),
+        json!({"text": "qzcanary keeps a diary about gardening", "owner_id": id}),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let res = post(
+        "/v1/api-keys",
+        Some(&person),
+        json!({"name": "qzcanary laptop", "scopes": ["memories:read"]}),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    // Someone else, whose data must stay.
+    let (bystander, bystander_email) = app.member(&app.acme, "member").await;
+    let bystander_token = app.token(&app.acme.slug, &bystander_email).await;
+    let res = post(
+        "/v1/memories",
+        Some(&bystander_token),
+        json!({"text": "the bystander's note about tomatoes"}),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    assert!(dump(&app).to_lowercase().contains("gardening"));
+
+    // Who may not erase: a viewer, an admin (not granted it), the person themselves.
+    let (_, admin_email) = app.member(&app.acme, "admin").await;
+    let admin = app.token(&app.acme.slug, &admin_email).await;
+    let erase = format!("/v1/identities/{id}/erase");
+    for (who, token) in [("admin", &admin), ("the person", &person)] {
+        let res = post(&erase, Some(token), json!({})).await;
+        assert_eq!(res.status(), reqwest::StatusCode::FORBIDDEN, "{who}");
+    }
+    // Another tenant's owner does not see the person at all.
+    let globex = app.owner_token(&app.globex).await;
+    assert_eq!(
+        post(&erase, Some(&globex), json!({})).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+    // A confirmation that does not match changes nothing.
+    let res = post(&erase, t, json!({"confirm": "someone.else@example.com"})).await;
+    assert_eq!(res.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.get(&format!("/v1/identities/{id}"), t).await.status(),
+        reqwest::StatusCode::OK
+    );
+
+    let res = post(&erase, t, json!({"confirm": "qzcanary.person@EXAMPLE.com"})).await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let erased: Value = res.json().await.unwrap();
+    assert_eq!(erased["identity_id"], id.as_str());
+    assert_eq!(erased["erased_by"], app.acme.owner_id.to_string());
+    for (kind, n) in [("memories", 1), ("api_keys", 1), ("invitations", 1)] {
+        assert_eq!(erased["removed"][kind], n, "{kind}: {erased}");
+    }
+
+    // Gone from the dump: profile, invitation, memory, key name, audit and event copies.
+    let dumped = dump(&app).to_lowercase();
+    assert!(!dumped.contains(CANARY), "the canary is still in the dump");
+    assert!(!dumped.contains("gardening"));
+    assert!(
+        dumped.contains("tomatoes"),
+        "the bystander's memory went too"
+    );
+
+    // The chain verifies; the records about the person remain, their personal values null.
+    let verify: Value = post("/v1/audit/verify", t, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["ok"], true, "{verify}");
+    let trail: Value = app
+        .get(&format!("/v1/audit?target_id={id}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.first(), Some(&"identity.erased"), "{actions:?}");
+    assert!(actions.contains(&"identity.created"));
+    let created = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "identity.created")
+        .unwrap();
+    assert_eq!(created["after"]["email"], Value::Null);
+    assert_eq!(created["after"]["display_name"], Value::Null);
+    assert_eq!(created["after"]["external_id"], "ext-7");
+
+    // Neither signed in nor found; their token no longer works.
+    let res = app
+        .token_response(
+            &app.acme.slug,
+            &email.to_lowercase(),
+            crate::helpers::PASSWORD,
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/v1/me", Some(&person)).await.status(),
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get(&format!("/v1/identities/{id}"), t).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+    let list: Value = app
+        .get("/v1/identities?status=all&q=qzcanary", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(list["items"].as_array().unwrap().is_empty());
+    // Erasing again: there is nobody to erase.
+    assert_eq!(
+        post(&erase, t, json!({})).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+    // The bystander is untouched.
+    assert_eq!(
+        app.get(&format!("/v1/identities/{bystander}"), t)
+            .await
+            .status(),
+        reqwest::StatusCode::OK
+    );
+}
+
+/// An export: asked for by one who may, made in the background with its progress shown,
+/// complete, valid against its published schema (checked by the `jsonschema` crate), and
+/// downloadable once through its link.
+#[tokio::test]
+async fn an_export_is_complete_valid_against_its_schema_and_downloads_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    let t = Some(owner.as_str());
+    let (id, email) = app.member(&app.acme, "member").await;
+    let person = app.token(&app.acme.slug, &email).await;
+    let post = |path: String, token: String, body: Option<Value>| {
+        let app = &app;
+        async move {
+            app.send(reqwest::Method::POST, &path, Some(&token), body)
+                .await
+        }
+    };
+    let res = post(
+        "/v1/memories".into(),
+        person.clone(),
+        Some(json!({"text": "the orchid notes, for the export", "owner_id": id})),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let res = post(
+        "/v1/api-keys".into(),
+        person.clone(),
+        Some(json!({"name": "export laptop", "scopes": ["memories:read"]})),
+    )
+    .await;
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+
+    // Who may not ask: the person (a member), a viewer; another tenant does not see them.
+    let export = format!("/v1/identities/{id}/export");
+    let (_, viewer_email) = app.member(&app.acme, "viewer").await;
+    let viewer = app.token(&app.acme.slug, &viewer_email).await;
+    for (who, token) in [("the person", &person), ("a viewer", &viewer)] {
+        let res = post(export.clone(), token.clone(), None).await;
+        assert_eq!(res.status(), reqwest::StatusCode::FORBIDDEN, "{who}");
+    }
+    let globex = app.owner_token(&app.globex).await;
+    assert_eq!(
+        post(export.clone(), globex.clone(), None).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+
+    let res = post(export.clone(), owner.clone(), None).await;
+    assert_eq!(res.status(), reqwest::StatusCode::ACCEPTED);
+    let started: Value = res.json().await.unwrap();
+    let link = started["download_url"].as_str().unwrap().to_owned();
+    assert!(
+        link.starts_with("/v1/privacy/exports/download/ex1."),
+        "{link}"
+    );
+    let status_url = started["status_url"].as_str().unwrap().to_owned();
+    // Another tenant cannot follow it.
+    assert_eq!(
+        app.get(&status_url, Some(&globex)).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+    let start = Instant::now();
+    let status = loop {
+        let status: Value = app.get(&status_url, t).await.json().await.unwrap();
+        if status["status"] == "ready" {
+            break status;
+        }
+        assert!(
+            ["queued", "running"].contains(&status["status"].as_str().unwrap()),
+            "{status}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(30), "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status["progress"], 100);
+    assert!(status["size_bytes"].as_i64().unwrap() > 0);
+
+    // The link needs no sign-in; the document is valid against the published schema.
+    let res = app.get(&link, None).await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let doc: Value = res.json().await.unwrap();
+    let schema: Value = app
+        .get("/v1/privacy/export-schema.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(!validator.is_valid(&json!({"format": "tenantry.export/v1"})));
+
+    // Complete: every section holds what the person has.
+    assert_eq!(doc["format"], "tenantry.export/v1");
+    assert_eq!(doc["tenant"]["slug"], "acme");
+    assert_eq!(doc["identity"]["id"], id.to_string());
+    assert_eq!(doc["identity"]["email"], email.as_str());
+    assert_eq!(doc["identity"]["roles"], json!(["member"]));
+    assert_eq!(
+        doc["memories"][0]["text"],
+        "the orchid notes, for the export"
+    );
+    assert_eq!(doc["api_keys"][0]["name"], "export laptop");
+    assert!(doc["api_keys"][0].get("secret").is_none());
+    assert!(!doc["api_sign_ins"].as_array().unwrap().is_empty());
+    let actions: Vec<&str> = doc["audit_records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "identity.created",
+        "auth.signed_in",
+        "memory.created",
+        "api_key.created",
+    ] {
+        assert!(actions.contains(&action), "{action} not in {actions:?}");
+    }
+    let created = doc["audit_records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "identity.created")
+        .unwrap();
+    assert_eq!(
+        created["after"]["email"],
+        email.as_str(),
+        "opened, not sealed"
+    );
+    let events: Vec<&str> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(events.contains(&"identity.created") && events.contains(&"memory.created"));
+
+    // Once: the link is spent, the document deleted, the export marked.
+    let again = app.get(&link, None).await;
+    assert_eq!(again.status(), reqwest::StatusCode::CONFLICT);
+    assert_eq!(crate::helpers::problem(again).await["code"], "export_gone");
+    let status: Value = app.get(&status_url, t).await.json().await.unwrap();
+    assert_eq!(status["status"], "downloaded");
+    let stored: Option<Vec<u8>> =
+        sqlx::query_scalar("select document from privacy_exports where id = $1")
+            .bind(Uuid::parse_str(status["id"].as_str().unwrap()).unwrap())
+            .fetch_one(&mut superuser(&app).await)
+            .await
+            .unwrap();
+    assert!(stored.is_none());
+    // A forged link is not found.
+    let forged = format!(
+        "/v1/privacy/exports/download/ex1.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 64])
+    );
+    assert_eq!(
+        app.get(&forged, None).await.status(),
+        reqwest::StatusCode::NOT_FOUND
     );
 }

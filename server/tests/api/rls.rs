@@ -377,8 +377,9 @@ async fn searches_use_their_indexes_under_row_level_security() {
                 array[md5(i::text)], jsonb_build_object('team', md5(i::text)),
                 '[0.1,0.2,0.3]'::vector, 'm', 3, sha256(i::text::bytea)
          from generate_series(1, 3000) i",
-        "insert into identities (tenant_id, id, email, display_name, kind)
-         select $1, gen_random_uuid(), 'person' || i || '@example.test', md5(i::text), 'user'
+        "insert into identities (tenant_id, id, email, display_name, kind, name_grams)
+         select $1, gen_random_uuid(), 'person' || i || '@example.test', md5(i::text), 'user',
+                array[i, i + 100000, i + 200000]
          from generate_series(1, 3000) i",
     ] {
         sqlx::query(sql)
@@ -418,6 +419,10 @@ async fn searches_use_their_indexes_under_row_level_security() {
         (
             "identities i where i.tenant_id = $1 and i.search_text like '%person2999@%'",
             "identities_search_idx",
+        ),
+        (
+            "identities i where i.tenant_id = $1 and i.name_grams @> array[2999, 102999]",
+            "identities_name_grams_idx",
         ),
     ] {
         let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(

@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::authz::catalog::{self, ACTIONS, MODULES};
+use crate::authz::catalog::{self, ALL_ACTIONS, MODULES};
 use crate::authz::{Permission, Target, perm};
 use crate::crypto;
 use crate::ctx::{AuthMethod, Caller, Ctx, KeyGrant, scope_matches};
@@ -126,6 +126,7 @@ impl Resource for ApiKey {
 
     async fn fetch(
         conn: &mut PgConnection,
+        keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
@@ -133,7 +134,7 @@ impl Resource for ApiKey {
         if lock && !crate::resource::lock_row(conn, "api_keys", tenant_id, id).await? {
             return Ok(None);
         }
-        Ok(load(conn, tenant_id, Some(id), None).await?.pop())
+        Ok(load(conn, keyring, tenant_id, Some(id), None).await?.pop())
     }
 }
 
@@ -214,7 +215,7 @@ pub fn check_scopes(raw: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<
         let s = s.trim();
         let ok = match s.split_once(':') {
             Some((m, a)) => {
-                (m == "*" || MODULES.contains(&m)) && (a == "*" || ACTIONS.contains(&a))
+                (m == "*" || MODULES.contains(&m)) && (a == "*" || ALL_ACTIONS.contains(&a))
             }
             None => false,
         };
@@ -225,7 +226,7 @@ pub fn check_scopes(raw: &[String], errors: &mut Vec<FieldError>) -> Option<Vec<
                 format!(
                     "\"{s}\" is not a scope: write module:action with a module of {} and an action of {} (either may be *).",
                     MODULES.join(", "),
-                    ACTIONS.join(", ")
+                    ALL_ACTIONS.join(", ")
                 ),
             ));
             return None;
@@ -284,15 +285,17 @@ impl From<Row> for ApiKey {
     }
 }
 
+/// Keys with their identities' names (which are sealed: opened here).
 async fn load(
     conn: &mut PgConnection,
+    keyring: &crate::privacy::keys::Keyring,
     tenant_id: Uuid,
     only: Option<Uuid>,
     owner: Option<Uuid>,
 ) -> Result<Vec<ApiKey>> {
     let rows = sqlx::query_as!(
         Row,
-        r#"select k.id, k.identity_id, i.display_name as identity_name, k.name, k.scopes,
+        r#"select k.id, k.identity_id, ''::text as "identity_name!", k.name, k.scopes,
                   k.created_at, k.created_by, k.expires_at, k.last_used_at,
                   host(k.last_used_ip) as last_used_ip, k.revoked_at, k.rate, k.burst
            from api_keys k
@@ -304,9 +307,36 @@ async fn load(
         only,
         owner
     )
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(ApiKey::from).collect())
+    let mut ids: Vec<Uuid> = rows.iter().map(|r| r.identity_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let people = crate::identities::sealed::people_in(conn, keyring, tenant_id, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let identity_name = people
+                .get(&r.identity_id)
+                .map(|p| p.display_name.clone())
+                .unwrap_or_default();
+            ApiKey {
+                identity_name,
+                ..ApiKey::from(r)
+            }
+        })
+        .collect())
+}
+
+/// [`load`] in a change.
+async fn load_in(
+    tx: &mut crate::db::ChangeTx<'_>,
+    only: Option<Uuid>,
+    owner: Option<Uuid>,
+) -> Result<Vec<ApiKey>> {
+    let tenant_id = tx.tenant_id;
+    let (conn, keyring) = tx.parts();
+    load(conn, keyring, tenant_id, only, owner).await
 }
 
 /// Whether the caller may act on keys of `owner` with `own_permission` (their own) or
@@ -357,7 +387,8 @@ pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Vec<ApiKey>> {
     }
     let mut tx = db.read(ctx, perm::API_KEYS_READ).await?;
     let tenant_id = tx.tenant_id;
-    Ok(load(tx.conn(), tenant_id, None, owner)
+    let (conn, keyring) = tx.parts();
+    Ok(load(conn, keyring, tenant_id, None, owner)
         .await?
         .into_iter()
         .filter(|k| visible(ctx, tenant_id, k))
@@ -590,7 +621,7 @@ pub async fn revoke_all_of(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<
     crate::identities::get(ctx, db, identity_id).await?;
     let mut tx = db.change(ctx, perm::API_KEYS_DELETE).await?;
     let tenant_id = tx.tenant_id;
-    let active: Vec<ApiKey> = load(tx.conn(), tenant_id, None, Some(identity_id))
+    let active: Vec<ApiKey> = load_in(&mut tx, None, Some(identity_id))
         .await?
         .into_iter()
         .filter(|k| k.status == Status::Active && visible(ctx, tenant_id, k))
@@ -609,12 +640,13 @@ pub async fn revoke_all_of(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<
     .await?;
     let mut revoked = Vec::with_capacity(active.len());
     for before in active {
-        let after = load(tx.conn(), tenant_id, Some(before.id), None)
-            .await?
-            .pop()
-            .ok_or(Error::NotFound {
-                resource: "API key",
-            })?;
+        let after =
+            load_in(&mut tx, Some(before.id), None)
+                .await?
+                .pop()
+                .ok_or(Error::NotFound {
+                    resource: "API key",
+                })?;
         tx.record(Change {
             action: types::API_KEY_REVOKED,
             target_type: "api_key",

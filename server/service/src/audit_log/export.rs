@@ -257,7 +257,8 @@ impl Export {
         q.push(" and a.seq <= ").push_bind(self.upto);
         q.push(" order by a.seq limit ")
             .push_bind(i64::from(EXPORT_CHUNK));
-        let rows: Vec<AuditRecord> = q.build_query_as().fetch_all(tx.conn()).await?;
+        let mut rows: Vec<AuditRecord> = q.build_query_as().fetch_all(tx.conn()).await?;
+        super::present(&mut tx, &mut rows).await?;
         self.after = match rows.last() {
             Some(last) if rows.len() == EXPORT_CHUNK as usize => last.seq,
             _ => self.upto,

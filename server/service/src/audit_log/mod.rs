@@ -244,11 +244,41 @@ pub struct AuditRecord {
 }
 
 const COLUMNS: &str = "a.id, a.seq, a.actor_type, a.actor_id, \
-    coalesce(nullif(i.display_name, ''), i.email) as actor_label, a.action, a.target_type, \
+    null::text as actor_label, a.action, a.target_type, \
     a.target_id, a.outcome, a.before, a.after, a.request_id, host(a.ip) as ip, a.user_agent, \
     a.occurred_at, a.hash";
-const FROM: &str = "from audit_log a \
-    left join identities i on i.tenant_id = a.tenant_id and i.id = a.actor_id";
+const FROM: &str = "from audit_log a";
+
+/// Makes records ready to show: actors named and personal values in `before` and `after`
+/// opened (`null` once the person is erased). Names are sealed: opened here, not joined.
+pub(crate) async fn present(tx: &mut crate::db::ReadTx, rows: &mut [AuditRecord]) -> Result<()> {
+    let tenant_id = tx.tenant_id;
+    let (conn, keyring) = tx.parts();
+    crate::identities::sealed::name_each(
+        conn,
+        keyring,
+        tenant_id,
+        rows,
+        |r| r.actor_id,
+        |r, label| r.actor_label = label,
+    )
+    .await?;
+    let mut values = Vec::new();
+    for r in rows.iter_mut() {
+        for (path, value) in [("before", &mut r.before), ("after", &mut r.after)] {
+            if let Some(value) = value {
+                let spot = crate::privacy::personal::Spot {
+                    tenant: tenant_id,
+                    table: "audit_log",
+                    row: r.id,
+                    path,
+                };
+                values.push((spot, value));
+            }
+        }
+    }
+    crate::privacy::personal::open_all(conn, keyring, tenant_id, &mut values).await
+}
 
 /// `select` of the tenant's sealed records (a record committed a moment ago may still be
 /// waiting for its place in the chain; the next read shows it), for more conditions.
@@ -376,7 +406,8 @@ pub async fn list(ctx: &Ctx, db: &crate::Db, query: &AuditQuery) -> Result<Page<
     }
     q.push(" order by a.seq desc limit ")
         .push_bind(i64::from(limit) + 1);
-    let rows: Vec<AuditRecord> = q.build_query_as().fetch_all(tx.conn()).await?;
+    let mut rows: Vec<AuditRecord> = q.build_query_as().fetch_all(tx.conn()).await?;
+    present(&mut tx, &mut rows).await?;
     let mut page = pagination::page(rows, limit, |r| r.id);
     page.next_cursor = page
         .next_cursor
@@ -389,12 +420,16 @@ pub async fn get(ctx: &Ctx, db: &crate::Db, id: Uuid) -> Result<AuditRecord> {
     let mut tx = read_sealed(ctx, db).await?;
     let mut q = select_sealed(tx.tenant_id);
     q.push(" and a.id = ").push_bind(id);
-    q.build_query_as()
+    let mut record: Vec<AuditRecord> = q
+        .build_query_as()
         .fetch_optional(tx.conn())
         .await?
-        .ok_or(crate::Error::NotFound {
-            resource: "audit record",
-        })
+        .into_iter()
+        .collect();
+    present(&mut tx, &mut record).await?;
+    record.pop().ok_or(crate::Error::NotFound {
+        resource: "audit record",
+    })
 }
 
 /// The audit records about one target, newest first.
@@ -410,7 +445,23 @@ pub async fn for_target(
         .push_bind(target_type.to_owned());
     q.push(" and a.target_id = ").push_bind(target_id);
     q.push(" order by a.seq desc");
-    Ok(q.build_query_as().fetch_all(tx.conn()).await?)
+    let mut rows: Vec<AuditRecord> = q.build_query_as().fetch_all(tx.conn()).await?;
+    present(&mut tx, &mut rows).await?;
+    Ok(rows)
+}
+
+/// The records where `person` is the actor or the target, oldest first, ready to show
+/// (for an export of their data; the caller authorized).
+pub(crate) async fn about(tx: &mut crate::db::ReadTx, person: Uuid) -> Result<Vec<AuditRecord>> {
+    let mut q = select_sealed(tx.tenant_id);
+    q.push(" and (a.actor_id = ")
+        .push_bind(person)
+        .push(" or a.target_id = ")
+        .push_bind(person)
+        .push(") order by a.seq");
+    let mut rows: Vec<AuditRecord> = q.build_query_as().fetch_all(tx.conn()).await?;
+    present(tx, &mut rows).await?;
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ pub struct LoginInput {
 /// argon2 verification, so neither the answer nor its timing tells them apart.
 ///
 /// The tenant's audit trail records each attempt: `auth.signed_in`, or
-/// `auth.sign_in_failed` (outcome `failure`, actor `anonymous`) with the email tried and
-/// why it failed, for the tenant's administrators only. Attempts the throttle turns away
+/// `auth.sign_in_failed` (outcome `failure`, actor `anonymous`) with why it failed and
+/// either the identity tried (its target) or, when the address names nobody, the address, for the tenant's administrators only. Attempts the throttle turns away
 /// and attempts at tenants that do not exist are logged, not recorded.
 pub async fn login(db: &Db, request: &Ctx, input: LoginInput, via: AuthMethod) -> Result<Caller> {
     let slug = input.tenant.trim().to_lowercase();
@@ -47,12 +47,15 @@ pub async fn login(db: &Db, request: &Ctx, input: LoginInput, via: AuthMethod) -
         .await?;
     let found = match tenant_id {
         Some(tenant_id) => {
+            let keys = db.tenant_keys(tenant_id).await?;
             let mut tx = db.begin_tenant(tenant_id).await?;
             sqlx::query!(
                 "select id, password_hash, status from identities
-                 where tenant_id = $1 and lower(email) = $2 and kind = 'user'",
+                 where tenant_id = $1 and (email_index = $3 or lower(email) = $2)
+                   and kind = 'user'",
                 tenant_id,
-                email
+                email,
+                crate::identities::sealed::email_index(&keys, &email),
             )
             .fetch_optional(&mut *tx)
             .await?
@@ -80,7 +83,13 @@ pub async fn login(db: &Db, request: &Ctx, input: LoginInput, via: AuthMethod) -
                 Some(_) if !verified => "wrong password",
                 Some(_) => "the account is not active",
             };
-            let email: String = email.chars().take(254).collect();
+            // The address tried is kept only when it names nobody here (to spot guessing);
+            // a known person's address is not copied into the trail: the record's target
+            // names them.
+            let email: String = match &found {
+                None => email.chars().take(254).collect(),
+                Some(_) => String::new(),
+            };
             audit_sign_in(
                 db,
                 request,
@@ -158,7 +167,7 @@ pub async fn load_caller(
     }
     let ticket = db.callers().ticket();
     let mut tx = db.begin_tenant(tenant_id).await?;
-    let Some(known) = read_caller(&mut tx, tenant_id, identity_id).await? else {
+    let Some(known) = read_caller(&mut tx, db.keyring(), tenant_id, identity_id).await? else {
         return Ok(None);
     };
     let authz = db.authz().get(&mut tx, tenant_id).await?;
@@ -198,15 +207,15 @@ pub fn known_caller(
 /// refreshes, which must see what their own transaction sees.
 pub(crate) async fn load_caller_in(
     conn: &mut PgConnection,
-    cache: &AuthzCache,
+    db: &Db,
     tenant_id: Uuid,
     identity_id: Uuid,
     via: AuthMethod,
 ) -> Result<Option<Caller>> {
-    let Some(known) = read_caller(conn, tenant_id, identity_id).await? else {
+    let Some(known) = read_caller(conn, db.keyring(), tenant_id, identity_id).await? else {
         return Ok(None);
     };
-    let authz = cache.get(conn, tenant_id).await?;
+    let authz = db.authz().get(conn, tenant_id).await?;
     Ok(Some(caller_of(known, tenant_id, identity_id, via, authz)))
 }
 
@@ -242,18 +251,21 @@ fn caller_of(
 /// The caller as stored, if the identity is active.
 async fn read_caller(
     conn: &mut PgConnection,
+    keyring: &crate::privacy::keys::Keyring,
     tenant_id: Uuid,
     identity_id: Uuid,
 ) -> Result<Option<Known>> {
     let row = sqlx::query!(
         r#"select t.slug, t.name, t.plan, t.created_at as tenant_created_at,
-                  i.email, i.display_name, i.kind, i.metadata, i.external_id,
+                  i.email, i.display_name, i.email_sealed, i.display_name_sealed,
+                  sk.wrapped as "subject_key?", i.kind, i.metadata, i.external_id,
                   i.created_at, i.updated_at,
                   array(select ir.role_id from identity_roles ir
                         where ir.tenant_id = i.tenant_id and ir.identity_id = i.id) as "roles!",
                   array(select gm.group_id from group_members gm
                         where gm.tenant_id = i.tenant_id and gm.identity_id = i.id) as "groups!"
            from identities i join tenants t on t.id = i.tenant_id
+           left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
            where i.tenant_id = $1 and i.id = $2 and i.status = 'active'"#,
         tenant_id,
         identity_id
@@ -261,13 +273,25 @@ async fn read_caller(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else { return Ok(None) };
+    let stored = crate::identities::sealed::Stored {
+        email: r.email,
+        display_name: r.display_name,
+        email_sealed: r.email_sealed,
+        display_name_sealed: r.display_name_sealed,
+        subject_key: r.subject_key,
+    };
+    let keys = match stored.is_sealed() {
+        true => Some(keyring.tenant_in(conn, tenant_id).await?),
+        false => None,
+    };
+    let (email, display_name) = stored.open(keys.as_deref(), tenant_id, identity_id)?;
     Ok(Some(Known {
         tenant_slug: r.slug,
         tenant_name: r.name,
         plan: Plan::parse(&r.plan)
             .ok_or_else(|| Error::Internal(format!("unknown plan {}", r.plan)))?,
-        email: r.email,
-        display_name: r.display_name,
+        email,
+        display_name,
         kind: r.kind,
         metadata: r.metadata,
         roles: r.roles,

@@ -242,7 +242,7 @@ impl Tokens {
         }
         let caller = super::load_caller_in(
             &mut tx,
-            db.authz(),
+            db,
             tenant_id,
             row.identity_id,
             AuthMethod::AccessToken,

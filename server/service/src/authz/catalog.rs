@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 /// The product's modules, in the order the console shows them.
-pub const MODULES: [&str; 11] = [
+pub const MODULES: [&str; 12] = [
     "identities",
     "groups",
     "roles",
@@ -17,11 +17,29 @@ pub const MODULES: [&str; 11] = [
     "webhooks",
     "audit",
     "settings",
+    "privacy",
 ];
 
-/// The actions every module has. `manage` is the administrative action of a module
-/// (assigning roles, revoking another identity's sessions, rotating a webhook secret).
+/// The actions of every module but `privacy`. `manage` is the administrative action of a
+/// module (assigning roles, revoking another identity's sessions, rotating a webhook secret).
 pub const ACTIONS: [&str; 5] = ["read", "create", "update", "delete", "manage"];
+
+/// The actions of `privacy`, a person's data as a whole: `read` their exports, `export`
+/// everything held about them, `erase` them (crypto-shredding).
+pub const PRIVACY_ACTIONS: [&str; 3] = ["read", "export", "erase"];
+
+/// Every action some module has, in the console's column order.
+pub const ALL_ACTIONS: [&str; 7] = [
+    "read", "create", "update", "delete", "manage", "export", "erase",
+];
+
+/// The actions `module` has.
+pub fn actions_of(module: &str) -> &'static [&'static str] {
+    match module {
+        "privacy" => &PRIVACY_ACTIONS,
+        _ => &ACTIONS,
+    }
+}
 
 /// One human sentence per module, for the console.
 pub fn module_description(module: &str) -> &'static str {
@@ -37,6 +55,7 @@ pub fn module_description(module: &str) -> &'static str {
         "webhooks" => "Event subscriptions and deliveries",
         "audit" => "The audit trail",
         "settings" => "Tenant settings and single sign-on",
+        "privacy" => "A person's data as a whole: export it, erase it",
         _ => "",
     }
 }
@@ -52,23 +71,28 @@ impl Permission {
     /// Parses `module:action` against the catalogue.
     pub fn parse(s: &str) -> Option<Permission> {
         let (m, a) = s.split_once(':')?;
+        let module = MODULES.iter().find(|x| **x == m)?;
         Some(Permission {
-            module: MODULES.iter().find(|x| **x == m)?,
-            action: ACTIONS.iter().find(|x| **x == a)?,
+            module,
+            action: actions_of(module).iter().find(|x| **x == a)?,
         })
     }
 
     /// Position in [`all`], used as a dense index by the engine.
     pub fn index(self) -> usize {
-        let m = MODULES
-            .iter()
-            .position(|x| *x == self.module)
-            .expect("catalogue module");
-        let a = ACTIONS
-            .iter()
-            .position(|x| *x == self.action)
-            .expect("catalogue action");
-        m * ACTIONS.len() + a
+        let mut offset = 0;
+        for module in MODULES {
+            let actions = actions_of(module);
+            if module == self.module {
+                let a = actions
+                    .iter()
+                    .position(|x| *x == self.action)
+                    .expect("catalogue action");
+                return offset + a;
+            }
+            offset += actions.len();
+        }
+        panic!("not a catalogue module: {}", self.module)
     }
 
     pub fn to_key(self) -> String {
@@ -82,12 +106,13 @@ impl std::fmt::Display for Permission {
     }
 }
 
-pub const PERMISSION_COUNT: usize = MODULES.len() * ACTIONS.len();
+/// `privacy` is the one module with actions of its own.
+pub const PERMISSION_COUNT: usize = (MODULES.len() - 1) * ACTIONS.len() + PRIVACY_ACTIONS.len();
 
 /// Every permission, modules outer, actions inner.
 pub fn all() -> impl Iterator<Item = Permission> {
     MODULES.iter().flat_map(|m| {
-        ACTIONS.iter().map(move |a| Permission {
+        actions_of(m).iter().map(move |a| Permission {
             module: m,
             action: a,
         })
@@ -119,6 +144,8 @@ pub fn system_role_grants(role: &str, p: Permission) -> bool {
         "admin" => match p.module {
             "roles" | "policies" => p.action == "read",
             "settings" => p.action == "read",
+            // Erasing a person is the owners' (or a role made for it).
+            "privacy" => p.action != "erase",
             _ => true,
         },
         "member" => match p.module {
@@ -128,7 +155,9 @@ pub fn system_role_grants(role: &str, p: Permission) -> bool {
             "sessions" => matches!(p.action, "read" | "create" | "delete"),
             _ => false,
         },
-        "viewer" => p.action == "read" && !matches!(p.module, "audit" | "sessions" | "api_keys"),
+        "viewer" => {
+            p.action == "read" && !matches!(p.module, "audit" | "sessions" | "api_keys" | "privacy")
+        }
         _ => false,
     }
 }
@@ -152,6 +181,8 @@ mod tests {
             "nope:read",
             "identities:fly",
             "identities:read:x",
+            "identities:erase",
+            "privacy:create",
         ] {
             assert_eq!(Permission::parse(bad), None, "{bad}");
         }
@@ -181,5 +212,7 @@ mod tests {
             "viewer",
             Permission::parse("identities:create").unwrap()
         ));
+        let erase = Permission::parse("privacy:erase").unwrap();
+        assert!(system_role_grants("owner", erase) && !system_role_grants("admin", erase));
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::catalog::{ACTIONS, MODULES, PERMISSION_COUNT, Permission};
+use super::catalog::{ALL_ACTIONS, MODULES, PERMISSION_COUNT, Permission};
 use datalogic_rs::DataValue;
 
 use super::logic::{self, Condition, RuleError};
@@ -114,12 +114,12 @@ pub fn check_patterns(resource: &str, action: &str) -> Result<(), Vec<(PatternPa
             ),
         ));
     }
-    if action != "*" && !ACTIONS.contains(&action) {
+    if action != "*" && !ALL_ACTIONS.contains(&action) {
         wrong.push((
             PatternPart::Action,
             format!(
                 "unknown action \"{action}\": use * or one of {}",
-                ACTIONS.join(", ")
+                ALL_ACTIONS.join(", ")
             ),
         ));
     }
@@ -1044,7 +1044,7 @@ mod tests {
             arb_effect(),
             -3i32..4,
             arb_pattern(&MODULES),
-            arb_pattern(&ACTIONS),
+            arb_pattern(&ALL_ACTIONS),
             any::<bool>(),
         )
             .prop_map(
@@ -1062,11 +1062,7 @@ mod tests {
     }
 
     fn arb_permission() -> impl Strategy<Value = Permission> {
-        (
-            proptest::sample::select(&MODULES[..]),
-            proptest::sample::select(&ACTIONS[..]),
-        )
-            .prop_map(|(module, action)| Permission { module, action })
+        proptest::sample::select(crate::authz::catalog::all().collect::<Vec<_>>())
     }
 
     proptest! {

@@ -80,6 +80,12 @@ pub mod perm {
     pub const SETTINGS_CREATE: Permission = p("settings", "create");
     pub const SETTINGS_UPDATE: Permission = p("settings", "update");
     pub const SETTINGS_DELETE: Permission = p("settings", "delete");
+    /// Reading a person's exports (their status and the link).
+    pub const PRIVACY_READ: Permission = p("privacy", "read");
+    /// Exporting everything held about a person.
+    pub const PRIVACY_EXPORT: Permission = p("privacy", "export");
+    /// Erasing a person.
+    pub const PRIVACY_ERASE: Permission = p("privacy", "erase");
 }
 
 /// What a permission is checked against.

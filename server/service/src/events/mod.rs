@@ -11,18 +11,24 @@ use crate::pagination::{self, Page};
 
 pub mod catalogue;
 
+/// Writes the event of `change`; `sealer` seals the personal values of its data (after the
+/// catalogue's check, which sees them as the event's schema says).
 pub(crate) async fn emit(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     change: &Change,
     audit_id: Uuid,
+    sealer: Option<&crate::privacy::personal::Sealer<'_>>,
 ) -> Result<Uuid> {
     let id = Uuid::now_v7();
     let data = change.after.as_ref().or(change.before.as_ref());
-    let payload = json!({ "id": change.target_id, "data": data });
+    let mut payload = json!({ "id": change.target_id, "data": data });
     #[cfg(feature = "event-checks")]
     catalogue::check(change.action.as_str(), change.target_type, &payload)
         .map_err(Error::Internal)?;
+    if let Some(sealer) = sealer {
+        sealer.seal(data_spot(tenant_id, id), &mut payload["data"]);
+    }
     sqlx::query!(
         "insert into outbox_events (tenant_id, id, event_type, subject_type, subject_id, payload, audit_id)
          values ($1, $2, $3, $4, $5, $6, $7)",
@@ -38,6 +44,16 @@ pub(crate) async fn emit(
     .await?;
     crate::webhooks::fan_out(conn, tenant_id, id, change.action.as_str()).await?;
     Ok(id)
+}
+
+/// Where an event's data lives, for sealing and opening its personal values.
+pub(crate) fn data_spot(tenant: Uuid, event: Uuid) -> crate::privacy::personal::Spot<'static> {
+    crate::privacy::personal::Spot {
+        tenant,
+        table: "outbox_events",
+        row: event,
+        path: "data",
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -57,7 +73,7 @@ pub async fn for_subject(
     subject_id: Uuid,
 ) -> Result<Vec<OutboxEvent>> {
     let mut tx = db.read(ctx, crate::authz::perm::AUDIT_READ).await?;
-    let rows = sqlx::query_as!(
+    let mut rows = sqlx::query_as!(
         OutboxEvent,
         "select id, event_type, subject_type, subject_id, payload, audit_id
          from outbox_events where tenant_id = $1 and subject_id = $2 order by id",
@@ -66,7 +82,30 @@ pub async fn for_subject(
     )
     .fetch_all(tx.conn())
     .await?;
+    let tenant_id = tx.tenant_id;
+    let (conn, keyring) = tx.parts();
+    open_payloads(
+        conn,
+        keyring,
+        tenant_id,
+        rows.iter_mut().map(|e| (e.id, &mut e.payload)),
+    )
+    .await?;
     Ok(rows)
+}
+
+/// Opens the personal values of a webhook body's or a stored event's data (`null` once
+/// the person is erased), in the open transaction `conn` scoped to `tenant`.
+pub(crate) async fn open_payloads<'a>(
+    conn: &mut PgConnection,
+    keyring: &crate::privacy::keys::Keyring,
+    tenant: Uuid,
+    payloads: impl Iterator<Item = (Uuid, &'a mut serde_json::Value)>,
+) -> Result<()> {
+    let mut data: Vec<_> = payloads
+        .map(|(id, payload)| (data_spot(tenant, id), &mut payload["data"]))
+        .collect();
+    crate::privacy::personal::open_all(conn, keyring, tenant, &mut data).await
 }
 
 /// One event as programs read it.
@@ -107,11 +146,35 @@ pub struct EventQuery {
 
 const EVENT_COLUMNS: &str = "e.id, e.event_type, e.subject_type, e.subject_id, e.payload, \
     e.audit_id, a.actor_type, a.actor_id, \
-    coalesce(nullif(i.display_name, ''), i.email) as actor_label, e.created_at as occurred_at";
+    null::text as actor_label, e.created_at as occurred_at";
 const EVENT_FROM: &str = "from outbox_events e \
-    left join audit_log a on a.tenant_id = e.tenant_id and a.id = e.audit_id \
-    left join identities i on i.tenant_id = a.tenant_id and i.id = a.actor_id \
-    and a.actor_type = 'identity'";
+    left join audit_log a on a.tenant_id = e.tenant_id and a.id = e.audit_id";
+
+/// Makes events ready to show: actors named and personal values opened (names are
+/// sealed: opened here, not joined).
+async fn present(tx: &mut crate::db::ReadTx, rows: &mut [Event]) -> Result<()> {
+    let tenant_id = tx.tenant_id;
+    let (conn, keyring) = tx.parts();
+    crate::identities::sealed::name_each(
+        conn,
+        keyring,
+        tenant_id,
+        rows,
+        |e| {
+            e.actor_id
+                .filter(|_| e.actor_type.as_deref() == Some("identity"))
+        },
+        |e, label| e.actor_label = label,
+    )
+    .await?;
+    open_payloads(
+        conn,
+        keyring,
+        tenant_id,
+        rows.iter_mut().map(|e| (e.id, &mut e.payload)),
+    )
+    .await
+}
 
 /// Whether `name` is of the types `pattern` (`area.verb`, `area.*` or `*`) names.
 pub fn type_matches(pattern: &str, name: &str) -> bool {
@@ -203,7 +266,8 @@ pub async fn list(ctx: &crate::Ctx, db: &crate::Db, query: &EventQuery) -> Resul
     }
     q.push(" order by e.id desc limit ")
         .push_bind(i64::from(limit) + 1);
-    let rows: Vec<Event> = q.build_query_as().fetch_all(tx.conn()).await?;
+    let mut rows: Vec<Event> = q.build_query_as().fetch_all(tx.conn()).await?;
+    present(&mut tx, &mut rows).await?;
     Ok(pagination::page(rows, limit, |e| e.id))
 }
 
@@ -215,10 +279,31 @@ pub async fn get(ctx: &crate::Ctx, db: &crate::Db, id: Uuid) -> Result<Event> {
     ));
     q.push_bind(tx.tenant_id);
     q.push(" and e.id = ").push_bind(id);
-    q.build_query_as()
+    let mut event: Vec<Event> = q
+        .build_query_as()
         .fetch_optional(tx.conn())
         .await?
-        .ok_or(Error::NotFound { resource: "event" })
+        .into_iter()
+        .collect();
+    present(&mut tx, &mut event).await?;
+    event.pop().ok_or(Error::NotFound { resource: "event" })
+}
+
+/// The events about `person` or made by them, oldest first, ready to show (for an export
+/// of their data; the caller authorized).
+pub(crate) async fn about(tx: &mut crate::db::ReadTx, person: Uuid) -> Result<Vec<Event>> {
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "select {EVENT_COLUMNS} {EVENT_FROM} where e.tenant_id = "
+    ));
+    q.push_bind(tx.tenant_id);
+    q.push(" and (e.subject_id = ")
+        .push_bind(person)
+        .push(" or (a.actor_type = 'identity' and a.actor_id = ")
+        .push_bind(person)
+        .push(")) order by e.id");
+    let mut rows: Vec<Event> = q.build_query_as().fetch_all(tx.conn()).await?;
+    present(tx, &mut rows).await?;
+    Ok(rows)
 }
 
 /// How many events of each type happened in each time bucket.

@@ -35,7 +35,7 @@ impl IdentityPatch {
 
 /// Only an owner changes or removes an owner, whether the target holds the role directly
 /// or through a group.
-pub(super) async fn guard_owner(
+pub(crate) async fn guard_owner(
     ctx: &Ctx,
     tx: &mut ChangeTx<'_>,
     target: &Authorized<Identity>,
@@ -139,15 +139,24 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
         return Ok(before.into_inner());
     }
 
+    if email != before.email || display_name != before.display_name {
+        let keys = tx.keys().await?;
+        sealed::store(
+            tx.conn(),
+            &keys,
+            tenant_id,
+            id,
+            email.as_deref(),
+            &display_name,
+        )
+        .await?;
+    }
     sqlx::query!(
         "update identities
-         set email = $3, display_name = $4, external_id = $5, metadata = $6, disabled = $7,
-             updated_at = now()
+         set external_id = $3, metadata = $4, disabled = $5, updated_at = now()
          where tenant_id = $1 and id = $2",
         tenant_id,
         id,
-        email,
-        display_name,
         external_id,
         metadata,
         disabled,
@@ -195,12 +204,14 @@ pub(super) async fn email_changed(
     let Some(old) = before.email.as_deref() else {
         return Ok(());
     };
+    let keys = tx.keys().await?;
     sqlx::query!(
         "update invitations set revoked_at = now()
-         where tenant_id = $1 and lower(email) = lower($2)
+         where tenant_id = $1 and (email_index = $3 or lower(email) = lower($2))
            and accepted_at is null and revoked_at is null",
         tenant_id,
-        old
+        old,
+        sealed::email_index(&keys, old)
     )
     .execute(tx.conn())
     .await?;
@@ -223,11 +234,11 @@ pub(super) async fn email_changed(
     Ok(())
 }
 
-pub(super) fn is_self(ctx: &Ctx, id: Uuid) -> bool {
+pub(crate) fn is_self(ctx: &Ctx, id: Uuid) -> bool {
     matches!(ctx.caller(), Ok(c) if c.identity_id == id)
 }
 
-pub(super) fn refuse_self(ctx: &Ctx, id: Uuid, what: &str) -> Result<()> {
+pub(crate) fn refuse_self(ctx: &Ctx, id: Uuid, what: &str) -> Result<()> {
     if is_self(ctx, id) {
         Err(Error::Conflict {
             code: "cannot_target_self",

@@ -99,13 +99,20 @@ pub(super) fn validate_new(input: NewIdentity) -> Result<ValidNew> {
     })
 }
 
+/// Another identity of the tenant has this address already.
+pub(super) fn email_taken() -> Error {
+    Error::Conflict {
+        code: "email_taken",
+        message:
+            "An identity with this email already exists in this tenant (it may be in the trash)."
+                .into(),
+        field: Some("email"),
+    }
+}
+
 pub(super) fn conflict_from(err: sqlx::Error) -> Error {
     match unique_violation(&err) {
-        Some("identities_email_key") => Error::Conflict {
-            code: "email_taken",
-            message: "An identity with this email already exists in this tenant (it may be in the trash).".into(),
-            field: Some("email"),
-        },
+        Some("identities_email_key" | "identities_email_index_key") => email_taken(),
         Some("identities_external_id_key") => Error::Conflict {
             code: "external_id_taken",
             message: "An identity with this external id already exists in this tenant.".into(),
@@ -148,6 +155,8 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewIdentity) -> Result<Identity> 
     Ok(identity)
 }
 
+/// Writes a new identity, its email and display name sealed under a key of its own (stored
+/// beside it in the same statement).
 pub(super) async fn insert(
     tx: &mut ChangeTx<'_>,
     v: &ValidNew,
@@ -156,24 +165,52 @@ pub(super) async fn insert(
 ) -> Result<Identity> {
     let tenant_id = tx.tenant_id;
     let id = Uuid::now_v7();
-    sqlx::query!(
-        "insert into identities
-            (tenant_id, id, external_id, email, display_name, kind, metadata, password_hash)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)",
+    let keys = tx.keys().await?;
+    let (subject, wrapped) = keys.new_subject_key(id);
+    let s = sealed::seal(
+        &keys,
+        &subject,
+        tenant_id,
+        id,
+        v.email.as_deref(),
+        &v.display_name,
+    );
+    // A row the sealing job has not reached holds its address in plain text, where the
+    // blind index's unique index does not see it.
+    let written = sqlx::query!(
+        "with i as (
+             insert into identities
+                 (tenant_id, id, external_id, email_sealed, display_name_sealed, email_index,
+                  name_grams, kind, metadata, password_hash)
+             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+             where $11::text is null or not exists (
+                 select 1 from identities o where o.tenant_id = $1 and lower(o.email) = $11)
+             returning tenant_id, id)
+         insert into subject_keys (tenant_id, identity_id, wrapped)
+         select tenant_id, id, $12 from i",
         tenant_id,
         id,
         v.external_id,
-        v.email,
-        v.display_name,
+        s.email,
+        s.display_name,
+        s.email_index,
+        &s.name_grams,
         v.kind.as_str(),
         v.metadata,
         password_hash,
+        s.email_lower,
+        wrapped,
     )
     .execute(tx.conn())
     .await
     .map_err(conflict_from)?;
+    if written.rows_affected() == 0 {
+        return Err(email_taken());
+    }
+    tx.remember_subject(id, subject);
     roles::grant_initial(tx, id, roles).await?;
-    fetch(tx.conn(), tenant_id, id).await
+    let (conn, keyring) = tx.parts();
+    fetch(conn, keyring, tenant_id, id).await
 }
 
 /// Creates a person who came in by invitation or by a first sign-in through SSO, with

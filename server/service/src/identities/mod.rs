@@ -19,6 +19,7 @@ use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result, unique_violation};
 use crate::events::catalogue::types;
 use crate::pagination::{self, Page};
+use crate::privacy::keys::{Keyring, TenantKeys};
 use crate::resource::{Authorized, Lifecycle, Resource, visible};
 use crate::roles;
 use crate::validation;
@@ -26,6 +27,7 @@ use crate::validation::Choice;
 
 mod changes;
 mod create;
+pub(crate) mod sealed;
 
 pub use changes::*;
 pub use create::*;
@@ -158,6 +160,7 @@ impl Resource for Identity {
 
     async fn fetch(
         conn: &mut PgConnection,
+        keyring: &Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
@@ -165,7 +168,7 @@ impl Resource for Identity {
         if lock && !crate::resource::lock_row(conn, "identities", tenant_id, id).await? {
             return Ok(None);
         }
-        match fetch(conn, tenant_id, id).await {
+        match fetch(conn, keyring, tenant_id, id).await {
             Ok(identity) => Ok(Some(identity)),
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -173,18 +176,30 @@ impl Resource for Identity {
     }
 
     /// One round trip: `tenantry_identity_get` sets the tenant and reads in one statement
-    /// (migration `20261206000021_one_trip_reads.sql`), with no transaction of its own.
+    /// (migrations 021 and 028), with no transaction of its own; a sealed row is then
+    /// opened with the tenant's keys, which this instance holds after its first use.
     async fn fetch_alone(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Option<Self>> {
-        read_row(db.pool(), tenant_id, id).await
+        let Some(row) = read_row(db.pool(), tenant_id, id).await? else {
+            return Ok(None);
+        };
+        let keys = match row.is_sealed() {
+            true => Some(db.tenant_keys(tenant_id).await?),
+            false => None,
+        };
+        row.open(keys.as_deref()).map(Some)
     }
 }
 
+/// An identity's row as read, its personal fields still as stored (see [`sealed::Stored`]).
 struct Row {
     tenant_id: Uuid,
     id: Uuid,
     external_id: Option<String>,
     email: Option<String>,
     display_name: String,
+    email_sealed: Option<Vec<u8>>,
+    display_name_sealed: Option<Vec<u8>>,
+    subject_key: Option<Vec<u8>>,
     kind: String,
     roles: Vec<String>,
     metadata: Value,
@@ -194,22 +209,36 @@ struct Row {
     deleted_at: Option<OffsetDateTime>,
 }
 
-impl TryFrom<Row> for Identity {
-    type Error = Error;
+impl Row {
+    fn is_sealed(&self) -> bool {
+        self.display_name_sealed.is_some()
+    }
 
-    fn try_from(r: Row) -> Result<Identity> {
+    /// The identity, its sealed fields opened with `keys` (needed only when sealed).
+    fn open(self, keys: Option<&TenantKeys>) -> Result<Identity> {
+        let r = self;
+        let stored = sealed::Stored {
+            email: r.email,
+            display_name: r.display_name,
+            email_sealed: r.email_sealed,
+            display_name_sealed: r.display_name_sealed,
+            subject_key: r.subject_key,
+        };
         let bad = |what: &str, v: &str| {
             Error::Internal(format!("identity {}: unknown {what} {v:?}", r.id))
         };
+        let kind = Kind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?;
+        let status = Status::parse(&r.status).ok_or_else(|| bad("status", &r.status))?;
+        let (email, display_name) = stored.open(keys, r.tenant_id, r.id)?;
         Ok(Identity {
-            kind: Kind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?,
+            kind,
             roles: r.roles,
-            status: Status::parse(&r.status).ok_or_else(|| bad("status", &r.status))?,
+            status,
             id: r.id,
             tenant_id: r.tenant_id,
             external_id: r.external_id,
-            email: r.email,
-            display_name: r.display_name,
+            email,
+            display_name,
             metadata: r.metadata,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -284,54 +313,66 @@ pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Page<Identity>
         .as_deref()
         .map(pagination::decode_cursor)
         .transpose()?;
-    let pattern = query
+    let q = query
         .q
         .as_deref()
         .map(str::trim)
         .filter(|q| !q.is_empty())
-        .map(contains_pattern);
+        .map(str::to_lowercase);
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let tenant_id = tx.tenant_id;
-    // Rows a rule on the object hides are skipped, and the page filled from further on.
+    let keys = tx.keys().await?;
+    // Sealed names and addresses are found by their keyed grams, plain ones (rows not
+    // sealed yet, external ids) by the trigram index; each candidate is checked once open.
+    let search = q.as_deref().map(|q| Search {
+        pattern: contains_pattern(q),
+        grams: sealed::query_grams(&keys, q),
+    });
+    // Rows a rule on the object hides, and candidates that do not hold the query, are
+    // skipped, and the page filled from further on.
     let mut page = pagination::Filtered::new(limit, after);
     while let Some((after, take)) = page.next_batch() {
-        let rows = list_batch(
-            tx.conn(),
-            tenant_id,
-            &query,
-            pattern.as_deref(),
-            after,
-            take,
-        )
-        .await?;
+        let rows = list_batch(tx.conn(), tenant_id, &query, search.as_ref(), after, take).await?;
         let rows = rows
             .into_iter()
-            .map(Identity::try_from)
+            .map(|r| r.open(Some(&keys)))
             .collect::<Result<Vec<_>>>()?;
-        page.take(rows, |i| i.id, |i| visible(ctx, tenant_id, i));
+        page.take(
+            rows,
+            |i| i.id,
+            |i| visible(ctx, tenant_id, i) && q.as_deref().is_none_or(|q| sealed::holds(i, q)),
+        );
     }
     Ok(page.finish(|i| i.id))
+}
+
+/// A substring search as the list's query sends it.
+struct Search {
+    pattern: String,
+    grams: Vec<i32>,
 }
 
 async fn list_batch(
     conn: &mut PgConnection,
     tenant_id: Uuid,
     query: &ListQuery,
-    pattern: Option<&str>,
+    search: Option<&Search>,
     after: Option<Uuid>,
     take: i64,
 ) -> Result<Vec<Row>> {
     Ok(sqlx::query_as!(
         Row,
-        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
+        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name,
+                  i.email_sealed, i.display_name_sealed, sk.wrapped as "subject_key?", i.kind,
                   array(select r.name from identity_roles ir
                         join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
                         where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
                         order by r.name) as "roles!",
                   i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
            from identities i
+           left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
            where i.tenant_id = $1
-             and ($2::text is null or i.search_text like $2)
+             and ($2::text is null or i.search_text like $2 or i.name_grams @> $7::int4[])
              and (case $3::text when 'present' then i.status <> 'deleted'
                                 when 'all' then true
                                 else i.status = $3 end)
@@ -340,11 +381,12 @@ async fn list_batch(
            order by i.id desc
            limit $6"#,
         tenant_id,
-        pattern,
+        search.map(|s| s.pattern.as_str()),
         query.status.as_sql(),
         query.kind.map(Kind::as_str),
         after,
         take,
+        search.map(|s| s.grams.as_slice()),
     )
     .fetch_all(conn)
     .await?)
@@ -370,21 +412,28 @@ pub async fn labels(ctx: &Ctx, db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, St
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let rows = sqlx::query_as!(
         Row,
-        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name, i.kind,
+        r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name,
+                  i.email_sealed, i.display_name_sealed, sk.wrapped as "subject_key?", i.kind,
                   array(select r.name from identity_roles ir
                         join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
                         where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
                         order by r.name) as "roles!",
                   i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
-           from identities i where i.tenant_id = $1 and i.id = any($2)"#,
+           from identities i
+           left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
+           where i.tenant_id = $1 and i.id = any($2)"#,
         tenant_id,
         ids
     )
     .fetch_all(tx.conn())
     .await?;
+    let keys = match rows.iter().any(Row::is_sealed) {
+        true => Some(tx.keys().await?),
+        false => None,
+    };
     let mut labels = HashMap::with_capacity(rows.len());
     for row in rows {
-        let identity = Identity::try_from(row)?;
+        let identity = row.open(keys.as_deref())?;
         if visible(ctx, tenant_id, &identity) {
             labels.insert(identity.id, identity.label());
         }
@@ -392,24 +441,37 @@ pub async fn labels(ctx: &Ctx, db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, St
     Ok(labels)
 }
 
-pub(crate) async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Identity> {
-    read_row(conn, tenant_id, id).await?.ok_or(Error::NotFound {
-        resource: "identity",
-    })
+pub(crate) async fn fetch(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Identity> {
+    let row = read_row(&mut *conn, tenant_id, id)
+        .await?
+        .ok_or(Error::NotFound {
+            resource: "identity",
+        })?;
+    let keys = match row.is_sealed() {
+        true => Some(keyring.tenant_in(conn, tenant_id).await?),
+        false => None,
+    };
+    row.open(keys.as_deref())
 }
 
-/// One identity with its role names. The row's shape lives once, in `tenantry_identity_get`
-/// (migration 021), which both a transaction (whose tenant it keeps) and a lone statement on
-/// the pool (which it scopes to the tenant) read through.
+/// One identity with its role names, as stored. The row's shape lives once, in
+/// `tenantry_identity_get` (migrations 021 and 028), which both a transaction (whose tenant
+/// it keeps) and a lone statement on the pool (which it scopes to the tenant) read through.
 async fn read_row<'e>(
     executor: impl sqlx::PgExecutor<'e>,
     tenant_id: Uuid,
     id: Uuid,
-) -> Result<Option<Identity>> {
-    sqlx::query_as!(
+) -> Result<Option<Row>> {
+    Ok(sqlx::query_as!(
         Row,
         r#"select tenant_id as "tenant_id!", id as "id!", external_id, email,
-                  display_name as "display_name!", kind as "kind!", roles as "roles!",
+                  display_name as "display_name!", email_sealed, display_name_sealed,
+                  subject_key, kind as "kind!", roles as "roles!",
                   metadata as "metadata!", status as "status!",
                   created_at as "created_at!", updated_at as "updated_at!", deleted_at
            from tenantry_identity_get($1, $2)"#,
@@ -417,9 +479,7 @@ async fn read_row<'e>(
         id
     )
     .fetch_optional(executor)
-    .await?
-    .map(Identity::try_from)
-    .transpose()
+    .await?)
 }
 
 /// The caller's own identity: everyone may read themselves, whatever their permissions (or
@@ -487,16 +547,12 @@ pub fn label_of(
 pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> {
     let mut tx = db.read(ctx, perm::IDENTITIES_READ).await?;
     let tenant_id = tx.tenant_id;
-    let id = sqlx::query_scalar!(
-        "select id from identities where tenant_id = $1 and lower(email) = lower($2)",
-        tenant_id,
-        email.trim()
-    )
-    .fetch_optional(tx.conn())
-    .await?
-    .ok_or(Error::NotFound {
-        resource: "identity with this email",
-    })?;
+    let keys = tx.keys().await?;
+    let id = sealed::id_by_email(tx.conn(), &keys, tenant_id, email)
+        .await?
+        .ok_or(Error::NotFound {
+            resource: "identity with this email",
+        })?;
     Ok(tx
         .lookup::<Identity>(ctx, id, perm::IDENTITIES_READ)
         .await
@@ -512,6 +568,7 @@ pub async fn find_by_email(ctx: &Ctx, db: &Db, email: &str) -> Result<Identity> 
 /// Locks the identity's row for the rest of the transaction and returns it.
 pub(crate) async fn fetch_for_update(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     tenant_id: Uuid,
     id: Uuid,
 ) -> Result<Identity> {
@@ -527,7 +584,7 @@ pub(crate) async fn fetch_for_update(
             resource: "identity",
         });
     }
-    fetch(conn, tenant_id, id).await
+    fetch(conn, keyring, tenant_id, id).await
 }
 
 #[cfg(test)]

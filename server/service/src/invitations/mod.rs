@@ -21,6 +21,8 @@ use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
 use crate::events::catalogue::{shapes, types};
 use crate::mail::{self, Payload};
+use crate::privacy::envelope::Key;
+use crate::privacy::keys::TenantKeys;
 use crate::resource::{Lifecycle, Resource, visible};
 use crate::{identities, roles, validation};
 
@@ -138,6 +140,7 @@ impl Resource for Invitation {
 
     async fn fetch(
         conn: &mut PgConnection,
+        keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
@@ -145,18 +148,20 @@ impl Resource for Invitation {
         if lock && !crate::resource::lock_row(conn, "invitations", tenant_id, id).await? {
             return Ok(None);
         }
-        Ok(load(conn, tenant_id, Some(id)).await?.pop())
+        Ok(load(conn, keyring, tenant_id, Some(id)).await?.pop())
     }
 }
 
 struct Row {
     id: Uuid,
-    email: String,
+    email: Option<String>,
+    email_sealed: Option<Vec<u8>>,
+    message_sealed: Option<Vec<u8>>,
+    key_wrapped: Option<Vec<u8>>,
     roles: Vec<String>,
     group_ids: Vec<Uuid>,
     message: String,
     invited_by: Option<Uuid>,
-    inviter_name: Option<String>,
     created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     sent_count: i32,
@@ -166,17 +171,42 @@ struct Row {
     revoked_at: Option<OffsetDateTime>,
 }
 
-impl From<Row> for Invitation {
-    fn from(r: Row) -> Invitation {
-        Invitation {
+impl Row {
+    /// The invitation, its sealed address and message opened with `keys` (needed only
+    /// for a sealed row).
+    fn open(self, keys: Option<&TenantKeys>, tenant_id: Uuid) -> Result<Invitation> {
+        let r = self;
+        let (email, message) = match r.key_wrapped {
+            None => (r.email.unwrap_or_default(), r.message),
+            Some(wrapped) => {
+                let keys = keys.ok_or_else(|| {
+                    Error::Internal(format!(
+                        "invitation {} is sealed and was read without keys",
+                        r.id
+                    ))
+                })?;
+                let key = keys.unwrap_subject_key(r.id, &wrapped)?;
+                let open = |column: &'static str, sealed: Option<Vec<u8>>| match sealed {
+                    Some(sealed) => {
+                        keys.open_for_subject(&key, place(tenant_id, column, r.id), &sealed)
+                    }
+                    None => Ok(String::new()),
+                };
+                (
+                    open("email", r.email_sealed)?,
+                    open("message", r.message_sealed)?,
+                )
+            }
+        };
+        Ok(Invitation {
             status: status_of(r.expires_at, r.accepted_at, r.revoked_at),
             id: r.id,
-            email: r.email,
+            email,
             roles: r.roles,
             group_ids: r.group_ids,
-            message: r.message,
+            message,
             invited_by: r.invited_by,
-            inviter_name: r.inviter_name,
+            inviter_name: None,
             created_at: r.created_at,
             expires_at: r.expires_at,
             sent_count: r.sent_count,
@@ -184,35 +214,100 @@ impl From<Row> for Invitation {
             accepted_at: r.accepted_at,
             accepted_by: r.accepted_by,
             revoked_at: r.revoked_at,
+        })
+    }
+}
+
+fn place(tenant: Uuid, column: &'static str, id: Uuid) -> crate::privacy::envelope::Place<'static> {
+    crate::privacy::envelope::Place {
+        tenant,
+        table: "invitations",
+        column,
+        row: id,
+    }
+}
+
+/// Invitation `id`'s key, for sealing copies of its address (audit records, events): from
+/// its row, made and stored for a row written before sealing, `None` once it is gone.
+pub(crate) async fn key_if_any(
+    conn: &mut PgConnection,
+    keys: &TenantKeys,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Option<Key>> {
+    let found = sqlx::query_scalar!(
+        "select key_wrapped from invitations where tenant_id = $1 and id = $2",
+        tenant_id,
+        id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match found {
+        None => Ok(None),
+        Some(Some(wrapped)) => keys.unwrap_subject_key(id, &wrapped).map(Some),
+        Some(None) => {
+            let (key, wrapped) = keys.new_subject_key(id);
+            sqlx::query!(
+                "update invitations set key_wrapped = $3 where tenant_id = $1 and id = $2",
+                tenant_id,
+                id,
+                wrapped
+            )
+            .execute(conn)
+            .await?;
+            Ok(Some(key))
         }
     }
 }
 
+/// Invitations with their inviters' names (which are sealed: opened here).
 async fn load(
     conn: &mut PgConnection,
+    keyring: &crate::privacy::keys::Keyring,
     tenant_id: Uuid,
     only: Option<Uuid>,
 ) -> Result<Vec<Invitation>> {
     let rows = sqlx::query_as!(
         Row,
-        r#"select v.id, v.email, v.roles, v.group_ids, v.message, v.invited_by,
-                  nullif(coalesce(nullif(i.display_name, ''), i.email), '') as inviter_name,
+        r#"select v.id, v.email, v.email_sealed, v.message_sealed, v.key_wrapped, v.roles,
+                  v.group_ids, v.message, v.invited_by,
                   v.created_at, v.expires_at, v.sent_count, v.last_sent_at, v.accepted_at,
                   v.accepted_by, v.revoked_at
            from invitations v
-           left join identities i on i.tenant_id = v.tenant_id and i.id = v.invited_by
            where v.tenant_id = $1 and ($2::uuid is null or v.id = $2)
            order by v.created_at desc, v.id"#,
         tenant_id,
         only
     )
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(rows.into_iter().map(Invitation::from).collect())
+    let mut inviters: Vec<Uuid> = rows.iter().filter_map(|r| r.invited_by).collect();
+    inviters.sort_unstable();
+    inviters.dedup();
+    let names =
+        crate::identities::sealed::labels_in(&mut *conn, keyring, tenant_id, &inviters).await?;
+    let keys = match rows.iter().any(|r| r.key_wrapped.is_some()) {
+        true => Some(keyring.tenant_in(conn, tenant_id).await?),
+        false => None,
+    };
+    rows.into_iter()
+        .map(|r| {
+            let inviter_name = r.invited_by.and_then(|id| names.get(&id).cloned());
+            Ok(Invitation {
+                inviter_name,
+                ..r.open(keys.as_deref(), tenant_id)?
+            })
+        })
+        .collect()
 }
 
-async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Invitation> {
-    load(conn, tenant_id, Some(id))
+async fn fetch(
+    conn: &mut PgConnection,
+    keyring: &crate::privacy::keys::Keyring,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> Result<Invitation> {
+    load(conn, keyring, tenant_id, Some(id))
         .await?
         .pop()
         .ok_or(Error::NotFound {
@@ -255,7 +350,8 @@ pub struct ListQuery {
 pub async fn list(ctx: &Ctx, db: &Db, query: ListQuery) -> Result<Vec<Invitation>> {
     let mut tx = db.read(ctx, perm::INVITATIONS_READ).await?;
     let tenant_id = tx.tenant_id;
-    Ok(load(tx.conn(), tenant_id, None)
+    let (conn, keyring) = tx.parts();
+    Ok(load(conn, keyring, tenant_id, None)
         .await?
         .into_iter()
         .filter(|i| query.status.is_none_or(|s| i.status == s) && visible(ctx, tenant_id, i))
@@ -375,13 +471,9 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
     group_ids.sort();
     group_ids.dedup();
     authorize_grants(&mut tx, &granted, &group_ids).await?;
-    let member = sqlx::query_scalar!(
-        "select id from identities where tenant_id = $1 and lower(email) = $2",
-        tenant_id,
-        email
-    )
-    .fetch_optional(tx.conn())
-    .await?;
+    let keys = tx.keys().await?;
+    let member =
+        crate::identities::sealed::id_by_email(tx.conn(), &keys, tenant_id, &email).await?;
     if member.is_some() {
         return Err(Error::Conflict {
             code: "already_member",
@@ -389,11 +481,14 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
             field: Some("email"),
         });
     }
+    let email_index = identities::sealed::email_index(&keys, &email);
     let pending = sqlx::query_scalar!(
-        "select id from invitations where tenant_id = $1 and lower(email) = $2
+        "select id from invitations
+         where tenant_id = $1 and (email_index = $3 or lower(email) = $2)
            and accepted_at is null and revoked_at is null and expires_at > now()",
         tenant_id,
-        email
+        email,
+        email_index
     )
     .fetch_optional(tx.conn())
     .await?;
@@ -410,22 +505,31 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewInvitation) -> Result<Invitati
     let hash = send(&mut tx, db, (id, &email, &message, expires_at)).await?;
     let role_names: Vec<String> = granted.iter().map(|r| r.name.clone()).collect();
     let inviter = ctx.caller()?.identity_id;
+    // The address and the message are sealed under a key of the invitation's own.
+    let (key, wrapped) = keys.new_subject_key(id);
+    let email_sealed = keys.seal_for_subject(&key, place(tenant_id, "email", id), email.as_bytes());
+    let message_sealed =
+        keys.seal_for_subject(&key, place(tenant_id, "message", id), message.as_bytes());
     sqlx::query!(
-        "insert into invitations (tenant_id, id, email, roles, group_ids, message, token_hash,
-                                  invited_by, expires_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "insert into invitations (tenant_id, id, email_sealed, message_sealed, email_index,
+                                  key_wrapped, roles, group_ids, token_hash, invited_by,
+                                  expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         tenant_id,
         id,
-        email,
+        email_sealed,
+        message_sealed,
+        email_index,
+        wrapped,
         &role_names,
         &group_ids,
-        message,
         &hash[..],
         inviter,
         expires_at
     )
     .execute(tx.conn())
     .await?;
+    tx.remember_subject(id, key);
     let invitation = tx.reread::<Invitation>(id).await?;
     tx.created(&invitation).await?;
     tx.commit().await?;

@@ -19,6 +19,7 @@ pub struct Preview {
 /// The invitation a token opens, locked for the rest of `tx` when `lock`.
 pub(super) async fn open_token(
     tx: &mut PgConnection,
+    keyring: &crate::privacy::keys::Keyring,
     tenant_id: Uuid,
     id: Uuid,
     secret: &[u8; 32],
@@ -33,7 +34,7 @@ pub(super) async fn open_token(
     // The same work either way, and the same answer: unknown and forged look alike.
     let presented = sha256(secret);
     match hash {
-        Some(h) if constant_time_eq(&h, &presented) => fetch(tx, tenant_id, id).await,
+        Some(h) if constant_time_eq(&h, &presented) => fetch(tx, keyring, tenant_id, id).await,
         _ => Err(Error::NotFound {
             resource: "invitation",
         }),
@@ -47,7 +48,7 @@ pub async fn validate(db: &Db, token: &str) -> Result<Preview> {
         resource: "invitation",
     })?;
     let mut tx = db.begin_tenant(tenant_id).await?;
-    let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
+    let invitation = open_token(&mut tx, db.keyring(), tenant_id, id, &secret).await?;
     let tenant = sqlx::query!("select slug, name from tenants where id = $1", tenant_id)
         .fetch_one(&mut *tx)
         .await?;
@@ -119,7 +120,7 @@ pub(super) async fn check_usable(db: &Db, token: &str) -> Result<()> {
         resource: "invitation",
     })?;
     let mut tx = db.begin_tenant(tenant_id).await?;
-    let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
+    let invitation = open_token(&mut tx, db.keyring(), tenant_id, id, &secret).await?;
     usable(&invitation)
 }
 
@@ -162,7 +163,7 @@ pub(crate) async fn accept_in<'c>(
         resource: "invitation",
     })?;
     let mut tx = db.begin_tenant(tenant_id).await?;
-    let invitation = open_token(&mut tx, tenant_id, id, &secret).await?;
+    let invitation = open_token(&mut tx, db.keyring(), tenant_id, id, &secret).await?;
     usable(&invitation)?;
     if let Some(email) = verified_email
         && !email.eq_ignore_ascii_case(&invitation.email)

@@ -168,6 +168,7 @@ impl Resource for Memory {
 
     async fn fetch(
         conn: &mut PgConnection,
+        _keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,

@@ -25,6 +25,10 @@ pub const CHANNEL: &str = "tenantry_keys";
 /// How long keys read while this instance is not listening on [`CHANNEL`] are trusted.
 const OFFLINE_TTL: Duration = Duration::from_secs(1);
 
+/// A subject's key is made once and never replaced (a new tenant data key wraps it again),
+/// so every envelope under it names version 1.
+const SUBJECT_KEY_VERSION: u32 = 1;
+
 const DATA: &str = "data";
 const BLIND: &str = "blind";
 
@@ -65,6 +69,16 @@ impl TenantKeys {
         envelope::blind_index(&self.blind, domain, normalized)
     }
 
+    /// The search grams of `text` for `domain` (see [`envelope::grams`]).
+    pub fn grams(&self, domain: &str, text: &str) -> Vec<i32> {
+        envelope::grams(&self.blind, domain, text)
+    }
+
+    /// The grams a search for `query` needs (see [`envelope::query_grams`]).
+    pub fn query_grams(&self, domain: &str, query: &str) -> Vec<i32> {
+        envelope::query_grams(&self.blind, domain, query)
+    }
+
     /// Seals a field with no one person behind it under the tenant's data key.
     pub fn seal(&self, place: Place<'_>, plaintext: &[u8]) -> Vec<u8> {
         let (version, key) = &self.data[0];
@@ -89,6 +103,52 @@ impl TenantKeys {
         (key, wrapped)
     }
 
+    /// Seals one of a data subject's fields under their key (see [`TenantKeys::new_subject_key`]).
+    pub fn seal_for_subject(&self, subject: &Key, place: Place<'_>, plaintext: &[u8]) -> Vec<u8> {
+        envelope::seal(
+            subject,
+            KeyRef::Subject(SUBJECT_KEY_VERSION),
+            place,
+            plaintext,
+        )
+    }
+
+    /// Opens a field sealed by [`TenantKeys::seal_for_subject`].
+    pub fn open_bytes_for_subject(
+        &self,
+        subject: &Key,
+        place: Place<'_>,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>> {
+        match envelope::key_of(sealed)? {
+            KeyRef::Subject(_) => envelope::open(subject, place, sealed),
+            KeyRef::Tenant(_) => Err(Error::Internal(
+                "a field sealed under the tenant's key was opened with a subject's".into(),
+            )),
+        }
+    }
+
+    /// Opens a text field sealed by [`TenantKeys::seal_for_subject`].
+    pub fn open_for_subject(
+        &self,
+        subject: &Key,
+        place: Place<'_>,
+        sealed: &[u8],
+    ) -> Result<String> {
+        String::from_utf8(self.open_bytes_for_subject(subject, place, sealed)?)
+            .map_err(|_| Error::Internal("a sealed text field is not UTF-8".into()))
+    }
+
+    /// Keys made on the spot, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(tenant: Uuid) -> TenantKeys {
+        TenantKeys {
+            tenant,
+            data: vec![(1, Key::generate())],
+            blind: Key::generate(),
+        }
+    }
+
     /// Unwraps subject `identity`'s key from its `subject_keys` row.
     pub fn unwrap_subject_key(&self, identity: Uuid, wrapped: &[u8]) -> Result<Key> {
         let KeyRef::Tenant(version) = envelope::key_of(wrapped)? else {
@@ -102,7 +162,9 @@ impl TenantKeys {
 
 /// This instance's unwrapped tenant keys.
 pub struct Keyring {
-    master: Arc<MasterKey>,
+    /// `None` on a handle made without `TENANTRY_MASTER_KEY` (tools, some tests): it opens
+    /// nothing sealed and seals nothing.
+    master: Option<Arc<MasterKey>>,
     tenants: Mutex<HashMap<Uuid, (Arc<TenantKeys>, Instant)>>,
     /// Bumped by every forgetting: keys read before it are not kept.
     generation: AtomicU64,
@@ -128,11 +190,29 @@ struct KeyRow {
 impl Keyring {
     pub fn new(master: Arc<MasterKey>) -> Self {
         Keyring {
-            master,
+            master: Some(master),
             tenants: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             online: AtomicBool::new(false),
         }
+    }
+
+    /// A keyring that has no master key: every use of a tenant's keys is an error.
+    pub fn without_master() -> Self {
+        Keyring {
+            master: None,
+            tenants: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            online: AtomicBool::new(false),
+        }
+    }
+
+    fn master(&self) -> Result<&MasterKey> {
+        self.master.as_deref().ok_or_else(|| {
+            Error::Internal(
+                "field-level encryption needs a master key (TENANTRY_MASTER_KEY)".into(),
+            )
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, (Arc<TenantKeys>, Instant)>> {
@@ -178,43 +258,89 @@ impl Keyring {
     /// them before the request's own transaction, which would otherwise hold one pooled
     /// connection while this waits for another.
     pub async fn tenant(&self, db: &Db, tenant: Uuid) -> Result<Arc<TenantKeys>> {
-        let online = self.online.load(Ordering::Acquire);
-        if let Some((keys, at)) = self.lock().get(&tenant)
-            && (online || at.elapsed() < OFFLINE_TTL)
-        {
-            return Ok(keys.clone());
+        if let Some(keys) = self.held_keys(tenant) {
+            return Ok(keys);
         }
         let ticket = self.generation.load(Ordering::Acquire);
         let mut tx = db.begin_tenant(tenant).await?;
         let mut rows = read(&mut tx, tenant).await?;
-        let has = |rows: &[KeyRow], purpose: &str| rows.iter().any(|r| r.purpose == purpose);
-        if !has(&rows, DATA) || !has(&rows, BLIND) {
-            for purpose in [DATA, BLIND] {
-                if !has(&rows, purpose) {
-                    let wrapped = self.master.seal(
-                        Key::generate().as_bytes(),
-                        &envelope::tenant_key_context(tenant, purpose, 1),
-                    );
-                    sqlx::query!(
-                        "insert into tenant_keys (tenant_id, purpose, version, wrapped)
-                         values ($1, $2, 1, $3) on conflict do nothing",
-                        tenant,
-                        purpose,
-                        wrapped
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            // Another instance may have made them first: what is stored is what counts.
+        if !has_both(&rows) {
+            self.make_missing(&mut tx, tenant, &rows).await?;
             rows = read(&mut tx, tenant).await?;
         }
         tx.commit().await?;
         let keys = Arc::new(self.unwrap(tenant, rows)?);
+        self.keep(ticket, tenant, &keys);
+        Ok(keys)
+    }
+
+    /// A tenant's keys, from memory or read in the caller's open transaction (scoped to
+    /// `tenant`), for work that already holds one: it waits for no other connection. A
+    /// tenant with no keys yet gets them in that transaction; they are kept in memory only
+    /// once read committed (by a later call), so a transaction that rolls back takes its
+    /// keys and everything sealed under them with it.
+    pub async fn tenant_in(
+        &self,
+        conn: &mut PgConnection,
+        tenant: Uuid,
+    ) -> Result<Arc<TenantKeys>> {
+        if let Some(keys) = self.held_keys(tenant) {
+            return Ok(keys);
+        }
+        let ticket = self.generation.load(Ordering::Acquire);
+        let mut rows = read(&mut *conn, tenant).await?;
+        let committed = has_both(&rows);
+        if !committed {
+            self.make_missing(&mut *conn, tenant, &rows).await?;
+            rows = read(&mut *conn, tenant).await?;
+        }
+        let keys = Arc::new(self.unwrap(tenant, rows)?);
+        if committed {
+            self.keep(ticket, tenant, &keys);
+        }
+        Ok(keys)
+    }
+
+    fn held_keys(&self, tenant: Uuid) -> Option<Arc<TenantKeys>> {
+        let online = self.online.load(Ordering::Acquire);
+        match self.lock().get(&tenant) {
+            Some((keys, at)) if online || at.elapsed() < OFFLINE_TTL => Some(keys.clone()),
+            _ => None,
+        }
+    }
+
+    fn keep(&self, ticket: u64, tenant: Uuid, keys: &Arc<TenantKeys>) {
         if self.generation.load(Ordering::Acquire) == ticket {
             self.lock().insert(tenant, (keys.clone(), Instant::now()));
         }
-        Ok(keys)
+    }
+
+    /// Adds the keys `tenant` lacks (version 1); another instance adding them at the same
+    /// time wins, and what is stored is what counts.
+    async fn make_missing(
+        &self,
+        conn: &mut PgConnection,
+        tenant: Uuid,
+        rows: &[KeyRow],
+    ) -> Result<()> {
+        for purpose in [DATA, BLIND] {
+            if !rows.iter().any(|r| r.purpose == purpose) {
+                let wrapped = self.master()?.seal(
+                    Key::generate().as_bytes(),
+                    &envelope::tenant_key_context(tenant, purpose, 1),
+                );
+                sqlx::query!(
+                    "insert into tenant_keys (tenant_id, purpose, version, wrapped)
+                     values ($1, $2, 1, $3) on conflict do nothing",
+                    tenant,
+                    purpose,
+                    wrapped
+                )
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     fn unwrap(&self, tenant: Uuid, rows: Vec<KeyRow>) -> Result<TenantKeys> {
@@ -222,7 +348,7 @@ impl Keyring {
         let mut blind = None;
         for row in rows {
             let version = row.version as u32;
-            let mut bytes = self.master.open(
+            let mut bytes = self.master()?.open(
                 &row.wrapped,
                 &envelope::tenant_key_context(tenant, &row.purpose, version),
             )?;
@@ -278,6 +404,12 @@ pub async fn rewrap_tenant(db: &Db, master: &MasterKey, tenant: Uuid) -> Result<
     .await?;
     tx.commit().await?;
     Ok(purposes.len())
+}
+
+fn has_both(rows: &[KeyRow]) -> bool {
+    [DATA, BLIND]
+        .iter()
+        .all(|purpose| rows.iter().any(|r| r.purpose == *purpose))
 }
 
 async fn read(conn: &mut PgConnection, tenant: Uuid) -> Result<Vec<KeyRow>> {

@@ -4,9 +4,15 @@
 //! * [`envelope`]: sealed fields, wrapped keys, blind indexes and search grams.
 //! * [`keys`]: the hierarchy (master key → tenant keys → data subjects' keys) and each
 //!   instance's [`keys::Keyring`].
+//! * [`personal`]: personal values sealed inside kept JSON (audit records, events).
+//! * [`erase`]: erasing a person (crypto-shredding); [`export`]: exporting everything held
+//!   about them.
 
 pub mod envelope;
+pub mod erase;
+pub mod export;
 pub mod keys;
+pub mod personal;
 
 use serde::Serialize;
 use uuid::Uuid;

@@ -82,6 +82,7 @@ impl Resource for Role {
 
     async fn fetch(
         conn: &mut PgConnection,
+        _keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
@@ -492,7 +493,10 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid) -> Result<()> {
 pub async fn of_identity(ctx: &Ctx, db: &Db, identity_id: Uuid) -> Result<Vec<Role>> {
     let mut tx = db.read(ctx, perm::ROLES_READ).await?;
     let tenant_id = tx.tenant_id;
-    let identity = crate::identities::fetch(tx.conn(), tenant_id, identity_id).await?;
+    let identity = {
+        let (conn, keyring) = tx.parts();
+        crate::identities::fetch(conn, keyring, tenant_id, identity_id).await?
+    };
     if hidden(ctx, tenant_id, &identity) {
         return Err(Error::NotFound {
             resource: "identity",
@@ -518,7 +522,10 @@ pub async fn set_identity_roles(
 ) -> Result<Vec<Role>> {
     let mut tx = db.change(ctx, perm::ROLES_MANAGE).await?;
     let tenant_id = tx.tenant_id;
-    let identity = crate::identities::fetch_for_update(tx.conn(), tenant_id, identity_id).await?;
+    let identity = {
+        let (conn, keyring) = tx.parts();
+        crate::identities::fetch_for_update(conn, keyring, tenant_id, identity_id).await?
+    };
     if hidden(ctx, tenant_id, &identity) {
         return Err(Error::NotFound {
             resource: "identity",

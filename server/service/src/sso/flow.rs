@@ -598,12 +598,14 @@ async fn resolve(
     }
 
     let mut tx = ChangeTx::wrap(tx, &system, tenant_id, db);
+    let keys = tx.keys().await?;
     let existing = sqlx::query!(
         "select id, status from identities
-         where tenant_id = $1 and lower(email) = $2 and kind = 'user'
+         where tenant_id = $1 and (email_index = $3 or lower(email) = $2) and kind = 'user'
          for update",
         tenant_id,
-        email
+        email,
+        identities::sealed::email_index(&keys, &email),
     )
     .fetch_optional(tx.conn())
     .await?;
@@ -684,13 +686,7 @@ async fn signed_in(
     tenant_id: Uuid,
     identity_id: Uuid,
 ) -> Result<Caller> {
-    crate::auth::load_caller_in(
-        conn,
-        db.authz(),
-        tenant_id,
-        identity_id,
-        AuthMethod::Session,
-    )
-    .await?
-    .ok_or_else(disabled)
+    crate::auth::load_caller_in(conn, db, tenant_id, identity_id, AuthMethod::Session)
+        .await?
+        .ok_or_else(disabled)
 }

@@ -109,6 +109,7 @@ impl Resource for Provider {
 
     async fn fetch(
         conn: &mut PgConnection,
+        _keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,

@@ -424,7 +424,22 @@ pub async fn run_batch(db: &Db, limit: i64) -> Result<BatchReport> {
         )
         .fetch_all(&mut *tx)
         .await?;
-        events.extend(rows.into_iter().map(|r| (r.id, (r.created_at, r.payload))));
+        let mut rows: Vec<_> = rows
+            .into_iter()
+            .map(|r| (r.id, r.created_at, r.payload))
+            .collect();
+        // Receivers get the personal values opened (null for a person erased meanwhile).
+        crate::events::open_payloads(
+            &mut tx,
+            db.keyring(),
+            *tenant_id,
+            rows.iter_mut().map(|(id, _, payload)| (*id, payload)),
+        )
+        .await?;
+        events.extend(
+            rows.into_iter()
+                .map(|(id, at, payload)| (id, (at, payload))),
+        );
     }
 
     // The attempts, all at once (bounded by the sender's limit).

@@ -143,6 +143,7 @@ impl Resource for Subscription {
 
     async fn fetch(
         conn: &mut PgConnection,
+        _keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,

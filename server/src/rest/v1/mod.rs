@@ -13,6 +13,7 @@ pub mod limits;
 pub mod me;
 pub mod memories;
 pub mod policies;
+pub mod privacy;
 pub mod roles;
 pub mod sessions;
 pub mod sso;
@@ -45,6 +46,7 @@ use crate::state::AppState;
         (name = "events", description = "The event stream: every change as a typed event, by type, identity and time"),
         (name = "webhooks", description = "Webhooks: events posted to your URLs, signed per Standard Webhooks, retried, logged"),
         (name = "limits", description = "Rate limits and plan quotas: the tenant's own, with its use"),
+        (name = "privacy", description = "A person's data as a whole: export it (once-only link, published JSON Schema), erase it"),
         (name = "admin", description = "Tenants, plans and limits (super-admin)"),
     )
 )]
@@ -89,6 +91,11 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
             identities::delete
         ))
         .routes(routes!(identities::restore))
+        .routes(routes!(identities::erase))
+        .routes(routes!(privacy::start))
+        .routes(routes!(privacy::get))
+        .routes(routes!(privacy::download))
+        .routes(routes!(privacy::schema))
         .routes(routes!(me::me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(sessions::list, sessions::revoke_all))

@@ -21,6 +21,8 @@ use crate::state::AppState;
 pub struct ModuleBody {
     pub name: String,
     pub description: String,
+    /// The actions this module has (`privacy` has `read`, `export` and `erase`).
+    pub actions: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,9 +43,10 @@ pub async fn catalogue(Authenticated(_ctx): Authenticated) -> axum::Json<Catalog
             .map(|m| ModuleBody {
                 name: (*m).into(),
                 description: catalog::module_description(m).into(),
+                actions: catalog::actions_of(m).iter().map(|a| (*a).into()).collect(),
             })
             .collect(),
-        actions: catalog::ACTIONS.iter().map(|a| (*a).into()).collect(),
+        actions: catalog::ALL_ACTIONS.iter().map(|a| (*a).into()).collect(),
         permissions: catalog::all().map(|p| p.to_key()).collect(),
     })
 }

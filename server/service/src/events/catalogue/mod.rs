@@ -138,6 +138,24 @@ catalogue! {
         "An identity was removed for good (its last state).",
         derived::<Identity>(),
     ),
+    IDENTITY_ERASED = (
+        "identity.erased",
+        "identity",
+        "A person was erased: their key destroyed, what was derived from their data deleted (how much, by kind).",
+        derived::<ErasedData>(),
+    ),
+    IDENTITY_EXPORT_REQUESTED = (
+        "identity.export_requested",
+        "identity",
+        "An export of everything held about a person was asked for.",
+        derived::<ExportData>(),
+    ),
+    IDENTITY_EXPORT_DOWNLOADED = (
+        "identity.export_downloaded",
+        "identity",
+        "An export's one-time link was used; the document was deleted as it was handed over.",
+        derived::<ExportData>(),
+    ),
     IDENTITY_ROLES_CHANGED = (
         "identity.roles_changed",
         "identity",
@@ -460,10 +478,27 @@ const SUBJECT_MAY_BE_NULL: &[&str] = &[
     "audit.exported",
 ];
 
+/// Personal values of an event's data (see [`crate::privacy::personal`]) are `null` once
+/// their person is erased: the schema says so.
+fn erasable(mut data: Schema, subject_type: &str) -> Schema {
+    if let Some(Value::Object(properties)) = data.get_mut("properties") {
+        for field in crate::privacy::personal::fields(subject_type) {
+            if let Some(schema) = properties.get_mut(*field) {
+                *schema = json!({
+                    "anyOf": [schema.take(), {"type": "null"}],
+                    "description": "Personal data: null once the person is erased.",
+                });
+            }
+        }
+    }
+    data
+}
+
 fn build() -> Vec<EventType> {
     entries()
         .into_iter()
         .map(|(name, subject_type, description, data)| {
+            let data = erasable(data, subject_type);
             let id = if SUBJECT_MAY_BE_NULL.contains(&name) {
                 derived::<Option<uuid::Uuid>>()
             } else {

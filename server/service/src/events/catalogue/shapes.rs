@@ -112,6 +112,19 @@ pub(crate) struct PolicyData<'a> {
     pub enabled: bool,
 }
 
+/// What an erasure removed (the person is named by the event's subject id only).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ErasedData {
+    pub id: Uuid,
+    pub removed: crate::privacy::erase::Removed,
+}
+
+/// An export of a person's data (`identity.export_*`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ExportData {
+    pub export_id: Uuid,
+}
+
 /// An invitation as its events carry it (never its token).
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct InvitationData<'a> {

@@ -1,0 +1,150 @@
+//! `/v1/identities/{id}/export` and `/v1/privacy/...`: exports of everything held about a
+//! person, their status, their one-time download link and the document's JSON Schema.
+//! Rules live in `service::privacy::export`.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use serde_json::Value;
+use service::privacy::export::{self, Export};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::rest::extract::{Authenticated, Caller, Path};
+use crate::rest::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportBody {
+    pub id: Uuid,
+    pub identity_id: Uuid,
+    pub requested_by: Option<Uuid>,
+    /// `queued`, `running`, `ready`, `downloaded`, `failed` or `expired`.
+    #[schema(example = "running")]
+    pub status: String,
+    /// 0-100.
+    pub progress: i32,
+    /// What the job is gathering (`memories`, `audit records`, ...).
+    pub step: String,
+    /// The document's size, once it is ready.
+    pub size_bytes: Option<i64>,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub downloaded_at: Option<OffsetDateTime>,
+    /// When the download link stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl From<Export> for ExportBody {
+    fn from(e: Export) -> Self {
+        ExportBody {
+            id: e.id,
+            identity_id: e.identity_id,
+            requested_by: e.requested_by,
+            status: serde_json::to_value(e.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            progress: e.progress,
+            step: e.step,
+            size_bytes: e.size_bytes,
+            error: e.error,
+            created_at: e.created_at,
+            finished_at: e.finished_at,
+            downloaded_at: e.downloaded_at,
+            expires_at: e.expires_at,
+        }
+    }
+}
+
+/// An export just asked for, with its link (shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StartedBody {
+    pub export: ExportBody,
+    /// Downloads the document once, without signing in, until `export.expires_at`;
+    /// `409 export_not_ready` until the export is ready. Hand it only to the person or to
+    /// whoever answers their request.
+    pub download_url: String,
+    /// Where to follow the export's progress.
+    pub status_url: String,
+}
+
+/// Export everything held about a person (GDPR Art. 15/20): profile, roles and groups,
+/// sessions and devices, API keys (never their secrets), SSO links, memories, the audit
+/// records where they are actor or target, the events about them or by them. Answers at
+/// once with the export (`queued`) and a one-time download link; the export is made in
+/// the background (follow `status_url`). Needs `privacy:export` (owners and admins).
+#[utoipa::path(post, path = "/identities/{id}/export", tag = "privacy", params(("id" = Uuid, Path)),
+    responses((status = 202, body = StartedBody), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn start(
+    Authenticated(ctx): Authenticated,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<(StatusCode, axum::Json<StartedBody>)> {
+    let started = export::start(&ctx, &state.db, id).await?;
+    let status_url = format!("/v1/privacy/exports/{}", started.export.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(StartedBody {
+            export: started.export.into(),
+            download_url: started.link,
+            status_url,
+        }),
+    ))
+}
+
+/// One export: its status and progress. Needs `privacy:read`.
+#[utoipa::path(get, path = "/privacy/exports/{id}", tag = "privacy", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ExportBody), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    Authenticated(ctx): Authenticated,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<ExportBody>> {
+    Ok(axum::Json(export::get(&ctx, &state.db, id).await?.into()))
+}
+
+/// The export's document (`application/json`, valid against `/v1/privacy/export-schema.json`),
+/// once: the link then answers `409 export_gone`, as it does once expired.
+#[utoipa::path(get, path = "/privacy/exports/download/{token}", tag = "privacy",
+    params(("token" = String, Path, description = "The link's `ex1.…` token")),
+    responses((status = 200, description = "The document", content_type = "application/json"),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
+pub async fn download(
+    Caller(ctx): Caller,
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let (id, json) = export::download(&ctx, &state.db, &token).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"tenantry-export-{id}.json\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        json,
+    ))
+}
+
+/// The JSON Schema (draft 2020-12) every export document is valid against.
+#[utoipa::path(get, path = "/privacy/export-schema.json", tag = "privacy",
+    responses((status = 200, description = "The JSON Schema", content_type = "application/schema+json")))]
+pub async fn schema() -> impl IntoResponse {
+    let schema: Value = export::schema();
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        axum::Json(schema),
+    )
+}
