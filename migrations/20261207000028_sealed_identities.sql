@@ -54,14 +54,15 @@ begin
     perform set_config('tenantry.tenant_id', tenant::text, true);
     return query
         select i.tenant_id, i.id, i.external_id, i.email, i.display_name,
-               i.email_sealed, i.display_name_sealed, sk.wrapped, i.kind,
+               i.email_sealed, i.display_name_sealed,
+               (select sk.wrapped from subject_keys sk
+                where sk.tenant_id = i.tenant_id and sk.identity_id = i.id), i.kind,
                array(select r.name from identity_roles ir
                      join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
                      where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
                      order by r.name),
                i.metadata, i.status, i.created_at, i.updated_at, i.deleted_at
         from identities i
-        left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
         where i.tenant_id = tenant and i.id = identity;
     perform set_config('tenantry.tenant_id', coalesce(previous, ''), true);
 end

@@ -258,14 +258,15 @@ async fn read_caller(
     let row = sqlx::query!(
         r#"select t.slug, t.name, t.plan, t.created_at as tenant_created_at,
                   i.email, i.display_name, i.email_sealed, i.display_name_sealed,
-                  sk.wrapped as "subject_key?", i.kind, i.metadata, i.external_id,
+                  (select sk.wrapped from subject_keys sk
+                   where sk.tenant_id = i.tenant_id and sk.identity_id = i.id) as "subject_key?",
+                  i.kind, i.metadata, i.external_id,
                   i.created_at, i.updated_at,
                   array(select ir.role_id from identity_roles ir
                         where ir.tenant_id = i.tenant_id and ir.identity_id = i.id) as "roles!",
                   array(select gm.group_id from group_members gm
                         where gm.tenant_id = i.tenant_id and gm.identity_id = i.id) as "groups!"
            from identities i join tenants t on t.id = i.tenant_id
-           left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
            where i.tenant_id = $1 and i.id = $2 and i.status = 'active'"#,
         tenant_id,
         identity_id

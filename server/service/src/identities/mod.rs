@@ -363,14 +363,16 @@ async fn list_batch(
     Ok(sqlx::query_as!(
         Row,
         r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name,
-                  i.email_sealed, i.display_name_sealed, sk.wrapped as "subject_key?", i.kind,
+                  i.email_sealed, i.display_name_sealed,
+                  (select sk.wrapped from subject_keys sk
+                   where sk.tenant_id = i.tenant_id and sk.identity_id = i.id) as "subject_key?",
+                  i.kind,
                   array(select r.name from identity_roles ir
                         join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
                         where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
                         order by r.name) as "roles!",
                   i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
            from identities i
-           left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
            where i.tenant_id = $1
              and ($2::text is null or i.search_text like $2 or i.name_grams @> $7::int4[])
              and (case $3::text when 'present' then i.status <> 'deleted'
@@ -413,14 +415,16 @@ pub async fn labels(ctx: &Ctx, db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, St
     let rows = sqlx::query_as!(
         Row,
         r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name,
-                  i.email_sealed, i.display_name_sealed, sk.wrapped as "subject_key?", i.kind,
+                  i.email_sealed, i.display_name_sealed,
+                  (select sk.wrapped from subject_keys sk
+                   where sk.tenant_id = i.tenant_id and sk.identity_id = i.id) as "subject_key?",
+                  i.kind,
                   array(select r.name from identity_roles ir
                         join roles r on r.tenant_id = ir.tenant_id and r.id = ir.role_id
                         where ir.tenant_id = i.tenant_id and ir.identity_id = i.id
                         order by r.name) as "roles!",
                   i.metadata, i.status as "status!", i.created_at, i.updated_at, i.deleted_at
            from identities i
-           left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
            where i.tenant_id = $1 and i.id = any($2)"#,
         tenant_id,
         ids

@@ -342,9 +342,10 @@ pub(crate) async fn people_in(
     }
     let rows = sqlx::query!(
         r#"select i.id, i.external_id, i.email, i.display_name, i.email_sealed,
-                  i.display_name_sealed, sk.wrapped as "subject_key?", i.kind
+                  i.display_name_sealed, i.kind,
+                  (select sk.wrapped from subject_keys sk
+                   where sk.tenant_id = i.tenant_id and sk.identity_id = i.id) as "subject_key?"
            from identities i
-           left join subject_keys sk on sk.tenant_id = i.tenant_id and sk.identity_id = i.id
            where i.tenant_id = $1 and i.id = any($2)"#,
         tenant,
         ids
