@@ -1,0 +1,48 @@
+import { expect, screen, signIn, test } from './fixtures';
+
+test("a person's data is exported with its progress and downloaded once, then erased after typing their email", async ({ page, request }) => {
+  const { access_token: admin } = await (
+    await request.post('/v1/auth/token', { data: { tenant: 'demo', email: 'admin@demo.test', password: 'e2e demo password 2026' } })
+  ).json();
+  const email = `rhea-${Date.now()}@demo.test`;
+  const created = await request.post('/v1/identities', {
+    headers: { authorization: `Bearer ${admin}` },
+    data: { email, display_name: 'Rhea Records', roles: ['member'] },
+  });
+  expect(created.status()).toBe(201);
+  const { id } = await created.json();
+
+  await signIn(page);
+  await expect(page).toHaveURL(/\/identities$/);
+  await page.goto(`/identities/${id}`);
+  const card = page.getByRole('region', { name: 'Personal data' });
+  await card.getByRole('button', { name: 'Export data' }).click();
+  // The job reports its progress, then offers the link, which works once.
+  const download = card.getByRole('link', { name: 'Download export' });
+  await expect(download).toBeVisible({ timeout: 30_000 });
+  await expect(card).toContainText('The link works once');
+  await screen(page, '60-identity-export-ready');
+  const href = await download.getAttribute('href');
+  expect(href).toMatch(/^\/v1\/privacy\/exports\/download\/ex1\./);
+  const doc = await request.get(href!);
+  expect(doc.status()).toBe(200);
+  expect((await doc.json()).identity.email).toBe(email);
+  expect((await request.get(href!)).status()).toBe(409);
+
+  // Erasing asks for the email to be typed; a wrong one changes nothing.
+  await card.getByRole('link', { name: 'Erase personal data…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Erase Rhea Records?' });
+  await expect(dialog).toBeVisible();
+  const confirm = dialog.getByLabel(`Type ${email} to confirm`);
+  await confirm.fill('someone.else@demo.test');
+  await dialog.getByRole('button', { name: 'Erase permanently' }).click();
+  await expect(dialog.getByText("Type the identity's email exactly to confirm.")).toBeVisible();
+  await screen(page, '61-identity-erase-confirm');
+  expect((await request.get(`/v1/identities/${id}`, { headers: { authorization: `Bearer ${admin}` } })).status()).toBe(200);
+
+  await confirm.fill(email);
+  await dialog.getByRole('button', { name: 'Erase permanently' }).click();
+  await expect(page).toHaveURL(/\/identities\?done=erased/);
+  await expect(page.getByText('The person was erased')).toBeVisible();
+  expect((await request.get(`/v1/identities/${id}`, { headers: { authorization: `Bearer ${admin}` } })).status()).toBe(404);
+});
