@@ -52,6 +52,9 @@ test('the audit trail: filter, a record with its diff, verify the chain, export;
   await expect(rows.first()).toContainText('identity.updated');
   await expect(rows.first()).toContainText(`identity ${id.slice(-8)}`);
   await expect(rows.first()).toContainText('Owner');
+  // The newest record heads the unfiltered page too: wait until the filtered page replaced
+  // it, that is until no row shows another kind of action.
+  await expect(rows.locator('td:nth-child(3)').filter({ hasNotText: /^\s*identity\./ })).toHaveCount(0);
   for (const action of await rows.locator('td:nth-child(3)').allInnerTexts()) {
     expect(action.trim()).toMatch(/^identity\./);
   }
