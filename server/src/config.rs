@@ -310,7 +310,7 @@ pub struct ServeArgs {
 
     /// Runtimes that render the console, apart from the API's, each with two threads: a
     /// stalled one is skipped while the others serve (1-16).
-    #[arg(long, env = "TENANTRY_CONSOLE_RUNTIMES", default_value_t = 2,
+    #[arg(long, env = "TENANTRY_CONSOLE_RUNTIMES", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub console_runtimes: u16,
 
