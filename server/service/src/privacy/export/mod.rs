@@ -214,13 +214,22 @@ pub async fn start(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Started> {
     })
 }
 
-/// One export of the caller's tenant: needs `privacy:read`.
+/// One export of the caller's tenant: needs `privacy:read`, and is not found for a caller
+/// from whom a rule hides the person it is of.
 pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Export> {
+    let not_found = || Error::NotFound { resource: "export" };
     let mut tx = db.read(ctx, perm::PRIVACY_READ).await?;
     let tenant_id = tx.tenant_id;
-    load(tx.conn(), tenant_id, id)
+    let export = load(tx.conn(), tenant_id, id)
         .await?
-        .ok_or(Error::NotFound { resource: "export" })
+        .ok_or_else(not_found)?;
+    tx.lookup::<Identity>(ctx, export.identity_id, perm::PRIVACY_READ)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound { .. } => not_found(),
+            other => other,
+        })?;
+    Ok(export)
 }
 
 /// Runs export `id`'s job; a failure is recorded on the export (and logged).
