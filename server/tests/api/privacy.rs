@@ -928,3 +928,52 @@ async fn an_export_is_complete_valid_against_its_schema_and_downloads_once() {
         reqwest::StatusCode::NOT_FOUND
     );
 }
+
+/// An export's status is not found for a caller from whom a rule hides its person, though
+/// they hold `privacy:read`.
+#[tokio::test]
+async fn an_export_is_hidden_with_its_person() {
+    let app = TestApp::spawn().await;
+    let owner = crate::helpers::owner_ctx(&app.db, &app.acme).await;
+    let (person, _) = app.member(&app.acme, "member").await;
+    let (admin_id, admin_email) = app.member(&app.acme, "admin").await;
+    let admin = app.token(&app.acme.slug, &admin_email).await;
+    let export = service::privacy::export::start(&owner, &app.db, person)
+        .await
+        .unwrap()
+        .export
+        .id;
+    let status = format!("/v1/privacy/exports/{export}");
+    assert_eq!(
+        app.get(&status, Some(&admin)).await.status(),
+        reqwest::StatusCode::OK
+    );
+    service::policies::create(
+        &owner,
+        &app.db,
+        service::policies::PolicyInput {
+            name: Some("hide the person".into()),
+            effect: Some("deny".into()),
+            priority: Some(10),
+            resource_pattern: Some("identities".into()),
+            action_pattern: Some("read".into()),
+            condition: Some(Some(json!({"and": [
+                {"==": [{"var": "resource.id"}, person.to_string()]},
+                {"==": [{"var": "principal.id"}, admin_id.to_string()]},
+            ]}))),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/identities/{person}"), Some(&admin))
+            .await
+            .status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&status, Some(&admin)).await.status(),
+        reqwest::StatusCode::NOT_FOUND
+    );
+}
