@@ -167,6 +167,14 @@ run "memory search, hybrid, every query new" "$conn" /v1/memories/search -s "$da
 key=$(curl -sf "$base/v1/api-keys" -H "authorization: Bearer $token" -H 'content-type: application/json' \
   -d '{"name":"bench","scopes":["identities:read"]}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])')
 run "get one by id, API key (hash check + key row read)" "$conn" "/v1/identities/$one" -H "x-api-key: $key"
+# The console, server-rendered with a session: the identities list and the events page
+# (three resources in Suspense boundaries, the page that stalled two-thread renderers).
+jar=$data/cookies
+curl -sf -o /dev/null -c "$jar" "$base/api/auth/login" \
+  --data-urlencode tenant=demo --data-urlencode email=admin@demo.test --data-urlencode "password=$password"
+cookie=$(sed 's/^#HttpOnly_//' "$jar" | awk '!/^#/ && NF >= 7 {printf "%s%s=%s", (n++ ? "; " : ""), $6, $7}')
+run "console: identities page (SSR, signed in)" 16 /identities -H "cookie: $cookie"
+run "console: events page (SSR, signed in)" 16 /events -H "cookie: $cookie"
 # One account: the throttle admits at most 5 attempts in flight per account, so 4 here.
 run "password sign-in (argon2id), one account" 4 /v1/auth/token -s "$login"
 cleanup

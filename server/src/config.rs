@@ -308,8 +308,9 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub anonymous_burst: u32,
 
-    /// Runtimes that render the console, apart from the API's, each with two threads: a
-    /// stalled one is skipped while the others serve (1-16).
+    /// Runtimes that render the console, apart from the API's, each with one thread (so a
+    /// render never runs on two threads at once); a stalled one is skipped while the others
+    /// serve (1-16).
     #[arg(long, env = "TENANTRY_CONSOLE_RUNTIMES", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=16))]
     pub console_runtimes: u16,

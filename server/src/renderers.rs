@@ -1,15 +1,21 @@
 //! The console's own runtimes: every console request (page render and server function) runs
 //! on one of a few small runtimes apart from the one the API, the workers and the probes run on.
 //!
-//! Why: Leptos' reactive graph takes blocking locks, and under concurrent server renders two
-//! threads can take them in opposite orders and wait on each other forever
-//! (leptos-rs/leptos#4673, present in leptos 0.8.23). On the shared runtime that stops the
-//! workers it happens on, and with them the API, the workers and the health checks. Here it
-//! can stop only the console runtime it happens on: that runtime's heartbeat stops, it gets no
-//! new request (the others take them), `/readyz` answers 503 so a load balancer drains the
-//! instance, and the log says which runtime stopped. (Each runtime has two worker threads, as
-//! the renderer has always run on: a single-threaded runtime would turn every lock the
-//! renderer holds across an await into a deadlock of its own.)
+//! Why: Leptos' reactive graph takes blocking locks, and when two threads run parts of one
+//! render at once they can take them in opposite orders and wait on each other forever
+//! (leptos-rs/leptos#4673, present in leptos 0.8.23). Seen here under load on /events: a
+//! resource's task holds its `ArcAsyncDerivedInner` lock while registering with a
+//! `SuspenseContext` (whose write marks the Suspense's effect dirty, taking `EffectInner`),
+//! while the Suspense's effect, on the other thread, holds `EffectInner` and unsubscribes from
+//! that resource (taking `ArcAsyncDerivedInner`). So each console runtime has a single worker
+//! thread: every task of a render (the resources Leptos spawns, the Suspense effects, the
+//! body's stream) runs on that one thread, where the two cannot interleave. (The spawned
+//! futures are `Send`, so none can hold one of those standard-library guards across an
+//! await: one thread cannot deadlock with itself on them.) Several runtimes serve at once.
+//!
+//! Should a runtime stop all the same, it can stop only itself: its heartbeat stops, it gets
+//! no new request (the others take them), `/readyz` answers 503 so a load balancer drains the
+//! instance, and the log says which runtime stopped.
 //!
 //! A render's response body is produced on its runtime too (streamed to the connection through
 //! a channel), since out-of-order streaming resolves the page's resources while the body is
@@ -51,8 +57,9 @@ pub fn console_db() -> Option<Db> {
 /// How often a console runtime says it is alive.
 const BEAT: Duration = Duration::from_millis(250);
 
-/// Worker threads of each console runtime.
-const THREADS_EACH: usize = 2;
+/// Worker threads of each console runtime: one, so that a render's tasks never run on two
+/// threads at once (see the module's text).
+const THREADS_EACH: usize = 1;
 
 /// The console's runtimes (cheap to clone; they stop when the last clone is dropped).
 #[derive(Clone)]
@@ -97,7 +104,7 @@ impl Drop for Inner {
 pub struct AllStalled;
 
 impl Renderers {
-    /// Starts `runtimes` console runtimes (at least one) of two threads each, each reaching the
+    /// Starts `runtimes` console runtimes (at least one) of one thread each, each reaching the
     /// database of `db` (when given) through a pool of its own of at most that many
     /// connections; a runtime silent for `stall_after` is reported stalled.
     pub fn start(
@@ -359,6 +366,41 @@ mod tests {
                 renderers.stalled()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// What keeps Leptos' lock-order deadlock away: the tasks a render spawns (its
+    /// resources, its effects) all run on the render's one thread, however many there are
+    /// and however often they yield.
+    #[tokio::test]
+    async fn every_task_a_render_spawns_runs_on_its_one_thread() {
+        let renderers = Renderers::start(2, Duration::from_secs(5), None).unwrap();
+        for _ in 0..4 {
+            let threads = renderers
+                .run(async {
+                    let tasks: Vec<_> = (0..64)
+                        .map(|_| {
+                            tokio::spawn(async {
+                                let mut seen = Vec::new();
+                                for _ in 0..16 {
+                                    seen.push(std::thread::current().id());
+                                    tokio::task::yield_now().await;
+                                }
+                                seen
+                            })
+                        })
+                        .collect();
+                    let mut threads = vec![std::thread::current().id()];
+                    for t in tasks {
+                        threads.extend(t.await.unwrap());
+                    }
+                    threads.sort_by_key(|t| format!("{t:?}"));
+                    threads.dedup();
+                    threads
+                })
+                .await
+                .unwrap();
+            assert_eq!(threads.len(), 1, "{threads:?}");
         }
     }
 

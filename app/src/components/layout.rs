@@ -68,14 +68,22 @@ pub const NAV: &[NavItem] = &[
     },
 ];
 
+/// The signed-in frame around every console page, or a redirect to sign in.
+///
+/// The frame (and with it the page and the page's resources) is made once, by a `Suspend`
+/// that is the Suspense's child itself, not by a closure: Suspense walks its children again
+/// until no read is pending (`dry_resolve`), and a closure would be called again on each walk,
+/// making the page anew with fresh resources each time. A page whose resources finish at
+/// different moments then kept the walk going forever and its server render hung (seen on
+/// /events, whose page reads three). A `Suspend` keeps what it made once it is ready.
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {
     let state = Resource::new_blocking(|| (), |_| console_state());
     let location = use_location();
     view! {
         <Suspense fallback=|| view! { <div class="p-8"><Loading/></div> }>
-            {move || {
-                state.get().map(|result| match result {
+            {Suspend::new(async move {
+                match state.await {
                     Ok(crate::auth::model::PageState { user: Some(user), flash }) => {
                         provide_context(user.clone());
                         provide_flash(flash);
@@ -86,8 +94,8 @@ pub fn ConsoleLayout() -> impl IntoView {
                         let next = if here == "/" { String::new() } else { format!("?next={here}") };
                         view! { <Redirect path=format!("/login{next}")/> }.into_any()
                     }
-                })
-            }}
+                }
+            })}
         </Suspense>
     }
 }

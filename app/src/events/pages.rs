@@ -68,41 +68,43 @@ pub fn EventsPage() -> impl IntoView {
             <A href="/audit" attr:class=BTN_SECONDARY>"Audit trail"</A>
         </PageHeader>
         <FilterBar filter/>
-        <div class="mb-3 flex flex-wrap items-center justify-between gap-3 text-sm text-slate-700" data-testid="live-status">
-            {move || {
-                let read_at = page.get().and_then(Result::ok).map(|p| p.read_at).unwrap_or_default();
-                if cursor.get().is_some() {
-                    view! {
-                        <p>"Older events: live updates pause here. "
-                            <A href=move || events_href(&filter.get(), None) attr:class=LINK>"Back to the newest"</A>
-                        </p>
-                    }.into_any()
-                } else if paused.get() {
-                    view! {
-                        <p class="flex items-center gap-2">
-                            <span class="h-2 w-2 rounded-full bg-slate-400" aria-hidden="true"></span>
-                            {format!("Paused · last read {read_at}")}
-                        </p>
-                    }.into_any()
-                } else {
-                    view! {
-                        <p class="flex items-center gap-2" role="status">
-                            <span class="relative flex h-2 w-2" aria-hidden="true">
-                                <span class="absolute inline-flex h-full w-full animate-ping rounded-full bg-emerald-400 opacity-75"></span>
-                                <span class="relative inline-flex h-2 w-2 rounded-full bg-emerald-500"></span>
-                            </span>
-                            {format!("Live · checks every {} seconds · last read {read_at}", EVERY.as_secs())}
-                        </p>
-                    }.into_any()
-                }
-            }}
-            {move || cursor.get().is_none().then(|| view! {
-                <button type="button" class=BTN_SECONDARY on:click=move |_| paused.update(|p| *p = !*p)>
-                    {move || if paused.get() { "Resume live updates" } else { "Pause" }}
-                </button>
-            })}
-        </div>
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
+            // Every read of `page` sits inside this Transition: a page's resources are read
+            // only within a Suspense boundary (docs/architecture.md, "Two kinds of runtimes").
+            <div class="mb-3 flex flex-wrap items-center justify-between gap-3 text-sm text-slate-700" data-testid="live-status">
+                {move || {
+                    let read_at = page.get().and_then(Result::ok).map(|p| p.read_at).unwrap_or_default();
+                    if cursor.get().is_some() {
+                        view! {
+                            <p>"Older events: live updates pause here. "
+                                <A href=move || events_href(&filter.get(), None) attr:class=LINK>"Back to the newest"</A>
+                            </p>
+                        }.into_any()
+                    } else if paused.get() {
+                        view! {
+                            <p class="flex items-center gap-2">
+                                <span class="h-2 w-2 rounded-full bg-slate-400" aria-hidden="true"></span>
+                                {format!("Paused · last read {read_at}")}
+                            </p>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <p class="flex items-center gap-2" role="status">
+                                <span class="relative flex h-2 w-2" aria-hidden="true">
+                                    <span class="absolute inline-flex h-full w-full animate-ping rounded-full bg-emerald-400 opacity-75"></span>
+                                    <span class="relative inline-flex h-2 w-2 rounded-full bg-emerald-500"></span>
+                                </span>
+                                {format!("Live · checks every {} seconds · last read {read_at}", EVERY.as_secs())}
+                            </p>
+                        }.into_any()
+                    }
+                }}
+                {move || cursor.get().is_none().then(|| view! {
+                    <button type="button" class=BTN_SECONDARY on:click=move |_| paused.update(|p| *p = !*p)>
+                        {move || if paused.get() { "Resume live updates" } else { "Pause" }}
+                    </button>
+                })}
+            </div>
             {move || page.get().and_then(|result| match result {
                 Err(e) => Some(view! { <ErrorBanner message=e.banner()/> }.into_any()),
                 Ok(p) if p.items.is_empty() => {
