@@ -246,6 +246,7 @@ async fn serve_with(
     let usage_flush = workers::spawn_usage_flush(db.clone());
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     let memories_worker = workers::memories::spawn(db.clone());
+    let exports_worker = workers::spawn_exports(db.clone());
     let webhook_deliverer =
         (webhook_workers > 0).then(|| workers::webhooks::spawn(db.clone(), webhook_workers));
     tracing::info!("Tenantry is serving http://{addr}");
@@ -263,6 +264,7 @@ async fn serve_with(
     }
     mail_sender.abort();
     memories_worker.abort();
+    exports_worker.abort();
     if let Some(w) = webhook_deliverer {
         w.abort();
     }

@@ -45,7 +45,7 @@ pub async fn update_profile(ctx: &Ctx, db: &Db, input: ProfileInput) -> Result<I
         return Ok(before);
     };
     let keys = tx.keys().await?;
-    identities::sealed::store(
+    let subject = identities::sealed::store(
         tx.conn(),
         &keys,
         caller.tenant_id,
@@ -54,6 +54,7 @@ pub async fn update_profile(ctx: &Ctx, db: &Db, input: ProfileInput) -> Result<I
         &display_name,
     )
     .await?;
+    tx.remember_subject(caller.identity_id, subject);
     let after = {
         let (conn, keyring) = tx.parts();
         identities::fetch(conn, keyring, caller.tenant_id, caller.identity_id).await?

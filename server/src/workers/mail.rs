@@ -174,30 +174,14 @@ async fn send(
         .map_err(|e| format!("SMTP: {e}"))
 }
 
-/// Runs the sender until the server stops.
+/// Runs the sender until the server stops: woken when a mail is queued, and every 3 s for
+/// retries that fall due.
 pub fn spawn_mailer(db: Db, mailer: Mailer) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut listener = None;
-        loop {
-            if listener.is_none() {
-                match db.listen("tenantry_mail").await {
-                    Ok(l) => listener = Some(l),
-                    Err(e) => tracing::warn!(error = %e, "cannot listen for queued mail"),
-                }
-            }
+    super::spawn_woken(db, "tenantry_mail", Duration::from_secs(3), move |db| {
+        let mailer = mailer.clone();
+        async move {
             if let Err(e) = deliver_due(&db, &mailer).await {
                 tracing::warn!(error = %e, "mail delivery failed");
-            }
-            // Sleep until a mail is queued, or a retry may be due.
-            let wait = tokio::time::sleep(Duration::from_secs(3));
-            match listener.as_mut() {
-                Some(l) => {
-                    tokio::select! {
-                        n = l.try_recv() => if !matches!(n, Ok(Some(_))) { listener = None; },
-                        _ = wait => {}
-                    }
-                }
-                None => wait.await,
             }
         }
     })

@@ -5,10 +5,76 @@ pub mod mail;
 pub mod memories;
 pub mod webhooks;
 
+use std::future::Future;
 use std::time::Duration;
 
 use service::Db;
 use tokio::task::JoinHandle;
+
+/// Runs `work` at once, then again each time `channel` is notified (by any instance) or
+/// `every` has passed, until the server stops. While the listening connection is down, the
+/// timer alone wakes it, and listening starts again on the next round.
+pub fn spawn_woken<W, F>(
+    db: Db,
+    channel: &'static str,
+    every: Duration,
+    mut work: W,
+) -> JoinHandle<()>
+where
+    W: FnMut(Db) -> F + Send + 'static,
+    F: Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut listener = None;
+        loop {
+            if listener.is_none() {
+                match db.listen(channel).await {
+                    Ok(l) => listener = Some(l),
+                    Err(e) => tracing::warn!(error = %e, channel, "cannot listen for work"),
+                }
+            }
+            work(db.clone()).await;
+            let wait = tokio::time::sleep(every);
+            match listener.as_mut() {
+                Some(l) => {
+                    tokio::select! {
+                        n = l.try_recv() => if !matches!(n, Ok(Some(_))) { listener = None; },
+                        _ = wait => {}
+                    }
+                }
+                None => wait.await,
+            }
+        }
+    })
+}
+
+/// Exports of personal data claimed per round, and made at once by one instance.
+pub const EXPORTS_PER_ROUND: i32 = 16;
+pub const EXPORTS_AT_ONCE: usize = 2;
+
+/// Makes the exports of personal data that are asked for (see `service::privacy::export`),
+/// woken by each request and every 5 s (an export whose worker went away is taken again
+/// once its lease runs out).
+pub fn spawn_exports(db: Db) -> JoinHandle<()> {
+    use service::privacy::export;
+    spawn_woken(
+        db,
+        export::CHANNEL,
+        Duration::from_secs(5),
+        |db| async move {
+            loop {
+                match export::run_due(&db, EXPORTS_PER_ROUND, EXPORTS_AT_ONCE).await {
+                    Ok(n) if n > 0 => tracing::info!(exports = n, "personal data exports made"),
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "making personal data exports failed");
+                        break;
+                    }
+                }
+            }
+        },
+    )
+}
 
 /// Listens for the changes, made by any instance, to what this instance keeps in memory:
 /// a tenant's roles, groups and policies (PostgreSQL NOTIFY on `tenantry_authz`: that

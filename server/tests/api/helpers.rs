@@ -666,6 +666,8 @@ impl TestApp {
         let _audit_sealer = server::workers::spawn_audit_sealer(db.clone());
         // ... and adds up what its rate limits served and refused.
         let _usage_flush = server::workers::spawn_usage_flush(db.clone());
+        // ... and makes the exports of personal data asked of any instance.
+        let _exports = server::workers::spawn_exports(db.clone());
         let server = tokio::spawn(async move {
             server::startup::serve(listener, router, std::future::pending())
                 .await

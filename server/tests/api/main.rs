@@ -26,6 +26,7 @@ mod object_rules;
 mod ops;
 mod pool;
 mod privacy;
+mod privacy_jobs;
 mod query_filters;
 mod quotas;
 mod rls;

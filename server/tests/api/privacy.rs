@@ -149,7 +149,7 @@ fn envelopes_wrapped_keys_and_blind_indexes_agree_with_libsodium_and_hmac() {
 }
 
 /// A connection as the cluster's superuser (past row-level security).
-async fn superuser(app: &TestApp) -> sqlx::PgConnection {
+pub(crate) async fn superuser(app: &TestApp) -> sqlx::PgConnection {
     use sqlx::Connection;
     sqlx::PgConnection::connect(&app.db_url).await.unwrap()
 }

@@ -141,7 +141,7 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
 
     if email != before.email || display_name != before.display_name {
         let keys = tx.keys().await?;
-        sealed::store(
+        let subject = sealed::store(
             tx.conn(),
             &keys,
             tenant_id,
@@ -150,6 +150,8 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
             &display_name,
         )
         .await?;
+        // The audit record's sealed copies need it too.
+        tx.remember_subject(id, subject);
     }
     sqlx::query!(
         "update identities

@@ -152,6 +152,7 @@ pub(crate) fn seal(
 /// Stores identity `id`'s new email and display name, sealed (a row written before sealing
 /// loses its plain copy), and marks the row updated. Refused when another identity has
 /// the address: a sealed one by the unique blind index, one not sealed yet by the check.
+/// Returns the identity's key (for the change's sealed copies).
 pub(crate) async fn store(
     conn: &mut PgConnection,
     keys: &TenantKeys,
@@ -159,7 +160,7 @@ pub(crate) async fn store(
     id: Uuid,
     email: Option<&str>,
     display_name: &str,
-) -> Result<()> {
+) -> Result<Key> {
     let subject = subject_key(&mut *conn, keys, tenant, id).await?;
     let s = seal(keys, &subject, tenant, id, email, display_name);
     let written = sqlx::query!(
@@ -183,7 +184,7 @@ pub(crate) async fn store(
     .map_err(super::create::conflict_from)?;
     match written.rows_affected() {
         0 => Err(super::create::email_taken()),
-        _ => Ok(()),
+        _ => Ok(subject),
     }
 }
 
@@ -260,30 +261,6 @@ pub(crate) async fn id_by_email(
     .await?)
 }
 
-/// What screens call each of `ids` that exist ([`super::label_of`]), read at once, with no
-/// authorization: for naming the actors of records the caller may read already (audit
-/// records, events, a policy's versions).
-pub(crate) async fn labels_in(
-    conn: &mut PgConnection,
-    keyring: &Keyring,
-    tenant: Uuid,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, String>> {
-    Ok(people_in(conn, keyring, tenant, ids)
-        .await?
-        .into_iter()
-        .map(|(id, p)| {
-            let label = super::label_of(
-                &p.display_name,
-                p.email.as_deref(),
-                p.external_id.as_deref(),
-                id,
-            );
-            (id, label)
-        })
-        .collect())
-}
-
 /// An identity as lists of other things show it.
 #[derive(Debug, Clone)]
 pub(crate) struct Person {
@@ -330,7 +307,9 @@ pub(crate) async fn name_each<T>(
     Ok(())
 }
 
-/// Each of `ids` that exists, opened, with no authorization (see [`labels_in`]).
+/// Each of `ids` that exists, opened, with no authorization: for naming the actors of
+/// records the caller may read already (audit records, events, a policy's versions,
+/// invitations).
 pub(crate) async fn people_in(
     conn: &mut PgConnection,
     keyring: &Keyring,

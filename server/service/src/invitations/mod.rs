@@ -284,15 +284,24 @@ async fn load(
     let mut inviters: Vec<Uuid> = rows.iter().filter_map(|r| r.invited_by).collect();
     inviters.sort_unstable();
     inviters.dedup();
-    let names =
-        crate::identities::sealed::labels_in(&mut *conn, keyring, tenant_id, &inviters).await?;
+    let inviters =
+        crate::identities::sealed::people_in(&mut *conn, keyring, tenant_id, &inviters).await?;
     let keys = match rows.iter().any(|r| r.key_wrapped.is_some()) {
         true => Some(keyring.tenant_in(conn, tenant_id).await?),
         false => None,
     };
     rows.into_iter()
         .map(|r| {
-            let inviter_name = r.invited_by.and_then(|id| names.get(&id).cloned());
+            let inviter_name = r.invited_by.and_then(|id| {
+                let p = inviters.get(&id)?;
+                let external = p.external_id.as_deref();
+                Some(crate::identities::label_of(
+                    &p.display_name,
+                    p.email.as_deref(),
+                    external,
+                    id,
+                ))
+            });
             Ok(Invitation {
                 inviter_name,
                 ..r.open(keys.as_deref(), tenant_id)?

@@ -23,6 +23,7 @@ use crate::identities::{self, Identity};
 use crate::resource::Resource;
 
 /// How much went with an erased person.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Removed {
     pub memories: u64,
@@ -37,6 +38,7 @@ pub struct Removed {
 }
 
 /// The tombstone of an erased person.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Erasure {
     pub identity_id: Uuid,

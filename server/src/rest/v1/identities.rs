@@ -280,52 +280,6 @@ pub struct EraseBody {
     pub confirm: Option<String>,
 }
 
-/// How much went with an erased person.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RemovedBody {
-    pub memories: u64,
-    pub sessions: u64,
-    pub refresh_tokens: u64,
-    pub api_keys: u64,
-    pub sso_links: u64,
-    pub invitations: u64,
-    pub password_resets: u64,
-    pub mail: u64,
-    pub group_memberships: u64,
-}
-
-/// The tombstone an erasure leaves.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErasureBody {
-    pub identity_id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
-    pub erased_at: OffsetDateTime,
-    pub erased_by: Option<Uuid>,
-    pub removed: RemovedBody,
-}
-
-impl From<service::privacy::erase::Erasure> for ErasureBody {
-    fn from(e: service::privacy::erase::Erasure) -> Self {
-        let r = e.removed;
-        ErasureBody {
-            identity_id: e.identity_id,
-            erased_at: e.erased_at,
-            erased_by: e.erased_by,
-            removed: RemovedBody {
-                memories: r.memories,
-                sessions: r.sessions,
-                refresh_tokens: r.refresh_tokens,
-                api_keys: r.api_keys,
-                sso_links: r.sso_links,
-                invitations: r.invitations,
-                password_resets: r.password_resets,
-                mail: r.mail,
-                group_memberships: r.group_memberships,
-            },
-        }
-    }
-}
-
 /// Erase a person (GDPR Art. 17): their key is destroyed, so every sealed copy of their
 /// personal data (profile, audit records' and events' snapshots) can no longer be read;
 /// their memories, sessions, refresh tokens, API keys, SSO links, reset links, invitations
@@ -334,7 +288,7 @@ impl From<service::privacy::erase::Erasure> for ErasureBody {
 /// owner; nobody erases themselves. Cannot be undone.
 #[utoipa::path(post, path = "/identities/{id}/erase", tag = "identities", params(("id" = Uuid, Path)),
     request_body(content = Option<EraseBody>, description = "Optional: `confirm` must then match the identity's email"),
-    responses((status = 200, body = ErasureBody), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = service::privacy::erase::Erasure), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn erase(
@@ -342,8 +296,8 @@ pub async fn erase(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     body: Option<Json<EraseBody>>,
-) -> ApiResult<axum::Json<ErasureBody>> {
+) -> ApiResult<axum::Json<service::privacy::erase::Erasure>> {
     let confirm = body.and_then(|Json(b)| b.confirm);
     let erased = service::privacy::erase::erase(&ctx, &state.db, id, confirm.as_deref()).await?;
-    Ok(axum::Json(erased.into()))
+    Ok(axum::Json(erased))
 }

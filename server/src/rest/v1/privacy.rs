@@ -8,7 +8,6 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::Value;
 use service::privacy::export::{self, Export};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -16,58 +15,10 @@ use crate::rest::extract::{Authenticated, Caller, Path};
 use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ExportBody {
-    pub id: Uuid,
-    pub identity_id: Uuid,
-    pub requested_by: Option<Uuid>,
-    /// `queued`, `running`, `ready`, `downloaded`, `failed` or `expired`.
-    #[schema(example = "running")]
-    pub status: String,
-    /// 0-100.
-    pub progress: i32,
-    /// What the job is gathering (`memories`, `audit records`, ...).
-    pub step: String,
-    /// The document's size, once it is ready.
-    pub size_bytes: Option<i64>,
-    pub error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub finished_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub downloaded_at: Option<OffsetDateTime>,
-    /// When the download link stops working.
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-}
-
-impl From<Export> for ExportBody {
-    fn from(e: Export) -> Self {
-        ExportBody {
-            id: e.id,
-            identity_id: e.identity_id,
-            requested_by: e.requested_by,
-            status: serde_json::to_value(e.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            progress: e.progress,
-            step: e.step,
-            size_bytes: e.size_bytes,
-            error: e.error,
-            created_at: e.created_at,
-            finished_at: e.finished_at,
-            downloaded_at: e.downloaded_at,
-            expires_at: e.expires_at,
-        }
-    }
-}
-
 /// An export just asked for, with its link (shown this once).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StartedBody {
-    pub export: ExportBody,
+    pub export: Export,
     /// Downloads the document once, without signing in, until `export.expires_at`;
     /// `409 export_not_ready` until the export is ready. Hand it only to the person or to
     /// whoever answers their request.
@@ -94,7 +45,7 @@ pub async fn start(
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(StartedBody {
-            export: started.export.into(),
+            export: started.export,
             download_url: started.link,
             status_url,
         }),
@@ -103,14 +54,14 @@ pub async fn start(
 
 /// One export: its status and progress. Needs `privacy:read`.
 #[utoipa::path(get, path = "/privacy/exports/{id}", tag = "privacy", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ExportBody), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Export), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     Authenticated(ctx): Authenticated,
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-) -> ApiResult<axum::Json<ExportBody>> {
-    Ok(axum::Json(export::get(&ctx, &state.db, id).await?.into()))
+) -> ApiResult<axum::Json<Export>> {
+    Ok(axum::Json(export::get(&ctx, &state.db, id).await?))
 }
 
 /// The export's document (`application/json`, valid against `/v1/privacy/export-schema.json`),

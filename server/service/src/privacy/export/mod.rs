@@ -2,8 +2,10 @@
 //! "Export").
 //!
 //! Asking for one ([`start`]) authorizes `privacy:export` on the identity, stores the
-//! export as queued with the hash of a one-time link's secret, and hands the link out once.
-//! A job of this instance then gathers the person's profile, roles and groups, sessions
+//! export as queued with the hash of a one-time link's secret, wakes the export workers
+//! (`NOTIFY tenantry_exports`) and hands the link out once. A worker on any instance
+//! ([`run_due`], on the server's own runtime, never the request's) claims it under a lease
+//! that its progress renews, and gathers the person's profile, roles and groups, sessions
 //! and devices, API keys (never their secrets), SSO links, memories, the audit records
 //! where they are actor or target, and the events about them or made by them into one
 //! JSON document ([`Document`], whose JSON Schema is [`schema`]), reporting its progress
@@ -35,10 +37,19 @@ pub use document::schema;
 pub const FORMAT: &str = "tenantry.export/v1";
 /// How long a link works after it is handed out.
 pub const LINK_HOURS: i64 = 24;
-/// A job that has not finished after this long was interrupted (its server stopped).
+/// A queued export no worker took for this long, or a running one whose lease ran out this
+/// long ago, is shown as failed (no worker runs, or every attempt was interrupted).
 const STALE_MINUTES: i64 = 15;
+/// How long a worker's claim on an export lasts unless its progress renews it.
+const LEASE_SECS: i32 = 120;
+/// Claims of one export before it is marked failed (each claim after the first follows a
+/// worker that went away mid-way).
+const MAX_ATTEMPTS: i32 = 3;
+/// The channel that wakes the export workers.
+pub const CHANNEL: &str = "tenantry_exports";
 
 /// Where an export stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ExportStatus))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -51,6 +62,7 @@ pub enum Status {
 }
 
 /// An export as its requesters see it (never its document or its link).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Export {
     pub id: Uuid,
@@ -59,8 +71,9 @@ pub struct Export {
     pub status: Status,
     /// 0-100.
     pub progress: i32,
-    /// What the job is gathering (or gathered last).
+    /// What the job is gathering (`memories`, `audit records`, ...), or gathered last.
     pub step: String,
+    /// The document's size, once it is ready.
     pub size_bytes: Option<i64>,
     pub error: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -69,6 +82,7 @@ pub struct Export {
     pub finished_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub downloaded_at: Option<OffsetDateTime>,
+    /// When the download link stops working.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
@@ -92,7 +106,7 @@ struct Row {
     size_bytes: Option<i64>,
     error: Option<String>,
     created_at: OffsetDateTime,
-    started_at: Option<OffsetDateTime>,
+    lease_until: Option<OffsetDateTime>,
     finished_at: Option<OffsetDateTime>,
     downloaded_at: Option<OffsetDateTime>,
     expires_at: OffsetDateTime,
@@ -103,7 +117,8 @@ impl From<Row> for Export {
         let now = OffsetDateTime::now_utc();
         let stale = now - time::Duration::minutes(STALE_MINUTES);
         let status = match r.status.as_str() {
-            "queued" | "running" if r.started_at.unwrap_or(r.created_at) < stale => Status::Failed,
+            "queued" if r.created_at < stale => Status::Failed,
+            "running" if r.lease_until.is_none_or(|l| l < stale) => Status::Failed,
             "queued" => Status::Queued,
             "running" => Status::Running,
             "ready" if r.expires_at <= now => Status::Expired,
@@ -138,7 +153,7 @@ async fn load(conn: &mut sqlx::PgConnection, tenant_id: Uuid, id: Uuid) -> Resul
     Ok(sqlx::query_as!(
         Row,
         "select id, identity_id, requested_by, status, progress, step, size_bytes, error,
-                created_at, started_at, finished_at, downloaded_at, expires_at
+                created_at, lease_until, finished_at, downloaded_at, expires_at
          from privacy_exports where tenant_id = $1 and id = $2",
         tenant_id,
         id
@@ -172,7 +187,7 @@ pub fn download_path(token: &str) -> String {
 }
 
 /// Asks for an export of identity `id`: needs `privacy:export` on it (owners and admins
-/// hold it). The job starts at once on this instance.
+/// hold it). A worker takes the job at once (see the module's text).
 pub async fn start(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Started> {
     let mut tx = db.change_object(ctx, perm::PRIVACY_EXPORT).await?;
     let tenant_id = tx.tenant_id;
@@ -205,9 +220,11 @@ pub async fn start(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Started> {
         after: Some(shapes::to_value(shapes::ExportData { export_id })),
     })
     .await?;
+    // Delivered when the export is committed, to the workers of every instance.
+    sqlx::query!("select pg_notify($1, '')", CHANNEL)
+        .execute(tx.conn())
+        .await?;
     tx.commit().await?;
-    let job = db.clone();
-    tokio::spawn(async move { run(job, tenant_id, export_id).await });
     Ok(Started {
         export,
         link: download_path(&token),
@@ -232,9 +249,86 @@ pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Export> {
     Ok(export)
 }
 
-/// Runs export `id`'s job; a failure is recorded on the export (and logged).
-pub async fn run(db: Db, tenant_id: Uuid, id: Uuid) {
-    if let Err(e) = build(&db, tenant_id, id).await {
+/// Makes up to `limit` of the exports waiting for a worker, across tenants, `at_once` at a
+/// time; returns how many this worker claimed. Instances share the work: each export is
+/// claimed in a transaction of its tenant, and one that another worker holds is skipped.
+pub async fn run_due(db: &Db, limit: i32, at_once: usize) -> Result<usize> {
+    let due = sqlx::query!(
+        r#"select tenant_id as "tenant_id!", id as "id!" from tenantry_privacy_exports_due($1)"#,
+        limit
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut claimed = 0;
+    let mut jobs = tokio::task::JoinSet::new();
+    for e in due {
+        while jobs.len() >= at_once.max(1) {
+            claimed += usize::from(jobs.join_next().await.is_some_and(|r| r.unwrap_or(false)));
+        }
+        let db = db.clone();
+        jobs.spawn(async move {
+            match claim(&db, e.tenant_id, e.id).await {
+                Ok(true) => {
+                    run(&db, e.tenant_id, e.id).await;
+                    true
+                }
+                Ok(false) => false,
+                Err(err) => {
+                    tracing::warn!(export = %e.id, error = %err, "a data export could not be claimed");
+                    false
+                }
+            }
+        });
+    }
+    while let Some(r) = jobs.join_next().await {
+        claimed += usize::from(r.unwrap_or(false));
+    }
+    Ok(claimed)
+}
+
+/// Claims export `id` for this worker when it is queued or its last worker's lease ran
+/// out; an export claimed [`MAX_ATTEMPTS`] times already is marked failed instead.
+async fn claim(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool> {
+    let mut tx = db.begin_tenant(tenant_id).await?;
+    let attempts = sqlx::query_scalar!(
+        "update privacy_exports
+         set status = 'running', attempts = attempts + 1, step = 'starting',
+             lease_until = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
+         where tenant_id = $1 and id = $2
+           and (status = 'queued' or (status = 'running' and lease_until < now()))
+         returning attempts",
+        tenant_id,
+        id,
+        LEASE_SECS as f64
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let claimed = match attempts {
+        None => false,
+        Some(n) if n > MAX_ATTEMPTS => {
+            sqlx::query!(
+                "update privacy_exports
+                 set status = 'failed', finished_at = now(),
+                     error = 'The export was interrupted each time it was made; ask for it again.'
+                 where tenant_id = $1 and id = $2",
+                tenant_id,
+                id
+            )
+            .execute(&mut *tx)
+            .await?;
+            tracing::warn!(export = %id, "a data export was interrupted {MAX_ATTEMPTS} times and is given up");
+            false
+        }
+        Some(_) => true,
+    };
+    tx.commit().await?;
+    Ok(claimed)
+}
+
+/// Runs export `id`'s job, which this worker claimed; a failure is recorded on the export
+/// (and logged).
+async fn run(db: &Db, tenant_id: Uuid, id: Uuid) {
+    if let Err(e) = build(db, tenant_id, id).await {
         tracing::warn!(export = %id, error = %e, "a data export failed");
         let failed = async {
             let mut tx = db.begin_tenant(tenant_id).await?;
@@ -257,17 +351,19 @@ pub async fn run(db: Db, tenant_id: Uuid, id: Uuid) {
     }
 }
 
-/// Records how far the job got, in a transaction of its own (so the requester sees it).
+/// Records how far the job got, in a transaction of its own (so the requester sees it), and
+/// renews the worker's lease.
 async fn progress(db: &Db, tenant_id: Uuid, id: Uuid, percent: i32, step: &str) -> Result<()> {
     let mut tx = db.begin_tenant(tenant_id).await?;
     sqlx::query!(
         "update privacy_exports
-         set status = 'running', progress = $3, step = $4, started_at = coalesce(started_at, now())
-         where tenant_id = $1 and id = $2",
+         set progress = $3, step = $4, lease_until = now() + make_interval(secs => $5)
+         where tenant_id = $1 and id = $2 and status = 'running'",
         tenant_id,
         id,
         percent,
-        step
+        step,
+        LEASE_SECS as f64
     )
     .execute(&mut *tx)
     .await?;
