@@ -108,6 +108,8 @@ test('every screen of the shell is reachable, accessible and runs under the CSP'
   await hydrated(page);
   // Every entry of the navigation opens its screen, with a title of its own.
   const nav = page.getByRole('navigation', { name: 'Main' });
+  // evaluateAll does not wait: the frame is on the page once its last entry is.
+  await expect(nav.getByRole('link', { name: 'Settings', exact: true })).toBeVisible();
   const links = await nav
     .getByRole('link')
     .evaluateAll((as) => as.map((a) => [a.textContent!.trim(), a.getAttribute('href')!]));
