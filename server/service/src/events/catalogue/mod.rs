@@ -150,6 +150,18 @@ catalogue! {
         "An export of everything held about a person was asked for.",
         derived::<ExportData>(),
     ),
+    IDENTITY_EXPORT_READY = (
+        "identity.export_ready",
+        "identity",
+        "An export's document was made and sealed; its link can be used once.",
+        derived::<ExportReadyData>(),
+    ),
+    IDENTITY_EXPORT_FAILED = (
+        "identity.export_failed",
+        "identity",
+        "An export was given up: making it failed, or it was interrupted each time it was taken.",
+        derived::<ExportFailedData>(),
+    ),
     IDENTITY_EXPORT_DOWNLOADED = (
         "identity.export_downloaded",
         "identity",

@@ -125,6 +125,21 @@ pub(crate) struct ExportData {
     pub export_id: Uuid,
 }
 
+/// An export that a worker finished: its document's size, waiting for its one download.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ExportReadyData {
+    pub export_id: Uuid,
+    pub size_bytes: i64,
+}
+
+/// An export that was given up, and why: `error` (making it failed) or `interrupted` (its
+/// worker went away each of the times it was taken).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ExportFailedData {
+    pub export_id: Uuid,
+    pub reason: &'static str,
+}
+
 /// An invitation as its events carry it (never its token).
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct InvitationData<'a> {

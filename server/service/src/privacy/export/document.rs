@@ -7,9 +7,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{FORMAT, progress};
-use crate::db::Db;
-use crate::error::Result;
+use super::{FORMAT, Job, Stop};
 use crate::events::catalogue::shapes::{Object, Time};
 use crate::identities::{self, Identity};
 
@@ -162,8 +160,9 @@ pub fn schema() -> Value {
     schema
 }
 
-pub(super) async fn gather(db: &Db, tenant_id: Uuid, id: Uuid, person: Uuid) -> Result<Document> {
-    let mut tx = db.read_in(tenant_id).await?;
+pub(super) async fn gather(job: &Job, person: Uuid) -> Result<Document, Stop> {
+    let tenant_id = job.tenant_id;
+    let mut tx = job.db.read_in(tenant_id).await?;
     let identity = {
         let (conn, keyring) = tx.parts();
         identities::fetch(conn, keyring, tenant_id, person).await?
@@ -175,7 +174,7 @@ pub(super) async fn gather(db: &Db, tenant_id: Uuid, id: Uuid, person: Uuid) -> 
     )
     .fetch_one(tx.conn())
     .await?;
-    progress(db, tenant_id, id, 15, "groups").await?;
+    job.progress(15, "groups").await?;
     let groups = sqlx::query!(
         "select g.id, g.name, gm.added_at from group_members gm
          join groups g on g.tenant_id = gm.tenant_id and g.id = gm.group_id
@@ -192,7 +191,7 @@ pub(super) async fn gather(db: &Db, tenant_id: Uuid, id: Uuid, person: Uuid) -> 
         added_at: Time(r.added_at),
     })
     .collect();
-    progress(db, tenant_id, id, 25, "sessions and devices").await?;
+    job.progress(25, "sessions and devices").await?;
     let sessions = sqlx::query!(
         r#"select public_id, created_at, last_seen_at, expires_at, host(ip) as ip, user_agent
            from sessions where tenant_id = $1 and identity_id = $2 order by created_at"#,
@@ -229,7 +228,7 @@ pub(super) async fn gather(db: &Db, tenant_id: Uuid, id: Uuid, person: Uuid) -> 
         revoked: r.revoked,
     })
     .collect();
-    progress(db, tenant_id, id, 35, "API keys and SSO links").await?;
+    job.progress(35, "API keys and SSO links").await?;
     let api_keys = sqlx::query!(
         r#"select id, name, scopes, created_at, expires_at, last_used_at,
                   host(last_used_ip) as last_used_ip, revoked_at
@@ -268,7 +267,7 @@ pub(super) async fn gather(db: &Db, tenant_id: Uuid, id: Uuid, person: Uuid) -> 
         last_login_at: Time(r.last_login_at),
     })
     .collect();
-    progress(db, tenant_id, id, 50, "memories").await?;
+    job.progress(50, "memories").await?;
     let memories = sqlx::query!(
         "select id, text, tags, metadata, source, importance, created_at, updated_at,
                 expires_at, deleted_at
@@ -295,7 +294,7 @@ pub(super) async fn gather(db: &Db, tenant_id: Uuid, id: Uuid, person: Uuid) -> 
         deleted_at: r.deleted_at.map(Time),
     })
     .collect();
-    progress(db, tenant_id, id, 65, "audit records").await?;
+    job.progress(65, "audit records").await?;
     let audit_records = crate::audit_log::about(&mut tx, person)
         .await?
         .into_iter()
@@ -316,7 +315,7 @@ pub(super) async fn gather(db: &Db, tenant_id: Uuid, id: Uuid, person: Uuid) -> 
             user_agent: r.user_agent,
         })
         .collect();
-    progress(db, tenant_id, id, 85, "events").await?;
+    job.progress(85, "events").await?;
     let events = crate::events::about(&mut tx, person)
         .await?
         .into_iter()

@@ -265,16 +265,22 @@ pub async fn run_due(db: &Db, limit: i32, at_once: usize) -> Result<usize> {
         while jobs.len() >= at_once.max(1) {
             claimed += usize::from(jobs.join_next().await.is_some_and(|r| r.unwrap_or(false)));
         }
-        let db = db.clone();
+        let job = Job {
+            db: db.clone(),
+            tenant_id: e.tenant_id,
+            id: e.id,
+            attempt: 0,
+        };
         jobs.spawn(async move {
-            match claim(&db, e.tenant_id, e.id).await {
-                Ok(true) => {
-                    run(&db, e.tenant_id, e.id).await;
+            let id = job.id;
+            match job.claim().await {
+                Ok(Some(job)) => {
+                    job.run().await;
                     true
                 }
-                Ok(false) => false,
+                Ok(None) => false,
                 Err(err) => {
-                    tracing::warn!(export = %e.id, error = %err, "a data export could not be claimed");
+                    tracing::warn!(export = %id, error = %err, "a data export could not be claimed");
                     false
                 }
             }
@@ -286,89 +292,231 @@ pub async fn run_due(db: &Db, limit: i32, at_once: usize) -> Result<usize> {
     Ok(claimed)
 }
 
-/// Claims export `id` for this worker when it is queued or its last worker's lease ran
-/// out; an export claimed [`MAX_ATTEMPTS`] times already is marked failed instead.
-async fn claim(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<bool> {
-    let mut tx = db.begin_tenant(tenant_id).await?;
-    let attempts = sqlx::query_scalar!(
-        "update privacy_exports
-         set status = 'running', attempts = attempts + 1, step = 'starting',
-             lease_until = now() + make_interval(secs => $3), started_at = coalesce(started_at, now())
-         where tenant_id = $1 and id = $2
-           and (status = 'queued' or (status = 'running' and lease_until < now()))
-         returning attempts",
-        tenant_id,
-        id,
-        LEASE_SECS as f64
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let claimed = match attempts {
-        None => false,
-        Some(n) if n > MAX_ATTEMPTS => {
-            sqlx::query!(
-                "update privacy_exports
-                 set status = 'failed', finished_at = now(),
-                     error = 'The export was interrupted each time it was made; ask for it again.'
-                 where tenant_id = $1 and id = $2",
-                tenant_id,
-                id
-            )
-            .execute(&mut *tx)
-            .await?;
-            tracing::warn!(export = %id, "a data export was interrupted {MAX_ATTEMPTS} times and is given up");
-            false
-        }
-        Some(_) => true,
-    };
-    tx.commit().await?;
-    Ok(claimed)
+/// One export as a worker holds it. `attempt` is the claim this worker made: every write
+/// it makes names it, so a worker whose lease ran out and whose export another worker
+/// took since changes nothing any more (it learns so at its next progress report, and
+/// stops).
+struct Job {
+    db: Db,
+    tenant_id: Uuid,
+    id: Uuid,
+    attempt: i32,
 }
 
-/// Runs export `id`'s job, which this worker claimed; a failure is recorded on the export
-/// (and logged).
-async fn run(db: &Db, tenant_id: Uuid, id: Uuid) {
-    if let Err(e) = build(db, tenant_id, id).await {
-        tracing::warn!(export = %id, error = %e, "a data export failed");
-        let failed = async {
-            let mut tx = db.begin_tenant(tenant_id).await?;
-            sqlx::query!(
-                "update privacy_exports
-                 set status = 'failed', error = 'The export could not be made; ask for it again.',
-                     finished_at = now()
-                 where tenant_id = $1 and id = $2",
-                tenant_id,
-                id
-            )
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok::<_, Error>(())
-        };
-        if let Err(e) = failed.await {
-            tracing::warn!(export = %id, error = %e, "a failed data export could not be marked");
-        }
+/// Why a job stopped before its export was ready.
+enum Stop {
+    /// Another worker holds the export now (this one's lease ran out).
+    Lost,
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
     }
 }
 
-/// Records how far the job got, in a transaction of its own (so the requester sees it), and
-/// renews the worker's lease.
-async fn progress(db: &Db, tenant_id: Uuid, id: Uuid, percent: i32, step: &str) -> Result<()> {
-    let mut tx = db.begin_tenant(tenant_id).await?;
-    sqlx::query!(
-        "update privacy_exports
-         set progress = $3, step = $4, lease_until = now() + make_interval(secs => $5)
-         where tenant_id = $1 and id = $2 and status = 'running'",
-        tenant_id,
-        id,
-        percent,
-        step,
-        LEASE_SECS as f64
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+impl Job {
+    /// Claims the export when it is queued or its last worker's lease ran out; an export
+    /// claimed [`MAX_ATTEMPTS`] times already is given up instead (and audited).
+    async fn claim(mut self) -> Result<Option<Job>> {
+        let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+        let attempt = sqlx::query_scalar!(
+            "update privacy_exports
+             set status = 'running', attempts = attempts + 1, step = 'starting',
+                 lease_until = now() + make_interval(secs => $3),
+                 started_at = coalesce(started_at, now())
+             where tenant_id = $1 and id = $2
+               and (status = 'queued' or (status = 'running' and lease_until < now()))
+             returning attempts",
+            self.tenant_id,
+            self.id,
+            LEASE_SECS as f64
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(attempt) = attempt else {
+            return Ok(None);
+        };
+        self.attempt = attempt;
+        if attempt <= MAX_ATTEMPTS {
+            tx.commit().await?;
+            return Ok(Some(self));
+        }
+        tracing::warn!(export = %self.id, "a data export was interrupted {MAX_ATTEMPTS} times and is given up");
+        self.fail(
+            tx,
+            "interrupted",
+            "The export was interrupted each time it was made; ask for it again.",
+        )
+        .await?;
+        Ok(None)
+    }
+
+    /// Makes the export; a failure is recorded on it (and logged and audited).
+    async fn run(self) {
+        match self.build().await {
+            Ok(()) => {}
+            Err(Stop::Lost) => {
+                tracing::info!(export = %self.id, "a data export was taken by another worker; this one stops");
+            }
+            Err(Stop::Failed(e)) => {
+                tracing::warn!(export = %self.id, error = %e, "a data export failed");
+                let failed = async {
+                    let tx = self.db.begin_tenant(self.tenant_id).await?;
+                    self.fail(
+                        tx,
+                        "error",
+                        "The export could not be made; ask for it again.",
+                    )
+                    .await
+                };
+                if let Err(e) = failed.await {
+                    tracing::warn!(export = %self.id, error = %e, "a failed data export could not be marked");
+                }
+            }
+        }
+    }
+
+    /// Marks the export failed in `tx` (only while it is this job's) and audits it.
+    async fn fail(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        reason: &'static str,
+        message: &str,
+    ) -> Result<()> {
+        let person = sqlx::query_scalar!(
+            "update privacy_exports
+             set status = 'failed', error = $4, finished_at = now()
+             where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'
+             returning identity_id",
+            self.tenant_id,
+            self.id,
+            self.attempt,
+            message
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(person) = person else {
+            return Ok(());
+        };
+        let data = shapes::ExportFailedData {
+            export_id: self.id,
+            reason,
+        };
+        self.audit(
+            tx,
+            types::IDENTITY_EXPORT_FAILED,
+            person,
+            shapes::to_value(data),
+        )
+        .await
+    }
+
+    /// Records `action` about `person` as the server's own work, and commits `tx`.
+    async fn audit(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        action: crate::events::catalogue::Event,
+        person: Uuid,
+        after: serde_json::Value,
+    ) -> Result<()> {
+        let system = Ctx::system();
+        let mut tx = ChangeTx::wrap(tx, &system, self.tenant_id, &self.db);
+        tx.record(Change {
+            action,
+            target_type: Identity::NOUN,
+            target_id: Some(person),
+            before: None,
+            after: Some(after),
+        })
+        .await?;
+        tx.commit().await
+    }
+
+    /// Records how far the job got, in a transaction of its own (so the requester sees
+    /// it), and renews the lease; [`Stop::Lost`] when the export is no longer this job's.
+    async fn progress(&self, percent: i32, step: &str) -> std::result::Result<(), Stop> {
+        let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+        let held = sqlx::query!(
+            "update privacy_exports
+             set progress = $4, step = $5, lease_until = now() + make_interval(secs => $6)
+             where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
+            self.tenant_id,
+            self.id,
+            self.attempt,
+            percent,
+            step,
+            LEASE_SECS as f64
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        if held { Ok(()) } else { Err(Stop::Lost) }
+    }
+
+    async fn build(&self) -> std::result::Result<(), Stop> {
+        let (tenant_id, id) = (self.tenant_id, self.id);
+        let person = {
+            let mut tx = self.db.begin_tenant(tenant_id).await?;
+            sqlx::query_scalar!(
+                "select identity_id from privacy_exports where tenant_id = $1 and id = $2",
+                tenant_id,
+                id
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(Error::NotFound { resource: "export" })?
+        };
+        self.progress(5, "profile").await?;
+        let document = gather(self, person).await?;
+        let json =
+            serde_json::to_vec(&document).map_err(|e| Error::internal("serialise an export", e))?;
+        self.progress(95, "sealing").await?;
+        let mut tx = self.db.begin_tenant(tenant_id).await?;
+        let keys = self.db.keyring().tenant_in(&mut tx, tenant_id).await?;
+        let key = identities::sealed::subject_key(&mut tx, &keys, tenant_id, person).await?;
+        let sealed = keys.seal_for_subject(&key, place(tenant_id, id), &json);
+        let size_bytes = json.len() as i64;
+        let done = sqlx::query!(
+            "update privacy_exports
+             set status = 'ready', progress = 100, step = 'ready', document = $4,
+                 size_bytes = $5, finished_at = now()
+             where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
+            tenant_id,
+            id,
+            self.attempt,
+            sealed,
+            size_bytes
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !done {
+            return Err(Stop::Lost);
+        }
+        let data = shapes::ExportReadyData {
+            export_id: id,
+            size_bytes,
+        };
+        self.audit(
+            tx,
+            types::IDENTITY_EXPORT_READY,
+            person,
+            shapes::to_value(data),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 fn place(tenant: Uuid, id: Uuid) -> Place<'static> {
@@ -378,43 +526,6 @@ fn place(tenant: Uuid, id: Uuid) -> Place<'static> {
         column: "document",
         row: id,
     }
-}
-
-async fn build(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<()> {
-    let person = {
-        let mut tx = db.begin_tenant(tenant_id).await?;
-        sqlx::query_scalar!(
-            "select identity_id from privacy_exports where tenant_id = $1 and id = $2",
-            tenant_id,
-            id
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound { resource: "export" })?
-    };
-    progress(db, tenant_id, id, 5, "profile").await?;
-    let document = gather(db, tenant_id, id, person).await?;
-    let json =
-        serde_json::to_vec(&document).map_err(|e| Error::internal("serialise an export", e))?;
-    progress(db, tenant_id, id, 95, "sealing").await?;
-    let mut tx = db.begin_tenant(tenant_id).await?;
-    let keys = db.keyring().tenant_in(&mut tx, tenant_id).await?;
-    let key = identities::sealed::subject_key(&mut tx, &keys, tenant_id, person).await?;
-    let sealed = keys.seal_for_subject(&key, place(tenant_id, id), &json);
-    sqlx::query!(
-        "update privacy_exports
-         set status = 'ready', progress = 100, step = 'ready', document = $3, size_bytes = $4,
-             finished_at = now()
-         where tenant_id = $1 and id = $2 and status = 'running'",
-        tenant_id,
-        id,
-        sealed,
-        json.len() as i64
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// The document behind a download link: once, until the link expires; the document is
