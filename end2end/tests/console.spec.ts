@@ -151,3 +151,28 @@ test('a wrong password is refused with a clear message', async ({ page }) => {
   await expect(page).toHaveURL(/\/login/);
   await screen(page, '10-login-error');
 });
+
+// Hydration takes over the page the server sent; it must not make the frame or the page anew
+// (a flash, lost focus and scroll). The console frame is made by a `Suspend` (layout.rs).
+test('hydration keeps the elements the server rendered', async ({ page }) => {
+  await signIn(page);
+  await expect(page.getByTestId('tenant-name')).toBeVisible();
+  await page.addInitScript(() => {
+    document.addEventListener('DOMContentLoaded', () => {
+      const w = window as any;
+      w.__served = ['nav', 'main', 'h1'].map((s) => document.querySelector(s));
+    });
+  });
+  for (const path of ['/identities', '/events', '/audit', '/memories', '/webhooks']) {
+    await page.goto(path);
+    await hydrated(page);
+    await expect(page).toHaveURL(new RegExp(`${path}$`));
+    // Let what hydration starts (resources resolving in the browser) settle.
+    await page.waitForTimeout(1000);
+    const kept = await page.evaluate(() => {
+      const w = window as any;
+      return ['nav', 'main', 'h1'].map((s, i) => !!w.__served[i] && w.__served[i] === document.querySelector(s));
+    });
+    expect(kept, path).toEqual([true, true, true]);
+  }
+});
