@@ -1,5 +1,5 @@
 import { BrowserContext } from '@playwright/test';
-import { DEMO, expect, hydrated, screen, signIn, test } from './fixtures';
+import { DEMO, expect, hydrated, mailsTo, screen, signIn, test } from './fixtures';
 
 // The provider's development login page imports a web font, and this machine has no
 // internet: answer that one request with an empty style sheet.
@@ -63,6 +63,27 @@ test('an admin adds an OpenID provider and a new person signs in through it', as
   // The admin sees who came in through the provider.
   await page.reload();
   await expect(page.getByRole('list', { name: 'Identity providers' })).toContainText('1 person signs in with it');
+
+  // An invitation to a tenant with single sign-on may be accepted through the provider.
+  await page.goto('/invitations');
+  await hydrated(page);
+  const email = `sso-invitee-${Date.now()}@example.com`;
+  const invite = page.getByRole('form', { name: 'Invite someone' });
+  await invite.getByLabel('Email').fill(email);
+  await invite.getByLabel('viewer', { exact: true }).check();
+  await invite.getByRole('button', { name: 'Send invitation' }).click();
+  await expect(page.getByText('Invitation sent.')).toBeVisible();
+  const link = (await mailsTo(email))[0].text.match(/http:\/\/\S+\/invite\/iv1\.[A-Za-z0-9_-]+/)?.[0];
+  expect(link).toBeTruthy();
+  const token = link!.split('/invite/')[1];
+  const inviteeContext = await browser.newContext();
+  const invitee = await inviteeContext.newPage();
+  await invitee.goto(link!);
+  await expect(invitee.getByRole('heading', { name: /^Join Demo/ })).toBeVisible();
+  const viaSso = invitee.getByRole('link', { name: 'Accept with Test IdP' });
+  await expect(viaSso).toHaveAttribute('href', new RegExp(`^/auth/sso/login/[0-9a-f-]+\\?invitation=${token.replace(/\./g, "\\.")}$`));
+  await screen(invitee, '83-accept-invitation-with-sso');
+  await inviteeContext.close();
 });
 
 test('a sign-in the provider cannot vouch for is refused with a page that says why', async ({ browser }) => {

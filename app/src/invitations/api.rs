@@ -59,7 +59,17 @@ pub async fn preview_invitation(token: String) -> Result<InvitePreview, AppError
     let db = db()?;
     let flash = crate::server::take_flash().await;
     match service::invitations::validate(&db, &token).await {
-        Ok(preview) => Ok(InvitePreview::new(preview, flash)),
+        Ok(preview) => {
+            let pending = preview.status == service::invitations::Status::Pending;
+            let sso = if pending {
+                service::sso::sign_in_options(&db, &preview.tenant_slug).await?
+            } else {
+                Vec::new()
+            };
+            let mut view = InvitePreview::new(preview, flash);
+            view.sso = sso.into_iter().map(Into::into).collect();
+            Ok(view)
+        }
         Err(service::Error::NotFound { .. }) => Ok(InvitePreview::invalid(flash)),
         Err(e) => Err(e.into()),
     }

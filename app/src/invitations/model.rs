@@ -46,6 +46,9 @@ pub struct InvitePreview {
     pub roles: Vec<String>,
     pub expires: String,
     pub flash: Option<FormFlash>,
+    /// The tenant's single sign-on choices, for a pending invitation (fetched with the
+    /// preview, so the page makes no resource inside its Suspense).
+    pub sso: Vec<crate::sso::model::SignInOptionView>,
 }
 
 /// Expiry choices of the invite form: (days, label).
@@ -110,6 +113,7 @@ mod ssr {
                 roles: p.roles,
                 expires: minute(p.expires_at),
                 flash,
+                sso: Vec::new(),
             }
         }
 
@@ -124,6 +128,7 @@ mod ssr {
                 roles: Vec::new(),
                 expires: String::new(),
                 flash,
+                sso: Vec::new(),
             }
         }
     }

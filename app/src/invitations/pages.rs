@@ -17,6 +17,7 @@ use crate::components::ui::{
     BTN_GHOST_DANGER, BTN_PRIMARY, BTN_SECONDARY, CARD, ErrorBanner, LINK, Loading, PageHeader,
     Pill, StatusBadge, SuccessBanner,
 };
+use crate::sso::model::SignInOptionView;
 
 #[component]
 pub fn InvitationsPage() -> impl IntoView {
@@ -322,37 +323,31 @@ fn AcceptForm(preview: InvitePreview, token: String) -> impl IntoView {
                         {move || if accept.pending().get() { "Joining…" } else { "Accept and sign in" }}
                     </button>
                 </ActionForm>
-                <InviteSso tenant=preview.tenant.clone() token=sso_token/>
+                <InviteSso options=preview.sso.clone() token=sso_token/>
             </div>
         </div>
     }
 }
 
-/// Accepting with the tenant's single sign-on instead of a password.
+/// Accepting with the tenant's single sign-on instead of a password (nothing when the
+/// tenant has none).
 #[component]
-fn InviteSso(tenant: String, token: String) -> impl IntoView {
-    let options =
-        Resource::new_blocking(move || tenant.clone(), crate::sso::api::sso_sign_in_options);
-    view! {
-        <Suspense fallback=|| ()>
-            {move || options.get().and_then(Result::ok).filter(|o| !o.is_empty()).map(|options| {
-                let token = token.clone();
-                view! {
-                    <div class="my-5 flex items-center gap-3 text-xs text-slate-500" aria-hidden="true">
-                        <div class="h-px flex-1 bg-slate-200"></div>"or"<div class="h-px flex-1 bg-slate-200"></div>
-                    </div>
-                    <div class="space-y-2">
-                        {options.into_iter().map(|o| {
-                            let href = o.href(&[("invitation", &token)]);
-                            view! {
-                                <a href=href rel="external" class=format!("{BTN_SECONDARY} w-full")>
-                                    {format!("Accept with {}", o.name)}
-                                </a>
-                            }
-                        }).collect_view()}
-                    </div>
-                }
-            })}
-        </Suspense>
-    }
+fn InviteSso(options: Vec<SignInOptionView>, token: String) -> impl IntoView {
+    (!options.is_empty()).then(|| {
+        view! {
+            <div class="my-5 flex items-center gap-3 text-xs text-slate-500" aria-hidden="true">
+                <div class="h-px flex-1 bg-slate-200"></div>"or"<div class="h-px flex-1 bg-slate-200"></div>
+            </div>
+            <div class="space-y-2">
+                {options.into_iter().map(|o| {
+                    let href = o.href(&[("invitation", &token)]);
+                    view! {
+                        <a href=href rel="external" class=format!("{BTN_SECONDARY} w-full")>
+                            {format!("Accept with {}", o.name)}
+                        </a>
+                    }
+                }).collect_view()}
+            </div>
+        }
+    })
 }

@@ -94,12 +94,5 @@ pub async fn delete_sso_provider(id: String) -> Result<(), AppError> {
 #[server(endpoint = "sso/options")]
 pub async fn sso_sign_in_options(tenant: String) -> Result<Vec<SignInOptionView>, AppError> {
     let options = service::sso::sign_in_options(&crate::server::db()?, &tenant).await?;
-    Ok(options
-        .into_iter()
-        .map(|o| SignInOptionView {
-            id: o.id.to_string(),
-            name: o.name,
-            kind: o.kind.as_str().to_owned(),
-        })
-        .collect())
+    Ok(options.into_iter().map(SignInOptionView::from).collect())
 }

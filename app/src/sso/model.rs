@@ -36,6 +36,17 @@ pub struct SignInOptionView {
     pub kind: String,
 }
 
+#[cfg(feature = "ssr")]
+impl From<service::sso::SignInOption> for SignInOptionView {
+    fn from(o: service::sso::SignInOption) -> Self {
+        SignInOptionView {
+            id: o.id.to_string(),
+            name: o.name,
+            kind: o.kind.as_str().to_owned(),
+        }
+    }
+}
+
 impl SignInOptionView {
     /// Where the button goes: the start of the sign-in at the provider.
     pub fn href(&self, query: &[(&str, &str)]) -> String {
