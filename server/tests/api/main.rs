@@ -27,6 +27,7 @@ mod ops;
 mod pool;
 mod privacy;
 mod privacy_jobs;
+mod privacy_memories;
 mod query_filters;
 mod quotas;
 mod rls;

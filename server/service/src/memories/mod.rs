@@ -20,6 +20,7 @@
 pub mod embeddings;
 mod input;
 pub mod openai;
+pub(crate) mod sealed;
 pub mod search;
 pub mod upkeep;
 mod writing;
@@ -42,6 +43,8 @@ use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, FieldError, Result};
 use crate::events::catalogue::{shapes, types};
 use crate::pagination::{self, Page};
+use crate::privacy::envelope::Key;
+use crate::privacy::keys::{Keyring, TenantKeys};
 use crate::resource::{Lifecycle, Resource, visible};
 
 pub const MAX_TEXT_CHARS: usize = 32_000;
@@ -74,10 +77,7 @@ pub struct Memory {
     pub deleted_at: Option<OffsetDateTime>,
 }
 
-/// The columns of [`Memory`], for queries built at run time.
-pub(crate) const COLUMNS: &str = "m.id, m.owner_id, m.text, m.metadata, m.tags, m.source, \
-    m.importance, m.embedding_model, m.embedding_dim, m.created_at, m.updated_at, \
-    m.expires_at, m.deleted_at";
+pub(crate) use sealed::{COLUMNS, Row};
 
 impl Memory {
     /// What the audit trail and the event stream keep: never the text or the metadata.
@@ -168,12 +168,12 @@ impl Resource for Memory {
 
     async fn fetch(
         conn: &mut PgConnection,
-        _keyring: &crate::privacy::keys::Keyring,
+        keyring: &crate::privacy::keys::Keyring,
         tenant_id: Uuid,
         id: Uuid,
         lock: bool,
     ) -> Result<Option<Memory>> {
-        match fetch(conn, tenant_id, id, lock).await {
+        match fetch(conn, keyring, tenant_id, id, lock).await {
             Ok(m) => Ok(Some(m)),
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -248,56 +248,76 @@ fn check_owner(
 // ---------------------------------------------------------------------------------------
 // Reading
 
-async fn fetch(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid, lock: bool) -> Result<Memory> {
+async fn fetch(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    tenant_id: Uuid,
+    id: Uuid,
+    lock: bool,
+) -> Result<Memory> {
     let row = if lock {
         sqlx::query_as!(
-            Memory,
-            r#"select id, owner_id, text, metadata, tags, source, importance, embedding_model,
+            Row,
+            r#"select id, owner_id, text, text_sealed,
+                      (select k.wrapped from subject_keys k
+                       where k.tenant_id = m.tenant_id and k.identity_id = m.owner_id) as owner_key,
+                      metadata, tags, source, importance, embedding_model,
                       embedding_dim, created_at, updated_at, expires_at, deleted_at
-               from memories where tenant_id = $1 and id = $2 for update"#,
+               from memories m where tenant_id = $1 and id = $2 for update"#,
             tenant_id,
             id
         )
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?
     } else {
         sqlx::query_as!(
-            Memory,
-            r#"select id, owner_id, text, metadata, tags, source, importance, embedding_model,
+            Row,
+            r#"select id, owner_id, text, text_sealed,
+                      (select k.wrapped from subject_keys k
+                       where k.tenant_id = m.tenant_id and k.identity_id = m.owner_id) as owner_key,
+                      metadata, tags, source, importance, embedding_model,
                       embedding_dim, created_at, updated_at, expires_at, deleted_at
-               from memories where tenant_id = $1 and id = $2"#,
+               from memories m where tenant_id = $1 and id = $2"#,
             tenant_id,
             id
         )
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?
     };
-    row.ok_or(Error::NotFound { resource: "memory" })
+    let row = row.ok_or(Error::NotFound { resource: "memory" })?;
+    sealed::open_one(conn, keyring, tenant_id, row).await
 }
 
-/// The live memory holding this exact text for this owner, if any.
+/// The live memory holding this exact text for this owner, if any: `hashes` are the
+/// text's keyed hash and, for rows written before sealing, its SHA-256.
 async fn find_duplicate(
     conn: &mut PgConnection,
+    keys: &TenantKeys,
     tenant_id: Uuid,
     owner_id: Option<Uuid>,
-    hash: &[u8],
+    hashes: &[Vec<u8>],
 ) -> Result<Option<Memory>> {
-    Ok(sqlx::query_as!(
-        Memory,
-        r#"select id, owner_id, text, metadata, tags, source, importance, embedding_model,
+    let row = sqlx::query_as!(
+        Row,
+        r#"select id, owner_id, text, text_sealed,
+                  (select k.wrapped from subject_keys k
+                   where k.tenant_id = m.tenant_id and k.identity_id = m.owner_id) as owner_key,
+                  metadata, tags, source, importance, embedding_model,
                   embedding_dim, created_at, updated_at, expires_at, deleted_at
-           from memories
+           from memories m
            where tenant_id = $1
              and coalesce(owner_id, '00000000-0000-0000-0000-000000000000'::uuid)
                  = coalesce($2, '00000000-0000-0000-0000-000000000000'::uuid)
-             and content_hash = $3 and deleted_at is null
-             and (expires_at is null or expires_at > now())"#,
+             and content_hash = any($3) and deleted_at is null
+             and (expires_at is null or expires_at > now())
+           limit 1"#,
         tenant_id,
         owner_id,
-        hash
+        hashes
     )
     .fetch_optional(conn)
-    .await?)
+    .await?;
+    row.map(|r| r.open(Some(keys), tenant_id)).transpose()
 }
 
 /// One memory, also from the Trash; an expired one is gone.
@@ -305,7 +325,8 @@ pub async fn get(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Memory> {
     let tenant_id = ctx.tenant_id()?;
     Scope::of(ctx, tenant_id, perm::MEMORIES_READ)?;
     let mut tx = db.read_in(tenant_id).await?;
-    let m = fetch(tx.conn(), tenant_id, id, false).await?;
+    let (conn, keyring) = tx.parts();
+    let m = fetch(conn, keyring, tenant_id, id, false).await?;
     check(ctx, tenant_id, perm::MEMORIES_READ, &m)?;
     if m.expired() {
         return Err(Error::NotFound { resource: "memory" });
@@ -440,7 +461,9 @@ pub async fn list(
             q.push(" and m.id < ").push_bind(after);
         }
         q.push(" order by m.id desc limit ").push_bind(take);
-        let rows: Vec<Memory> = q.build_query_as().fetch_all(tx.conn()).await?;
+        let rows: Vec<Row> = q.build_query_as().fetch_all(tx.conn()).await?;
+        let (conn, keyring) = tx.parts();
+        let rows = sealed::open_all(conn, keyring, tenant_id, rows).await?;
         page.take(rows, |m| m.id, |m| visible(ctx, tenant_id, m));
     }
     Ok(page.finish(|m| m.id))

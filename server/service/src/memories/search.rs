@@ -17,11 +17,13 @@ use serde::Serialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{COLUMNS, Filter, Memory, Scope, State};
+use super::sealed::{self, Query};
+use super::{COLUMNS, Filter, Memory, Row, Scope, State};
 use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::Db;
 use crate::error::{Error, FieldError, Result};
+use crate::privacy::keys::Keyring;
 use crate::resource::visible;
 
 /// Dimensions that have an HNSW index (see the memories migration).
@@ -147,7 +149,11 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         }
     };
     let mut tx = db.read_in(tenant_id).await?;
+    let keys = tx.keys().await?;
+    let keyring = db.keyring();
     let conn = tx.conn();
+    // The query's words, parsed as the keyword index was made, keyed for sealed rows.
+    let words_of_query = Query::prepare(conn, &keys, &query, input.mode == Mode::Hybrid).await?;
     let pool = match input.mode {
         Mode::Hybrid => (top_k * 3).max(30),
         _ => top_k,
@@ -164,8 +170,18 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         Some((model, v)) => {
             let mut want = pool;
             let mut hits = loop {
-                let read =
-                    nearest(conn, tenant_id, scope, &input.filter, state, model, v, want).await?;
+                let read = nearest(
+                    conn,
+                    keyring,
+                    tenant_id,
+                    scope,
+                    &input.filter,
+                    state,
+                    model,
+                    v,
+                    want,
+                )
+                .await?;
                 let complete = (read.len() as i64) < want;
                 let hits = keep(read);
                 if complete || hits.len() as i64 >= pool || want >= MAX_CANDIDATES {
@@ -181,27 +197,22 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         }
         None => Vec::new(),
     };
-    // The query's words as full-text search stems them, from the ranking query: none when it
-    // matched no row, and then no hit holds any of them.
-    let mut lexemes: Option<Vec<String>> = None;
     let keyword = match input.mode {
         Mode::Semantic => Vec::new(),
         _ => {
-            let any_word = input.mode == Mode::Hybrid;
             let mut want = pool;
             let mut hits = loop {
-                let (read, words_of_query) = words(
+                let read = words(
                     conn,
+                    keyring,
                     tenant_id,
                     scope,
                     &input.filter,
                     state,
-                    &query,
-                    any_word,
+                    &words_of_query,
                     want,
                 )
                 .await?;
-                lexemes = lexemes.or(words_of_query);
                 let complete = (read.len() as i64) < want;
                 let hits = keep(read);
                 if complete || hits.len() as i64 >= pool || want >= MAX_CANDIDATES {
@@ -240,14 +251,10 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
         Mode::Hybrid => fuse(semantic, keyword, input.min_score),
     };
     hits.truncate(top_k as usize);
-    match (input.mode, lexemes) {
-        (Mode::Semantic, _) => highlight(conn, tenant_id, &query, &mut hits).await?,
-        (_, Some(lexemes)) => {
-            for hit in &mut hits {
-                hit.highlights = mark_words(&hit.memory.text, &lexemes);
-            }
-        }
-        (_, None) => {}
+    // Where the query's words occur in each hit (as `ts_headline` with `HighlightAll` would
+    // mark them, without sending the texts, sealed in the database, back to be parsed).
+    for hit in &mut hits {
+        hit.highlights = mark_words(&hit.memory.text, &words_of_query.words);
     }
     Ok(hits)
 }
@@ -299,6 +306,7 @@ fn fuse(
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn nearest(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     tenant_id: Uuid,
     scope: Scope,
     filter: &Filter,
@@ -315,7 +323,7 @@ pub(crate) async fn nearest(
             .execute(&mut *conn)
             .await?;
         let hits = scan(
-            conn, tenant_id, scope, filter, state, model, vector, limit, true,
+            conn, keyring, tenant_id, scope, filter, state, model, vector, limit, true,
         )
         .await?;
         if hits.len() as i64 >= limit {
@@ -323,7 +331,7 @@ pub(crate) async fn nearest(
         }
     }
     scan(
-        conn, tenant_id, scope, filter, state, model, vector, limit, false,
+        conn, keyring, tenant_id, scope, filter, state, model, vector, limit, false,
     )
     .await
 }
@@ -331,6 +339,7 @@ pub(crate) async fn nearest(
 #[allow(clippy::too_many_arguments)]
 async fn scan(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     tenant_id: Uuid,
     scope: Scope,
     filter: &Filter,
@@ -367,10 +376,11 @@ async fn scan(
     state.push(&mut q);
     filter.push(&mut q, scope);
     q.push(" order by distance limit ").push_bind(limit);
-    let rows: Vec<Scored> = q.build_query_as().fetch_all(conn).await?;
-    let mut hits: Vec<(Memory, f32)> = rows
+    let rows: Vec<Scored> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let mut hits: Vec<(Memory, f32)> = open_scored(conn, keyring, tenant_id, rows)
+        .await?
         .into_iter()
-        .map(|r| (r.memory, 1.0 - r.distance as f32))
+        .map(|(m, d)| (m, 1.0 - d as f32))
         .collect();
     // relaxed_order: the index returns rows almost, not exactly, in order.
     hits.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -380,44 +390,52 @@ async fn scan(
 #[derive(sqlx::FromRow)]
 struct Scored {
     #[sqlx(flatten)]
-    memory: Memory,
+    row: Row,
     distance: f64,
-    /// The query's words as full-text search stems them (keyword matches only).
-    #[sqlx(default)]
-    lexemes: Option<Vec<String>>,
+}
+
+/// The memories of `rows`, opened, with their distances.
+async fn open_scored(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    tenant_id: Uuid,
+    rows: Vec<Scored>,
+) -> Result<Vec<(Memory, f64)>> {
+    let distances: Vec<f64> = rows.iter().map(|r| r.distance).collect();
+    let memories = sealed::open_all(
+        conn,
+        keyring,
+        tenant_id,
+        rows.into_iter().map(|r| r.row).collect(),
+    )
+    .await?;
+    Ok(memories.into_iter().zip(distances).collect())
 }
 
 /// Full-text matches, best first; the rank is normalized to 0-1 (`rank / (rank + 1)`).
 /// Keyword mode takes the query in web-search syntax (all words, `"a phrase"`, `or`,
-/// `-word`); hybrid (`any_word`) takes documents with any of its words, stemmed and without
-/// stop words, as highlighting marks them, and lets the rank sort them.
+/// `-word`); hybrid takes documents with any of its words, stemmed and without stop words,
+/// as highlighting marks them, and lets the rank sort them ([`Query::prepare`]). Sealed
+/// rows match the keyed query, rows written before sealing the plain one.
 #[allow(clippy::too_many_arguments)]
 async fn words(
     conn: &mut PgConnection,
+    keyring: &Keyring,
     tenant_id: Uuid,
     scope: Scope,
     filter: &Filter,
     state: State,
-    query: &str,
-    any_word: bool,
+    query: &Query,
     limit: i64,
-) -> Result<(Vec<(Memory, f32)>, Option<Vec<String>>)> {
-    let mut q = QueryBuilder::<Postgres>::new("with t as (select ");
-    if any_word {
-        q.push("replace(plainto_tsquery('english', ")
-            .push_bind(query.to_owned())
-            .push("::text)::text, ' & ', ' | ')::tsquery");
-    } else {
-        q.push("websearch_to_tsquery('english', ")
-            .push_bind(query.to_owned())
-            .push("::text)");
-    }
-    // Each row also carries the query's words as full-text search stems them (the same for
-    // every row), for marking them in the hits' texts ([`mark_words`]).
+) -> Result<Vec<(Memory, f32)>> {
+    let mut q = QueryBuilder::<Postgres>::new("with t as (select (");
+    q.push_bind(query.keyed.clone())
+        .push("::text::tsquery || ")
+        .push_bind(query.plain.clone())
+        .push("::text::tsquery) as tq)");
     q.push(format!(
-        " as tq, tsvector_to_array(to_tsvector('english', $1::text)) as words) \
-         select {COLUMNS}, ts_rank_cd(m.search, t.tq, 32)::float8 as distance, \
-         t.words as lexemes from memories m, t"
+        " select {COLUMNS}, ts_rank_cd(m.search, t.tq, 32)::float8 as distance \
+         from memories m, t"
     ));
     q.push(" where m.tenant_id = ").push_bind(tenant_id);
     q.push(" and m.search @@ t.tq");
@@ -425,14 +443,12 @@ async fn words(
     filter.push(&mut q, scope);
     q.push(" order by distance desc, m.id desc limit ")
         .push_bind(limit);
-    let mut rows: Vec<Scored> = q.build_query_as().fetch_all(conn).await?;
-    let lexemes = rows.first_mut().and_then(|r| r.lexemes.take());
-    Ok((
-        rows.into_iter()
-            .map(|r| (r.memory, r.distance as f32))
-            .collect(),
-        lexemes,
-    ))
+    let rows: Vec<Scored> = q.build_query_as().fetch_all(&mut *conn).await?;
+    Ok(open_scored(conn, keyring, tenant_id, rows)
+        .await?
+        .into_iter()
+        .map(|(m, d)| (m, d as f32))
+        .collect())
 }
 
 /// The words of `text` that full-text search stems to one of `lexemes` (the query's words
@@ -486,36 +502,6 @@ pub fn mark_words(text: &str, lexemes: &[String]) -> Vec<(usize, usize)> {
 
 const MARK_START: char = '\u{1}';
 const MARK_STOP: char = '\u{2}';
-
-/// Marks where the query's words (as full-text search stems them) occur in each hit, by
-/// `ts_headline`: for semantic hits, which no ranking query of words went with.
-async fn highlight(
-    conn: &mut PgConnection,
-    tenant_id: Uuid,
-    query: &str,
-    hits: &mut [Hit],
-) -> Result<()> {
-    if hits.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<Uuid> = hits.iter().map(|h| h.memory.id).collect();
-    let rows = sqlx::query!(
-        r#"select m.id, ts_headline('english', m.text, replace(plainto_tsquery('english', $3)::text, ' & ', ' | ')::tsquery,
-                  'HighlightAll=true, StartSel=' || chr(1) || ', StopSel=' || chr(2)) as "marked!"
-           from memories m where m.tenant_id = $1 and m.id = any($2)"#,
-        tenant_id,
-        &ids,
-        query
-    )
-    .fetch_all(conn)
-    .await?;
-    for row in rows {
-        if let Some(hit) = hits.iter_mut().find(|h| h.memory.id == row.id) {
-            hit.highlights = ranges(&row.marked, &hit.memory.text);
-        }
-    }
-    Ok(())
-}
 
 /// The marked ranges of `marked`, in characters of `text`; none if stripping the marks
 /// does not give `text` back.

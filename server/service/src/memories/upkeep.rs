@@ -91,10 +91,16 @@ pub async fn reembed_batch(db: &Db, tenant_id: Uuid, batch: i64) -> Result<usize
     let model = embedder.model().to_owned();
     let ctx = Ctx::system();
     let mut tx = db.change_in(&ctx, tenant_id).await?;
-    let rows = sqlx::query!(
-        "select id, text from memories
-         where tenant_id = $1 and embedding_model <> $2
-         order by id limit $3 for update skip locked",
+    let rows = sqlx::query_as!(
+        super::Row,
+        r#"select id, owner_id, text, text_sealed,
+                  (select k.wrapped from subject_keys k
+                   where k.tenant_id = m.tenant_id and k.identity_id = m.owner_id) as owner_key,
+                  metadata, tags, source, importance, embedding_model,
+                  embedding_dim, created_at, updated_at, expires_at, deleted_at
+           from memories m
+           where tenant_id = $1 and embedding_model <> $2
+           order by id limit $3 for update skip locked"#,
         tenant_id,
         model,
         batch
@@ -104,6 +110,10 @@ pub async fn reembed_batch(db: &Db, tenant_id: Uuid, batch: i64) -> Result<usize
     if rows.is_empty() {
         return Ok(0);
     }
+    let rows = {
+        let (conn, keyring) = tx.parts();
+        super::sealed::open_all(conn, keyring, tenant_id, rows).await?
+    };
     let vectors = embedder
         .embed(rows.iter().map(|r| r.text.clone()).collect())
         .await?;

@@ -11,25 +11,36 @@ pub(super) async fn embed_one(db: &Db, text: &str) -> Result<(String, Vec<f32>)>
     Ok((embedder.model().to_owned(), v))
 }
 
+/// A checked memory's text sealed under its owner's key, its keyed keyword index (a
+/// `tsvector`'s text) and its keyed dedupe hash.
+pub(super) struct Sealing<'a> {
+    pub keys: &'a TenantKeys,
+    pub owner_key: Option<&'a Key>,
+    pub search: &'a str,
+}
+
 /// Inserts one checked memory, unless the owner keeps the same text already. An expired
 /// copy that the purge has not reached yet gives way (and is recorded as expired).
 pub(super) async fn insert(
     tx: &mut ChangeTx<'_>,
     v: &Valid,
+    sealing: &Sealing<'_>,
     model: &str,
     vector: &[f32],
 ) -> Result<Stored> {
     let tenant_id = tx.tenant_id;
+    let keys = sealing.keys;
+    let hashes = [sealed::content_hash(keys, &v.text), v.hash.clone()];
     let expired = sqlx::query_scalar!(
         "delete from memories
          where tenant_id = $1
            and coalesce(owner_id, '00000000-0000-0000-0000-000000000000'::uuid)
                = coalesce($2, '00000000-0000-0000-0000-000000000000'::uuid)
-           and content_hash = $3 and deleted_at is null and expires_at <= now()
+           and content_hash = any($3) and deleted_at is null and expires_at <= now()
          returning id",
         tenant_id,
         v.owner_id,
-        &v.hash
+        &hashes
     )
     .fetch_all(tx.conn())
     .await?;
@@ -39,21 +50,28 @@ pub(super) async fn insert(
     tx.within_quota(crate::limits::Quota::Memories, 1).await?;
     let id = Uuid::now_v7();
     let dim = i32::try_from(vector.len()).map_err(|e| Error::internal("embedding size", e))?;
+    let text_sealed = sealed::seal(keys, sealing.owner_key, tenant_id, id, &v.text);
     let row = sqlx::query_as!(
-        Memory,
-        r#"insert into memories (tenant_id, id, owner_id, text, metadata, tags, source, importance,
-                                 embedding, embedding_model, embedding_dim, content_hash, expires_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9::real[]::vector, $10, $11, $12,
-                   coalesce($13, case when $14 then now() + (select t.memory_ttl_seconds
+        Row,
+        r#"insert into memories as m (tenant_id, id, owner_id, text_sealed, search, metadata, tags,
+                                      source, importance, embedding, embedding_model,
+                                      embedding_dim, content_hash, expires_at)
+           values ($1, $2, $3, $4, $5::text::tsvector, $6, $7, $8, $9, $10::real[]::vector, $11,
+                   $12, $13,
+                   coalesce($14, case when $15 then now() + (select t.memory_ttl_seconds
                                                              from tenants t where t.id = $1)
                                                             * interval '1 second' end))
            on conflict do nothing
-           returning id, owner_id, text, metadata, tags, source, importance, embedding_model,
+           returning id, owner_id, text, text_sealed,
+                     (select k.wrapped from subject_keys k
+                      where k.tenant_id = m.tenant_id and k.identity_id = m.owner_id) as owner_key,
+                     metadata, tags, source, importance, embedding_model,
                      embedding_dim, created_at, updated_at, expires_at, deleted_at"#,
         tenant_id,
         id,
         v.owner_id,
-        v.text,
+        text_sealed,
+        sealing.search,
         v.metadata,
         &v.tags,
         v.source,
@@ -61,14 +79,15 @@ pub(super) async fn insert(
         vector as &[f32],
         model,
         dim,
-        &v.hash,
+        &hashes[0],
         v.expires_at,
         v.tenant_default
     )
     .fetch_optional(tx.conn())
     .await?;
     match row {
-        Some(m) => {
+        Some(row) => {
+            let m = row.open(Some(keys), tenant_id)?;
             tx.record(Change {
                 action: types::MEMORY_CREATED,
                 target_type: "memory",
@@ -80,7 +99,7 @@ pub(super) async fn insert(
             Ok(Stored::Created(m))
         }
         // Stored by a concurrent request since the check.
-        None => find_duplicate(tx.conn(), tenant_id, v.owner_id, &v.hash)
+        None => find_duplicate(tx.conn(), keys, tenant_id, v.owner_id, &hashes)
             .await?
             .map(Stored::Duplicate)
             .ok_or_else(|| Error::Internal("memory insert conflicted with nothing".into())),
@@ -101,19 +120,29 @@ pub async fn create(ctx: &Ctx, db: &Db, input: NewMemory) -> Result<Stored> {
     let mut errors = Vec::new();
     let v = validate_new(&input, "", &mut errors);
     let v = into_result(v, errors)?;
-    {
+    let keys = {
         let mut tx = db.read_in(tenant_id).await?;
         if let Some(owner) = v.owner_id {
             check_owners_exist(tx.conn(), tenant_id, &[(0, owner)], |_| String::new()).await?;
         }
+        let keys = tx.keys().await?;
         // A duplicate needs no embedding.
-        if let Some(m) = find_duplicate(tx.conn(), tenant_id, v.owner_id, &v.hash).await? {
+        let hashes = [sealed::content_hash(&keys, &v.text), v.hash.clone()];
+        if let Some(m) = find_duplicate(tx.conn(), &keys, tenant_id, v.owner_id, &hashes).await? {
             return Ok(Stored::Duplicate(m));
         }
-    }
+        keys
+    };
     let (model, vector) = embed_one(db, &v.text).await?;
     let mut tx = db.change_in(ctx, tenant_id).await?;
-    let stored = insert(&mut tx, &v, &model, &vector).await?;
+    let owner_key = sealed::owner_key(tx.conn(), &keys, tenant_id, v.owner_id).await?;
+    let search = sealed::search_vectors(tx.conn(), &keys, &[&v.text]).await?;
+    let sealing = Sealing {
+        keys: &keys,
+        owner_key: owner_key.as_ref(),
+        search: &search[0],
+    };
+    let stored = insert(&mut tx, &v, &sealing, &model, &vector).await?;
     if stored.created() {
         tx.commit().await?;
     }
@@ -185,10 +214,27 @@ pub async fn bulk_create(ctx: &Ctx, db: &Db, items: Vec<NewMemory>) -> Result<Ve
     let model = embedder.model().to_owned();
 
     let mut tx = db.change_in(ctx, tenant_id).await?;
+    let keys = tx.keys().await?;
+    let mut owner_keys: HashMap<Uuid, Key> = HashMap::new();
+    for v in &valid {
+        if let Some(owner) = v.owner_id
+            && !owner_keys.contains_key(&owner)
+        {
+            let key = sealed::owner_key(tx.conn(), &keys, tenant_id, Some(owner)).await?;
+            owner_keys.extend(key.map(|k| (owner, k)));
+        }
+    }
+    let texts: Vec<&str> = distinct.iter().map(|&i| valid[i].text.as_str()).collect();
+    let searches = sealed::search_vectors(tx.conn(), &keys, &texts).await?;
     let mut stored_at: Vec<Option<Stored>> = vec![None; valid.len()];
     let mut any_created = false;
     for (k, &i) in distinct.iter().enumerate() {
-        let s = insert(&mut tx, &valid[i], &model, &vectors[k]).await?;
+        let sealing = Sealing {
+            keys: &keys,
+            owner_key: valid[i].owner_id.and_then(|o| owner_keys.get(&o)),
+            search: &searches[k],
+        };
+        let s = insert(&mut tx, &valid[i], &sealing, &model, &vectors[k]).await?;
         any_created |= s.created();
         stored_at[i] = Some(s);
     }
@@ -214,7 +260,8 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
     Scope::of(ctx, tenant_id, perm::MEMORIES_UPDATE)?;
     let base = {
         let mut tx = db.read_in(tenant_id).await?;
-        fetch(tx.conn(), tenant_id, id, false).await?
+        let (conn, keyring) = tx.parts();
+        fetch(conn, keyring, tenant_id, id, false).await?
     };
     check(ctx, tenant_id, perm::MEMORIES_UPDATE, &base)?;
     if base.expired() {
@@ -274,7 +321,10 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
     };
 
     let mut tx = db.change_in(ctx, tenant_id).await?;
-    let before = fetch(tx.conn(), tenant_id, id, true).await?;
+    let before = {
+        let (conn, keyring) = tx.parts();
+        fetch(conn, keyring, tenant_id, id, true).await?
+    };
     if before.text != base.text || before.deleted_at.is_some() {
         return Err(Error::Conflict {
             code: "concurrent_change",
@@ -285,27 +335,37 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
     if let (true, Some(owner)) = (new_owner, owner_id) {
         check_owners_exist(tx.conn(), tenant_id, &[(0, owner)], |_| String::new()).await?;
     }
-    let hash = content_hash(&text);
+    // Sealed again each time: the owner (whose key seals it) may have changed.
+    let keys = tx.keys().await?;
+    let owner_key = sealed::owner_key(tx.conn(), &keys, tenant_id, owner_id).await?;
+    let text_sealed = sealed::seal(&keys, owner_key.as_ref(), tenant_id, id, &text);
+    let hash = sealed::content_hash(&keys, &text);
+    let search = sealed::search_vectors(tx.conn(), &keys, &[&text]).await?;
     let (model, vector) = match &embedded {
         Some((m, v)) => (Some(m.as_str()), Some(v.as_slice())),
         None => (None, None),
     };
     let dim = vector.map(|v| v.len() as i32);
     let after = sqlx::query_as!(
-        Memory,
-        r#"update memories set owner_id = $3, text = $4, content_hash = $5, metadata = $6,
-                  tags = $7, source = $8, importance = $9, expires_at = $10,
-                  embedding = coalesce($11::real[]::vector, embedding),
-                  embedding_model = coalesce($12, embedding_model),
-                  embedding_dim = coalesce($13, embedding_dim),
+        Row,
+        r#"update memories m set owner_id = $3, text = null, text_sealed = $4,
+                  search = $5::text::tsvector, content_hash = $6, metadata = $7,
+                  tags = $8, source = $9, importance = $10, expires_at = $11,
+                  embedding = coalesce($12::real[]::vector, embedding),
+                  embedding_model = coalesce($13, embedding_model),
+                  embedding_dim = coalesce($14, embedding_dim),
                   updated_at = now()
            where tenant_id = $1 and id = $2
-           returning id, owner_id, text, metadata, tags, source, importance, embedding_model,
+           returning id, owner_id, text, text_sealed,
+                     (select k.wrapped from subject_keys k
+                      where k.tenant_id = m.tenant_id and k.identity_id = m.owner_id) as owner_key,
+                     metadata, tags, source, importance, embedding_model,
                      embedding_dim, created_at, updated_at, expires_at, deleted_at"#,
         tenant_id,
         id,
         owner_id,
-        text,
+        text_sealed,
+        &search[0],
         &hash,
         metadata,
         &tags,
@@ -318,7 +378,8 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: MemoryPatch) -> Result<
     )
     .fetch_one(tx.conn())
     .await
-    .map_err(duplicate_conflict)?;
+    .map_err(duplicate_conflict)?
+    .open(Some(&keys), tenant_id)?;
     tx.record(Change {
         action: types::MEMORY_UPDATED,
         target_type: "memory",
@@ -355,7 +416,10 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid, hard: bool) -> Result<()> {
     let tenant_id = ctx.tenant_id()?;
     Scope::of(ctx, tenant_id, perm::MEMORIES_DELETE)?;
     let mut tx = db.change_in(ctx, tenant_id).await?;
-    let m = fetch(tx.conn(), tenant_id, id, true).await?;
+    let m = {
+        let (conn, keyring) = tx.parts();
+        fetch(conn, keyring, tenant_id, id, true).await?
+    };
     check(ctx, tenant_id, perm::MEMORIES_DELETE, &m)?;
     if m.expired() && !hard {
         return Err(Error::NotFound { resource: "memory" });
@@ -374,17 +438,20 @@ pub async fn delete(ctx: &Ctx, db: &Db, id: Uuid, hard: bool) -> Result<()> {
             // Already in the Trash: nothing changes.
             return Ok(());
         }
-        let after = sqlx::query_as!(
-            Memory,
-            r#"update memories set deleted_at = now(), updated_at = now()
-               where tenant_id = $1 and id = $2
-               returning id, owner_id, text, metadata, tags, source, importance, embedding_model,
-                         embedding_dim, created_at, updated_at, expires_at, deleted_at"#,
+        let at = sqlx::query_scalar!(
+            "update memories set deleted_at = now(), updated_at = now()
+             where tenant_id = $1 and id = $2
+             returning updated_at",
             tenant_id,
             id
         )
         .fetch_one(tx.conn())
         .await?;
+        let after = Memory {
+            deleted_at: Some(at),
+            updated_at: at,
+            ..m.clone()
+        };
         tx.record(Change {
             action: types::MEMORY_DELETED,
             target_type: "memory",
@@ -418,7 +485,10 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Memory> {
     let tenant_id = ctx.tenant_id()?;
     Scope::of(ctx, tenant_id, perm::MEMORIES_DELETE)?;
     let mut tx = db.change_in(ctx, tenant_id).await?;
-    let m = fetch(tx.conn(), tenant_id, id, true).await?;
+    let m = {
+        let (conn, keyring) = tx.parts();
+        fetch(conn, keyring, tenant_id, id, true).await?
+    };
     check(ctx, tenant_id, perm::MEMORIES_DELETE, &m)?;
     if m.expired() {
         return Err(Error::NotFound { resource: "memory" });
@@ -431,18 +501,21 @@ pub async fn restore(ctx: &Ctx, db: &Db, id: Uuid) -> Result<Memory> {
         });
     }
     tx.within_quota(crate::limits::Quota::Memories, 1).await?;
-    let after = sqlx::query_as!(
-        Memory,
-        r#"update memories set deleted_at = null, updated_at = now()
-           where tenant_id = $1 and id = $2
-           returning id, owner_id, text, metadata, tags, source, importance, embedding_model,
-                     embedding_dim, created_at, updated_at, expires_at, deleted_at"#,
+    let at = sqlx::query_scalar!(
+        "update memories set deleted_at = null, updated_at = now()
+         where tenant_id = $1 and id = $2
+         returning updated_at",
         tenant_id,
         id
     )
     .fetch_one(tx.conn())
     .await
     .map_err(duplicate_conflict)?;
+    let after = Memory {
+        deleted_at: None,
+        updated_at: at,
+        ..m.clone()
+    };
     tx.record(Change {
         action: types::MEMORY_RESTORED,
         target_type: "memory",
@@ -492,7 +565,11 @@ pub async fn bulk_delete(
     state.push(&mut q);
     filter.push(&mut q, scope);
     q.push(" order by m.id for update");
-    let mut rows: Vec<Memory> = q.build_query_as().fetch_all(tx.conn()).await?;
+    let rows: Vec<Row> = q.build_query_as().fetch_all(tx.conn()).await?;
+    let mut rows = {
+        let (conn, keyring) = tx.parts();
+        sealed::open_all(conn, keyring, tenant_id, rows).await?
+    };
     // What the caller may not read is not there for it; a rule may still refuse to delete
     // some it sees (a policy on metadata, say): then nothing is deleted.
     rows.retain(|m| visible(ctx, tenant_id, m));

@@ -268,15 +268,23 @@ pub(super) async fn gather(job: &Job, person: Uuid) -> Result<Document, Stop> {
     })
     .collect();
     job.progress(50, "memories").await?;
-    let memories = sqlx::query!(
-        "select id, text, tags, metadata, source, importance, created_at, updated_at,
-                expires_at, deleted_at
-         from memories where tenant_id = $1 and owner_id = $2 order by id",
+    let memories = sqlx::query_as!(
+        crate::memories::Row,
+        r#"select id, owner_id, text, text_sealed,
+                  (select k.wrapped from subject_keys k
+                   where k.tenant_id = m.tenant_id and k.identity_id = m.owner_id) as owner_key,
+                  metadata, tags, source, importance, embedding_model,
+                  embedding_dim, created_at, updated_at, expires_at, deleted_at
+           from memories m where tenant_id = $1 and owner_id = $2 order by id"#,
         tenant_id,
         person
     )
     .fetch_all(tx.conn())
-    .await?
+    .await?;
+    let memories = {
+        let (conn, keyring) = tx.parts();
+        crate::memories::sealed::open_all(conn, keyring, tenant_id, memories).await?
+    }
     .into_iter()
     .map(|r| MemoryEntry {
         id: r.id,
