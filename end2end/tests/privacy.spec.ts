@@ -1,4 +1,4 @@
-import { expect, screen, signIn, test } from './fixtures';
+import { expect, hydrated, screen, signIn, test } from './fixtures';
 
 test("a person's data is exported with its progress and downloaded once, then erased after typing their email", async ({ page, request }) => {
   const { access_token: admin } = await (
@@ -45,4 +45,35 @@ test("a person's data is exported with its progress and downloaded once, then er
   await expect(page).toHaveURL(/\/identities\?done=erased/);
   await expect(page.getByText('The person was erased')).toBeVisible();
   expect((await request.get(`/v1/identities/${id}`, { headers: { authorization: `Bearer ${admin}` } })).status()).toBe(404);
+});
+
+test('an owner sets how long data is kept, and a wrong value is explained', async ({ page }) => {
+  await signIn(page, '?next=/settings');
+  await expect(page).toHaveURL(/\/settings$/);
+  await hydrated(page);
+  const card = page.getByRole('region', { name: 'Data retention' });
+  await expect(card).toContainText('Audit records: kept');
+  const form = card.getByRole('form', { name: 'Retention periods' });
+
+  await form.getByLabel('Empty the Trash after').fill('0');
+  await form.getByRole('button', { name: 'Save retention' }).click();
+  await expect(form.getByText('Give a number of days from 1 to 36500')).toBeVisible();
+
+  await form.getByLabel('Erase people disabled for').fill('365');
+  await form.getByLabel('Empty the Trash after').fill('30');
+  await form.getByLabel('End sign-ins unused for').fill('');
+  await form.getByRole('button', { name: 'Save retention' }).click();
+  await expect(page.getByText('Retention saved. It applies within the hour.')).toBeVisible();
+  await expect(card).toContainText('People disabled: removed after 365 days.');
+  await expect(card).toContainText('Identities and memories in the Trash: removed after 30 days.');
+  await expect(card).toContainText('Unused sessions and API sign-ins: kept until someone removes them.');
+  await expect(card.getByTestId('retention-schedule')).toContainText(/(First|Last) run:/);
+  await screen(page, '85-settings-retention');
+
+  // Back to keeping everything, so the rest of the suite's data stays.
+  await form.getByLabel('Erase people disabled for').fill('');
+  await form.getByLabel('Empty the Trash after').fill('');
+  await form.getByRole('button', { name: 'Save retention' }).click();
+  await expect(card).toContainText('People disabled: kept until someone removes them.');
+  await expect(card.getByTestId('retention-schedule')).toHaveText('Nothing is set, so nothing is removed.');
 });

@@ -247,6 +247,7 @@ async fn serve_with(
     let mail_sender = workers::mail::spawn_mailer(db.clone(), mailer);
     let memories_worker = workers::memories::spawn(db.clone());
     let exports_worker = workers::spawn_exports(db.clone());
+    let retention_worker = workers::spawn_retention(db.clone());
     let webhook_deliverer =
         (webhook_workers > 0).then(|| workers::webhooks::spawn(db.clone(), webhook_workers));
     tracing::info!("Tenantry is serving http://{addr}");
@@ -265,6 +266,7 @@ async fn serve_with(
     mail_sender.abort();
     memories_worker.abort();
     exports_worker.abort();
+    retention_worker.abort();
     if let Some(w) = webhook_deliverer {
         w.abort();
     }

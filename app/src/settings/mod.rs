@@ -1,3 +1,4 @@
 //! The Settings screen.
 
 pub mod pages;
+pub mod retention;

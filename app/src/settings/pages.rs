@@ -1,5 +1,5 @@
-//! The Settings screen: the tenant's settings, single sign-on for now (its providers and
-//! forms live in `crate::sso`).
+//! The Settings screen: the tenant's settings: single sign-on (its providers and forms
+//! live in `crate::sso`) and data retention (`super::retention`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -9,6 +9,8 @@ use crate::components::forms::successes;
 use crate::components::ui::{CARD, ErrorBanner, Loading, PageHeader, SuccessBanner};
 use crate::sso::api::{CreateSsoProvider, DeleteSsoProvider, UpdateSsoProvider, sso_settings};
 use crate::sso::pages::SettingsBody;
+
+use super::retention::{RetentionCard, SaveRetention, retention_settings};
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -21,6 +23,11 @@ pub fn SettingsPage() -> impl IntoView {
         move || (created.get(), saved.get(), delete.version().get()),
         |_| sso_settings(),
     );
+    let save_retention = ServerAction::<SaveRetention>::new();
+    let retention = Resource::new(
+        move || save_retention.version().get(),
+        |_| retention_settings(),
+    );
     let query = use_query_map();
     let editing = query.read_untracked().get("edit").unwrap_or_default();
     let notice = move || {
@@ -31,18 +38,27 @@ pub fn SettingsPage() -> impl IntoView {
             Some("Identity provider saved.")
         } else if q.get("deleted").is_some() {
             Some("Identity provider removed. People who used it keep their accounts.")
+        } else if q.get("retention_saved").is_some() {
+            Some("Retention saved. It applies within the hour.")
         } else {
             None
         }
     };
     view! {
         <Title text="Settings · Tenantry"/>
-        <PageHeader title="Settings" subtitle="Single sign-on: let people sign in with their company's account (Google or any OpenID Connect provider)."/>
+        <PageHeader title="Settings" subtitle="Single sign-on (let people sign in with their company's account: Google or any OpenID Connect provider) and how long your data is kept."/>
         {move || notice().map(|m| view! { <div class="mb-4"><SuccessBanner message=m/></div> })}
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|r| match r {
                 Err(e) => view! { <ErrorBanner message=e.banner()/> }.into_any(),
                 Ok(view) => view! { <SettingsBody view editing=editing.clone() create update delete/> }.into_any(),
+            })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || retention.get().map(|r| match r {
+                Err(e) => view! { <div class="mt-6"><ErrorBanner message=e.banner()/></div> }.into_any(),
+                Ok(None) => ().into_any(),
+                Ok(Some(view)) => view! { <RetentionCard view save=save_retention/> }.into_any(),
             })}
         </Transition>
     }

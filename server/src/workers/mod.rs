@@ -76,6 +76,32 @@ pub fn spawn_exports(db: Db) -> JoinHandle<()> {
     )
 }
 
+/// Tenants whose retention one round applies.
+pub const RETENTION_PER_ROUND: i32 = 100;
+
+/// Applies the tenants' retention (see `service::privacy::retention`) when it is due
+/// (hourly for each tenant), checked every minute and when a tenant changes its settings.
+pub fn spawn_retention(db: Db) -> JoinHandle<()> {
+    use service::privacy::retention;
+    spawn_woken(
+        db,
+        retention::CHANNEL,
+        Duration::from_secs(60),
+        |db| async move {
+            loop {
+                match retention::run_due(&db, RETENTION_PER_ROUND).await {
+                    Ok(n) if n as i32 >= RETENTION_PER_ROUND => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "applying retention failed");
+                        break;
+                    }
+                }
+            }
+        },
+    )
+}
+
 /// Listens for the changes, made by any instance, to what this instance keeps in memory:
 /// a tenant's roles, groups and policies (PostgreSQL NOTIFY on `tenantry_authz`: that
 /// tenant's compiled data is dropped, and the next request compiles it again) and callers

@@ -668,6 +668,8 @@ impl TestApp {
         let _usage_flush = server::workers::spawn_usage_flush(db.clone());
         // ... and makes the exports of personal data asked of any instance.
         let _exports = server::workers::spawn_exports(db.clone());
+        // ... and applies the tenants' retention.
+        let _retention = server::workers::spawn_retention(db.clone());
         let server = tokio::spawn(async move {
             server::startup::serve(listener, router, std::future::pending())
                 .await

@@ -231,6 +231,11 @@ fn routes() -> Vec<Route> {
             ..route("POST", "/v1/admin/tenants", Access::SuperAdmin, false)
         },
         route("GET", "/v1/limits", Access::Read, false),
+        route("GET", "/v1/retention", Access::Read, false),
+        Route {
+            body: Some(|| json!({"trash_days": null})),
+            ..route("PUT", "/v1/retention", Access::Write, false)
+        },
         route("GET", "/v1/admin/plans", Access::SuperAdmin, false),
         Route {
             body: Some(
@@ -443,7 +448,8 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
         ("PUT", "memories") => "settings:update",
         ("POST", "audit") => "audit:read",
         ("GET", "events") if path.ends_with("/types") => return None,
-        ("GET", "limits") => "settings:read",
+        ("GET", "limits" | "retention") => "settings:read",
+        ("PUT", "retention") => "settings:update",
         ("POST", "webhooks") if path.ends_with("/rotate-secret") => "webhooks:manage",
         ("POST", "webhooks") if is_object => "webhooks:update",
         ("GET", m) => return Some(read(m)),
@@ -975,6 +981,22 @@ const SERVER_FNS: &[ServerFn] = &[
         access: Access::Read,
         object: false,
         args: &[],
+    },
+    ServerFn {
+        path: "/api/settings/retention",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/settings/retention/save",
+        access: Access::Write,
+        object: false,
+        args: &[
+            ("disabled_identities_days", ""),
+            ("trash_days", ""),
+            ("idle_sessions_days", ""),
+        ],
     },
     ServerFn {
         path: "/api/webhooks/list",

@@ -30,6 +30,7 @@ mod privacy_jobs;
 mod privacy_memories;
 mod query_filters;
 mod quotas;
+mod retention;
 mod rls;
 mod service_identities;
 mod service_memories;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::authz::perm;
 use crate::ctx::Ctx;
-use crate::db::{Change, Db};
+use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, Result};
 use crate::events::catalogue::{shapes, types};
 use crate::identities::{self, Identity};
@@ -53,7 +53,6 @@ pub struct Erasure {
 /// must be the identity's email (the console asks for it to be typed).
 pub async fn erase(ctx: &Ctx, db: &Db, id: Uuid, confirm: Option<&str>) -> Result<Erasure> {
     let mut tx = db.change_object(ctx, perm::PRIVACY_ERASE).await?;
-    let tenant_id = tx.tenant_id;
     let person = tx.lookup::<Identity>(id, perm::PRIVACY_ERASE).await?;
     identities::guard_owner(ctx, &mut tx, &person, "erase").await?;
     identities::refuse_self(ctx, id, "erase")?;
@@ -67,7 +66,16 @@ pub async fn erase(ctx: &Ctx, db: &Db, id: Uuid, confirm: Option<&str>) -> Resul
             ));
         }
     }
+    let erasure = erase_in(&mut tx, &person).await?;
+    tx.commit().await?;
+    Ok(erasure)
+}
 
+/// Erases `person` in `tx` (authorized by the caller): what [`erase`] does once it has
+/// checked who may. Retention erases through it too, as the server's own work.
+pub(crate) async fn erase_in(tx: &mut ChangeTx<'_>, person: &Identity) -> Result<Erasure> {
+    let tenant_id = tx.tenant_id;
+    let id = person.id;
     let mut removed = Removed::default();
     let (sessions, _) = crate::sessions::end_sessions_of(tx.conn(), tenant_id, id, None).await?;
     removed.sessions = sessions;
@@ -162,7 +170,7 @@ pub async fn erase(ctx: &Ctx, db: &Db, id: Uuid, confirm: Option<&str>) -> Resul
     .execute(tx.conn())
     .await?;
     crate::roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
-    let erased_by = ctx.caller().ok().map(|c| c.identity_id);
+    let erased_by = tx.ctx().caller().ok().map(|c| c.identity_id);
     let erased_at = sqlx::query_scalar!(
         "insert into erasures (tenant_id, identity_id, erased_by, removed)
          values ($1, $2, $3, $4) returning erased_at",
@@ -182,7 +190,6 @@ pub async fn erase(ctx: &Ctx, db: &Db, id: Uuid, confirm: Option<&str>) -> Resul
         after: Some(shapes::to_value(shapes::ErasedData { id, removed })),
     })
     .await?;
-    tx.commit().await?;
     Ok(Erasure {
         identity_id: id,
         erased_at,

@@ -13,6 +13,7 @@ pub mod erase;
 pub mod export;
 pub mod keys;
 pub mod personal;
+pub mod retention;
 
 use serde::Serialize;
 use uuid::Uuid;

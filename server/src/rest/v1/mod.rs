@@ -96,6 +96,7 @@ pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(privacy::get))
         .routes(routes!(privacy::download))
         .routes(routes!(privacy::schema))
+        .routes(routes!(privacy::get_retention, privacy::put_retention))
         .routes(routes!(me::me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(sessions::list, sessions::revoke_all))

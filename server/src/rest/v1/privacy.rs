@@ -1,6 +1,7 @@
 //! `/v1/identities/{id}/export` and `/v1/privacy/...`: exports of everything held about a
-//! person, their status, their one-time download link and the document's JSON Schema.
-//! Rules live in `service::privacy::export`.
+//! person, their status, their one-time download link and the document's JSON Schema;
+//! `/v1/retention`, how long the tenant keeps what it no longer uses. Rules live in
+//! `service::privacy::export` and `service::privacy::retention`.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -8,10 +9,11 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use serde_json::Value;
 use service::privacy::export::{self, Export};
+use service::privacy::retention;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::rest::extract::{Authenticated, Caller, Path};
+use crate::rest::extract::{Authenticated, Caller, Json, Path};
 use crate::rest::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
@@ -98,4 +100,34 @@ pub async fn schema() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "application/schema+json")],
         axum::Json(schema),
     )
+}
+
+/// The tenant's retention: how long it keeps people it disabled, what is in its Trash, and
+/// sessions nobody uses; how long it keeps audit records; when the worker last applied it,
+/// what it removed, and when it runs next. Needs `settings:read`.
+#[utoipa::path(get, path = "/retention", tag = "privacy",
+    responses((status = 200, body = retention::Retention), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_retention(
+    Authenticated(ctx): Authenticated,
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<retention::Retention>> {
+    Ok(axum::Json(retention::get(&ctx, &state.db).await?))
+}
+
+/// Sets the tenant's retention periods, in days from 1 to 36,500; a field left out or
+/// `null` keeps that data. People disabled (or in the Trash) for longer are erased, as
+/// `POST /v1/identities/{id}/erase` does; memories in the Trash for longer are removed for
+/// good; console sessions and API sign-ins unused for longer end. Applied within the hour
+/// (a change wakes the worker at once). Needs `settings:update` (owners).
+#[utoipa::path(put, path = "/retention", tag = "privacy", request_body = retention::Settings,
+    responses((status = 200, body = retention::Retention), (status = 403, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn put_retention(
+    Authenticated(ctx): Authenticated,
+    State(state): State<AppState>,
+    Json(settings): Json<retention::Settings>,
+) -> ApiResult<axum::Json<retention::Retention>> {
+    Ok(axum::Json(retention::set(&ctx, &state.db, settings).await?))
 }

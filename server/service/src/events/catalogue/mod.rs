@@ -90,6 +90,18 @@ catalogue! {
         "A tenant setting changed (the new values).",
         derived::<TenantSettingsData>(),
     ),
+    TENANT_RETENTION_CHANGED = (
+        "tenant.retention_changed",
+        "tenant",
+        "The tenant's retention periods changed (days; null keeps the data).",
+        derived::<crate::privacy::retention::Settings>(),
+    ),
+    TENANT_RETENTION_APPLIED = (
+        "tenant.retention_applied",
+        "tenant",
+        "Retention removed what the tenant keeps no longer (how much, by kind).",
+        derived::<crate::privacy::retention::Removed>(),
+    ),
     TENANT_LIMITS_CHANGED = (
         "tenant.limits_changed",
         "tenant",
