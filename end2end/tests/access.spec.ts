@@ -54,6 +54,8 @@ test('a custom role from the matrix, held by someone who is then refused; a deny
 
   // Back as the owner: a deny policy for support, and the simulator explains it.
   await page.getByRole('button', { name: 'Sign out' }).click();
+  // Signed out first: /login sends whoever is still signed in on to the console.
+  await expect(page).toHaveURL(/\/login$/);
   await signIn(page);
   await expect(page).toHaveURL(/\/identities$/);
   await page.goto('/policies/new');

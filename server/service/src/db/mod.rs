@@ -45,6 +45,8 @@ pub struct Db {
     embedder: Option<Arc<dyn crate::memories::embeddings::Provider>>,
     /// Recent search queries' vectors (see [`crate::memories::embeddings::QueryVectors`]).
     query_vectors: Arc<crate::memories::embeddings::QueryVectors>,
+    /// Recent search queries' keyed words (see [`crate::memories::sealed::QueryWords`]).
+    query_words: Arc<crate::memories::sealed::QueryWords>,
     /// Makes webhook attempts, with the server's webhook settings.
     webhooks: Arc<crate::webhooks::delivery::Sender>,
     /// Talks to SSO identity providers, with the server's SSO settings.
@@ -206,6 +208,7 @@ impl Db {
             keyring: Arc::new(Keyring::without_master()),
             embedder: None,
             query_vectors: Default::default(),
+            query_words: Default::default(),
             webhooks: Arc::new(crate::webhooks::delivery::Sender::new(
                 crate::webhooks::Settings::default(),
             )),
@@ -314,6 +317,11 @@ impl Db {
     /// The vectors of recent search queries.
     pub fn query_vectors(&self) -> &crate::memories::embeddings::QueryVectors {
         &self.query_vectors
+    }
+
+    /// The keyed words of recent search queries.
+    pub(crate) fn query_words(&self) -> &crate::memories::sealed::QueryWords {
+        &self.query_words
     }
 
     /// The embedding provider in use: the configured one, else the local model.

@@ -226,6 +226,62 @@ pub(crate) async fn search_vectors(
     Ok(out)
 }
 
+/// Queries kept by [`QueryWords`].
+const QUERY_WORDS: usize = 10_000;
+
+/// Recent searches' words ([`Query`]) by tenant, mode and query text (whitespace runs read
+/// as one space), so a repeated search asks PostgreSQL nothing before its ranking query.
+/// What is kept never changes: a tenant's blind key is never rotated, and the parse is
+/// PostgreSQL's fixed `english` configuration.
+pub struct QueryWords {
+    kept: std::sync::Mutex<hashlink::LruCache<(Uuid, bool, String), std::sync::Arc<Query>>>,
+}
+
+impl Default for QueryWords {
+    fn default() -> Self {
+        QueryWords {
+            kept: std::sync::Mutex::new(hashlink::LruCache::new(QUERY_WORDS)),
+        }
+    }
+}
+
+impl std::fmt::Debug for QueryWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryWords").finish_non_exhaustive()
+    }
+}
+
+impl QueryWords {
+    /// The words of `query` for `tenant` (see [`Query::prepare`]), kept or parsed now.
+    pub(crate) async fn get(
+        &self,
+        conn: &mut PgConnection,
+        keys: &TenantKeys,
+        tenant: Uuid,
+        query: &str,
+        any_word: bool,
+    ) -> Result<std::sync::Arc<Query>> {
+        let key = (
+            tenant,
+            any_word,
+            query.split_whitespace().collect::<Vec<_>>().join(" "),
+        );
+        if let Some(q) = self.lock().get(&key) {
+            return Ok(q.clone());
+        }
+        let q = std::sync::Arc::new(Query::prepare(conn, keys, &key.2, any_word).await?);
+        self.lock().insert(key, q.clone());
+        Ok(q)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, hashlink::LruCache<(Uuid, bool, String), std::sync::Arc<Query>>>
+    {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A search's words, ready for both kinds of rows.
 pub(crate) struct Query {
     /// The query in web-search syntax (keyword mode) or any of its words (hybrid), as a

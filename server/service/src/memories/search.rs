@@ -153,7 +153,10 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
     let keyring = db.keyring();
     let conn = tx.conn();
     // The query's words, parsed as the keyword index was made, keyed for sealed rows.
-    let words_of_query = Query::prepare(conn, &keys, &query, input.mode == Mode::Hybrid).await?;
+    let words_of_query = db
+        .query_words()
+        .get(conn, &keys, tenant_id, &query, input.mode == Mode::Hybrid)
+        .await?;
     let pool = match input.mode {
         Mode::Hybrid => (top_k * 3).max(30),
         _ => top_k,
