@@ -202,6 +202,47 @@ async fn a_first_sign_in_provisions_then_later_ones_follow_the_link() {
         .await
         .unwrap();
     assert_eq!(links, 1);
+    // The address the provider vouched for is kept sealed under the person's key...
+    let (plain, sealed): (Option<String>, Option<Vec<u8>>) =
+        sqlx::query_as("select email, email_sealed from sso_links where provider_id = $1")
+            .bind(id)
+            .fetch_one(&mut superuser(&app).await)
+            .await
+            .unwrap();
+    let sealed = sealed.expect("sealed");
+    assert_eq!(plain, None);
+    assert_eq!(sealed[..2], [1, 2], "format 1, under the subject's key");
+    assert!(!sealed.windows(6).any(|w| w == b"newbie"));
+    // ...and handed to the person in their export.
+    let owner = app.owner_token(&app.acme).await;
+    let started: serde_json::Value = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/identities/{identity}/export"),
+            Some(&owner),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let link = started["download_url"].as_str().unwrap().to_owned();
+    let start = std::time::Instant::now();
+    let document: serde_json::Value = loop {
+        let res = app.get(&link, None).await;
+        if res.status() == reqwest::StatusCode::OK {
+            break res.json().await.unwrap();
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "export not ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        document["sso_links"][0]["email"], "newbie@example.com",
+        "{document}"
+    );
 
     // Disabled in the tenant: the link no longer signs anyone in.
     let ctx = owner_ctx(&app.db, &app.acme).await;

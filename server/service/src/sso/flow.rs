@@ -31,6 +31,7 @@ use crate::ctx::{AuthMethod, Caller, Ctx, Principal};
 use crate::db::{Change, ChangeTx, Db};
 use crate::error::{Error, Result};
 use crate::events::catalogue::{shapes, types};
+use crate::privacy::envelope::Place;
 use crate::{identities, invitations, roles};
 
 /// The callback URL under this server's public URL: where providers send the browser back,
@@ -542,13 +543,33 @@ async fn resolve(
         if link.status != "active" {
             return Err(disabled());
         }
+        let sealed = match &who.email {
+            Some(email) => {
+                let keys = db.keyring().tenant_in(&mut tx, tenant_id).await?;
+                Some(
+                    seal_link_email(
+                        &mut tx,
+                        &keys,
+                        tenant_id,
+                        (provider.id, &who.subject),
+                        link.identity_id,
+                        email,
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        };
         sqlx::query!(
-            "update sso_links set last_login_at = now(), email = coalesce($4, email)
+            "update sso_links
+             set last_login_at = now(),
+                 email = case when $4::bytea is null then email end,
+                 email_sealed = coalesce($4, email_sealed)
              where tenant_id = $1 and provider_id = $2 and subject = $3",
             tenant_id,
             provider.id,
             who.subject,
-            who.email
+            sealed
         )
         .execute(&mut *tx)
         .await?;
@@ -654,14 +675,24 @@ async fn link(
     email: &str,
 ) -> Result<()> {
     let tenant_id = tx.tenant_id;
+    let keys = tx.keys().await?;
+    let sealed = seal_link_email(
+        tx.conn(),
+        &keys,
+        tenant_id,
+        (provider_id, subject),
+        identity_id,
+        email,
+    )
+    .await?;
     sqlx::query!(
-        "insert into sso_links (tenant_id, provider_id, subject, identity_id, email)
+        "insert into sso_links (tenant_id, provider_id, subject, identity_id, email_sealed)
          values ($1, $2, $3, $4, $5)",
         tenant_id,
         provider_id,
         subject,
         identity_id,
-        email
+        sealed
     )
     .execute(tx.conn())
     .await?;
@@ -689,4 +720,42 @@ async fn signed_in(
     crate::auth::load_caller_in(conn, db, tenant_id, identity_id, AuthMethod::Session)
         .await?
         .ok_or_else(disabled)
+}
+
+/// Where a link's email is sealed: the link, named by provider and subject.
+pub(crate) fn link_place(tenant: Uuid, provider_id: Uuid, subject: &str) -> Place<'static> {
+    Place {
+        tenant,
+        table: "sso_links",
+        column: "email",
+        row: link_row(provider_id, subject),
+    }
+}
+
+/// A link's name as an envelope's row: the first 16 bytes of SHA-256 of its provider and
+/// subject.
+fn link_row(provider_id: Uuid, subject: &str) -> Uuid {
+    let mut named = provider_id.as_bytes().to_vec();
+    named.extend_from_slice(subject.as_bytes());
+    let digest = crate::crypto::sha256(&named);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::from_bytes(bytes)
+}
+
+/// The address a provider vouched for, sealed under the linked person's key.
+async fn seal_link_email(
+    conn: &mut sqlx::PgConnection,
+    keys: &crate::privacy::keys::TenantKeys,
+    tenant: Uuid,
+    (provider_id, subject): (Uuid, &str),
+    identity_id: Uuid,
+    email: &str,
+) -> Result<Vec<u8>> {
+    let key = crate::identities::sealed::subject_key(conn, keys, tenant, identity_id).await?;
+    Ok(keys.seal_for_subject(
+        &key,
+        link_place(tenant, provider_id, subject),
+        email.as_bytes(),
+    ))
 }

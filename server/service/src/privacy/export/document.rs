@@ -250,23 +250,37 @@ pub(super) async fn gather(job: &Job, person: Uuid) -> Result<Document, Stop> {
         revoked_at: r.revoked_at.map(Time),
     })
     .collect();
-    let sso_links = sqlx::query!(
-        "select provider_id, subject, email, created_at, last_login_at
+    let links = sqlx::query!(
+        "select provider_id, subject, email, email_sealed, created_at, last_login_at
          from sso_links where tenant_id = $1 and identity_id = $2 order by created_at",
         tenant_id,
         person
     )
     .fetch_all(tx.conn())
-    .await?
-    .into_iter()
-    .map(|r| SsoLinkEntry {
-        provider_id: r.provider_id,
-        subject: r.subject,
-        email: r.email,
-        linked_at: Time(r.created_at),
-        last_login_at: Time(r.last_login_at),
-    })
-    .collect();
+    .await?;
+    let mut sso_links = Vec::with_capacity(links.len());
+    if !links.is_empty() {
+        let (conn, keyring) = tx.parts();
+        let keys = keyring.tenant_in(&mut *conn, tenant_id).await?;
+        let key = identities::sealed::subject_key(conn, &keys, tenant_id, person).await?;
+        for r in links {
+            let email = match r.email_sealed {
+                Some(sealed) => Some(keys.open_for_subject(
+                    &key,
+                    crate::sso::flow::link_place(tenant_id, r.provider_id, &r.subject),
+                    &sealed,
+                )?),
+                None => r.email,
+            };
+            sso_links.push(SsoLinkEntry {
+                provider_id: r.provider_id,
+                subject: r.subject,
+                email,
+                linked_at: Time(r.created_at),
+                last_login_at: Time(r.last_login_at),
+            });
+        }
+    }
     job.progress(50, "memories").await?;
     let memories = sqlx::query_as!(
         crate::memories::Row,
