@@ -208,6 +208,25 @@ async fn memories_are_stored_sealed_and_still_found() {
     assert!(!body.to_lowercase().contains("quillfeather"), "{body}");
 }
 
+/// The id of the best keyword match of `query`.
+async fn first_keyword_hit(app: &TestApp, token: &str, query: &str) -> String {
+    let found: Value = app
+        .send(
+            Method::POST,
+            "/v1/memories/search",
+            Some(token),
+            Some(json!({"query": query, "mode": "keyword"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    found["items"][0]["memory"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no hit: {found}"))
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_memory_written_before_sealing_is_still_read_and_found() {
     let app = TestApp::spawn().await;
@@ -245,18 +264,10 @@ async fn a_memory_written_before_sealing_is_still_read_and_found() {
         .await
         .unwrap();
     assert_eq!(got["text"], plain);
-    let found: Value = app
-        .send(
-            Method::POST,
-            "/v1/memories/search",
-            t,
-            Some(json!({"query": "lighthouse keeper", "mode": "keyword"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(found["items"][0]["memory"]["id"], id.as_str(), "{found}");
+    assert_eq!(
+        first_keyword_hit(&app, &token, "lighthouse keeper").await,
+        id
+    );
     // Stored again, it is the same memory (found by its old hash).
     let res = app
         .send(
@@ -285,16 +296,8 @@ async fn a_memory_written_before_sealing_is_still_read_and_found() {
             .await
             .unwrap();
     assert!(text.is_none() && sealed.is_some());
-    let found: Value = app
-        .send(
-            Method::POST,
-            "/v1/memories/search",
-            t,
-            Some(json!({"query": "lighthouse keeper", "mode": "keyword"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(found["items"][0]["memory"]["id"], id.as_str(), "{found}");
+    assert_eq!(
+        first_keyword_hit(&app, &token, "lighthouse keeper").await,
+        id
+    );
 }
