@@ -87,9 +87,21 @@ impl Browser {
         app.server_fn(&self.client, "/api/auth/me").await
     }
 
-    /// The page at `url` (a sign-in or invitation page showing the outcome).
+    /// The page at `url` (a sign-in or invitation page showing the outcome). A console
+    /// that answers 503 (every console runtime busy, as on a loaded test machine) is asked
+    /// again, as a browser's user would; any other status than 200 fails the test.
     async fn page(&self, url: &str) -> String {
-        self.get(url).await.text().await.unwrap()
+        for _ in 0..20 {
+            let res = self.get(url).await;
+            match res.status() {
+                reqwest::StatusCode::OK => return res.text().await.unwrap(),
+                reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                other => panic!("{url}: {other}: {}", res.text().await.unwrap_or_default()),
+            }
+        }
+        panic!("{url}: the console stayed unavailable for 10 s");
     }
 }
 

@@ -63,46 +63,63 @@ pub(crate) struct Row {
     pub deleted_at: Option<OffsetDateTime>,
 }
 
+/// A memory's text as its row stores it, not opened yet.
+#[derive(Debug)]
+pub(crate) struct Unopened {
+    text: Option<String>,
+    text_sealed: Option<Vec<u8>>,
+    owner_key: Option<Vec<u8>>,
+}
+
+impl Unopened {
+    /// The text of memory `id` (owned by `owner`), opened with `keys` when sealed (`keys`
+    /// may be `None` only for a row that is not).
+    pub(crate) fn open(
+        self,
+        keys: Option<&TenantKeys>,
+        tenant: Uuid,
+        id: Uuid,
+        owner: Option<Uuid>,
+    ) -> Result<String> {
+        let sealed = match (self.text_sealed, self.text) {
+            (None, Some(text)) => return Ok(text),
+            (Some(sealed), _) => sealed,
+            (None, None) => return Err(Error::Internal(format!("memory {id} has no text"))),
+        };
+        let keys = keys.ok_or_else(|| {
+            Error::Internal(format!("memory {id} is sealed and was read without keys"))
+        })?;
+        match (owner, self.owner_key) {
+            (None, _) => String::from_utf8(keys.open(place(tenant, id), &sealed)?)
+                .map_err(|_| Error::Internal("a sealed memory is not UTF-8".into())),
+            (Some(owner), Some(wrapped)) => {
+                let key = keys.unwrap_subject_key(owner, &wrapped)?;
+                keys.open_for_subject(&key, place(tenant, id), &sealed)
+            }
+            (Some(_), None) => Err(Error::Internal(format!(
+                "memory {id} is sealed but its owner has no key"
+            ))),
+        }
+    }
+}
+
 impl Row {
     fn is_sealed(&self) -> bool {
         self.text_sealed.is_some()
     }
 
-    /// The memory, its text opened with `keys` when sealed (`keys` may be `None` only for
-    /// a row that is not).
-    pub(crate) fn open(self, keys: Option<&TenantKeys>, tenant: Uuid) -> Result<Memory> {
-        let text = match (self.text_sealed, self.text) {
-            (None, Some(text)) => text,
-            (Some(sealed), _) => {
-                let keys = keys.ok_or_else(|| {
-                    Error::Internal(format!(
-                        "memory {} is sealed and was read without keys",
-                        self.id
-                    ))
-                })?;
-                match (self.owner_id, self.owner_key) {
-                    (None, _) => String::from_utf8(keys.open(place(tenant, self.id), &sealed)?)
-                        .map_err(|_| Error::Internal("a sealed memory is not UTF-8".into()))?,
-                    (Some(owner), Some(wrapped)) => {
-                        let key = keys.unwrap_subject_key(owner, &wrapped)?;
-                        keys.open_for_subject(&key, place(tenant, self.id), &sealed)?
-                    }
-                    (Some(_), None) => {
-                        return Err(Error::Internal(format!(
-                            "memory {} is sealed but its owner has no key",
-                            self.id
-                        )));
-                    }
-                }
-            }
-            (None, None) => {
-                return Err(Error::Internal(format!("memory {} has no text", self.id)));
-            }
+    /// The memory with an empty text, and what opens the text: for a search, which reads
+    /// more candidates than it keeps and opens only the hits it keeps.
+    pub(crate) fn split(self) -> (Memory, Unopened) {
+        let unopened = Unopened {
+            text: self.text,
+            text_sealed: self.text_sealed,
+            owner_key: self.owner_key,
         };
-        Ok(Memory {
+        let memory = Memory {
             id: self.id,
             owner_id: self.owner_id,
-            text,
+            text: String::new(),
             metadata: self.metadata,
             tags: self.tags,
             source: self.source,
@@ -113,7 +130,16 @@ impl Row {
             updated_at: self.updated_at,
             expires_at: self.expires_at,
             deleted_at: self.deleted_at,
-        })
+        };
+        (memory, unopened)
+    }
+
+    /// The memory, its text opened with `keys` when sealed (`keys` may be `None` only for
+    /// a row that is not).
+    pub(crate) fn open(self, keys: Option<&TenantKeys>, tenant: Uuid) -> Result<Memory> {
+        let (mut memory, unopened) = self.split();
+        memory.text = unopened.open(keys, tenant, memory.id, memory.owner_id)?;
+        Ok(memory)
     }
 }
 

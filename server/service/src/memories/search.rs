@@ -23,7 +23,6 @@ use crate::authz::perm;
 use crate::ctx::Ctx;
 use crate::db::Db;
 use crate::error::{Error, FieldError, Result};
-use crate::privacy::keys::Keyring;
 use crate::resource::visible;
 
 /// Dimensions that have an HNSW index (see the memories migration).
@@ -150,8 +149,9 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
     };
     let mut tx = db.read_in(tenant_id).await?;
     let keys = tx.keys().await?;
-    let keyring = db.keyring();
     let conn = tx.conn();
+    // The candidates' texts, opened only for the hits kept.
+    let mut texts = Texts::new();
     // The query's words, parsed as the keyword index was made, keyed for sealed rows.
     let words_of_query = db
         .query_words()
@@ -175,7 +175,7 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
             let mut hits = loop {
                 let read = nearest(
                     conn,
-                    keyring,
+                    &mut texts,
                     tenant_id,
                     scope,
                     &input.filter,
@@ -207,7 +207,7 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
             let mut hits = loop {
                 let read = words(
                     conn,
-                    keyring,
+                    &mut texts,
                     tenant_id,
                     scope,
                     &input.filter,
@@ -257,7 +257,12 @@ pub async fn search(ctx: &Ctx, db: &Db, input: SearchInput) -> Result<Vec<Hit>> 
     // Where the query's words occur in each hit (as `ts_headline` with `HighlightAll` would
     // mark them, without sending the texts, sealed in the database, back to be parsed).
     for hit in &mut hits {
-        hit.highlights = mark_words(&hit.memory.text, &words_of_query.words);
+        let m = &mut hit.memory;
+        let unopened = texts
+            .remove(&m.id)
+            .ok_or_else(|| Error::Internal(format!("memory {} was not read", m.id)))?;
+        m.text = unopened.open(Some(&keys), tenant_id, m.id, m.owner_id)?;
+        hit.highlights = mark_words(&m.text, &words_of_query.words);
     }
     Ok(hits)
 }
@@ -309,7 +314,7 @@ fn fuse(
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn nearest(
     conn: &mut PgConnection,
-    keyring: &Keyring,
+    texts: &mut Texts,
     tenant_id: Uuid,
     scope: Scope,
     filter: &Filter,
@@ -326,7 +331,7 @@ pub(crate) async fn nearest(
             .execute(&mut *conn)
             .await?;
         let hits = scan(
-            conn, keyring, tenant_id, scope, filter, state, model, vector, limit, true,
+            conn, texts, tenant_id, scope, filter, state, model, vector, limit, true,
         )
         .await?;
         if hits.len() as i64 >= limit {
@@ -334,7 +339,7 @@ pub(crate) async fn nearest(
         }
     }
     scan(
-        conn, keyring, tenant_id, scope, filter, state, model, vector, limit, false,
+        conn, texts, tenant_id, scope, filter, state, model, vector, limit, false,
     )
     .await
 }
@@ -342,7 +347,7 @@ pub(crate) async fn nearest(
 #[allow(clippy::too_many_arguments)]
 async fn scan(
     conn: &mut PgConnection,
-    keyring: &Keyring,
+    texts: &mut Texts,
     tenant_id: Uuid,
     scope: Scope,
     filter: &Filter,
@@ -380,8 +385,7 @@ async fn scan(
     filter.push(&mut q, scope);
     q.push(" order by distance limit ").push_bind(limit);
     let rows: Vec<Scored> = q.build_query_as().fetch_all(&mut *conn).await?;
-    let mut hits: Vec<(Memory, f32)> = open_scored(conn, keyring, tenant_id, rows)
-        .await?
+    let mut hits: Vec<(Memory, f32)> = set_aside(texts, rows)
         .into_iter()
         .map(|(m, d)| (m, 1.0 - d as f32))
         .collect();
@@ -397,22 +401,19 @@ struct Scored {
     distance: f64,
 }
 
-/// The memories of `rows`, opened, with their distances.
-async fn open_scored(
-    conn: &mut PgConnection,
-    keyring: &Keyring,
-    tenant_id: Uuid,
-    rows: Vec<Scored>,
-) -> Result<Vec<(Memory, f64)>> {
-    let distances: Vec<f64> = rows.iter().map(|r| r.distance).collect();
-    let memories = sealed::open_all(
-        conn,
-        keyring,
-        tenant_id,
-        rows.into_iter().map(|r| r.row).collect(),
-    )
-    .await?;
-    Ok(memories.into_iter().zip(distances).collect())
+/// The texts of the candidates a search read, not opened yet, by memory id.
+pub(crate) type Texts = std::collections::HashMap<Uuid, sealed::Unopened>;
+
+/// The memories of `rows` (their texts empty) with their distances; their texts are set
+/// aside in `texts`, to be opened for the hits kept.
+fn set_aside(texts: &mut Texts, rows: Vec<Scored>) -> Vec<(Memory, f64)> {
+    rows.into_iter()
+        .map(|r| {
+            let (memory, unopened) = r.row.split();
+            texts.insert(memory.id, unopened);
+            (memory, r.distance)
+        })
+        .collect()
 }
 
 /// Full-text matches, best first; the rank is normalized to 0-1 (`rank / (rank + 1)`).
@@ -423,7 +424,7 @@ async fn open_scored(
 #[allow(clippy::too_many_arguments)]
 async fn words(
     conn: &mut PgConnection,
-    keyring: &Keyring,
+    texts: &mut Texts,
     tenant_id: Uuid,
     scope: Scope,
     filter: &Filter,
@@ -447,8 +448,7 @@ async fn words(
     q.push(" order by distance desc, m.id desc limit ")
         .push_bind(limit);
     let rows: Vec<Scored> = q.build_query_as().fetch_all(&mut *conn).await?;
-    Ok(open_scored(conn, keyring, tenant_id, rows)
-        .await?
+    Ok(set_aside(texts, rows)
         .into_iter()
         .map(|(m, d)| (m, d as f32))
         .collect())
