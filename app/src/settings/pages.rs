@@ -24,10 +24,10 @@ pub fn SettingsPage() -> impl IntoView {
         |_| sso_settings(),
     );
     let save_retention = ServerAction::<SaveRetention>::new();
-    let retention = Resource::new(
-        move || save_retention.version().get(),
-        |_| retention_settings(),
-    );
+    // Read again after a save that took, not after one refused: that would make the form
+    // anew under the hands of someone correcting it.
+    let retention_saved = successes(save_retention.value().into());
+    let retention = Resource::new(move || retention_saved.get(), |_| retention_settings());
     let query = use_query_map();
     let editing = query.read_untracked().get("edit").unwrap_or_default();
     let notice = move || {
