@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::authz::perm;
+use crate::authz::{Target, perm};
 use crate::ctx::Ctx;
 use crate::db::{Change, Db};
 use crate::error::{Error, FieldError, Result};
@@ -135,19 +135,12 @@ pub struct Retention {
 /// The tenant's retention: needs `settings:read`.
 pub async fn get(ctx: &Ctx, db: &Db) -> Result<Retention> {
     let tenant_id = ctx.tenant_id()?;
-    ctx.authorize(perm::SETTINGS_READ, settings_target(tenant_id))?;
+    ctx.authorize(
+        perm::SETTINGS_READ,
+        Target::collection(tenant_id, "settings"),
+    )?;
     let mut tx = db.read_in(tenant_id).await?;
     load(tx.conn(), tenant_id).await
-}
-
-fn settings_target(tenant_id: Uuid) -> crate::authz::Target {
-    crate::authz::Target {
-        tenant_id,
-        kind: "settings",
-        id: None,
-        owner: None,
-        metadata: None,
-    }
 }
 
 async fn load(conn: &mut sqlx::PgConnection, tenant_id: Uuid) -> Result<Retention> {
@@ -201,7 +194,10 @@ async fn load(conn: &mut sqlx::PgConnection, tenant_id: Uuid) -> Result<Retentio
 /// next run.
 pub async fn set(ctx: &Ctx, db: &Db, settings: Settings) -> Result<Retention> {
     let tenant_id = ctx.tenant_id()?;
-    ctx.authorize(perm::SETTINGS_UPDATE, settings_target(tenant_id))?;
+    ctx.authorize(
+        perm::SETTINGS_UPDATE,
+        Target::collection(tenant_id, "settings"),
+    )?;
     settings.validate()?;
     let mut tx = db.change_in(ctx, tenant_id).await?;
     let before = load(tx.conn(), tenant_id).await?.settings;
