@@ -77,3 +77,25 @@ test('an owner sets how long data is kept, and a wrong value is explained', asyn
   await expect(card).toContainText('People disabled: kept until someone removes them.');
   await expect(card.getByTestId('retention-schedule')).toHaveText('Nothing is set, so nothing is removed.');
 });
+
+test('an owner rotates the data key and follows its progress', async ({ page }) => {
+  await signIn(page, '?next=/settings');
+  await expect(page).toHaveURL(/\/settings$/);
+  await hydrated(page);
+  const card = page.getByRole('region', { name: 'Encryption' });
+  const keyLine = card.getByTestId('data-key');
+  await expect(keyLine).toContainText(/Data key: version \d+/);
+  const before = Number((await keyLine.textContent())!.match(/version (\d+)/)![1]);
+  await expect(card.getByTestId('plain-rows')).toContainText('Everything is sealed');
+
+  await card.getByRole('button', { name: 'Rotate data key' }).click();
+  // The job shows its progress while it runs (it waits ten seconds before it removes the
+  // old key), and nobody can start another meanwhile.
+  await expect(card.getByRole('progressbar', { name: 'Data key rotation progress' })).toBeVisible({ timeout: 15_000 });
+  await expect(card.getByRole('button', { name: 'Rotate data key' })).toBeDisabled();
+  await screen(page, '86-settings-key-rotation-running');
+  await expect(card.getByTestId('key-job')).toContainText('Data key rotation: finished', { timeout: 60_000 });
+  await expect(keyLine).toContainText(`version ${before + 1}`);
+  await expect(card.getByRole('button', { name: 'Rotate data key' })).toBeEnabled();
+  await screen(page, '87-settings-key-rotation-done');
+});

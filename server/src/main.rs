@@ -248,6 +248,7 @@ async fn serve_with(
     let memories_worker = workers::memories::spawn(db.clone());
     let exports_worker = workers::spawn_exports(db.clone());
     let retention_worker = workers::spawn_retention(db.clone());
+    let key_jobs_worker = workers::spawn_key_jobs(db.clone());
     let webhook_deliverer =
         (webhook_workers > 0).then(|| workers::webhooks::spawn(db.clone(), webhook_workers));
     tracing::info!("Tenantry is serving http://{addr}");
@@ -267,6 +268,7 @@ async fn serve_with(
     memories_worker.abort();
     exports_worker.abort();
     retention_worker.abort();
+    key_jobs_worker.abort();
     if let Some(w) = webhook_deliverer {
         w.abort();
     }

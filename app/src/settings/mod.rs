@@ -1,4 +1,5 @@
 //! The Settings screen.
 
+pub mod encryption;
 pub mod pages;
 pub mod retention;

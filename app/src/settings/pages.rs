@@ -1,5 +1,6 @@
 //! The Settings screen: the tenant's settings: single sign-on (its providers and forms
-//! live in `crate::sso`) and data retention (`super::retention`).
+//! live in `crate::sso`), data retention (`super::retention`) and encryption
+//! (`super::encryption`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -10,6 +11,7 @@ use crate::components::ui::{CARD, ErrorBanner, Loading, PageHeader, SuccessBanne
 use crate::sso::api::{CreateSsoProvider, DeleteSsoProvider, UpdateSsoProvider, sso_settings};
 use crate::sso::pages::SettingsBody;
 
+use super::encryption::{EncryptionCard, StartKeyJob, encryption_settings};
 use super::retention::{RetentionCard, SaveRetention, retention_settings};
 
 #[component]
@@ -28,6 +30,19 @@ pub fn SettingsPage() -> impl IntoView {
     // anew under the hands of someone correcting it.
     let retention_saved = successes(save_retention.value().into());
     let retention = Resource::new(move || retention_saved.get(), |_| retention_settings());
+    let start_key_job = ServerAction::<StartKeyJob>::new();
+    let key_job_started = successes(start_key_job.value().into());
+    let encryption_tick = RwSignal::new(0usize);
+    let encryption = Resource::new(
+        move || (key_job_started.get(), encryption_tick.get()),
+        |_| encryption_settings(),
+    );
+    // Read again every second while a key job runs, to show its progress.
+    crate::components::poll::tick_while(
+        move || matches!(encryption.get(), Some(Ok(Some(e))) if e.job.as_ref().is_some_and(|j| j.is_open())),
+        std::time::Duration::from_secs(1),
+        encryption_tick,
+    );
     let query = use_query_map();
     let editing = query.read_untracked().get("edit").unwrap_or_default();
     let notice = move || {
@@ -46,7 +61,7 @@ pub fn SettingsPage() -> impl IntoView {
     };
     view! {
         <Title text="Settings · Tenantry"/>
-        <PageHeader title="Settings" subtitle="Single sign-on (let people sign in with their company's account: Google or any OpenID Connect provider) and how long your data is kept."/>
+        <PageHeader title="Settings" subtitle="Single sign-on (let people sign in with their company's account: Google or any OpenID Connect provider), how long your data is kept, and how it is encrypted."/>
         {move || notice().map(|m| view! { <div class="mb-4"><SuccessBanner message=m/></div> })}
         <Transition fallback=|| view! { <div class=format!("{CARD} p-6")><Loading/></div> }>
             {move || data.get().map(|r| match r {
@@ -59,6 +74,13 @@ pub fn SettingsPage() -> impl IntoView {
                 Err(e) => view! { <div class="mt-6"><ErrorBanner message=e.banner()/></div> }.into_any(),
                 Ok(None) => ().into_any(),
                 Ok(Some(view)) => view! { <RetentionCard view save=save_retention/> }.into_any(),
+            })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || encryption.get().map(|r| match r {
+                Err(e) => view! { <div class="mt-6"><ErrorBanner message=e.banner()/></div> }.into_any(),
+                Ok(None) => ().into_any(),
+                Ok(Some(view)) => view! { <EncryptionCard view start=start_key_job/> }.into_any(),
             })}
         </Transition>
     }

@@ -102,6 +102,47 @@ pub fn spawn_retention(db: Db) -> JoinHandle<()> {
     )
 }
 
+/// Key jobs claimed per round (each runs to its end before the next).
+pub const KEY_JOBS_PER_ROUND: i32 = 8;
+
+/// Runs the tenants' key jobs (see `service::privacy::keyjobs`): first queues a sealing
+/// job for every tenant that still holds personal data in plain text, then runs what is
+/// queued, woken by each request for a job and every 5 s (a job whose worker went away is
+/// taken again once its lease runs out).
+pub fn spawn_key_jobs(db: Db) -> JoinHandle<()> {
+    use service::privacy::keyjobs;
+    let mut queued = false;
+    spawn_woken(db, keyjobs::CHANNEL, Duration::from_secs(5), move |db| {
+        let first = !std::mem::replace(&mut queued, true);
+        async move {
+            if first {
+                match keyjobs::queue_sealing(&db).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(
+                            tenants = n,
+                            "sealing queued for what is stored in plain text"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not queue the sealing of plain data")
+                    }
+                }
+            }
+            loop {
+                match keyjobs::run_due(&db, KEY_JOBS_PER_ROUND).await {
+                    Ok(n) if n > 0 => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "running key jobs failed");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// Listens for the changes, made by any instance, to what this instance keeps in memory:
 /// a tenant's roles, groups and policies (PostgreSQL NOTIFY on `tenantry_authz`: that
 /// tenant's compiled data is dropped, and the next request compiles it again) and callers

@@ -670,6 +670,8 @@ impl TestApp {
         let _exports = server::workers::spawn_exports(db.clone());
         // ... and applies the tenants' retention.
         let _retention = server::workers::spawn_retention(db.clone());
+        // ... and runs the tenants' key jobs.
+        let _key_jobs = server::workers::spawn_key_jobs(db.clone());
         let server = tokio::spawn(async move {
             server::startup::serve(listener, router, std::future::pending())
                 .await

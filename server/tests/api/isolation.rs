@@ -236,6 +236,12 @@ fn routes() -> Vec<Route> {
             body: Some(|| json!({"trash_days": null})),
             ..route("PUT", "/v1/retention", Access::Write, false)
         },
+        route("GET", "/v1/encryption", Access::Read, false),
+        Route {
+            body: Some(|| json!({"kind": "seal"})),
+            ..route("POST", "/v1/encryption/jobs", Access::Write, false)
+        },
+        route("GET", "/v1/encryption/jobs/{keyjob}", Access::Read, true),
         route("GET", "/v1/admin/plans", Access::SuperAdmin, false),
         Route {
             body: Some(
@@ -450,6 +456,8 @@ fn permission_of(method: &str, path: &str) -> Option<&'static str> {
         ("GET", "events") if path.ends_with("/types") => return None,
         ("GET", "limits" | "retention") => "settings:read",
         ("PUT", "retention") => "settings:update",
+        ("GET", "encryption") => "settings:read",
+        ("POST", "encryption") => "settings:update",
         ("POST", "webhooks") if path.ends_with("/rotate-secret") => "webhooks:manage",
         ("POST", "webhooks") if is_object => "webhooks:update",
         ("GET", m) => return Some(read(m)),
@@ -989,6 +997,18 @@ const SERVER_FNS: &[ServerFn] = &[
         args: &[],
     },
     ServerFn {
+        path: "/api/settings/encryption",
+        access: Access::Read,
+        object: false,
+        args: &[],
+    },
+    ServerFn {
+        path: "/api/settings/encryption/start",
+        access: Access::Write,
+        object: false,
+        args: &[("kind", "seal")],
+    },
+    ServerFn {
         path: "/api/settings/retention/save",
         access: Access::Write,
         object: false,
@@ -1236,6 +1256,7 @@ fn openapi_path(path: &str) -> String {
         .replace("{webhook}", "{id}")
         .replace("{delivery}", "{id}")
         .replace("{export}", "{id}")
+        .replace("{keyjob}", "{id}")
         .replace("{member}", "{identity_id}")
         .replace("{tenant}", "{id}")
         .replace("{plan}", "{name}")
@@ -1344,6 +1365,15 @@ async fn routes_answer_401_404_403_as_the_table_says() {
         .unwrap()
         .export
         .id;
+    // A key job of the target tenant, for the key-job routes.
+    let keyjob = service::privacy::keyjobs::start(
+        &owner_ctx,
+        &app.db,
+        service::privacy::keyjobs::Kind::Seal,
+    )
+    .await
+    .unwrap()
+    .id;
     // A console session of the owner, for the session routes.
     let _console = app.console_session("acme", "owner@acme.test").await;
     let session: uuid::Uuid =
@@ -1414,6 +1444,7 @@ async fn routes_answer_401_404_403_as_the_table_says() {
             .replace("{webhook}", &webhook.to_string())
             .replace("{delivery}", &delivery.to_string())
             .replace("{export}", &export.to_string())
+            .replace("{keyjob}", &keyjob.to_string())
             .replace("{token}", "ex1.bogus")
             .replace("{receiver}", &crate::helpers::receiver().url("table"))
             .replace("{tenant}", &app.acme.id.to_string())

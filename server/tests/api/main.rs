@@ -20,6 +20,7 @@ mod http_sessions;
 mod http_sso;
 mod http_webhooks;
 mod isolation;
+mod key_jobs;
 mod limits;
 mod limits_redis;
 mod object_rules;

@@ -562,7 +562,7 @@ async fn identities_are_stored_sealed_and_still_found() {
 }
 
 /// Everything a superuser's `pg_dump` of the database holds, as text.
-fn dump(app: &TestApp) -> String {
+pub(crate) fn dump(app: &TestApp) -> String {
     let bin = server::embedded_pg::bindir().unwrap();
     let out = Command::new(bin.join("pg_dump"))
         .args(["--no-owner", "--dbname", &app.db_url])

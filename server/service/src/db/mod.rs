@@ -393,8 +393,16 @@ impl Db {
     }
 
     /// A connection listening on every channel of `channels`.
+    /// It is a connection of its own, outside the pool (a listener holds its connection
+    /// for as long as it lives, and the workers' listeners would otherwise take the
+    /// connections requests need).
     pub async fn listen_to(&self, channels: &[&str]) -> Result<sqlx::postgres::PgListener> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        let own = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_lazy_with((*self.pool.connect_options()).clone());
+        let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
         listener.listen_all(channels.iter().copied()).await?;
         Ok(listener)
     }

@@ -360,3 +360,50 @@ pub(crate) async fn people_in(
     }
     Ok(people)
 }
+
+/// Seals up to `limit` identities that still hold their address and name in plain text
+/// (written before field-level encryption), skipping rows another transaction holds; how
+/// many it sealed. Not a change of the identity: `updated_at` stays (see
+/// `privacy::keyjobs`).
+pub(crate) async fn seal_plain(
+    conn: &mut PgConnection,
+    keys: &TenantKeys,
+    tenant: Uuid,
+    limit: i64,
+) -> Result<u64> {
+    let rows = sqlx::query!(
+        "select id, email, display_name from identities
+         where tenant_id = $1 and display_name_sealed is null
+         order by id limit $2 for update skip locked",
+        tenant,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        let subject = subject_key(&mut *conn, keys, tenant, r.id).await?;
+        let s = seal(
+            keys,
+            &subject,
+            tenant,
+            r.id,
+            r.email.as_deref(),
+            &r.display_name,
+        );
+        sqlx::query!(
+            "update identities
+             set email = null, display_name = '', email_sealed = $3, display_name_sealed = $4,
+                 email_index = $5, name_grams = $6
+             where tenant_id = $1 and id = $2",
+            tenant,
+            r.id,
+            s.email,
+            s.display_name,
+            s.email_index,
+            &s.name_grams,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}

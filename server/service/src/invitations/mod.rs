@@ -227,6 +227,55 @@ fn place(tenant: Uuid, column: &'static str, id: Uuid) -> crate::privacy::envelo
     }
 }
 
+/// Seals up to `limit` invitations that still hold their address and message in plain
+/// text (written before field-level encryption) under a key of their own (the one a copy
+/// of the address in the trail was sealed under, when there is one), skipping rows another
+/// transaction holds; returns how many it sealed (see `privacy::keyjobs`).
+pub(crate) async fn seal_plain(
+    conn: &mut PgConnection,
+    keys: &TenantKeys,
+    tenant_id: Uuid,
+    limit: i64,
+) -> Result<u64> {
+    let rows = sqlx::query!(
+        r#"select id, email as "email!", message, key_wrapped from invitations
+           where tenant_id = $1 and email is not null
+           order by id limit $2 for update skip locked"#,
+        tenant_id,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        let (key, wrapped) = match &r.key_wrapped {
+            Some(w) => (keys.unwrap_subject_key(r.id, w)?, w.clone()),
+            None => keys.new_subject_key(r.id),
+        };
+        let email_sealed =
+            keys.seal_for_subject(&key, place(tenant_id, "email", r.id), r.email.as_bytes());
+        let message_sealed = keys.seal_for_subject(
+            &key,
+            place(tenant_id, "message", r.id),
+            r.message.as_bytes(),
+        );
+        sqlx::query!(
+            "update invitations
+             set email = null, message = '', email_sealed = $3, message_sealed = $4,
+                 email_index = $5, key_wrapped = $6
+             where tenant_id = $1 and id = $2",
+            tenant_id,
+            r.id,
+            email_sealed,
+            message_sealed,
+            identities::sealed::email_index(keys, &r.email),
+            wrapped
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
 /// Invitation `id`'s key, for sealing copies of its address (audit records, events): from
 /// its row, made and stored for a row written before sealing, `None` once it is gone.
 pub(crate) async fn key_if_any(

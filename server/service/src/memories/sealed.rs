@@ -205,6 +205,52 @@ pub(crate) fn seal(
     }
 }
 
+/// Memory `id`'s text sealed under the tenant's data key, sealed again under the version
+/// that seals now (a rotation; see `privacy::keyjobs`).
+pub(crate) fn reseal(keys: &TenantKeys, tenant: Uuid, id: Uuid, sealed: &[u8]) -> Result<Vec<u8>> {
+    keys.reseal(place(tenant, id), sealed)
+}
+
+/// Seals up to `limit` memories that still hold their text in plain text (written before
+/// field-level encryption): the text under its owner's key, a keyed keyword index and
+/// dedupe hash in place of the plain ones, the embedding kept. Rows another transaction
+/// holds are skipped; returns how many it sealed. Not a change of the memory.
+pub(crate) async fn seal_plain(
+    conn: &mut PgConnection,
+    keys: &TenantKeys,
+    tenant: Uuid,
+    limit: i64,
+) -> Result<u64> {
+    let rows = sqlx::query!(
+        r#"select id, owner_id, text as "text!" from memories
+           where tenant_id = $1 and text is not null
+           order by id limit $2 for update skip locked"#,
+        tenant,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+    let searches = search_vectors(&mut *conn, keys, &texts).await?;
+    for (r, search) in rows.iter().zip(searches) {
+        let key = owner_key(&mut *conn, keys, tenant, r.owner_id).await?;
+        let sealed = seal(keys, key.as_ref(), tenant, r.id, &r.text);
+        sqlx::query!(
+            "update memories
+             set text = null, text_sealed = $3, search = $4::text::tsvector, content_hash = $5
+             where tenant_id = $1 and id = $2",
+            tenant,
+            r.id,
+            sealed,
+            search,
+            content_hash(keys, &r.text)
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
 /// The dedupe hash of a sealed memory's (checked, trimmed) text: keyed, so equal texts of
 /// one tenant match and nobody holding only the database can test a guess.
 pub(crate) fn content_hash(keys: &TenantKeys, text: &str) -> Vec<u8> {

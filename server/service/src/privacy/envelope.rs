@@ -71,7 +71,9 @@ pub enum KeyRef {
 }
 
 impl KeyRef {
-    fn header(self) -> [u8; HEADER] {
+    /// The first bytes of every envelope this key seals or wraps (the rotation job finds
+    /// what an older version sealed by them).
+    pub fn header(self) -> [u8; HEADER] {
         let (kind, version) = match self {
             KeyRef::Tenant(v) => (1, v),
             KeyRef::Subject(v) => (2, v),

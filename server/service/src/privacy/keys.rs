@@ -95,6 +95,33 @@ impl TenantKeys {
         }
     }
 
+    /// The version of the data key that seals now (the highest).
+    pub fn data_version(&self) -> u32 {
+        self.data[0].0
+    }
+
+    /// Seals again under the data key that seals now a field sealed by
+    /// [`TenantKeys::seal`] under an older version.
+    pub fn reseal(&self, place: Place<'_>, sealed: &[u8]) -> Result<Vec<u8>> {
+        let mut plain = self.open(place, sealed)?;
+        let again = self.seal(place, &plain);
+        zeroize::Zeroize::zeroize(&mut plain);
+        Ok(again)
+    }
+
+    /// Wraps subject `identity`'s key again under the data key that seals now.
+    pub fn rewrap_subject_key(&self, identity: Uuid, wrapped: &[u8]) -> Result<Vec<u8>> {
+        let key = self.unwrap_subject_key(identity, wrapped)?;
+        let (version, tenant_key) = &self.data[0];
+        Ok(envelope::wrap_subject_key(
+            tenant_key,
+            *version,
+            self.tenant,
+            identity,
+            &key,
+        ))
+    }
+
     /// A new key for subject `identity`, and its wrapped form for `subject_keys`.
     pub fn new_subject_key(&self, identity: Uuid) -> (Key, Vec<u8>) {
         let key = Key::generate();
@@ -299,6 +326,34 @@ impl Keyring {
             self.keep(ticket, tenant, &keys);
         }
         Ok(keys)
+    }
+
+    /// Adds a new version of `tenant`'s data key, sealed by the master key, in the caller's
+    /// transaction (scoped to `tenant`); returns its version. From its commit on, every
+    /// instance seals under it (they are told on [`CHANNEL`]; this one forgets the tenant's
+    /// keys at once when the caller calls [`Keyring::heard`]).
+    pub async fn add_data_key(&self, conn: &mut PgConnection, tenant: Uuid) -> Result<u32> {
+        let version = sqlx::query_scalar!(
+            r#"select coalesce(max(version), 0) + 1 as "v!" from tenant_keys
+               where tenant_id = $1 and purpose = 'data'"#,
+            tenant
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        let wrapped = self.master()?.seal(
+            Key::generate().as_bytes(),
+            &envelope::tenant_key_context(tenant, DATA, version as u32),
+        );
+        sqlx::query!(
+            "insert into tenant_keys (tenant_id, purpose, version, wrapped) values ($1, $2, $3, $4)",
+            tenant,
+            DATA,
+            version,
+            wrapped
+        )
+        .execute(&mut *conn)
+        .await?;
+        Ok(version as u32)
     }
 
     fn held_keys(&self, tenant: Uuid) -> Option<Arc<TenantKeys>> {

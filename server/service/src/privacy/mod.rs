@@ -6,11 +6,13 @@
 //!   instance's [`keys::Keyring`].
 //! * [`personal`]: personal values sealed inside kept JSON (audit records, events).
 //! * [`erase`]: erasing a person (crypto-shredding); [`export`]: exporting everything held
-//!   about them.
+//!   about them; [`retention`]: what a tenant keeps no longer; [`keyjobs`]: sealing what
+//!   is stored in plain text, and rotating a tenant's data key.
 
 pub mod envelope;
 pub mod erase;
 pub mod export;
+pub mod keyjobs;
 pub mod keys;
 pub mod personal;
 pub mod retention;

@@ -743,6 +743,48 @@ fn link_row(provider_id: Uuid, subject: &str) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
+/// Seals up to `limit` SSO links that still hold the address their provider vouched for in
+/// plain text (written before field-level encryption), skipping rows another transaction
+/// holds; returns how many it sealed (see `privacy::keyjobs`).
+pub(crate) async fn seal_plain(
+    conn: &mut sqlx::PgConnection,
+    keys: &crate::privacy::keys::TenantKeys,
+    tenant: Uuid,
+    limit: i64,
+) -> Result<u64> {
+    let rows = sqlx::query!(
+        r#"select provider_id, subject, identity_id, email as "email!" from sso_links
+           where tenant_id = $1 and email is not null
+           order by provider_id, subject limit $2 for update skip locked"#,
+        tenant,
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in &rows {
+        let sealed = seal_link_email(
+            &mut *conn,
+            keys,
+            tenant,
+            (r.provider_id, &r.subject),
+            r.identity_id,
+            &r.email,
+        )
+        .await?;
+        sqlx::query!(
+            "update sso_links set email = null, email_sealed = $4
+             where tenant_id = $1 and provider_id = $2 and subject = $3",
+            tenant,
+            r.provider_id,
+            r.subject,
+            sealed
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(rows.len() as u64)
+}
+
 /// The address a provider vouched for, sealed under the linked person's key.
 async fn seal_link_email(
     conn: &mut sqlx::PgConnection,

@@ -1,15 +1,16 @@
 //! `/v1/identities/{id}/export` and `/v1/privacy/...`: exports of everything held about a
 //! person, their status, their one-time download link and the document's JSON Schema;
-//! `/v1/retention`, how long the tenant keeps what it no longer uses. Rules live in
-//! `service::privacy::export` and `service::privacy::retention`.
+//! `/v1/retention`, how long the tenant keeps what it no longer uses; `/v1/encryption`,
+//! its field-level encryption and key jobs. Rules live in
+//! `service::privacy::{export, retention, keyjobs}`.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service::privacy::export::{self, Export};
-use service::privacy::retention;
+use service::privacy::{keyjobs, retention};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -130,4 +131,57 @@ pub async fn put_retention(
     Json(settings): Json<retention::Settings>,
 ) -> ApiResult<axum::Json<retention::Retention>> {
     Ok(axum::Json(retention::set(&ctx, &state.db, settings).await?))
+}
+
+/// The tenant's field-level encryption: the data key's version that seals now and the
+/// older ones still held, how many people have a key of their own, what is still stored in
+/// plain text (written before encryption), and the newest key job. Needs `settings:read`.
+#[utoipa::path(get, path = "/encryption", tag = "privacy",
+    responses((status = 200, body = keyjobs::Encryption), (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_encryption(
+    Authenticated(ctx): Authenticated,
+    State(state): State<AppState>,
+) -> ApiResult<axum::Json<keyjobs::Encryption>> {
+    Ok(axum::Json(keyjobs::get(&ctx, &state.db).await?))
+}
+
+/// What key job to start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartKeyJob {
+    /// `seal`: seal what is stored in plain text; `rotate`: make a new data key, wrap and
+    /// seal again under it everything the older versions wrapped or sealed, then remove
+    /// them.
+    pub kind: keyjobs::Kind,
+}
+
+/// Starts a key job in the background and answers at once with it (`queued`); follow it at
+/// `/v1/encryption/jobs/{id}`. One job at a time: `409 key_job_running` while another is
+/// queued or running. The server keeps answering throughout. Needs `settings:update`
+/// (owners).
+#[utoipa::path(post, path = "/encryption/jobs", tag = "privacy", request_body = StartKeyJob,
+    responses((status = 202, body = keyjobs::KeyJob), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn start_key_job(
+    Authenticated(ctx): Authenticated,
+    State(state): State<AppState>,
+    Json(body): Json<StartKeyJob>,
+) -> ApiResult<(StatusCode, axum::Json<keyjobs::KeyJob>)> {
+    let job = keyjobs::start(&ctx, &state.db, body.kind).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(job)))
+}
+
+/// One key job: its status and progress (rows done of the total). Needs `settings:read`.
+#[utoipa::path(get, path = "/encryption/jobs/{id}", tag = "privacy", params(("id" = Uuid, Path)),
+    responses((status = 200, body = keyjobs::KeyJob), (status = 403, body = Problem),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_key_job(
+    Authenticated(ctx): Authenticated,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<keyjobs::KeyJob>> {
+    Ok(axum::Json(keyjobs::job(&ctx, &state.db, id).await?))
 }

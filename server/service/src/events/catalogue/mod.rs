@@ -102,6 +102,18 @@ catalogue! {
         "Retention removed what the tenant keeps no longer (how much, by kind).",
         derived::<crate::privacy::retention::Removed>(),
     ),
+    TENANT_KEY_JOB_STARTED = (
+        "tenant.key_job_started",
+        "tenant",
+        "An owner asked for a key job: sealing what is stored in plain text, or rotating the data key.",
+        derived::<KeyJobData>(),
+    ),
+    TENANT_KEY_JOB_FINISHED = (
+        "tenant.key_job_finished",
+        "tenant",
+        "A key job ended (done or failed), with the rows it sealed or wrapped again.",
+        derived::<KeyJobData>(),
+    ),
     TENANT_LIMITS_CHANGED = (
         "tenant.limits_changed",
         "tenant",

@@ -140,6 +140,18 @@ pub(crate) struct ExportFailedData {
     pub reason: &'static str,
 }
 
+/// A key job (`privacy::keyjobs`): asked for, or ended (`done` or `failed`, with the rows
+/// it sealed or wrapped again).
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct KeyJobData {
+    pub job_id: Uuid,
+    pub kind: crate::privacy::keyjobs::Kind,
+    pub status: &'static str,
+    pub rows: i64,
+    /// A rotation: the data key's version that seals from then on.
+    pub data_key_version: Option<i32>,
+}
+
 /// An invitation as its events carry it (never its token).
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct InvitationData<'a> {

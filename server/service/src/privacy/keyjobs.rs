@@ -1,0 +1,996 @@
+//! Key jobs (docs/data-protection.md, "Key jobs"): background work over everything a tenant
+//! holds sealed, one job at a time per tenant.
+//!
+//! * **Sealing** ([`Kind::Seal`]) seals what rows written before field-level encryption
+//!   still hold in plain text: identities' addresses and names, invitations' addresses and
+//!   messages, memories' text, SSO links' addresses. The server queues one for each tenant
+//!   that needs it when it starts ([`queue_sealing`]); an owner may ask for one.
+//! * **Rotation** ([`Kind::Rotate`]) makes a new version of the tenant's data key (every
+//!   instance seals under it from then on), wraps every data subject's and invitation's key
+//!   again under it and seals again what an older version sealed directly (memories with no
+//!   owner), then removes the older versions once nothing names them.
+//!
+//! Owners start them (`settings:update`); whoever may read the settings follows them. A
+//! worker on any instance ([`run_due`]) claims a job under a lease that each batch renews,
+//! and each batch's work and its count commit together, fenced by the claim (as exports
+//! are): a worker that went away leaves the job to the next claim, which finds what is left
+//! from the rows themselves (a plain column, an envelope's header naming an older version)
+//! and goes on. The server keeps answering throughout: batches are small and skip the rows
+//! a request holds (they are taken on a later pass).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::authz::{Target, perm};
+use crate::ctx::Ctx;
+use crate::db::{Change, ChangeTx, Db};
+use crate::error::{Error, Result};
+use crate::events::catalogue::{shapes, types};
+use crate::privacy::envelope::KeyRef;
+use crate::privacy::keys::TenantKeys;
+
+/// The channel that wakes the key-job workers.
+pub const CHANNEL: &str = "tenantry_key_jobs";
+/// How long a worker's claim lasts unless a batch renews it.
+const LEASE_SECS: i32 = 120;
+/// Claims of one job before it is marked failed.
+const MAX_ATTEMPTS: i32 = 5;
+/// Rows per batch (each batch is one short transaction).
+const BATCH: i64 = 100;
+/// How long after a new data key is made the rotation waits before it removes the older
+/// versions: every instance has heard of the new key by then (an instance that cannot
+/// hear keeps keys for a second), so nothing seals under an older one any more.
+const SETTLE: Duration = Duration::from_secs(10);
+/// Passes over rows that requests held, before a job gives up on them.
+const MAX_WAITS: u32 = 100;
+
+/// What a job does.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = KeyJobKind))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Seal what is stored in plain text.
+    Seal,
+    /// Rotate the tenant's data key.
+    Rotate,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Seal => "seal",
+            Kind::Rotate => "rotate",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Kind> {
+        match s {
+            "seal" => Ok(Kind::Seal),
+            "rotate" => Ok(Kind::Rotate),
+            _ => Err(Error::Internal(format!("a key job of kind {s:?}"))),
+        }
+    }
+}
+
+/// Where a job stands.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = KeyJobStatus))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// A key job as the console and the API show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyJob {
+    pub id: Uuid,
+    pub kind: Kind,
+    pub status: Status,
+    /// Rows to do in all (counted when the job starts, again when it resumes).
+    pub total: i64,
+    /// Rows done.
+    pub done: i64,
+    /// 0-100.
+    pub percent: i32,
+    /// What the job works on now (`identities`, `memories`, ...), or `""`.
+    pub step: String,
+    /// A rotation: the data key's version it seals under, once made.
+    pub data_key_version: Option<i32>,
+    /// Who asked for it; `null`: the server (the sealing it queues at start-up).
+    pub requested_by: Option<Uuid>,
+    pub error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+struct Row {
+    id: Uuid,
+    kind: String,
+    status: String,
+    total: i64,
+    done: i64,
+    step: String,
+    data_key_version: Option<i32>,
+    requested_by: Option<Uuid>,
+    error: Option<String>,
+    created_at: OffsetDateTime,
+    started_at: Option<OffsetDateTime>,
+    finished_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<Row> for KeyJob {
+    type Error = Error;
+
+    fn try_from(r: Row) -> Result<KeyJob> {
+        let status = match r.status.as_str() {
+            "queued" => Status::Queued,
+            "running" => Status::Running,
+            "done" => Status::Done,
+            _ => Status::Failed,
+        };
+        let percent = match (status, r.total) {
+            (Status::Done, _) => 100,
+            (_, 0) => 0,
+            (_, total) => ((r.done.min(total) * 100) / total) as i32,
+        };
+        Ok(KeyJob {
+            id: r.id,
+            kind: Kind::parse(&r.kind)?,
+            status,
+            total: r.total,
+            done: r.done,
+            percent,
+            step: r.step,
+            data_key_version: r.data_key_version,
+            requested_by: r.requested_by,
+            error: r.error,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        })
+    }
+}
+
+/// Rows still holding personal data in plain text, by table.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = PlainRows))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Plain {
+    pub identities: i64,
+    pub invitations: i64,
+    pub memories: i64,
+    pub sso_links: i64,
+}
+
+impl Plain {
+    pub fn total(&self) -> i64 {
+        self.identities + self.invitations + self.memories + self.sso_links
+    }
+}
+
+/// The tenant's field-level encryption, as the console's Settings and `GET /v1/encryption`
+/// show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Encryption {
+    /// The data key's version that seals now (`null` until the tenant first sealed
+    /// anything).
+    pub data_key_version: Option<i32>,
+    /// When that version was made.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub data_key_created_at: Option<OffsetDateTime>,
+    /// Older versions still held (a rotation removes them when it ends).
+    pub older_versions: Vec<i32>,
+    /// Data subjects with a key of their own.
+    pub subject_keys: i64,
+    /// What is still stored in plain text (written before field-level encryption).
+    pub plain: Plain,
+    /// The newest job, running or finished.
+    pub job: Option<KeyJob>,
+}
+
+async fn load_job(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Option<KeyJob>> {
+    sqlx::query_as!(
+        Row,
+        "select id, kind, status, total, done, step, data_key_version, requested_by, error,
+                created_at, started_at, finished_at
+         from key_jobs where tenant_id = $1 and id = $2",
+        tenant_id,
+        id
+    )
+    .fetch_optional(conn)
+    .await?
+    .map(KeyJob::try_from)
+    .transpose()
+}
+
+async fn plain(conn: &mut PgConnection, tenant_id: Uuid) -> Result<Plain> {
+    let r = sqlx::query!(
+        r#"select
+             (select count(*) from identities where tenant_id = $1 and display_name_sealed is null) as "identities!",
+             (select count(*) from invitations where tenant_id = $1 and email is not null) as "invitations!",
+             (select count(*) from memories where tenant_id = $1 and text is not null) as "memories!",
+             (select count(*) from sso_links where tenant_id = $1 and email is not null) as "sso_links!""#,
+        tenant_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Plain {
+        identities: r.identities,
+        invitations: r.invitations,
+        memories: r.memories,
+        sso_links: r.sso_links,
+    })
+}
+
+fn settings(tenant_id: Uuid) -> Target {
+    Target::collection(tenant_id, "settings")
+}
+
+/// The tenant's encryption: its data key, what is not sealed yet and the newest job.
+/// Needs `settings:read`.
+pub async fn get(ctx: &Ctx, db: &Db) -> Result<Encryption> {
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(perm::SETTINGS_READ, settings(tenant_id))?;
+    let mut tx = db.read_in(tenant_id).await?;
+    let conn = tx.conn();
+    let versions = sqlx::query!(
+        "select version, created_at from tenant_keys
+         where tenant_id = $1 and purpose = 'data' order by version desc",
+        tenant_id
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let subject_keys = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from subject_keys where tenant_id = $1"#,
+        tenant_id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let plain = plain(&mut *conn, tenant_id).await?;
+    let newest = sqlx::query_scalar!(
+        "select id from key_jobs where tenant_id = $1 order by created_at desc limit 1",
+        tenant_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let job = match newest {
+        Some(id) => load_job(&mut *conn, tenant_id, id).await?,
+        None => None,
+    };
+    Ok(Encryption {
+        data_key_version: versions.first().map(|v| v.version),
+        data_key_created_at: versions.first().map(|v| v.created_at),
+        older_versions: versions.iter().skip(1).map(|v| v.version).collect(),
+        subject_keys,
+        plain,
+        job,
+    })
+}
+
+/// One key job of the caller's tenant. Needs `settings:read`.
+pub async fn job(ctx: &Ctx, db: &Db, id: Uuid) -> Result<KeyJob> {
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(perm::SETTINGS_READ, settings(tenant_id))?;
+    let mut tx = db.read_in(tenant_id).await?;
+    load_job(tx.conn(), tenant_id, id)
+        .await?
+        .ok_or(Error::NotFound {
+            resource: "key job",
+        })
+}
+
+/// Starts a key job: needs `settings:update` (owners). Refused with `409 key_job_running`
+/// while another job of the tenant is queued or running. A worker takes it at once.
+pub async fn start(ctx: &Ctx, db: &Db, kind: Kind) -> Result<KeyJob> {
+    let tenant_id = ctx.tenant_id()?;
+    ctx.authorize(perm::SETTINGS_UPDATE, settings(tenant_id))?;
+    let mut tx = db.change_in(ctx, tenant_id).await?;
+    let id = Uuid::now_v7();
+    let requested_by = ctx.caller().ok().map(|c| c.identity_id);
+    let inserted = sqlx::query!(
+        "insert into key_jobs (tenant_id, id, kind, requested_by) values ($1, $2, $3, $4)
+         on conflict (tenant_id) where status in ('queued', 'running') do nothing",
+        tenant_id,
+        id,
+        kind.as_str(),
+        requested_by
+    )
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(Error::Conflict {
+            code: "key_job_running",
+            message: "A key job is already queued or running for this tenant; wait for it to end."
+                .into(),
+            field: None,
+        });
+    }
+    tx.record(Change {
+        action: types::TENANT_KEY_JOB_STARTED,
+        target_type: "tenant",
+        target_id: Some(tenant_id),
+        before: None,
+        after: Some(shapes::to_value(shapes::KeyJobData {
+            job_id: id,
+            kind,
+            status: "queued",
+            rows: 0,
+            data_key_version: None,
+        })),
+    })
+    .await?;
+    let job = load_job(tx.conn(), tenant_id, id)
+        .await?
+        .ok_or_else(|| Error::Internal("a key job vanished as it was made".into()))?;
+    sqlx::query!("select pg_notify($1, '')", CHANNEL)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// Queues a sealing job, by the server, for every tenant that still holds personal data in
+/// plain text and has no job open (the server calls it as it starts); returns how many.
+pub async fn queue_sealing(db: &Db) -> Result<i32> {
+    let queued = sqlx::query_scalar!(r#"select tenantry_queue_sealing() as "n!""#)
+        .fetch_one(db.pool())
+        .await?;
+    if queued > 0 {
+        sqlx::query!("select pg_notify($1, '')", CHANNEL)
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(queued)
+}
+
+/// Runs up to `limit` jobs that are queued, or whose worker went away, one after another;
+/// returns how many this worker claimed.
+pub async fn run_due(db: &Db, limit: i32) -> Result<usize> {
+    let due = sqlx::query!(
+        r#"select tenant_id as "tenant_id!", id as "id!" from tenantry_key_jobs_due($1)"#,
+        limit
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut claimed = 0;
+    for j in due {
+        let job = Job {
+            db: db.clone(),
+            tenant_id: j.tenant_id,
+            id: j.id,
+            attempt: 0,
+        };
+        match job.claim().await {
+            Ok(Some((job, kind, version))) => {
+                claimed += 1;
+                job.run(kind, version).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(job = %j.id, error = %e, "a key job could not be claimed"),
+        }
+    }
+    Ok(claimed)
+}
+
+/// One job as a worker holds it; `attempt` is its claim, which every write names.
+struct Job {
+    db: Db,
+    tenant_id: Uuid,
+    id: Uuid,
+    attempt: i32,
+}
+
+/// Why a job stopped before its end.
+enum Stop {
+    /// Another worker holds the job now (this one's lease ran out).
+    Lost,
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+type Step<T> = std::result::Result<T, Stop>;
+
+/// A table the sealing job works through, in order.
+#[derive(Clone, Copy, Debug)]
+enum Table {
+    Identities,
+    Invitations,
+    Memories,
+    SsoLinks,
+}
+
+impl Table {
+    const ALL: [Table; 4] = [
+        Table::Identities,
+        Table::Invitations,
+        Table::Memories,
+        Table::SsoLinks,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Table::Identities => "identities",
+            Table::Invitations => "invitations",
+            Table::Memories => "memories",
+            Table::SsoLinks => "sso links",
+        }
+    }
+}
+
+/// What a rotation wraps or seals again, in order.
+#[derive(Clone, Copy, Debug)]
+enum Wrapped {
+    SubjectKeys,
+    InvitationKeys,
+    Memories,
+}
+
+impl Wrapped {
+    const ALL: [Wrapped; 3] = [
+        Wrapped::SubjectKeys,
+        Wrapped::InvitationKeys,
+        Wrapped::Memories,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Wrapped::SubjectKeys => "people's keys",
+            Wrapped::InvitationKeys => "invitations' keys",
+            Wrapped::Memories => "memories without an owner",
+        }
+    }
+}
+
+impl Job {
+    /// Claims the job when it is queued or its worker's lease ran out; one claimed
+    /// [`MAX_ATTEMPTS`] times already is marked failed instead.
+    async fn claim(mut self) -> Result<Option<(Job, Kind, Option<i32>)>> {
+        let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+        let claimed = sqlx::query!(
+            "update key_jobs
+             set status = 'running', attempts = attempts + 1,
+                 lease_until = now() + make_interval(secs => $3),
+                 started_at = coalesce(started_at, now())
+             where tenant_id = $1 and id = $2
+               and (status = 'queued' or (status = 'running' and lease_until < now()))
+             returning attempts, kind, data_key_version",
+            self.tenant_id,
+            self.id,
+            f64::from(LEASE_SECS)
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(claimed) = claimed else {
+            return Ok(None);
+        };
+        self.attempt = claimed.attempts;
+        let kind = Kind::parse(&claimed.kind)?;
+        if claimed.attempts <= MAX_ATTEMPTS {
+            tx.commit().await?;
+            return Ok(Some((self, kind, claimed.data_key_version)));
+        }
+        tracing::warn!(job = %self.id, "a key job was interrupted {MAX_ATTEMPTS} times and is given up");
+        self.finish(
+            tx,
+            kind,
+            Err("The job was interrupted each time it ran; start it again."),
+        )
+        .await?;
+        Ok(None)
+    }
+
+    async fn run(self, kind: Kind, version: Option<i32>) {
+        let outcome = match kind {
+            Kind::Seal => self.seal().await,
+            Kind::Rotate => self.rotate(version).await,
+        };
+        let ended = async {
+            let tx = self.db.begin_tenant(self.tenant_id).await?;
+            match outcome {
+                Ok(()) => self.finish(tx, kind, Ok(())).await,
+                Err(Stop::Lost) => {
+                    tracing::info!(job = %self.id, "a key job was taken by another worker; this one stops");
+                    Ok(())
+                }
+                Err(Stop::Failed(e)) => {
+                    tracing::warn!(job = %self.id, error = %e, "a key job failed");
+                    self.finish(
+                        tx,
+                        kind,
+                        Err("The job failed; start it again (it goes on where it stopped)."),
+                    )
+                    .await
+                }
+            }
+        };
+        if let Err(e) = ended.await {
+            tracing::warn!(job = %self.id, error = %e, "a key job's end could not be recorded");
+        }
+    }
+
+    /// Marks the job done or failed (only while it is this worker's), audits it by the
+    /// server, and commits.
+    async fn finish(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        kind: Kind,
+        outcome: std::result::Result<(), &str>,
+    ) -> Result<()> {
+        let (status, error) = match outcome {
+            Ok(()) => ("done", None),
+            Err(message) => ("failed", Some(message)),
+        };
+        let ended = sqlx::query!(
+            "update key_jobs set status = $4, error = $5, step = '', finished_at = now()
+             where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'
+             returning done, data_key_version",
+            self.tenant_id,
+            self.id,
+            self.attempt,
+            status,
+            error
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(ended) = ended else {
+            return Ok(());
+        };
+        let system = Ctx::system();
+        let mut tx = ChangeTx::wrap(tx, &system, self.tenant_id, &self.db);
+        tx.record(Change {
+            action: types::TENANT_KEY_JOB_FINISHED,
+            target_type: "tenant",
+            target_id: Some(self.tenant_id),
+            before: None,
+            after: Some(shapes::to_value(shapes::KeyJobData {
+                job_id: self.id,
+                kind,
+                status,
+                rows: ended.done,
+                data_key_version: ended.data_key_version,
+            })),
+        })
+        .await?;
+        tx.commit().await?;
+        if status == "done" {
+            tracing::info!(job = %self.id, kind = kind.as_str(), rows = ended.done, "a key job is done");
+        }
+        Ok(())
+    }
+
+    /// Records the step and the rows to do, and renews the lease.
+    async fn report(&self, conn: &mut PgConnection, step: &str, done: i64) -> Step<()> {
+        let held = sqlx::query!(
+            "update key_jobs
+             set step = $4, done = done + $5, lease_until = now() + make_interval(secs => $6)
+             where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
+            self.tenant_id,
+            self.id,
+            self.attempt,
+            step,
+            done,
+            f64::from(LEASE_SECS)
+        )
+        .execute(conn)
+        .await?
+        .rows_affected()
+            == 1;
+        if held { Ok(()) } else { Err(Stop::Lost) }
+    }
+
+    /// Sets the total to what is done plus `left`.
+    async fn plan(&self, left: i64) -> Step<()> {
+        let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+        let held = sqlx::query!(
+            "update key_jobs set total = done + $4
+             where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
+            self.tenant_id,
+            self.id,
+            self.attempt,
+            left
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        if held { Ok(()) } else { Err(Stop::Lost) }
+    }
+
+    /// Runs batches of `work` until none is left; rows a request held are taken on a later
+    /// pass. Each batch commits with its count, fenced by the claim.
+    async fn drain(&self, work: Work<'_>) -> Step<()> {
+        let mut waits = 0;
+        loop {
+            let keys = self.db.tenant_keys(self.tenant_id).await?;
+            let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+            let (did, more) = work.batch(&mut tx, &keys, self.tenant_id).await?;
+            self.report(&mut tx, work.name(), did).await?;
+            tx.commit().await?;
+            match (did, more) {
+                (_, false) => return Ok(()),
+                (0, true) => {
+                    waits += 1;
+                    if waits > MAX_WAITS {
+                        return Err(Stop::Failed(Error::Internal(format!(
+                            "rows of {} stayed held by other transactions",
+                            work.name()
+                        ))));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => waits = 0,
+            }
+        }
+    }
+
+    async fn seal(&self) -> Step<()> {
+        let left = {
+            let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+            plain(&mut tx, self.tenant_id).await?.total()
+        };
+        self.plan(left).await?;
+        for table in Table::ALL {
+            self.drain(Work::Seal(table)).await?;
+        }
+        Ok(())
+    }
+
+    async fn rotate(&self, version: Option<i32>) -> Step<()> {
+        let keyring = self.db.keyring();
+        let version = match version {
+            Some(v) => v,
+            None => {
+                let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+                // Made once the tenant has keys at all (a tenant that never sealed anything
+                // gets its first version here and a second one now).
+                keyring.tenant_in(&mut tx, self.tenant_id).await?;
+                let v = keyring.add_data_key(&mut tx, self.tenant_id).await? as i32;
+                let held = sqlx::query!(
+                    "update key_jobs set data_key_version = $4
+                     where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
+                    self.tenant_id,
+                    self.id,
+                    self.attempt,
+                    v
+                )
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !held {
+                    return Err(Stop::Lost);
+                }
+                tx.commit().await?;
+                v
+            }
+        };
+        // This instance seals under the new version from now on, whatever it held.
+        keyring.heard(&self.tenant_id.to_string());
+        let header = KeyRef::Tenant(version as u32).header().to_vec();
+        let left = {
+            let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+            rotation_left(&mut tx, self.tenant_id, &header).await?
+        };
+        self.plan(left).await?;
+        self.rewrap_all(version, &header).await?;
+        // Wait until every instance has heard of the new version, take what was sealed
+        // under an older one in the meantime, then remove the older versions.
+        let made = {
+            let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+            sqlx::query_scalar!(
+                "select created_at from tenant_keys
+                 where tenant_id = $1 and purpose = 'data' and version = $2",
+                self.tenant_id,
+                version
+            )
+            .fetch_one(&mut *tx)
+            .await?
+        };
+        {
+            let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+            self.report(
+                &mut tx,
+                "waiting for every server to seal under the new key",
+                0,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        let since = OffsetDateTime::now_utc() - made;
+        if let Ok(since) = Duration::try_from(since)
+            && since < SETTLE
+        {
+            tokio::time::sleep(SETTLE - since).await;
+        }
+        self.rewrap_all(version, &header).await?;
+        let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+        self.report(&mut tx, "removing the older versions", 0)
+            .await?;
+        let kept = sqlx::query_scalar!(
+            r#"with gone as (
+                   delete from tenant_keys k
+                   where k.tenant_id = $1 and k.purpose = 'data' and k.version < $2
+                     and not exists (select 1 from subject_keys s where s.tenant_id = $1
+                                     and substring(s.wrapped from 1 for 6) <> $3)
+                     and not exists (select 1 from invitations v where v.tenant_id = $1
+                                     and substring(v.key_wrapped from 1 for 6) <> $3)
+                     and not exists (select 1 from memories m where m.tenant_id = $1
+                                     and substring(m.text_sealed from 1 for 2) = '\x0101'::bytea
+                                     and substring(m.text_sealed from 1 for 6) <> $3)
+                   returning k.version
+               )
+               select count(*) as "n!" from tenant_keys
+               where tenant_id = $1 and purpose = 'data' and version < $2
+                 and version not in (select version from gone)"#,
+            self.tenant_id,
+            version,
+            &header
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if kept > 0 {
+            return Err(Stop::Failed(Error::Internal(
+                "rows sealed under an older data key appeared while it was being removed".into(),
+            )));
+        }
+        tx.commit().await?;
+        keyring.heard(&self.tenant_id.to_string());
+        Ok(())
+    }
+
+    async fn rewrap_all(&self, version: i32, header: &[u8]) -> Step<()> {
+        for what in Wrapped::ALL {
+            self.drain(Work::Rewrap(what, version, header)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One kind of batch a job runs.
+#[derive(Clone, Copy)]
+enum Work<'a> {
+    Seal(Table),
+    /// What to wrap or seal again, under the data key of this version, whose envelopes
+    /// start with these bytes.
+    Rewrap(Wrapped, i32, &'a [u8]),
+}
+
+impl Work<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Work::Seal(table) => table.name(),
+            Work::Rewrap(what, ..) => what.name(),
+        }
+    }
+
+    /// Runs one batch: how many rows it did, and whether any may be left.
+    async fn batch(
+        &self,
+        conn: &mut PgConnection,
+        keys: &TenantKeys,
+        tenant_id: Uuid,
+    ) -> Step<(i64, bool)> {
+        match *self {
+            Work::Seal(table) => seal_batch(conn, keys, tenant_id, table).await,
+            Work::Rewrap(what, version, header) => {
+                if keys.data_version() != version as u32 {
+                    return Err(Stop::Failed(Error::Internal(format!(
+                        "the data key of version {version} does not seal (version {} does)",
+                        keys.data_version()
+                    ))));
+                }
+                rewrap_batch(conn, keys, tenant_id, what, header).await
+            }
+        }
+    }
+}
+
+/// What a rotation to the data key whose envelopes start with `header` has left to do.
+async fn rotation_left(conn: &mut PgConnection, tenant_id: Uuid, header: &[u8]) -> Result<i64> {
+    Ok(sqlx::query_scalar!(
+        r#"select
+             (select count(*) from subject_keys where tenant_id = $1
+                and substring(wrapped from 1 for 6) <> $2)
+           + (select count(*) from invitations where tenant_id = $1
+                and substring(key_wrapped from 1 for 6) <> $2)
+           + (select count(*) from memories where tenant_id = $1
+                and substring(text_sealed from 1 for 2) = '\x0101'::bytea
+                and substring(text_sealed from 1 for 6) <> $2) as "n!""#,
+        tenant_id,
+        header
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Wraps or seals again one batch of `what` under the data key that seals now; how many
+/// rows, and whether any may be left.
+async fn rewrap_batch(
+    conn: &mut PgConnection,
+    keys: &TenantKeys,
+    tenant_id: Uuid,
+    what: Wrapped,
+    header: &[u8],
+) -> Step<(i64, bool)> {
+    let mut did = 0;
+    let left = match what {
+        Wrapped::SubjectKeys => {
+            let rows = sqlx::query!(
+                "select identity_id, wrapped from subject_keys
+                 where tenant_id = $1 and substring(wrapped from 1 for 6) <> $2
+                 order by identity_id limit $3 for update skip locked",
+                tenant_id,
+                header,
+                BATCH
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in &rows {
+                let again = keys.rewrap_subject_key(r.identity_id, &r.wrapped)?;
+                sqlx::query!(
+                    "update subject_keys set wrapped = $3 where tenant_id = $1 and identity_id = $2",
+                    tenant_id,
+                    r.identity_id,
+                    again
+                )
+                .execute(&mut *conn)
+                .await?;
+                did += 1;
+            }
+            rows.len() as i64 == BATCH
+        }
+        Wrapped::InvitationKeys => {
+            let rows = sqlx::query!(
+                r#"select id, key_wrapped as "key_wrapped!" from invitations
+                   where tenant_id = $1 and substring(key_wrapped from 1 for 6) <> $2
+                   order by id limit $3 for update skip locked"#,
+                tenant_id,
+                header,
+                BATCH
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in &rows {
+                let again = keys.rewrap_subject_key(r.id, &r.key_wrapped)?;
+                sqlx::query!(
+                    "update invitations set key_wrapped = $3 where tenant_id = $1 and id = $2",
+                    tenant_id,
+                    r.id,
+                    again
+                )
+                .execute(&mut *conn)
+                .await?;
+                did += 1;
+            }
+            rows.len() as i64 == BATCH
+        }
+        Wrapped::Memories => {
+            let rows = sqlx::query!(
+                r#"select id, text_sealed as "text_sealed!" from memories
+                   where tenant_id = $1
+                     and substring(text_sealed from 1 for 2) = '\x0101'::bytea
+                     and substring(text_sealed from 1 for 6) <> $2
+                   order by id limit $3 for update skip locked"#,
+                tenant_id,
+                header,
+                BATCH
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            for r in &rows {
+                let again = crate::memories::sealed::reseal(keys, tenant_id, r.id, &r.text_sealed)?;
+                sqlx::query!(
+                    "update memories set text_sealed = $3 where tenant_id = $1 and id = $2",
+                    tenant_id,
+                    r.id,
+                    again
+                )
+                .execute(&mut *conn)
+                .await?;
+                did += 1;
+            }
+            rows.len() as i64 == BATCH
+        }
+    };
+    // A batch that found fewer rows than it asked for may have skipped rows a request
+    // held: ask again whether any is left.
+    let more = left || rotation_left_in(conn, tenant_id, what, header).await? > 0;
+    Ok((did, more))
+}
+
+async fn rotation_left_in(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    what: Wrapped,
+    header: &[u8],
+) -> Result<i64> {
+    let n = match what {
+        Wrapped::SubjectKeys => {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from subject_keys where tenant_id = $1
+               and substring(wrapped from 1 for 6) <> $2"#,
+                tenant_id,
+                header
+            )
+            .fetch_one(conn)
+            .await?
+        }
+        Wrapped::InvitationKeys => {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from invitations where tenant_id = $1
+               and substring(key_wrapped from 1 for 6) <> $2"#,
+                tenant_id,
+                header
+            )
+            .fetch_one(conn)
+            .await?
+        }
+        Wrapped::Memories => {
+            sqlx::query_scalar!(
+                r#"select count(*) as "n!" from memories where tenant_id = $1
+               and substring(text_sealed from 1 for 2) = '\x0101'::bytea
+               and substring(text_sealed from 1 for 6) <> $2"#,
+                tenant_id,
+                header
+            )
+            .fetch_one(conn)
+            .await?
+        }
+    };
+    Ok(n)
+}
+
+/// Seals one batch of `table`'s plain rows; how many, and whether any may be left.
+async fn seal_batch(
+    conn: &mut PgConnection,
+    keys: &TenantKeys,
+    tenant_id: Uuid,
+    table: Table,
+) -> Step<(i64, bool)> {
+    let did = match table {
+        Table::Identities => {
+            crate::identities::sealed::seal_plain(conn, keys, tenant_id, BATCH).await?
+        }
+        Table::Invitations => crate::invitations::seal_plain(conn, keys, tenant_id, BATCH).await?,
+        Table::Memories => {
+            crate::memories::sealed::seal_plain(conn, keys, tenant_id, BATCH).await?
+        }
+        Table::SsoLinks => crate::sso::flow::seal_plain(conn, keys, tenant_id, BATCH).await?,
+    };
+    let more = did as i64 == BATCH || {
+        let p = plain(conn, tenant_id).await?;
+        let left = match table {
+            Table::Identities => p.identities,
+            Table::Invitations => p.invitations,
+            Table::Memories => p.memories,
+            Table::SsoLinks => p.sso_links,
+        };
+        left > 0
+    };
+    Ok((did as i64, more))
+}
