@@ -22,6 +22,7 @@ pub struct NewIdentityForm {
     pub kind: String,
     pub role: String,
     pub metadata: String,
+    pub personal_metadata: String,
     pub password: String,
 }
 
@@ -34,6 +35,7 @@ pub struct EditIdentityForm {
     pub display_name: String,
     pub external_id: String,
     pub metadata: String,
+    pub personal_metadata: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -45,17 +47,30 @@ mod ssr {
 
     /// The metadata box: empty is `{}`, anything else must be JSON.
     pub fn metadata(raw: &str) -> service::Result<Option<serde_json::Value>> {
+        json_box("metadata", "Metadata", raw)
+    }
+
+    /// A box of JSON named `field` (`label` in its error): empty is `{}`.
+    fn json_box(field: &str, label: &str, raw: &str) -> service::Result<Option<serde_json::Value>> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Ok(Some(serde_json::json!({})));
         }
         serde_json::from_str(raw).map(Some).map_err(|e| {
             service::Error::validation(
-                "metadata",
+                field,
                 "invalid_json",
-                format!("Metadata must be valid JSON: {e}"),
+                format!("{label} must be valid JSON: {e}"),
             )
         })
+    }
+
+    /// The personal metadata box: empty leaves it as it is (`{}` clears it).
+    fn personal(raw: &str) -> service::Result<Option<serde_json::Value>> {
+        if raw.trim().is_empty() {
+            return Ok(None);
+        }
+        json_box("personal_metadata", "Personal metadata", raw)
     }
 
     /// The status switch's value: `disabled` or `active`, as a "disabled" flag.
@@ -96,6 +111,7 @@ mod ssr {
                 kind: Kind::read_opt(Some(&f.kind))?,
                 roles: blank_is_none(&f.role).map(|r| vec![r]),
                 metadata: metadata(&f.metadata)?,
+                personal_metadata: personal(&f.personal_metadata)?,
                 email: Some(f.email),
                 display_name: Some(f.display_name),
                 external_id: Some(f.external_id),
@@ -110,6 +126,7 @@ mod ssr {
             Ok(IdentityPatch {
                 external_id: Some(blank_is_none(&f.external_id)),
                 metadata: metadata(&f.metadata)?,
+                personal_metadata: personal(&f.personal_metadata)?,
                 email: Some(f.email),
                 display_name: Some(f.display_name),
                 disabled: None,

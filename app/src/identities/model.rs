@@ -19,6 +19,8 @@ pub struct IdentityView {
     pub status: String,
     /// Pretty-printed JSON object.
     pub metadata: String,
+    /// Metadata marked personal, pretty-printed (`{}` when none).
+    pub personal_metadata: String,
     pub created_at: String,
     pub updated_at: String,
     pub deleted_at: Option<String>,
@@ -112,6 +114,11 @@ mod ssr {
                 roles: i.roles,
                 status: i.status.as_str().into(),
                 metadata: serde_json::to_string_pretty(&i.metadata).unwrap_or_else(|_| "{}".into()),
+                personal_metadata: i
+                    .personal_metadata
+                    .as_ref()
+                    .and_then(|p| serde_json::to_string_pretty(p).ok())
+                    .unwrap_or_else(|| "{}".into()),
                 created_at: when(i.created_at),
                 updated_at: when(i.updated_at),
                 deleted_at: i.deleted_at.map(when),

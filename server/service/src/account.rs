@@ -269,9 +269,10 @@ pub async fn request_password_reset(
         path: format!("/reset-password/{token}"),
         expires_at,
     };
+    let keys = tx.keys().await?;
     crate::mail::enqueue(
         tx.conn(),
-        db.master_key()?,
+        (db.master_key()?, &keys),
         t.id,
         Some(id),
         &email,

@@ -1,8 +1,11 @@
 //! Mail the product sends, through an outbox: a service function queues a message in the
 //! same transaction as the change it belongs to, and the sender (a worker of the server)
 //! delivers it, retrying with backoff, so a failed send never loses it. What a message needs
-//! is sealed with the master key at rest (an invitation carries a link that is a credential)
-//! and rendered when sent, with the server's public address.
+//! (its recipient included) is sealed with the master key at rest, bound to its tenant and
+//! row (an invitation carries a link that is a credential, and the address and the subject
+//! are personal data), and rendered when sent or shown, with the server's public address.
+//! The recipient's blind index lets erasure find a person's mail. Rows of format 1 (queued
+//! before this) keep their address and subject in plain text until they are cleaned up.
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -11,9 +14,55 @@ use uuid::Uuid;
 
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
+use crate::privacy::keys::TenantKeys;
 
-/// Sealing context: a sealed payload cannot be opened as anything else.
+/// Sealing context of format 1 (a payload alone, the recipient beside it in plain text).
 const SEAL_CONTEXT: &[u8] = b"tenantry mail outbox v1";
+/// Sealing context of format 2 (the recipient and the payload), followed by the tenant's
+/// and the message's ids: a sealed body cannot be opened as anything else, nor in another
+/// row.
+const SEAL_CONTEXT_V2: &[u8] = b"tenantry mail outbox v2";
+/// The format new messages are written in.
+const FORMAT: i16 = 2;
+
+fn context(format: i16, tenant: Option<Uuid>, id: Uuid) -> Vec<u8> {
+    if format == 1 {
+        return SEAL_CONTEXT.to_vec();
+    }
+    let mut c = SEAL_CONTEXT_V2.to_vec();
+    c.push(0);
+    c.extend_from_slice(tenant.unwrap_or_default().as_bytes());
+    c.extend_from_slice(id.as_bytes());
+    c
+}
+
+/// What a body of format 2 holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct Letter {
+    to: String,
+    payload: Payload,
+}
+
+/// A stored message's recipient and payload, opened.
+fn open_row(
+    master: &MasterKey,
+    (format, tenant, id): (i16, Option<Uuid>, Uuid),
+    to_address: Option<String>,
+    sealed: &[u8],
+) -> Result<(String, Payload)> {
+    let json = master.open(sealed, &context(format, tenant, id))?;
+    match (format, to_address) {
+        (1, Some(to)) => Ok((
+            to,
+            serde_json::from_slice(&json).map_err(|e| Error::internal("mail payload", e))?,
+        )),
+        _ => {
+            let letter: Letter =
+                serde_json::from_slice(&json).map_err(|e| Error::internal("mail payload", e))?;
+            Ok((letter.to, letter.payload))
+        }
+    }
+}
 /// After this many failed attempts a message is given up (and shown as failed).
 pub const MAX_ATTEMPTS: i32 = 8;
 
@@ -142,28 +191,32 @@ pub fn render(payload: &Payload, base_url: &str) -> Rendered {
     }
 }
 
-/// Queues a message in the caller's transaction.
+/// Queues a message in the caller's transaction: the recipient and the payload sealed
+/// together, the recipient's blind index beside them (for erasure).
 pub(crate) async fn enqueue(
     conn: &mut PgConnection,
-    master: &MasterKey,
+    (master, keys): (&MasterKey, &TenantKeys),
     tenant_id: Uuid,
     subject_id: Option<Uuid>,
     to: &str,
     payload: &Payload,
 ) -> Result<Uuid> {
     let id = Uuid::now_v7();
-    let json = serde_json::to_vec(payload).map_err(|e| Error::internal("mail payload", e))?;
-    let sealed = master.seal(&json, SEAL_CONTEXT);
-    let subject = render(payload, "").subject;
+    let letter = Letter {
+        to: to.to_owned(),
+        payload: payload.clone(),
+    };
+    let json = serde_json::to_vec(&letter).map_err(|e| Error::internal("mail payload", e))?;
+    let sealed = master.seal(&json, &context(FORMAT, Some(tenant_id), id));
     sqlx::query!(
-        "insert into mail_outbox (id, tenant_id, kind, subject_id, to_address, subject, body_sealed)
+        "insert into mail_outbox (id, tenant_id, kind, subject_id, format, to_index, body_sealed)
          values ($1, $2, $3, $4, $5, $6, $7)",
         id,
         tenant_id,
         payload.kind(),
         subject_id,
-        to,
-        subject,
+        FORMAT,
+        crate::identities::sealed::email_index(keys, to),
         sealed
     )
     .execute(&mut *conn)
@@ -174,10 +227,32 @@ pub(crate) async fn enqueue(
     Ok(id)
 }
 
-/// Opens a sealed payload.
-pub fn open(master: &MasterKey, sealed: &[u8]) -> Result<Payload> {
+/// Opens a payload sealed in format 1 (tests of what was queued before format 2).
+#[cfg(test)]
+fn open(master: &MasterKey, sealed: &[u8]) -> Result<Payload> {
     let json = master.open(sealed, SEAL_CONTEXT)?;
     serde_json::from_slice(&json).map_err(|e| Error::internal("mail payload", e))
+}
+
+/// Deletes the tenant's mail to the address whose blind index is `index` (or, queued before
+/// format 2, to `lower_address`), and what is about `subject_id`; how many messages.
+pub(crate) async fn delete_to(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    (index, lower_address): (&[u8], &str),
+    subject_id: Uuid,
+) -> Result<u64> {
+    Ok(sqlx::query!(
+        "delete from mail_outbox
+         where tenant_id = $1 and (to_index = $2 or lower(to_address) = $3 or subject_id = $4)",
+        tenant_id,
+        index,
+        lower_address,
+        subject_id
+    )
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// Seals queued mail not yet sent again under the master key that seals now
@@ -185,15 +260,18 @@ pub fn open(master: &MasterKey, sealed: &[u8]) -> Result<Payload> {
 pub(crate) async fn reseal(db: &crate::Db, master: &MasterKey) -> Result<usize> {
     let mut tx = db.pool().begin().await?;
     let rows = sqlx::query!(
-        "select id, body_sealed from mail_outbox where sent_at is null and failed_at is null
+        "select id, tenant_id, format, body_sealed from mail_outbox
+         where sent_at is null and failed_at is null
          for update skip locked"
     )
     .fetch_all(&mut *tx)
     .await?;
-    let (ids, sealed) = master
-        .reseal_rows(rows.into_iter().map(|r| (r.id, r.body_sealed)), |_| {
-            SEAL_CONTEXT.to_vec()
-        })?;
+    let (rows, sealed) = master.reseal_rows(
+        rows.into_iter()
+            .map(|r| ((r.id, r.tenant_id, r.format), r.body_sealed)),
+        |(id, tenant, format)| context(*format, *tenant, *id),
+    )?;
+    let ids: Vec<Uuid> = rows.into_iter().map(|(id, _, _)| id).collect();
     sqlx::query!(
         "update mail_outbox m set body_sealed = v.sealed
          from unnest($1::uuid[], $2::bytea[]) as v (id, sealed) where m.id = v.id",
@@ -236,8 +314,8 @@ pub async fn outbox(ctx: &crate::Ctx, db: &crate::Db, limit: i64) -> Result<Vec<
         crate::authz::Target::collection(tenant_id, "invitations"),
     )?;
     let rows = sqlx::query!(
-        r#"select id, kind, subject_id, to_address, subject, body_sealed, attempts, last_error,
-                  created_at, sent_at, sent_via, failed_at
+        r#"select id, tenant_id, format, kind, subject_id, to_address, subject, body_sealed,
+                  attempts, last_error, created_at, sent_at, sent_via, failed_at
            from mail_outbox where tenant_id = $1
            order by created_at desc limit $2"#,
         tenant_id,
@@ -261,18 +339,29 @@ pub async fn outbox(ctx: &crate::Ctx, db: &crate::Db, limit: i64) -> Result<Vec<
                 (None, Some(_)) => "failed",
                 (None, None) => "queued",
             };
+            let opened = open_row(
+                master,
+                (r.format, r.tenant_id, r.id),
+                r.to_address.clone(),
+                &r.body_sealed,
+            );
+            let (to, subject) = match (&opened, r.to_address, r.subject) {
+                (_, Some(to), Some(subject)) => (to, subject),
+                (Ok((to, payload)), _, _) => (to.clone(), render(payload, "").subject),
+                (Err(_), _, _) => ("(cannot be opened)".to_owned(), String::new()),
+            };
             // Only invitation links, and only to those who may invite: a password reset
             // link is its owner's alone.
             let link_path = (status == "logged" && r.kind == "invitation" && may_invite)
-                .then(|| open(master, &r.body_sealed).ok())
+                .then(|| opened.ok())
                 .flatten()
-                .map(|p| p.path().to_owned());
+                .map(|(_, p)| p.path().to_owned());
             OutboxEntry {
                 id: r.id,
                 kind: r.kind,
                 subject_id: r.subject_id,
-                to: r.to_address,
-                subject: r.subject,
+                to,
+                subject,
                 status: status.into(),
                 attempts: r.attempts,
                 last_error: r.last_error,
@@ -326,7 +415,7 @@ impl Batch {
 
 async fn claim_due(tx: &mut PgConnection, master: &MasterKey, limit: i64) -> Result<Vec<Due>> {
     let rows = sqlx::query!(
-        "select id, to_address, body_sealed, attempts from mail_outbox
+        "select id, tenant_id, format, to_address, body_sealed, attempts from mail_outbox
          where sent_at is null and failed_at is null and next_attempt_at <= now()
          order by next_attempt_at limit $1 for update skip locked",
         limit
@@ -335,11 +424,23 @@ async fn claim_due(tx: &mut PgConnection, master: &MasterKey, limit: i64) -> Res
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| Due {
-            id: r.id,
-            to: r.to_address,
-            payload: open(master, &r.body_sealed),
-            attempts: r.attempts,
+        .map(|r| {
+            let opened = open_row(
+                master,
+                (r.format, r.tenant_id, r.id),
+                r.to_address.clone(),
+                &r.body_sealed,
+            );
+            let (to, payload) = match opened {
+                Ok((to, payload)) => (to, Ok(payload)),
+                Err(e) => (r.to_address.unwrap_or_default(), Err(e)),
+            };
+            Due {
+                id: r.id,
+                to,
+                payload,
+                attempts: r.attempts,
+            }
         })
         .collect())
 }
@@ -400,6 +501,39 @@ mod tests {
         );
         assert!(r.text.contains("Welcome aboard!"));
         assert!(r.text.contains("1970-01-01 00:00 UTC"));
+    }
+
+    #[test]
+    fn a_letter_opens_only_in_its_own_row_and_tenant() {
+        let (master, _) = MasterKey::generate();
+        let (tenant, id) = (Uuid::now_v7(), Uuid::now_v7());
+        let p = Payload::PasswordReset {
+            tenant_name: "Acme".into(),
+            path: "/reset-password/pr1.x".into(),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let letter = Letter {
+            to: "ada@example.com".into(),
+            payload: p.clone(),
+        };
+        let sealed = master.seal(
+            &serde_json::to_vec(&letter).unwrap(),
+            &context(FORMAT, Some(tenant), id),
+        );
+        assert!(!String::from_utf8_lossy(&sealed).contains("ada@"));
+        let (to, payload) = open_row(&master, (FORMAT, Some(tenant), id), None, &sealed).unwrap();
+        assert_eq!((to.as_str(), payload), ("ada@example.com", p));
+        assert!(
+            open_row(
+                &master,
+                (FORMAT, Some(tenant), Uuid::now_v7()),
+                None,
+                &sealed
+            )
+            .is_err()
+        );
+        assert!(open_row(&master, (FORMAT, Some(Uuid::now_v7()), id), None, &sealed).is_err());
+        assert!(open_row(&master, (1, Some(tenant), id), Some("x@y".into()), &sealed).is_err());
     }
 
     #[test]

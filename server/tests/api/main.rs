@@ -25,6 +25,7 @@ mod limits;
 mod limits_redis;
 mod object_rules;
 mod ops;
+mod personal_columns;
 mod pool;
 mod privacy;
 mod privacy_jobs;

@@ -606,6 +606,7 @@ async fn an_erased_person_is_gone_from_the_dump_and_the_chain_still_verifies() {
         "/v1/identities",
         t,
         json!({"email": email, "display_name": "Qzcanary Person", "external_id": "ext-7",
+               "personal_metadata": {"phone": "+33 qzcanary"},
                "password": crate::helpers::PASSWORD}),
     )
     .await;
@@ -619,7 +620,8 @@ async fn an_erased_person_is_gone_from_the_dump_and_the_chain_still_verifies() {
             reqwest::Method::PATCH,
             &format!("/v1/identities/{id}"),
             t,
-            Some(json!({"display_name": "Qzcanary Person II"})),
+            Some(json!({"display_name": "Qzcanary Person II",
+                        "personal_metadata": {"phone": "+44 qzcanary"}})),
         )
         .await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
@@ -781,6 +783,15 @@ async fn an_export_is_complete_valid_against_its_schema_and_downloads_once() {
     let t = Some(owner.as_str());
     let (id, email) = app.member(&app.acme, "member").await;
     let person = app.token(&app.acme.slug, &email).await;
+    let res = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/identities/{id}"),
+            t,
+            Some(json!({"personal_metadata": {"birthday": "04-12"}})),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
     let post = |path: String, token: String, body: Option<Value>| {
         let app = &app;
         async move {
@@ -876,6 +887,7 @@ async fn an_export_is_complete_valid_against_its_schema_and_downloads_once() {
     assert_eq!(doc["tenant"]["slug"], "acme");
     assert_eq!(doc["identity"]["id"], id.to_string());
     assert_eq!(doc["identity"]["email"], email.as_str());
+    assert_eq!(doc["identity"]["personal_metadata"]["birthday"], "04-12");
     assert_eq!(doc["identity"]["roles"], json!(["member"]));
     assert_eq!(
         doc["memories"][0]["text"],

@@ -32,6 +32,7 @@ async fn create_writes_the_identity_its_audit_record_and_its_event() {
             kind: Some(Kind::User),
             roles: Some(vec!["admin".into()]),
             metadata: Some(serde_json::json!({"team": "math"})),
+            personal_metadata: None,
             password: None,
         },
     )

@@ -279,13 +279,15 @@ async fn read_caller(
         display_name: r.display_name,
         email_sealed: r.email_sealed,
         display_name_sealed: r.display_name_sealed,
+        // Not needed to act as the caller, and not kept in memory with it.
+        personal_metadata_sealed: None,
         subject_key: r.subject_key,
     };
     let keys = match stored.is_sealed() {
         true => Some(keyring.tenant_in(conn, tenant_id).await?),
         false => None,
     };
-    let (email, display_name) = stored.open(keys.as_deref(), tenant_id, identity_id)?;
+    let (email, display_name, _) = stored.open(keys.as_deref(), tenant_id, identity_id)?;
     Ok(Some(Known {
         tenant_slug: r.slug,
         tenant_name: r.name,

@@ -11,6 +11,8 @@ pub struct IdentityPatch {
     pub display_name: Option<String>,
     pub external_id: Option<Option<String>>,
     pub metadata: Option<Value>,
+    /// Replaces the whole object of metadata marked personal.
+    pub personal_metadata: Option<Value>,
     /// `Some(true)` disables, `Some(false)` enables.
     pub disabled: Option<bool>,
 }
@@ -21,6 +23,7 @@ impl IdentityPatch {
             && self.display_name.is_none()
             && self.external_id.is_none()
             && self.metadata.is_none()
+            && self.personal_metadata.is_none()
             && self.disabled.is_none()
     }
 
@@ -30,6 +33,7 @@ impl IdentityPatch {
             && self.display_name.is_none()
             && self.external_id.is_none()
             && self.metadata.is_none()
+            && self.personal_metadata.is_none()
     }
 }
 
@@ -114,6 +118,10 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
         .clone()
         .unwrap_or_else(|| before.metadata.clone());
     validation::metadata("metadata", &metadata, &mut errors);
+    let personal = patch.personal_metadata.clone();
+    if let Some(p) = &personal {
+        validation::metadata("personal_metadata", p, &mut errors);
+    }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
     }
@@ -133,13 +141,19 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
         && display_name == before.display_name
         && external_id == before.external_id
         && metadata == before.metadata
+        && personal
+            .as_ref()
+            .is_none_or(|p| Some(p) == before.personal_metadata.as_ref())
         && disabled == (before.status == Status::Disabled);
     if unchanged {
         // Nothing to change: no write, no audit record, no event.
         return Ok(before.into_inner());
     }
 
-    if email != before.email || display_name != before.display_name {
+    let personal_changes = personal
+        .as_ref()
+        .is_some_and(|p| Some(p) != before.personal_metadata.as_ref());
+    if email != before.email || display_name != before.display_name || personal_changes {
         let keys = tx.keys().await?;
         let subject = sealed::store(
             tx.conn(),
@@ -150,6 +164,17 @@ pub async fn update(ctx: &Ctx, db: &Db, id: Uuid, patch: IdentityPatch) -> Resul
             &display_name,
         )
         .await?;
+        if let Some(p) = personal.as_ref().filter(|_| personal_changes) {
+            sqlx::query!(
+                "update identities set personal_metadata_sealed = $3
+                 where tenant_id = $1 and id = $2",
+                tenant_id,
+                id,
+                sealed::seal_personal(&keys, &subject, tenant_id, id, p)
+            )
+            .execute(tx.conn())
+            .await?;
+        }
         // The audit record's sealed copies need it too.
         tx.remember_subject(id, subject);
     }
@@ -226,7 +251,7 @@ pub(super) async fn email_changed(
     };
     crate::mail::enqueue(
         tx.conn(),
-        db.master_key()?,
+        (db.master_key()?, &keys),
         tenant_id,
         Some(before.id),
         old,

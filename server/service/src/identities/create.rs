@@ -13,6 +13,8 @@ pub struct NewIdentity {
     /// Role names; default `member`.
     pub roles: Option<Vec<String>>,
     pub metadata: Option<Value>,
+    /// Metadata marked personal: sealed under the person's key (see [`Identity`]).
+    pub personal_metadata: Option<Value>,
     /// An initial password for console sign-in; most identities get one through an invitation.
     pub password: Option<String>,
 }
@@ -24,6 +26,7 @@ pub(super) struct ValidNew {
     pub(super) kind: Kind,
     pub(super) roles: Vec<String>,
     pub(super) metadata: Value,
+    pub(super) personal_metadata: Value,
     pub(super) password: Option<String>,
 }
 
@@ -74,6 +77,10 @@ pub(super) fn validate_new(input: NewIdentity) -> Result<ValidNew> {
         .metadata
         .unwrap_or_else(|| Value::Object(Default::default()));
     validation::metadata("metadata", &metadata, &mut errors);
+    let personal_metadata = input
+        .personal_metadata
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    validation::metadata("personal_metadata", &personal_metadata, &mut errors);
     if let Some(pw) = input.password.as_deref().filter(|p| !p.is_empty()) {
         validation::password("password", pw, &mut errors);
     }
@@ -95,6 +102,7 @@ pub(super) fn validate_new(input: NewIdentity) -> Result<ValidNew> {
         kind,
         roles,
         metadata,
+        personal_metadata,
         password: input.password.filter(|p| !p.is_empty()),
     })
 }
@@ -175,14 +183,15 @@ pub(super) async fn insert(
         v.email.as_deref(),
         &v.display_name,
     );
+    let personal = sealed::seal_personal(&keys, &subject, tenant_id, id, &v.personal_metadata);
     // A row the sealing job has not reached holds its address in plain text, where the
     // blind index's unique index does not see it.
     let written = sqlx::query!(
         "with i as (
              insert into identities
                  (tenant_id, id, external_id, email_sealed, display_name_sealed, email_index,
-                  name_grams, kind, metadata, password_hash)
-             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+                  name_grams, kind, metadata, password_hash, personal_metadata_sealed)
+             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13
              where $11::text is null or not exists (
                  select 1 from identities o where o.tenant_id = $1 and lower(o.email) = $11)
              returning tenant_id, id)
@@ -200,6 +209,7 @@ pub(super) async fn insert(
         password_hash,
         s.email_lower,
         wrapped,
+        personal,
     )
     .execute(tx.conn())
     .await
@@ -229,6 +239,7 @@ pub(crate) async fn insert_joining(
         kind: Kind::User,
         roles: roles.iter().map(|r| r.name.clone()).collect(),
         metadata: Value::Object(Default::default()),
+        personal_metadata: Value::Object(Default::default()),
         password: None,
     };
     tx.within_quota(Quota::Identities, 1).await?;
@@ -253,6 +264,7 @@ pub(crate) async fn insert_owner(
         kind: Kind::User,
         roles: vec![roles::OWNER.to_owned()],
         metadata: Value::Object(Default::default()),
+        personal_metadata: Value::Object(Default::default()),
         password: None,
     };
     let identity = insert(tx, &valid, Some(password_hash), &owner).await?;

@@ -94,6 +94,12 @@ pub struct Identity {
     pub roles: Vec<String>,
     #[schemars(with = "crate::events::catalogue::shapes::Object")]
     pub metadata: Value,
+    /// Metadata marked personal (a phone number, an address): stored only sealed under the
+    /// person's key, erased with them, never searched and never seen by policy conditions.
+    /// Left out of `/v1/me`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::events::catalogue::shapes::Object>")]
+    pub personal_metadata: Option<Value>,
     pub status: Status,
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "crate::events::catalogue::shapes::Time")]
@@ -199,6 +205,7 @@ struct Row {
     display_name: String,
     email_sealed: Option<Vec<u8>>,
     display_name_sealed: Option<Vec<u8>>,
+    personal_metadata_sealed: Option<Vec<u8>>,
     subject_key: Option<Vec<u8>>,
     kind: String,
     roles: Vec<String>,
@@ -211,7 +218,7 @@ struct Row {
 
 impl Row {
     fn is_sealed(&self) -> bool {
-        self.display_name_sealed.is_some()
+        self.display_name_sealed.is_some() || self.personal_metadata_sealed.is_some()
     }
 
     /// The identity, its sealed fields opened with `keys` (needed only when sealed).
@@ -222,6 +229,7 @@ impl Row {
             display_name: r.display_name,
             email_sealed: r.email_sealed,
             display_name_sealed: r.display_name_sealed,
+            personal_metadata_sealed: r.personal_metadata_sealed,
             subject_key: r.subject_key,
         };
         let bad = |what: &str, v: &str| {
@@ -229,7 +237,7 @@ impl Row {
         };
         let kind = Kind::parse(&r.kind).ok_or_else(|| bad("kind", &r.kind))?;
         let status = Status::parse(&r.status).ok_or_else(|| bad("status", &r.status))?;
-        let (email, display_name) = stored.open(keys, r.tenant_id, r.id)?;
+        let (email, display_name, personal) = stored.open(keys, r.tenant_id, r.id)?;
         Ok(Identity {
             kind,
             roles: r.roles,
@@ -240,6 +248,7 @@ impl Row {
             email,
             display_name,
             metadata: r.metadata,
+            personal_metadata: Some(personal),
             created_at: r.created_at,
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
@@ -363,7 +372,7 @@ async fn list_batch(
     Ok(sqlx::query_as!(
         Row,
         r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name,
-                  i.email_sealed, i.display_name_sealed,
+                  i.email_sealed, i.display_name_sealed, i.personal_metadata_sealed,
                   (select sk.wrapped from subject_keys sk
                    where sk.tenant_id = i.tenant_id and sk.identity_id = i.id) as "subject_key?",
                   i.kind,
@@ -415,7 +424,7 @@ pub async fn labels(ctx: &Ctx, db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, St
     let rows = sqlx::query_as!(
         Row,
         r#"select i.tenant_id, i.id, i.external_id, i.email, i.display_name,
-                  i.email_sealed, i.display_name_sealed,
+                  i.email_sealed, i.display_name_sealed, i.personal_metadata_sealed,
                   (select sk.wrapped from subject_keys sk
                    where sk.tenant_id = i.tenant_id and sk.identity_id = i.id) as "subject_key?",
                   i.kind,
@@ -475,7 +484,7 @@ async fn read_row<'e>(
         Row,
         r#"select tenant_id as "tenant_id!", id as "id!", external_id, email,
                   display_name as "display_name!", email_sealed, display_name_sealed,
-                  subject_key, kind as "kind!", roles as "roles!",
+                  personal_metadata_sealed, subject_key, kind as "kind!", roles as "roles!",
                   metadata as "metadata!", status as "status!",
                   created_at as "created_at!", updated_at as "updated_at!", deleted_at
            from tenantry_identity_get($1, $2)"#,
@@ -509,6 +518,7 @@ pub fn me(ctx: &Ctx) -> Result<Identity> {
             .ok_or_else(|| Error::Internal(format!("identity {}: unknown kind", c.identity_id)))?,
         roles,
         metadata: c.metadata.clone(),
+        personal_metadata: None,
         status: Status::Active,
         created_at: c.created_at,
         updated_at: c.updated_at,

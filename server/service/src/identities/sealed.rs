@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -59,26 +60,28 @@ pub(crate) struct Stored {
     pub(crate) display_name: String,
     pub(crate) email_sealed: Option<Vec<u8>>,
     pub(crate) display_name_sealed: Option<Vec<u8>>,
+    /// Metadata marked personal: only ever sealed (`None`: the person has none).
+    pub(crate) personal_metadata_sealed: Option<Vec<u8>>,
     pub(crate) subject_key: Option<Vec<u8>>,
 }
 
 impl Stored {
     /// Whether the fields are sealed (a row written before sealing is not).
     pub(crate) fn is_sealed(&self) -> bool {
-        self.display_name_sealed.is_some()
+        self.display_name_sealed.is_some() || self.personal_metadata_sealed.is_some()
     }
 
-    /// The email and display name, opened with `keys` when sealed (`keys` may be `None`
-    /// only for a row that is not).
+    /// The email, display name and metadata marked personal (`{}` when none), opened with
+    /// `keys` when sealed (`keys` may be `None` only for a row that is not).
     pub(crate) fn open(
         self,
         keys: Option<&TenantKeys>,
         tenant: Uuid,
         id: Uuid,
-    ) -> Result<(Option<String>, String)> {
-        let Some(name) = self.display_name_sealed else {
-            return Ok((self.email, self.display_name));
-        };
+    ) -> Result<(Option<String>, String, Value)> {
+        if !self.is_sealed() {
+            return Ok((self.email, self.display_name, empty_object()));
+        }
         let keys = keys.ok_or_else(|| {
             Error::Internal(format!("identity {id} is sealed and was read without keys"))
         })?;
@@ -86,13 +89,28 @@ impl Stored {
             .subject_key
             .ok_or_else(|| Error::Internal(format!("identity {id} is sealed but has no key")))?;
         let subject = keys.unwrap_subject_key(id, &wrapped)?;
-        let email = self
-            .email_sealed
-            .map(|e| keys.open_for_subject(&subject, place(tenant, "email", id), &e))
-            .transpose()?;
-        let display_name =
-            keys.open_for_subject(&subject, place(tenant, "display_name", id), &name)?;
-        Ok((email, display_name))
+        let (email, display_name) = match self.display_name_sealed {
+            Some(name) => (
+                self.email_sealed
+                    .map(|e| keys.open_for_subject(&subject, place(tenant, "email", id), &e))
+                    .transpose()?,
+                keys.open_for_subject(&subject, place(tenant, "display_name", id), &name)?,
+            ),
+            None => (self.email, self.display_name),
+        };
+        let personal = match self.personal_metadata_sealed {
+            Some(sealed) => {
+                let json = keys.open_bytes_for_subject(
+                    &subject,
+                    place(tenant, "personal_metadata", id),
+                    &sealed,
+                )?;
+                serde_json::from_slice(&json)
+                    .map_err(|e| Error::internal("personal metadata", e))?
+            }
+            None => empty_object(),
+        };
+        Ok((email, display_name, personal))
     }
 }
 
@@ -108,6 +126,29 @@ pub(crate) async fn keys_for<'a>(
     } else {
         Ok(None)
     }
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// Metadata marked personal as a row stores it: sealed under the subject's key, or `None`
+/// for an empty object.
+pub(crate) fn seal_personal(
+    keys: &TenantKeys,
+    subject: &Key,
+    tenant: Uuid,
+    id: Uuid,
+    personal: &Value,
+) -> Option<Vec<u8>> {
+    let empty = personal.as_object().is_none_or(|o| o.is_empty());
+    (!empty).then(|| {
+        keys.seal_for_subject(
+            subject,
+            place(tenant, "personal_metadata", id),
+            personal.to_string().as_bytes(),
+        )
+    })
 }
 
 /// What a row stores of an identity's email and display name.
@@ -339,6 +380,7 @@ pub(crate) async fn people_in(
                 display_name: r.display_name,
                 email_sealed: r.email_sealed,
                 display_name_sealed: r.display_name_sealed,
+                personal_metadata_sealed: None,
                 subject_key: r.subject_key,
             };
             (r.id, r.external_id, r.kind, stored)
@@ -347,7 +389,7 @@ pub(crate) async fn people_in(
     let keys = keys_for(conn, keyring, tenant, stored.iter().map(|s| &s.3)).await?;
     let mut people = HashMap::with_capacity(stored.len());
     for (id, external_id, kind, stored) in stored {
-        let (email, display_name) = stored.open(keys.as_deref(), tenant, id)?;
+        let (email, display_name, _) = stored.open(keys.as_deref(), tenant, id)?;
         people.insert(
             id,
             Person {

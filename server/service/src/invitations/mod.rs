@@ -488,7 +488,16 @@ async fn send(
         expires_at,
     };
     let master = db.master_key()?;
-    mail::enqueue(tx.conn(), master, tenant_id, Some(id), email, &payload).await?;
+    let keys = tx.keys().await?;
+    mail::enqueue(
+        tx.conn(),
+        (master, &keys),
+        tenant_id,
+        Some(id),
+        email,
+        &payload,
+    )
+    .await?;
     Ok(sha256(&secret))
 }
 

@@ -151,15 +151,7 @@ pub(crate) async fn erase_in(tx: &mut ChangeTx<'_>, person: &Identity) -> Result
             .execute(tx.conn())
             .await?,
         );
-        removed.mail = count(
-            sqlx::query!(
-                "delete from mail_outbox where tenant_id = $1 and lower(to_address) = $2",
-                tenant_id,
-                lower
-            )
-            .execute(tx.conn())
-            .await?,
-        );
+        removed.mail = crate::mail::delete_to(tx.conn(), tenant_id, (&index, &lower), id).await?;
     }
     // The row, and with it the key (`subject_keys` cascades) and what else hangs on it.
     sqlx::query!(

@@ -1,6 +1,7 @@
 //! Data protection: field-level encryption's keys and constructions
 //! (docs/data-protection.md).
 //!
+//! * [`columns`]: every column that holds personal data, and how.
 //! * [`envelope`]: sealed fields, wrapped keys, blind indexes and search grams.
 //! * [`keys`]: the hierarchy (master key → tenant keys → data subjects' keys) and each
 //!   instance's [`keys::Keyring`].
@@ -9,6 +10,7 @@
 //!   about them; [`retention`]: what a tenant keeps no longer; [`keyjobs`]: sealing what
 //!   is stored in plain text, and rotating a tenant's data key.
 
+pub mod columns;
 pub mod envelope;
 pub mod erase;
 pub mod export;

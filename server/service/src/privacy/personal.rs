@@ -30,7 +30,7 @@ const FOR: &str = "$for";
 /// key of [`subject`].
 pub fn fields(target_type: &str) -> &'static [&'static str] {
     match target_type {
-        "identity" => &["email", "display_name"],
+        "identity" => &["email", "display_name", "personal_metadata"],
         "invitation" => &["email", "message"],
         "api_key" => &["name"],
         _ => &[],

@@ -34,6 +34,11 @@ pub struct IdentityBody {
     pub status: String,
     #[schema(value_type = Object)]
     pub metadata: Value,
+    /// Metadata marked personal: stored only sealed under the person's key, erased with
+    /// them, never searched and never seen by policy conditions. Left out of `/v1/me`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub personal_metadata: Option<Value>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -53,6 +58,7 @@ impl From<Identity> for IdentityBody {
             roles: i.roles,
             status: i.status.as_str().into(),
             metadata: i.metadata,
+            personal_metadata: i.personal_metadata,
             created_at: i.created_at,
             updated_at: i.updated_at,
             deleted_at: i.deleted_at,
@@ -133,6 +139,10 @@ pub struct CreateIdentity {
     pub roles: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// Metadata marked personal (a JSON object, at most 16 KiB): sealed under the person's
+    /// key; unlike `metadata`, never in the clear, not searchable, not seen by policies.
+    #[schema(value_type = Option<Object>)]
+    pub personal_metadata: Option<Value>,
     /// Optional initial password (12-256 characters) for console sign-in.
     pub password: Option<String>,
 }
@@ -156,6 +166,7 @@ pub async fn create(
             kind: parse_kind(body.kind)?,
             roles: body.roles,
             metadata: body.metadata,
+            personal_metadata: body.personal_metadata,
             password: body.password,
         },
     )
@@ -194,6 +205,9 @@ pub struct UpdateIdentity {
     /// Replaces the whole metadata object.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// Replaces the whole object of metadata marked personal.
+    #[schema(value_type = Option<Object>)]
+    pub personal_metadata: Option<Value>,
     /// `active` or `disabled`.
     pub status: Option<String>,
 }
@@ -225,6 +239,7 @@ pub async fn update(
         display_name: body.display_name,
         external_id: body.external_id,
         metadata: body.metadata,
+        personal_metadata: body.personal_metadata,
         disabled,
     };
     Ok(axum::Json(
