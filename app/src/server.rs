@@ -213,8 +213,8 @@ pub async fn flash_failure(form: &str, error: &AppError, values: &[(&str, &str)]
     if !is_plain_form() {
         return;
     }
-    if let Ok(session) = session().await {
-        keep_flash(&session, form, error, values).await;
+    if let (Ok(session), Ok(db)) = (session().await, db()) {
+        keep_flash(&session, &db, form, error, values).await;
     }
     // Back to the form, without the error server_fn would otherwise put in the URL.
     if let Some(back) = referer_path() {
@@ -224,7 +224,13 @@ pub async fn flash_failure(form: &str, error: &AppError, values: &[(&str, &str)]
 
 /// Keeps `error` and the submitted (non-secret) `values` in the session for the next view
 /// of the page holding `form`, which shows them in its banner and fields.
-pub async fn keep_flash(session: &Session, form: &str, error: &AppError, values: &[(&str, &str)]) {
+pub async fn keep_flash(
+    session: &Session,
+    db: &Db,
+    form: &str,
+    error: &AppError,
+    values: &[(&str, &str)],
+) {
     let flash = crate::components::forms::FormFlash {
         form: form.to_owned(),
         error: error.clone(),
@@ -233,9 +239,33 @@ pub async fn keep_flash(session: &Session, form: &str, error: &AppError, values:
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
     };
-    if let Err(e) = session.insert(FLASH_KEY, flash).await {
+    // Sealed: the values typed into a failed form (an address, a name) are personal data,
+    // and the session sits in the database until the next page view takes it.
+    let sealed = match seal_flash(db, &flash) {
+        Ok(sealed) => sealed,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not seal the form error for the session");
+            return;
+        }
+    };
+    if let Err(e) = session.insert(FLASH_KEY, sealed).await {
         tracing::warn!(error = %e, "could not keep the form error in the session");
     }
+}
+
+/// The context a flash is sealed under by the master key.
+const FLASH_CONTEXT: &[u8] = b"tenantry console form flash v1";
+
+fn seal_flash(db: &Db, flash: &crate::components::forms::FormFlash) -> Result<Vec<u8>, AppError> {
+    let json = serde_json::to_vec(flash)
+        .map_err(|e| AppError::from(service::Error::internal("a form flash", e)))?;
+    Ok(db.master_key()?.seal(&json, FLASH_CONTEXT))
+}
+
+fn open_flash(sealed: &[u8]) -> Option<crate::components::forms::FormFlash> {
+    let db = db().ok()?;
+    let json = db.master_key().ok()?.open(sealed, FLASH_CONTEXT).ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// The path and query of the page that posted the form, minus server_fn's error parameters.
@@ -261,9 +291,9 @@ fn referer_path() -> Option<String> {
 /// changed, so most page views do not write it back.
 pub async fn take_flash() -> Option<crate::components::forms::FormFlash> {
     let session = session().await.ok()?;
-    let flash: crate::components::forms::FormFlash = session.get(FLASH_KEY).await.ok().flatten()?;
+    let sealed: Vec<u8> = session.get(FLASH_KEY).await.ok().flatten()?;
     let _ = session.remove_value(FLASH_KEY).await;
-    Some(flash)
+    open_flash(&sealed)
 }
 
 /// Signs `caller` in to the console: a new session id (no fixation) holding who they are and

@@ -51,8 +51,11 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   await expect(page.getByRole('heading', { name: 'Edit Ada Lovelace' })).toBeVisible();
   await screen(page, '06-edit');
   await page.getByLabel('Display name').fill('Ada King');
+  // Personal details are kept encrypted under her key, and shown to whoever may read her.
+  await page.getByLabel('Personal details (JSON object)').fill('{"phone": "+44 20 7946 0000"}');
   await page.getByRole('button', { name: 'Save changes' }).click();
   await expect(page.getByRole('heading', { name: 'Ada King' })).toBeVisible();
+  await expect(page.getByTestId('personal-metadata')).toContainText('+44 20 7946 0000');
   await expect(page.getByRole('region', { name: 'Activity' }).getByText('Edited', { exact: true })).toBeVisible();
 
   // Give a second role (the checkboxes skip the unchecked ones: indices have gaps).
@@ -73,7 +76,7 @@ test('sign in, create, find, edit and delete an identity; an API client sees it'
   expect(listed.status()).toBe(200);
   const body = await listed.json();
   expect(body.items).toHaveLength(1);
-  expect(body.items[0]).toMatchObject({ id, email, display_name: 'Ada King', roles: ['admin', 'viewer'], status: 'active' });
+  expect(body.items[0]).toMatchObject({ id, email, display_name: 'Ada King', roles: ['admin', 'viewer'], status: 'active', personal_metadata: { phone: '+44 20 7946 0000' } });
 
   // Disable, enable.
   await page.getByRole('button', { name: 'Disable' }).click();

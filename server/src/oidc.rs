@@ -27,6 +27,7 @@ pub async fn keep_pending(session: &Session, pending: &Pending) -> service::Resu
 /// Sends the browser back to `path` with `error` shown on that page (the console's form
 /// flash: the login page's banner, or the invitation page's).
 pub async fn back_with(
+    db: &service::Db,
     session: &Session,
     path: &str,
     error: service::Error,
@@ -41,7 +42,14 @@ pub async fn back_with(
     if matches!(error, service::Error::Refused { .. }) {
         tracing::info!(code = error.code(), "SSO sign-in refused");
     }
-    app::server::keep_flash(session, form, &app::error::AppError::from(error), &values).await;
+    app::server::keep_flash(
+        session,
+        db,
+        form,
+        &app::error::AppError::from(error),
+        &values,
+    )
+    .await;
     Redirect::to(path).into_response()
 }
 
@@ -57,7 +65,7 @@ pub async fn callback(
             code: "sso_no_attempt",
             message: "No sign-in was started in this browser, or it has already finished. Start again from the sign-in page.".into(),
         };
-        return back_with(&session, "/login", error, None).await;
+        return back_with(&state.db, &session, "/login", error, None).await;
     };
     let back = match &pending.invitation {
         Some(token) => format!("/invite/{token}"),
@@ -71,7 +79,14 @@ pub async fn callback(
             {
                 tracing::error!(error = %e, "could not start the console session");
                 let error = service::Error::Internal("start the console session".into());
-                return back_with(&session, &back, error, Some(&pending.tenant_slug)).await;
+                return back_with(
+                    &state.db,
+                    &session,
+                    &back,
+                    error,
+                    Some(&pending.tenant_slug),
+                )
+                .await;
             }
             tracing::info!(
                 tenant = %caller.tenant_slug,
@@ -81,7 +96,7 @@ pub async fn callback(
             );
             Redirect::to(&app::auth::api::safe_next(pending.next.as_deref())).into_response()
         }
-        Err(e) => back_with(&session, &back, e, Some(&pending.tenant_slug)).await,
+        Err(e) => back_with(&state.db, &session, &back, e, Some(&pending.tenant_slug)).await,
     }
 }
 
@@ -154,9 +169,9 @@ pub async fn login(
     match flow::begin(&state.db, id, &redirect_uri(&state), start).await {
         Ok(begun) => match keep_pending(&session, &begun.pending).await {
             Ok(()) => Redirect::to(&begun.authorize_url).into_response(),
-            Err(e) => back_with(&session, &back, e, None).await,
+            Err(e) => back_with(&state.db, &session, &back, e, None).await,
         },
-        Err(e) => back_with(&session, &back, e, None).await,
+        Err(e) => back_with(&state.db, &session, &back, e, None).await,
     }
 }
 

@@ -70,7 +70,7 @@ mod ssr {
         if raw.trim().is_empty() {
             return Ok(None);
         }
-        json_box("personal_metadata", "Personal metadata", raw)
+        json_box("personal_metadata", "Personal details", raw)
     }
 
     /// The status switch's value: `disabled` or `active`, as a "disabled" flag.

@@ -181,7 +181,7 @@ pub fn NewIdentityPage() -> impl IntoView {
                     <TextField name="display_name" label="Display name" value=form.value("display_name", String::new()) error=form.field_error("display_name") help="Required for agents."/>
                     <TextField name="external_id" label="External id" value=form.value("external_id", String::new()) error=form.field_error("external_id") help="Your system's id for this identity (optional, unique)."/>
                     <TextArea name="metadata" label="Metadata (JSON object)" value=form.value("metadata", "{}".into()) error=form.field_error("metadata") rows=4/>
-                    <TextArea name="personal_metadata" label="Personal metadata (JSON object)" value=form.value("personal_metadata", "{}".into()) error=form.field_error("personal_metadata") rows=3 help="A phone number, an address: stored encrypted under this person's key and erased with them. Not searchable, not used by policies."/>
+                    <TextArea name="personal_metadata" label="Personal details (JSON object)" value=form.value("personal_metadata", "{}".into()) error=form.field_error("personal_metadata") rows=3 help="A phone number, an address: stored encrypted under this person's key and erased with them. Not searchable, not used by policies."/>
                     <TextField name="password" label="Initial password" kind="password" error=form.field_error("password") help="Optional: 12 characters or more, to sign in to the console." autocomplete="new-password"/>
                     <div class="flex items-center gap-3 pt-2">
                         <button type="submit" class=BTN_PRIMARY disabled=move || action.pending().get()>
@@ -362,7 +362,7 @@ fn Detail(
                 </dl>
                 <h3 class="mt-6 text-sm font-semibold text-slate-900">"Metadata"</h3>
                 <pre class="mt-2 overflow-x-auto rounded-md bg-slate-900 p-4 text-xs text-slate-100">{i.metadata.clone()}</pre>
-                <h3 class="mt-6 text-sm font-semibold text-slate-900">"Personal metadata"</h3>
+                <h3 class="mt-6 text-sm font-semibold text-slate-900">"Personal details"</h3>
                 <p class="mt-1 text-xs text-slate-600">"Encrypted under this person's key; erased with them."</p>
                 <pre class="mt-2 overflow-x-auto rounded-md bg-slate-900 p-4 text-xs text-slate-100" data-testid="personal-metadata">{i.personal_metadata.clone()}</pre>
             </section>
@@ -627,7 +627,7 @@ fn EditForm(identity: IdentityView) -> impl IntoView {
                 <TextField name="display_name" label="Display name" value=form.value("display_name", i.display_name.clone()) error=form.field_error("display_name")/>
                 <TextField name="external_id" label="External id" value=form.value("external_id", i.external_id.clone().unwrap_or_default()) error=form.field_error("external_id") help="Leave empty to clear it."/>
                 <TextArea name="metadata" label="Metadata (JSON object)" value=form.value("metadata", i.metadata.clone()) error=form.field_error("metadata") rows=6/>
-                <TextArea name="personal_metadata" label="Personal metadata (JSON object)" value=form.value("personal_metadata", i.personal_metadata.clone()) error=form.field_error("personal_metadata") rows=4 help="Stored encrypted under this person's key and erased with them. Not searchable, not used by policies."/>
+                <TextArea name="personal_metadata" label="Personal details (JSON object)" value=form.value("personal_metadata", i.personal_metadata.clone()) error=form.field_error("personal_metadata") rows=4 help="Stored encrypted under this person's key and erased with them. Not searchable, not used by policies."/>
                 <div class="flex items-center gap-3 pt-2">
                     <button type="submit" class=BTN_PRIMARY disabled=move || action.pending().get()>
                         {move || if action.pending().get() { "Saving…" } else { "Save changes" }}

@@ -105,6 +105,21 @@ pub(crate) fn mask_address(email: &str) -> String {
     }
 }
 
+/// `text` with every address in it masked as [`mask_address`] masks one (what the trail
+/// keeps of a message that quoted one).
+pub(crate) fn mask_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if !word.contains('@') {
+                return word.to_owned();
+            }
+            let address = word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?']);
+            format!("{}{}", mask_address(address), &word[address.len()..])
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl Payload {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -501,6 +516,15 @@ mod tests {
         );
         assert!(r.text.contains("Welcome aboard!"));
         assert!(r.text.contains("1970-01-01 00:00 UTC"));
+    }
+
+    #[test]
+    fn addresses_in_a_message_are_masked() {
+        assert_eq!(
+            mask_addresses("There is no account for ada@example.com. Ask, bo@x.org!"),
+            "There is no account for a•••@example.com. Ask, b•••@x.org!"
+        );
+        assert_eq!(mask_addresses("no address here"), "no address here");
     }
 
     #[test]

@@ -794,6 +794,29 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// Tokens of those who may read the tenant's settings but not change them: an admin,
+    /// a viewer (of acme) and an API key of `owner`'s that may only read settings.
+    pub async fn settings_outsiders(&self, owner: &str) -> [String; 3] {
+        let (_, admin) = self.member(&self.acme, "admin").await;
+        let (_, viewer) = self.member(&self.acme, "viewer").await;
+        let key: Value = self
+            .send(
+                reqwest::Method::POST,
+                "/v1/api-keys",
+                Some(owner),
+                Some(json!({"name": "settings reader", "scopes": ["settings:read"]})),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        [
+            self.token(&self.acme.slug, &admin).await,
+            self.token(&self.acme.slug, &viewer).await,
+            key["secret"].as_str().unwrap().to_owned(),
+        ]
+    }
+
     /// A console session: signs in through the login server function like a browser
     /// without JavaScript would, and returns a client that keeps the cookie.
     pub async fn console_session(&self, tenant: &str, email: &str) -> reqwest::Client {

@@ -301,6 +301,21 @@ async fn an_existing_identity_is_linked_by_its_verified_email() {
             .await
             .is_none()
     );
+    // The trail keeps the refusal with the address masked.
+    let count = |pattern: &'static str| {
+        let app = &app;
+        async move {
+            let n: i64 =
+                sqlx::query_scalar("select count(*) from audit_log a where a::text like $1")
+                    .bind(pattern)
+                    .fetch_one(&mut superuser(app).await)
+                    .await
+                    .unwrap();
+            n
+        }
+    };
+    assert_eq!(count("%stranger@example.com%").await, 0);
+    assert!(count("%no account for s•••@example.com%").await >= 1);
 }
 
 /// Two servers in one process, each on a runtime of its own, as the tests run them: one

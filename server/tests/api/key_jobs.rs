@@ -153,22 +153,7 @@ async fn the_sealing_job_seals_plain_rows_and_they_stay_usable() {
 
     // Who may not start a job: an admin, a viewer, a key that may only read settings,
     // anyone not signed in. The viewer and the key may follow it; another tenant may not.
-    let (_, admin_email) = app.member(&app.acme, "admin").await;
-    let admin = app.token(&app.acme.slug, &admin_email).await;
-    let (_, viewer_email) = app.member(&app.acme, "viewer").await;
-    let viewer = app.token(&app.acme.slug, &viewer_email).await;
-    let key: Value = app
-        .send(
-            Method::POST,
-            "/v1/api-keys",
-            t,
-            Some(json!({"name": "settings reader", "scopes": ["settings:read"]})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key = key["secret"].as_str().unwrap().to_owned();
+    let [admin, viewer, key] = app.settings_outsiders(&owner).await;
     let seal = json!({"kind": "seal"});
     for (who, token) in [("admin", &admin), ("viewer", &viewer), ("key", &key)] {
         let res = app

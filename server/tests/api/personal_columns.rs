@@ -193,6 +193,45 @@ async fn a_canary_given_through_every_door_is_nowhere_in_the_dump() {
     )
     .await;
 
+    // A form refused, posted without JavaScript: what was typed is kept for the next view
+    // of the form (sealed), and shown there again.
+    let refused = console
+        .post(app.url("/api/identities/create"))
+        .header("origin", app.url(""))
+        .header("accept", "text/html")
+        .header("referer", app.url("/identities/new"))
+        .form(&[
+            ("email", email("refused").as_str()),
+            ("display_name", "Refused QzDoorCanary"),
+            ("external_id", ""),
+            ("kind", "user"),
+            ("role", "member"),
+            ("metadata", "{}"),
+            ("personal_metadata", "{}"),
+            ("password", "short"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_redirection(), "{}", refused.status());
+    let kept = dump(&app).to_lowercase();
+    assert!(
+        !kept.contains(&email("refused")),
+        "a refused form's values are in the dump"
+    );
+    let page = console
+        .get(app.url("/identities/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&email("refused")),
+        "the form shows what was typed"
+    );
+
     // The person's own doors: their profile in the console and through the API.
     let own = app.console_session("acme", &email("moved")).await;
     ok(

@@ -48,22 +48,7 @@ async fn owners_set_retention_and_the_worker_applies_it() {
     // not signed in. The viewer and the key may read it.
     let wanted =
         json!({"disabled_identities_days": 30, "trash_days": 30, "idle_sessions_days": 30});
-    let (_, admin_email) = app.member(&app.acme, "admin").await;
-    let admin = app.token(&app.acme.slug, &admin_email).await;
-    let (_, viewer_email) = app.member(&app.acme, "viewer").await;
-    let viewer = app.token(&app.acme.slug, &viewer_email).await;
-    let key: Value = app
-        .send(
-            Method::POST,
-            "/v1/api-keys",
-            t,
-            Some(json!({"name": "settings reader", "scopes": ["settings:read"]})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key = key["secret"].as_str().unwrap().to_owned();
+    let [admin, viewer, key] = app.settings_outsiders(&owner).await;
     for (who, token) in [("admin", &admin), ("viewer", &viewer), ("key", &key)] {
         let res = app
             .send(

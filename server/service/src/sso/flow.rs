@@ -274,7 +274,9 @@ pub async fn finish(
         }
         Err(e) => {
             if let Error::Refused { code, message } = &e {
-                let reason = format!("{code}: {message}");
+                // The page shows the person the address they came with; the trail keeps it
+                // masked (it may name someone who has no account here).
+                let reason = format!("{code}: {}", crate::mail::mask_addresses(message));
                 let recorded = crate::auth::audit_sign_in(
                     db,
                     request,
