@@ -291,8 +291,11 @@ fn referer_path() -> Option<String> {
 /// changed, so most page views do not write it back.
 pub async fn take_flash() -> Option<crate::components::forms::FormFlash> {
     let session = session().await.ok()?;
-    let sealed: Vec<u8> = session.get(FLASH_KEY).await.ok().flatten()?;
+    // Taken whatever it holds: a flash kept in the clear before flashes were sealed is
+    // removed too, unread.
+    let kept: serde_json::Value = session.get(FLASH_KEY).await.ok().flatten()?;
     let _ = session.remove_value(FLASH_KEY).await;
+    let sealed: Vec<u8> = serde_json::from_value(kept).ok()?;
     open_flash(&sealed)
 }
 

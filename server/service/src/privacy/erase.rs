@@ -152,6 +152,9 @@ pub(crate) async fn erase_in(tx: &mut ChangeTx<'_>, person: &Identity) -> Result
             .await?,
         );
         removed.mail = crate::mail::delete_to(tx.conn(), tenant_id, (&index, &lower), id).await?;
+    } else {
+        // Mail about them sent to an address they no longer have (an email change's notice).
+        removed.mail = crate::mail::delete_to(tx.conn(), tenant_id, (&[], ""), id).await?;
     }
     // The row, and with it the key (`subject_keys` cascades) and what else hangs on it.
     sqlx::query!(

@@ -45,6 +45,8 @@ const BATCH: i64 = 100;
 /// versions: every instance has heard of the new key by then (an instance that cannot
 /// hear keeps keys for a second), so nothing seals under an older one any more.
 const SETTLE: Duration = Duration::from_secs(10);
+/// Attempts at removing the older data keys, each after a pass over what they still seal.
+const REMOVAL_PASSES: u32 = 5;
 /// Passes over rows that requests held, before a job gives up on them.
 const MAX_WAITS: u32 = 100;
 
@@ -727,12 +729,25 @@ impl Job {
         {
             tokio::time::sleep(SETTLE - since).await;
         }
-        self.rewrap_all(version, &header).await?;
-        let mut tx = self.db.begin_tenant(self.tenant_id).await?;
-        self.report(&mut tx, "removing the older versions", 0)
-            .await?;
-        let kept = sqlx::query_scalar!(
-            r#"with gone as (
+        // Take what was sealed under an older version meanwhile, then remove the older
+        // versions with the tables locked against writes: SHARE waits for the writes in
+        // flight, and the delete's snapshot then holds what they committed. A version that
+        // any row still names is not removed; the next pass takes that row.
+        for _ in 0..REMOVAL_PASSES {
+            let left = {
+                let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+                rotation_left(&mut tx, self.tenant_id, &header).await?
+            };
+            self.plan(left).await?;
+            self.rewrap_all(version, &header).await?;
+            let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+            self.report(&mut tx, "removing the older versions", 0)
+                .await?;
+            sqlx::query("lock table subject_keys, invitations, memories in share mode")
+                .execute(&mut *tx)
+                .await?;
+            let kept = sqlx::query_scalar!(
+                r#"with gone as (
                    delete from tenant_keys k
                    where k.tenant_id = $1 and k.purpose = 'data' and k.version < $2
                      and not exists (select 1 from subject_keys s where s.tenant_id = $1
@@ -747,20 +762,21 @@ impl Job {
                select count(*) as "n!" from tenant_keys
                where tenant_id = $1 and purpose = 'data' and version < $2
                  and version not in (select version from gone)"#,
-            self.tenant_id,
-            version,
-            &header
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if kept > 0 {
-            return Err(Stop::Failed(Error::Internal(
-                "rows sealed under an older data key appeared while it was being removed".into(),
-            )));
+                self.tenant_id,
+                version,
+                &header
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if kept == 0 {
+                tx.commit().await?;
+                keyring.heard(&self.tenant_id.to_string());
+                return Ok(());
+            }
         }
-        tx.commit().await?;
-        keyring.heard(&self.tenant_id.to_string());
-        Ok(())
+        Err(Stop::Failed(Error::Internal(
+            "rows sealed under an older data key kept appearing while it was being removed".into(),
+        )))
     }
 
     async fn rewrap_all(&self, version: i32, header: &[u8]) -> Step<()> {
