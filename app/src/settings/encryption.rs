@@ -60,6 +60,8 @@ mod ssr {
             (p.invitations, "invitation", "invitations"),
             (p.memories, "memory", "memories"),
             (p.sso_links, "SSO link", "SSO links"),
+            (p.audit_records, "audit record", "audit records"),
+            (p.events, "event", "events"),
         ]
         .into_iter()
         .filter(|(n, _, _)| *n > 0)
@@ -121,18 +123,11 @@ pub async fn encryption_settings() -> Result<Option<EncryptionView>, AppError> {
 /// Starts a key job: `seal` or `rotate`.
 #[server(endpoint = "settings/encryption/start")]
 pub async fn start_key_job(kind: String) -> Result<(), AppError> {
-    use service::privacy::keyjobs::{self, Kind};
     let db = crate::server::db()?;
     let ctx = crate::server::ctx().await?;
-    let result = match kind.as_str() {
-        "seal" => keyjobs::start(&ctx, &db, Kind::Seal).await.map(|_| ()),
-        "rotate" => keyjobs::start(&ctx, &db, Kind::Rotate).await.map(|_| ()),
-        _ => Err(service::Error::validation(
-            "kind",
-            "invalid_value",
-            "Choose sealing or a rotation.",
-        )),
-    };
+    let result = service::privacy::keyjobs::start_named(&ctx, &db, &kind)
+        .await
+        .map(|_| ());
     crate::server::finish_action("key_job", result, "/settings", "/settings").await
 }
 
@@ -262,9 +257,13 @@ mod tests {
         let p = Plain {
             identities: 3,
             memories: 1,
+            audit_records: 1,
             ..Default::default()
         };
-        assert_eq!(super::ssr::plain_summary(&p), "3 identities, 1 memory");
+        assert_eq!(
+            super::ssr::plain_summary(&p),
+            "3 identities, 1 memory, 1 audit record"
+        );
         assert_eq!(super::ssr::plain_summary(&Plain::default()), "");
     }
 }

@@ -146,7 +146,8 @@ async fn the_sealing_job_seals_plain_rows_and_they_stay_usable() {
     let shown: Value = app.get("/v1/encryption", t).await.json().await.unwrap();
     assert_eq!(
         shown["plain"],
-        json!({"identities": 1, "invitations": 1, "memories": 1, "sso_links": 0}),
+        json!({"identities": 1, "invitations": 1, "memories": 1, "sso_links": 0,
+               "audit_records": 0, "events": 0}),
         "{shown}"
     );
     assert!(dump(&app).contains(CANARY));
@@ -243,7 +244,8 @@ async fn the_sealing_job_seals_plain_rows_and_they_stay_usable() {
     let shown: Value = app.get("/v1/encryption", t).await.json().await.unwrap();
     assert_eq!(
         shown["plain"],
-        json!({"identities": 0, "invitations": 0, "memories": 0, "sso_links": 0})
+        json!({"identities": 0, "invitations": 0, "memories": 0, "sso_links": 0,
+               "audit_records": 0, "events": 0})
     );
     assert_eq!(shown["job"]["id"], job["id"]);
 
@@ -524,4 +526,421 @@ async fn rotating_the_data_key_wraps_everything_again_and_removes_the_old_versio
         .await
         .unwrap();
     assert_eq!(got["email"], person_email.as_str());
+}
+
+/// Writes an audit record as one written before field-level encryption (unsealed: the
+/// sealer links it like any other); its id.
+async fn legacy_record(
+    su: &mut sqlx::PgConnection,
+    tenant: Uuid,
+    target: (&str, Option<Uuid>),
+    before: Option<Value>,
+    after: Value,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into audit_log (tenant_id, id, actor_type, action, target_type, target_id, before, after)
+         values ($1, $2, 'system', $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(format!("{}.updated", target.0))
+    .bind(target.0)
+    .bind(target.1)
+    .bind(before)
+    .bind(after)
+    .execute(su)
+    .await
+    .unwrap();
+    id
+}
+
+/// Seals now as the owner: the job the owner starts, or the one a server queued by itself
+/// meanwhile (each server queues one as it starts, for every tenant with plain rows).
+async fn seal_now(app: &TestApp, token: &str) -> Value {
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/encryption/jobs",
+            Some(token),
+            Some(json!({ "kind": "seal" })),
+        )
+        .await;
+    if res.status() == StatusCode::CONFLICT {
+        return settled(app, token).await["job"].clone();
+    }
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job: Value = res.json().await.unwrap();
+    wait_job(app, token, job["id"].as_str().unwrap()).await
+}
+
+async fn verify(app: &TestApp, token: &str) -> Value {
+    let res = app
+        .send(
+            Method::POST,
+            "/v1/audit/verify",
+            Some(token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+async fn record(app: &TestApp, token: &str, id: Uuid) -> Value {
+    let res = app.get(&format!("/v1/audit/{id}"), Some(token)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_sealing_job_seals_the_trail_written_before_encryption_and_the_chain_still_verifies() {
+    const CANARY: &str = "qvtrailold";
+    const KEPT: &str = "qvguesser";
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    let t = Some(owner.as_str());
+    settled(&app, &owner).await;
+    let mut su = superuser(&app).await;
+    let tenant = app.acme.id;
+
+    // Records and an event as they were written before encryption: a person's address,
+    // name and metadata, an invitation's address and message, an API key's name, someone
+    // deleted for good, and an address tried that names nobody (kept on purpose).
+    let (person, _) = app.member(&app.acme, "viewer").await;
+    let email = format!("{CANARY}.person@example.com");
+    let updated = legacy_record(
+        &mut su,
+        tenant,
+        ("identity", Some(person)),
+        Some(json!({"id": person, "email": "old@example.com", "display_name": format!("Old {CANARY}"), "roles": ["viewer"]})),
+        json!({"id": person, "email": email, "display_name": format!("Lena {CANARY}"),
+               "personal_metadata": {"phone": format!("{CANARY}-555")}, "roles": ["viewer"]}),
+    )
+    .await;
+    let invitation = created(
+        app.send(
+            Method::POST,
+            "/v1/invitations",
+            t,
+            Some(json!({"email": "invitee@example.com", "roles": ["viewer"]})),
+        )
+        .await,
+    )
+    .await;
+    let invitation_id: Uuid = invitation["id"].as_str().unwrap().parse().unwrap();
+    let invited = legacy_record(
+        &mut su,
+        tenant,
+        ("invitation", Some(invitation_id)),
+        None,
+        json!({"id": invitation_id, "email": format!("{CANARY}.invitee@example.com"),
+               "message": format!("Welcome, {CANARY}"), "roles": ["viewer"]}),
+    )
+    .await;
+    let key_id = Uuid::now_v7();
+    let keyed = legacy_record(
+        &mut su,
+        tenant,
+        ("api_key", Some(key_id)),
+        None,
+        json!({"id": key_id, "identity_id": person, "name": format!("{CANARY} laptop"), "scopes": []}),
+    )
+    .await;
+    let gone = Uuid::now_v7();
+    let forgotten = legacy_record(
+        &mut su,
+        tenant,
+        ("identity", Some(gone)),
+        None,
+        json!({"id": gone, "email": format!("{CANARY}.gone@example.com"), "display_name": "Gone"}),
+    )
+    .await;
+    let guessed = legacy_record(
+        &mut su,
+        tenant,
+        ("identity", None),
+        None,
+        json!({"email": format!("{KEPT}@example.com"), "reason": "no user with this email"}),
+    )
+    .await;
+    let event = Uuid::now_v7();
+    sqlx::query(
+        "insert into outbox_events (tenant_id, id, event_type, subject_type, subject_id, payload)
+         values ($1, $2, 'identity.updated', 'identity', $3, $4)",
+    )
+    .bind(tenant)
+    .bind(event)
+    .bind(person)
+    .bind(json!({"id": person, "data": {"id": person, "email": email, "display_name": format!("Lena {CANARY}")}}))
+    .execute(&mut su)
+    .await
+    .unwrap();
+    // Written after the records above: the chain is relinked past them.
+    app.member(&app.acme, "viewer").await;
+
+    let shown: Value = app.get("/v1/encryption", t).await.json().await.unwrap();
+    assert_eq!(
+        (&shown["plain"]["audit_records"], &shown["plain"]["events"]),
+        (&json!(4), &json!(1)),
+        "{shown}"
+    );
+    assert_eq!(verify(&app, &owner).await["ok"], true);
+    assert!(dump(&app).contains(CANARY));
+
+    // The application's role may not use the reseal to change anything but a plain
+    // personal value into a marker (here: a name into another name).
+    let mut conn = app.db.pool_for_tests().acquire().await.unwrap();
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let forged = json!({ updated.to_string(): {"before": {"id": person, "email": "old@example.com",
+            "display_name": format!("Old {CANARY}"), "roles": ["viewer"]},
+        "after": {"id": person, "email": null, "display_name": "Someone else",
+                  "personal_metadata": null, "roles": ["viewer"]}} });
+    let refused = sqlx::query("select * from tenantry_audit_reseal($1, $2)")
+        .bind(tenant)
+        .bind(&forged)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused}"
+    );
+    drop(tx);
+    // Nor edit the trail itself.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let denied = sqlx::query("update audit_log set after = '{}' where id = $1")
+        .bind(updated)
+        .execute(&mut *tx)
+        .await;
+    assert!(denied.is_err(), "the application updated an audit record");
+    drop(tx);
+
+    // The sealing job seals them, and the chain verifies afterwards.
+    let job = seal_now(&app, &owner).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["done"], 5, "{job}");
+    let dumped = dump(&app);
+    assert!(
+        !dumped.contains(CANARY),
+        "a plain value survived in the trail"
+    );
+    assert!(
+        dumped.contains(KEPT),
+        "an address that names nobody is kept"
+    );
+    let verified = verify(&app, &owner).await;
+    assert_eq!(verified["ok"], true, "{verified}");
+    let shown: Value = app.get("/v1/encryption", t).await.json().await.unwrap();
+    assert_eq!(shown["plain"]["audit_records"], 0, "{shown}");
+    assert_eq!(shown["plain"]["events"], 0, "{shown}");
+
+    // They read as before, through the person's key...
+    let r = record(&app, &owner, updated).await;
+    assert_eq!(r["after"]["email"], email.as_str(), "{r}");
+    assert_eq!(r["after"]["display_name"], format!("Lena {CANARY}"));
+    assert_eq!(
+        r["after"]["personal_metadata"]["phone"],
+        format!("{CANARY}-555")
+    );
+    assert_eq!(r["before"]["display_name"], format!("Old {CANARY}"));
+    assert_eq!(r["after"]["roles"], json!(["viewer"]));
+    let r = record(&app, &owner, invited).await;
+    assert_eq!(r["after"]["message"], format!("Welcome, {CANARY}"), "{r}");
+    let r = record(&app, &owner, keyed).await;
+    assert_eq!(r["after"]["name"], format!("{CANARY} laptop"), "{r}");
+    // ... except the person deleted for good, whose values are gone.
+    let r = record(&app, &owner, forgotten).await;
+    assert_eq!(r["after"]["email"], Value::Null, "{r}");
+    assert_eq!(r["after"]["display_name"], Value::Null);
+    let r = record(&app, &owner, guessed).await;
+    assert_eq!(r["after"]["email"], format!("{KEPT}@example.com"));
+    let events: Value = app
+        .get(&format!("/v1/events?identity_id={person}"), t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == event.to_string())
+        .unwrap_or_else(|| panic!("the event is listed: {events}"));
+    assert_eq!(old["data"]["email"], email.as_str(), "{old}");
+
+    // The chain's relinking is on record.
+    let resealed: Value = app
+        .get("/v1/audit?target_type=audit", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let resealed = resealed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "audit.resealed")
+        .unwrap_or_else(|| panic!("no audit.resealed record: {resealed}"))
+        .clone();
+    assert_eq!(resealed["actor_type"], "system");
+    assert_eq!(resealed["after"]["records"], 4, "{resealed}");
+    assert_ne!(
+        resealed["after"]["head_before"],
+        resealed["after"]["head_after"]
+    );
+
+    // Erasing the person now reaches what was written before encryption too.
+    let res = app
+        .send(
+            Method::POST,
+            &format!("/v1/identities/{person}/erase"),
+            t,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let r = record(&app, &owner, updated).await;
+    assert_eq!(r["after"]["email"], Value::Null, "{r}");
+    assert_eq!(verify(&app, &owner).await["ok"], true);
+}
+
+#[tokio::test]
+async fn a_trail_that_does_not_verify_is_not_resealed_and_the_trail_cannot_be_rewritten() {
+    const CANARY: &str = "qvtampered";
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    let t = Some(owner.as_str());
+    settled(&app, &owner).await;
+    let mut su = superuser(&app).await;
+    let tenant = app.acme.id;
+    let (person, _) = app.member(&app.acme, "viewer").await;
+    // Someone edits a record behind the server's back (before any plain one exists, so
+    // that no sealing job can run in between): the chain no longer verifies.
+    let edited: Uuid = sqlx::query_scalar(
+        "update audit_log set after = jsonb_set(after, '{display_name}', '\"Edited\"')
+         where tenant_id = $1 and target_id = $2 and action = 'identity.created'
+         returning id",
+    )
+    .bind(tenant)
+    .bind(person)
+    .fetch_one(&mut su)
+    .await
+    .unwrap();
+    let broken = verify(&app, &owner).await;
+    assert_eq!(broken["ok"], false);
+    let plain = legacy_record(
+        &mut su,
+        tenant,
+        ("identity", Some(person)),
+        None,
+        json!({"id": person, "email": format!("{CANARY}@example.com"), "display_name": "Lena"}),
+    )
+    .await;
+    app.member(&app.acme, "viewer").await;
+
+    // The sealing job leaves the trail as it is rather than hide the edit by relinking.
+    let job = seal_now(&app, &owner).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["error"].as_str().unwrap().contains("does not verify"),
+        "{job}"
+    );
+    let after = verify(&app, &owner).await;
+    assert_eq!(
+        after["broken"], broken["broken"],
+        "the break is still found where it was"
+    );
+    assert_eq!(
+        record(&app, &owner, edited).await["after"]["display_name"],
+        "Edited"
+    );
+    assert_eq!(
+        record(&app, &owner, plain).await["after"]["email"],
+        format!("{CANARY}@example.com")
+    );
+    assert!(dump(&app).contains(CANARY));
+    let shown: Value = app.get("/v1/encryption", t).await.json().await.unwrap();
+    // The edited value and the plain one.
+    assert_eq!(shown["plain"]["audit_records"], 2, "{shown}");
+}
+
+#[tokio::test]
+async fn erasing_a_person_seals_away_what_the_trail_held_of_them_before_encryption() {
+    const CANARY: &str = "qverasedold";
+    let app = TestApp::spawn().await;
+    let owner = app.owner_token(&app.acme).await;
+    let t = Some(owner.as_str());
+    settled(&app, &owner).await;
+    let mut su = superuser(&app).await;
+    let (person, _) = app.member(&app.acme, "viewer").await;
+    let (bystander, _) = app.member(&app.acme, "viewer").await;
+    let theirs = legacy_record(
+        &mut su,
+        app.acme.id,
+        ("identity", Some(person)),
+        None,
+        json!({"id": person, "email": format!("{CANARY}@example.com"), "display_name": "Lena"}),
+    )
+    .await;
+    let other = legacy_record(
+        &mut su,
+        app.acme.id,
+        ("identity", Some(bystander)),
+        None,
+        json!({"id": bystander, "email": "bystander@example.com", "display_name": "Bo"}),
+    )
+    .await;
+    let res = app
+        .send(
+            Method::POST,
+            &format!("/v1/identities/{person}/erase"),
+            t,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The erasure queued the sealing job, which the workers take at once.
+    let shown = settled(&app, &owner).await;
+    assert_eq!(shown["job"]["kind"], "seal", "{shown}");
+    assert_eq!(shown["job"]["status"], "done", "{shown}");
+    assert_eq!(shown["job"]["requested_by"], Value::Null);
+    assert!(
+        !dump(&app).contains(CANARY),
+        "the erased person's old values survived"
+    );
+    let r = record(&app, &owner, theirs).await;
+    assert_eq!(r["after"]["email"], Value::Null, "{r}");
+    let r = record(&app, &owner, other).await;
+    assert_eq!(r["after"]["email"], "bystander@example.com", "{r}");
+    assert_eq!(verify(&app, &owner).await["ok"], true);
+    // The server's job is on record from its start.
+    let started: Value = app
+        .get("/v1/audit?action=tenant.key_job_started", t)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        started["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["after"]["job_id"] == shown["job"]["id"] && r["actor_type"] == "system"),
+        "{started}"
+    );
 }

@@ -272,15 +272,22 @@ pub(crate) async fn subject_key(
         return keys.unwrap_subject_key(id, &wrapped);
     }
     let (key, wrapped) = keys.new_subject_key(id);
-    sqlx::query!(
-        "insert into subject_keys (tenant_id, identity_id, wrapped) values ($1, $2, $3)",
+    // Another transaction (the sealing job, a request) may make it meanwhile: theirs wins.
+    let stored = sqlx::query_scalar!(
+        "insert into subject_keys (tenant_id, identity_id, wrapped) values ($1, $2, $3)
+         on conflict (tenant_id, identity_id) do update set wrapped = subject_keys.wrapped
+         returning wrapped",
         tenant,
         id,
         wrapped
     )
-    .execute(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(key)
+    if stored == wrapped {
+        Ok(key)
+    } else {
+        keys.unwrap_subject_key(id, &stored)
+    }
 }
 
 /// The id of the identity whose address is `email` (ignoring case), sealed or not.

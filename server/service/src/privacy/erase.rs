@@ -165,6 +165,12 @@ pub(crate) async fn erase_in(tx: &mut ChangeTx<'_>, person: &Identity) -> Result
     .execute(tx.conn())
     .await?;
     crate::roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
+    // What the trail and the events hold of them in plain text (written before field-level
+    // encryption) goes with the sealing job, which the workers take at once: with their key
+    // gone, those values become null.
+    if super::reseal::names_plain(tx.conn(), tenant_id, id).await? {
+        super::keyjobs::queue_sealing_in(tx.conn(), tenant_id).await?;
+    }
     let erased_by = tx.ctx().caller().ok().map(|c| c.identity_id);
     let erased_at = sqlx::query_scalar!(
         "insert into erasures (tenant_id, identity_id, erased_by, removed)

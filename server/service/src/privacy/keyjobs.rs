@@ -70,23 +70,38 @@ impl Kind {
     }
 
     fn parse(s: &str) -> Result<Kind> {
+        Kind::named(s).ok_or_else(|| Error::Internal(format!("a key job of kind {s:?}")))
+    }
+
+    fn named(s: &str) -> Option<Kind> {
         match s {
-            "seal" => Ok(Kind::Seal),
-            "rotate" => Ok(Kind::Rotate),
-            _ => Err(Error::Internal(format!("a key job of kind {s:?}"))),
+            "seal" => Some(Kind::Seal),
+            "rotate" => Some(Kind::Rotate),
+            _ => None,
         }
     }
 }
 
 /// Where a job stands.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = KeyJobStatus))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Queued,
     Running,
     Done,
     Failed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Done => "done",
+            Status::Failed => "failed",
+        }
+    }
 }
 
 /// A key job as the console and the API show it.
@@ -173,11 +188,21 @@ pub struct Plain {
     pub invitations: i64,
     pub memories: i64,
     pub sso_links: i64,
+    /// Audit records holding a person's values in plain text (sealing them links the
+    /// chain again: docs/data-protection.md).
+    pub audit_records: i64,
+    /// Events holding a person's values in plain text.
+    pub events: i64,
 }
 
 impl Plain {
     pub fn total(&self) -> i64 {
-        self.identities + self.invitations + self.memories + self.sso_links
+        self.identities
+            + self.invitations
+            + self.memories
+            + self.sso_links
+            + self.audit_records
+            + self.events
     }
 }
 
@@ -226,14 +251,67 @@ async fn plain(conn: &mut PgConnection, tenant_id: Uuid) -> Result<Plain> {
              (select count(*) from sso_links where tenant_id = $1 and email is not null) as "sso_links!""#,
         tenant_id
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let (audit_records, events) = super::reseal::plain_copies(conn, tenant_id).await?;
     Ok(Plain {
         identities: r.identities,
         invitations: r.invitations,
         memories: r.memories,
         sso_links: r.sso_links,
+        audit_records,
+        events,
     })
+}
+
+/// Whether `table` may still hold plain rows.
+async fn plain_in(conn: &mut PgConnection, tenant_id: Uuid, table: Table) -> Result<bool> {
+    let left = match table {
+        Table::Identities => {
+            sqlx::query_scalar!(
+                r#"select exists (select 1 from identities where tenant_id = $1
+                              and display_name_sealed is null) as "left!""#,
+                tenant_id
+            )
+            .fetch_one(conn)
+            .await?
+        }
+        Table::Invitations => {
+            sqlx::query_scalar!(
+                r#"select exists (select 1 from invitations where tenant_id = $1
+                              and email is not null) as "left!""#,
+                tenant_id
+            )
+            .fetch_one(conn)
+            .await?
+        }
+        Table::Memories => {
+            sqlx::query_scalar!(
+                r#"select exists (select 1 from memories where tenant_id = $1
+                              and text is not null) as "left!""#,
+                tenant_id
+            )
+            .fetch_one(conn)
+            .await?
+        }
+        Table::SsoLinks => {
+            sqlx::query_scalar!(
+                r#"select exists (select 1 from sso_links where tenant_id = $1
+                              and email is not null) as "left!""#,
+                tenant_id
+            )
+            .fetch_one(conn)
+            .await?
+        }
+        Table::AuditRecords | Table::Events => {
+            let (audit, events) = super::reseal::plain_copies(conn, tenant_id).await?;
+            match table {
+                Table::AuditRecords => audit > 0,
+                _ => events > 0,
+            }
+        }
+    };
+    Ok(left)
 }
 
 fn settings(tenant_id: Uuid) -> Target {
@@ -261,16 +339,17 @@ pub async fn get(ctx: &Ctx, db: &Db) -> Result<Encryption> {
     .fetch_one(&mut *conn)
     .await?;
     let plain = plain(&mut *conn, tenant_id).await?;
-    let newest = sqlx::query_scalar!(
-        "select id from key_jobs where tenant_id = $1 order by created_at desc limit 1",
+    let job = sqlx::query_as!(
+        Row,
+        "select id, kind, status, total, done, step, data_key_version, requested_by, error,
+                created_at, started_at, finished_at
+         from key_jobs where tenant_id = $1 order by created_at desc limit 1",
         tenant_id
     )
     .fetch_optional(&mut *conn)
-    .await?;
-    let job = match newest {
-        Some(id) => load_job(&mut *conn, tenant_id, id).await?,
-        None => None,
-    };
+    .await?
+    .map(KeyJob::try_from)
+    .transpose()?;
     Ok(Encryption {
         data_key_version: versions.first().map(|v| v.version),
         data_key_created_at: versions.first().map(|v| v.created_at),
@@ -291,6 +370,16 @@ pub async fn job(ctx: &Ctx, db: &Db, id: Uuid) -> Result<KeyJob> {
         .ok_or(Error::NotFound {
             resource: "key job",
         })
+}
+
+/// [`start`] for a kind a form names (`seal`, `rotate`): the caller is authorized before
+/// the name is read, so one who may not start a job learns nothing from a bad one.
+pub async fn start_named(ctx: &Ctx, db: &Db, kind: &str) -> Result<KeyJob> {
+    ctx.authorize(perm::SETTINGS_UPDATE, settings(ctx.tenant_id()?))?;
+    let kind = Kind::named(kind).ok_or_else(|| {
+        Error::validation("kind", "invalid_value", "Choose sealing or a rotation.")
+    })?;
+    start(ctx, db, kind).await
 }
 
 /// Starts a key job: needs `settings:update` (owners). Refused with `409 key_job_running`
@@ -328,7 +417,7 @@ pub async fn start(ctx: &Ctx, db: &Db, kind: Kind) -> Result<KeyJob> {
         after: Some(shapes::to_value(shapes::KeyJobData {
             job_id: id,
             kind,
-            status: "queued",
+            status: Status::Queued,
             rows: 0,
             data_key_version: None,
         })),
@@ -342,6 +431,23 @@ pub async fn start(ctx: &Ctx, db: &Db, kind: Kind) -> Result<KeyJob> {
         .await?;
     tx.commit().await?;
     Ok(job)
+}
+
+/// Queues a sealing job for the tenant, by the server, unless one is open, in the
+/// transaction `conn` (scoped to the tenant): the workers hear of it as it commits.
+pub(crate) async fn queue_sealing_in(conn: &mut PgConnection, tenant_id: Uuid) -> Result<()> {
+    sqlx::query!(
+        "insert into key_jobs (tenant_id, id, kind) values ($1, $2, 'seal')
+         on conflict (tenant_id) where status in ('queued', 'running') do nothing",
+        tenant_id,
+        Uuid::now_v7()
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("select pg_notify($1, '')", CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Queues a sealing job, by the server, for every tenant that still holds personal data in
@@ -423,14 +529,19 @@ enum Table {
     Invitations,
     Memories,
     SsoLinks,
+    /// Copies in the trail and the events come last: the people's keys exist by then.
+    AuditRecords,
+    Events,
 }
 
 impl Table {
-    const ALL: [Table; 4] = [
+    const ALL: [Table; 6] = [
         Table::Identities,
         Table::Invitations,
         Table::Memories,
         Table::SsoLinks,
+        Table::AuditRecords,
+        Table::Events,
     ];
 
     fn name(self) -> &'static str {
@@ -439,6 +550,8 @@ impl Table {
             Table::Invitations => "invitations",
             Table::Memories => "memories",
             Table::SsoLinks => "sso links",
+            Table::AuditRecords => "audit records",
+            Table::Events => "events",
         }
     }
 }
@@ -479,7 +592,7 @@ impl Job {
                  started_at = coalesce(started_at, now())
              where tenant_id = $1 and id = $2
                and (status = 'queued' or (status = 'running' and lease_until < now()))
-             returning attempts, kind, data_key_version",
+             returning attempts, kind, data_key_version, requested_by",
             self.tenant_id,
             self.id,
             f64::from(LEASE_SECS)
@@ -491,6 +604,28 @@ impl Job {
         };
         self.attempt = claimed.attempts;
         let kind = Kind::parse(&claimed.kind)?;
+        if claimed.attempts == 1 && claimed.requested_by.is_none() {
+            // Queued by the server (at start-up): audited as its owners' own are, by
+            // `system`, when it first runs.
+            let system = Ctx::system();
+            let mut tx = ChangeTx::wrap(tx, &system, self.tenant_id, &self.db);
+            tx.record(Change {
+                action: types::TENANT_KEY_JOB_STARTED,
+                target_type: "tenant",
+                target_id: Some(self.tenant_id),
+                before: None,
+                after: Some(shapes::to_value(shapes::KeyJobData {
+                    job_id: self.id,
+                    kind,
+                    status: Status::Running,
+                    rows: 0,
+                    data_key_version: None,
+                })),
+            })
+            .await?;
+            tx.commit().await?;
+            return Ok(Some((self, kind, claimed.data_key_version)));
+        }
         if claimed.attempts <= MAX_ATTEMPTS {
             tx.commit().await?;
             return Ok(Some((self, kind, claimed.data_key_version)));
@@ -520,12 +655,16 @@ impl Job {
                 }
                 Err(Stop::Failed(e)) => {
                     tracing::warn!(job = %self.id, error = %e, "a key job failed");
-                    self.finish(
-                        tx,
-                        kind,
-                        Err("The job failed; start it again (it goes on where it stopped)."),
-                    )
-                    .await
+                    let message = match &e {
+                        Error::Conflict { code, .. } if *code == super::reseal::CHAIN_BROKEN => {
+                            "The audit chain does not verify, so the records written before \
+                             encryption were left as they are (sealing them would link the \
+                             chain again and hide the break); everything else was sealed. \
+                             Verify the chain from the Audit screen."
+                        }
+                        _ => "The job failed; start it again (it goes on where it stopped).",
+                    };
+                    self.finish(tx, kind, Err(message)).await
                 }
             }
         };
@@ -543,8 +682,8 @@ impl Job {
         outcome: std::result::Result<(), &str>,
     ) -> Result<()> {
         let (status, error) = match outcome {
-            Ok(()) => ("done", None),
-            Err(message) => ("failed", Some(message)),
+            Ok(()) => (Status::Done, None),
+            Err(message) => (Status::Failed, Some(message)),
         };
         let ended = sqlx::query!(
             "update key_jobs set status = $4, error = $5, step = '', finished_at = now()
@@ -553,7 +692,7 @@ impl Job {
             self.tenant_id,
             self.id,
             self.attempt,
-            status,
+            status.as_str(),
             error
         )
         .fetch_optional(&mut *tx)
@@ -578,7 +717,7 @@ impl Job {
         })
         .await?;
         tx.commit().await?;
-        if status == "done" {
+        if status == Status::Done {
             tracing::info!(job = %self.id, kind = kind.as_str(), rows = ended.done, "a key job is done");
         }
         Ok(())
@@ -997,16 +1136,12 @@ async fn seal_batch(
             crate::memories::sealed::seal_plain(conn, keys, tenant_id, BATCH).await?
         }
         Table::SsoLinks => crate::sso::flow::seal_plain(conn, keys, tenant_id, BATCH).await?,
+        Table::AuditRecords => {
+            let did = super::reseal::audit(conn, keys, tenant_id).await?;
+            return Ok((did, plain_in(conn, tenant_id, table).await?));
+        }
+        Table::Events => super::reseal::events(conn, keys, tenant_id, BATCH).await? as u64,
     };
-    let more = did as i64 == BATCH || {
-        let p = plain(conn, tenant_id).await?;
-        let left = match table {
-            Table::Identities => p.identities,
-            Table::Invitations => p.invitations,
-            Table::Memories => p.memories,
-            Table::SsoLinks => p.sso_links,
-        };
-        left > 0
-    };
+    let more = did as i64 == BATCH || plain_in(conn, tenant_id, table).await?;
     Ok((did as i64, more))
 }

@@ -8,7 +8,8 @@
 //! * [`personal`]: personal values sealed inside kept JSON (audit records, events).
 //! * [`erase`]: erasing a person (crypto-shredding); [`export`]: exporting everything held
 //!   about them; [`retention`]: what a tenant keeps no longer; [`keyjobs`]: sealing what
-//!   is stored in plain text, and rotating a tenant's data key.
+//!   is stored in plain text, and rotating a tenant's data key; [`reseal`]: sealing what
+//!   audit records and events written before encryption hold in plain text.
 
 pub mod columns;
 pub mod envelope;
@@ -17,6 +18,7 @@ pub mod export;
 pub mod keyjobs;
 pub mod keys;
 pub mod personal;
+pub mod reseal;
 pub mod retention;
 
 use serde::Serialize;

@@ -27,7 +27,8 @@ const SEALED: &str = "$sealed";
 const FOR: &str = "$for";
 
 /// The fields of a snapshot of `target_type` that hold personal data, sealed under the
-/// key of [`subject`].
+/// key of [`subject`]. Migration 039's `tenantry_personal_fields` keeps the same list
+/// (`key_jobs.rs` checks each field of it is found and sealed).
 pub fn fields(target_type: &str) -> &'static [&'static str] {
     match target_type {
         "identity" => &["email", "display_name", "personal_metadata"],
@@ -95,6 +96,29 @@ pub fn seal(
     value: &mut Value,
     fields: &[&str],
 ) {
+    seal_fields(keys, subject, spot, value, fields, false);
+}
+
+/// As [`seal`], for a snapshot written before sealing (`privacy::reseal`): values that
+/// are markers already are left as they are.
+pub fn seal_plain(
+    keys: &TenantKeys,
+    subject: Subject<'_>,
+    spot: Spot<'_>,
+    value: &mut Value,
+    fields: &[&str],
+) {
+    seal_fields(keys, subject, spot, value, fields, true);
+}
+
+fn seal_fields(
+    keys: &TenantKeys,
+    subject: Subject<'_>,
+    spot: Spot<'_>,
+    value: &mut Value,
+    fields: &[&str],
+    skip_markers: bool,
+) {
     let Value::Object(object) = value else {
         return;
     };
@@ -102,7 +126,7 @@ pub fn seal(
         let Some(v) = object.get_mut(*field) else {
             continue;
         };
-        if v.is_null() {
+        if v.is_null() || (skip_markers && marker(v).is_some()) {
             continue;
         }
         *v = match subject {

@@ -146,7 +146,7 @@ pub(crate) struct ExportFailedData {
 pub(crate) struct KeyJobData {
     pub job_id: Uuid,
     pub kind: crate::privacy::keyjobs::Kind,
-    pub status: &'static str,
+    pub status: crate::privacy::keyjobs::Status,
     pub rows: i64,
     /// A rotation: the data key's version that seals from then on.
     pub data_key_version: Option<i32>,
