@@ -574,6 +574,22 @@ async fn seal_now(app: &TestApp, token: &str) -> Value {
     wait_job(app, token, job["id"].as_str().unwrap()).await
 }
 
+/// Runs `query` as the application's database role, in a transaction scoped to `tenant`
+/// that is rolled back.
+async fn as_app(
+    app: &TestApp,
+    tenant: Uuid,
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    let mut tx = app.db.pool_for_tests().begin().await.unwrap();
+    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    query.execute(&mut *tx).await
+}
+
 async fn verify(app: &TestApp, token: &str) -> Value {
     let res = app
         .send(
@@ -690,23 +706,19 @@ async fn the_sealing_job_seals_the_trail_written_before_encryption_and_the_chain
 
     // The application's role may not use the reseal to change anything but a plain
     // personal value into a marker (here: a name into another name).
-    let mut conn = app.db.pool_for_tests().acquire().await.unwrap();
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
     let forged = json!({ updated.to_string(): {"before": {"id": person, "email": "old@example.com",
             "display_name": format!("Old {CANARY}"), "roles": ["viewer"]},
         "after": {"id": person, "email": null, "display_name": "Someone else",
                   "personal_metadata": null, "roles": ["viewer"]}} });
-    let refused = sqlx::query("select * from tenantry_audit_reseal($1, $2)")
-        .bind(tenant)
-        .bind(&forged)
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
+    let refused = as_app(
+        &app,
+        tenant,
+        sqlx::query("select * from tenantry_audit_reseal($1, $2)")
+            .bind(tenant)
+            .bind(&forged),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         refused
             .as_database_error()
@@ -715,20 +727,14 @@ async fn the_sealing_job_seals_the_trail_written_before_encryption_and_the_chain
         Some("42501"),
         "{refused}"
     );
-    drop(tx);
     // Nor edit the trail itself.
-    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
-    sqlx::query("select set_config('tenantry.tenant_id', $1, true)")
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let denied = sqlx::query("update audit_log set after = '{}' where id = $1")
-        .bind(updated)
-        .execute(&mut *tx)
-        .await;
+    let denied = as_app(
+        &app,
+        tenant,
+        sqlx::query("update audit_log set after = '{}' where id = $1").bind(updated),
+    )
+    .await;
     assert!(denied.is_err(), "the application updated an audit record");
-    drop(tx);
 
     // The sealing job seals them, and the chain verifies afterwards.
     let job = seal_now(&app, &owner).await;

@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::events::catalogue::{shapes, types};
 use crate::privacy::envelope::KeyRef;
 use crate::privacy::keys::TenantKeys;
+use crate::privacy::lease::{Step, Stop, held};
 
 /// The channel that wakes the key-job workers.
 pub const CHANNEL: &str = "tenantry_key_jobs";
@@ -227,12 +228,18 @@ pub struct Encryption {
     pub job: Option<KeyJob>,
 }
 
-async fn load_job(conn: &mut PgConnection, tenant_id: Uuid, id: Uuid) -> Result<Option<KeyJob>> {
+/// Job `id` of the tenant, or (`None`) its newest.
+async fn load_job(
+    conn: &mut PgConnection,
+    tenant_id: Uuid,
+    id: Option<Uuid>,
+) -> Result<Option<KeyJob>> {
     sqlx::query_as!(
         Row,
         "select id, kind, status, total, done, step, data_key_version, requested_by, error,
                 created_at, started_at, finished_at
-         from key_jobs where tenant_id = $1 and id = $2",
+         from key_jobs where tenant_id = $1 and ($2::uuid is null or id = $2)
+         order by created_at desc limit 1",
         tenant_id,
         id
     )
@@ -339,17 +346,7 @@ pub async fn get(ctx: &Ctx, db: &Db) -> Result<Encryption> {
     .fetch_one(&mut *conn)
     .await?;
     let plain = plain(&mut *conn, tenant_id).await?;
-    let job = sqlx::query_as!(
-        Row,
-        "select id, kind, status, total, done, step, data_key_version, requested_by, error,
-                created_at, started_at, finished_at
-         from key_jobs where tenant_id = $1 order by created_at desc limit 1",
-        tenant_id
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(KeyJob::try_from)
-    .transpose()?;
+    let job = load_job(&mut *conn, tenant_id, None).await?;
     Ok(Encryption {
         data_key_version: versions.first().map(|v| v.version),
         data_key_created_at: versions.first().map(|v| v.created_at),
@@ -365,7 +362,7 @@ pub async fn job(ctx: &Ctx, db: &Db, id: Uuid) -> Result<KeyJob> {
     let tenant_id = ctx.tenant_id()?;
     ctx.authorize(perm::SETTINGS_READ, settings(tenant_id))?;
     let mut tx = db.read_in(tenant_id).await?;
-    load_job(tx.conn(), tenant_id, id)
+    load_job(tx.conn(), tenant_id, Some(id))
         .await?
         .ok_or(Error::NotFound {
             resource: "key job",
@@ -423,7 +420,7 @@ pub async fn start(ctx: &Ctx, db: &Db, kind: Kind) -> Result<KeyJob> {
         })),
     })
     .await?;
-    let job = load_job(tx.conn(), tenant_id, id)
+    let job = load_job(tx.conn(), tenant_id, Some(id))
         .await?
         .ok_or_else(|| Error::Internal("a key job vanished as it was made".into()))?;
     sqlx::query!("select pg_notify($1, '')", CHANNEL)
@@ -500,27 +497,6 @@ struct Job {
     id: Uuid,
     attempt: i32,
 }
-
-/// Why a job stopped before its end.
-enum Stop {
-    /// Another worker holds the job now (this one's lease ran out).
-    Lost,
-    Failed(Error),
-}
-
-impl From<Error> for Stop {
-    fn from(e: Error) -> Self {
-        Stop::Failed(e)
-    }
-}
-
-impl From<sqlx::Error> for Stop {
-    fn from(e: sqlx::Error) -> Self {
-        Stop::Failed(e.into())
-    }
-}
-
-type Step<T> = std::result::Result<T, Stop>;
 
 /// A table the sealing job works through, in order.
 #[derive(Clone, Copy, Debug)]
@@ -725,7 +701,7 @@ impl Job {
 
     /// Records the step and the rows to do, and renews the lease.
     async fn report(&self, conn: &mut PgConnection, step: &str, done: i64) -> Step<()> {
-        let held = sqlx::query!(
+        let rows = sqlx::query!(
             "update key_jobs
              set step = $4, done = done + $5, lease_until = now() + make_interval(secs => $6)
              where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
@@ -738,15 +714,14 @@ impl Job {
         )
         .execute(conn)
         .await?
-        .rows_affected()
-            == 1;
-        if held { Ok(()) } else { Err(Stop::Lost) }
+        .rows_affected();
+        held(rows)
     }
 
     /// Sets the total to what is done plus `left`.
     async fn plan(&self, left: i64) -> Step<()> {
         let mut tx = self.db.begin_tenant(self.tenant_id).await?;
-        let held = sqlx::query!(
+        let rows = sqlx::query!(
             "update key_jobs set total = done + $4
              where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
             self.tenant_id,
@@ -756,10 +731,9 @@ impl Job {
         )
         .execute(&mut *tx)
         .await?
-        .rows_affected()
-            == 1;
+        .rows_affected();
         tx.commit().await?;
-        if held { Ok(()) } else { Err(Stop::Lost) }
+        held(rows)
     }
 
     /// Runs batches of `work` until none is left; rows a request held are taken on a later
@@ -811,7 +785,7 @@ impl Job {
                 // gets its first version here and a second one now).
                 keyring.tenant_in(&mut tx, self.tenant_id).await?;
                 let v = keyring.add_data_key(&mut tx, self.tenant_id).await? as i32;
-                let held = sqlx::query!(
+                let rows = sqlx::query!(
                     "update key_jobs set data_key_version = $4
                      where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
                     self.tenant_id,
@@ -821,11 +795,8 @@ impl Job {
                 )
                 .execute(&mut *tx)
                 .await?
-                .rows_affected()
-                    == 1;
-                if !held {
-                    return Err(Stop::Lost);
-                }
+                .rows_affected();
+                held(rows)?;
                 tx.commit().await?;
                 v
             }

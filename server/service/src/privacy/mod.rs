@@ -17,6 +17,7 @@ pub mod erase;
 pub mod export;
 pub mod keyjobs;
 pub mod keys;
+mod lease;
 pub mod personal;
 pub mod reseal;
 pub mod retention;

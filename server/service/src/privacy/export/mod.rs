@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::events::catalogue::{shapes, types};
 use crate::identities::{self, Identity};
 use crate::privacy::envelope::Place;
+use crate::privacy::lease::{Stop, held};
 use crate::resource::Resource;
 
 mod document;
@@ -303,25 +304,6 @@ struct Job {
     attempt: i32,
 }
 
-/// Why a job stopped before its export was ready.
-enum Stop {
-    /// Another worker holds the export now (this one's lease ran out).
-    Lost,
-    Failed(Error),
-}
-
-impl From<Error> for Stop {
-    fn from(e: Error) -> Self {
-        Stop::Failed(e)
-    }
-}
-
-impl From<sqlx::Error> for Stop {
-    fn from(e: sqlx::Error) -> Self {
-        Stop::Failed(e.into())
-    }
-}
-
 impl Job {
     /// Claims the export when it is queued or its last worker's lease ran out; an export
     /// claimed [`MAX_ATTEMPTS`] times already is given up instead (and audited).
@@ -444,7 +426,7 @@ impl Job {
     /// it), and renews the lease; [`Stop::Lost`] when the export is no longer this job's.
     async fn progress(&self, percent: i32, step: &str) -> std::result::Result<(), Stop> {
         let mut tx = self.db.begin_tenant(self.tenant_id).await?;
-        let held = sqlx::query!(
+        let rows = sqlx::query!(
             "update privacy_exports
              set progress = $4, step = $5, lease_until = now() + make_interval(secs => $6)
              where tenant_id = $1 and id = $2 and attempts = $3 and status = 'running'",
@@ -457,10 +439,9 @@ impl Job {
         )
         .execute(&mut *tx)
         .await?
-        .rows_affected()
-            == 1;
+        .rows_affected();
         tx.commit().await?;
-        if held { Ok(()) } else { Err(Stop::Lost) }
+        held(rows)
     }
 
     async fn build(&self) -> std::result::Result<(), Stop> {
