@@ -273,52 +273,35 @@ async fn plain(conn: &mut PgConnection, tenant_id: Uuid) -> Result<Plain> {
 
 /// Whether `table` may still hold plain rows.
 async fn plain_in(conn: &mut PgConnection, tenant_id: Uuid, table: Table) -> Result<bool> {
-    let left = match table {
-        Table::Identities => {
-            sqlx::query_scalar!(
-                r#"select exists (select 1 from identities where tenant_id = $1
-                              and display_name_sealed is null) as "left!""#,
-                tenant_id
-            )
-            .fetch_one(conn)
-            .await?
-        }
-        Table::Invitations => {
-            sqlx::query_scalar!(
-                r#"select exists (select 1 from invitations where tenant_id = $1
-                              and email is not null) as "left!""#,
-                tenant_id
-            )
-            .fetch_one(conn)
-            .await?
-        }
-        Table::Memories => {
-            sqlx::query_scalar!(
-                r#"select exists (select 1 from memories where tenant_id = $1
-                              and text is not null) as "left!""#,
-                tenant_id
-            )
-            .fetch_one(conn)
-            .await?
-        }
-        Table::SsoLinks => {
-            sqlx::query_scalar!(
-                r#"select exists (select 1 from sso_links where tenant_id = $1
-                              and email is not null) as "left!""#,
-                tenant_id
-            )
-            .fetch_one(conn)
-            .await?
-        }
+    let table = match table {
         Table::AuditRecords | Table::Events => {
             let (audit, events) = super::reseal::plain_copies(conn, tenant_id).await?;
-            match table {
+            return Ok(match table {
                 Table::AuditRecords => audit > 0,
                 _ => events > 0,
-            }
+            });
         }
+        Table::Identities => "identities",
+        Table::Invitations => "invitations",
+        Table::Memories => "memories",
+        Table::SsoLinks => "sso_links",
     };
-    Ok(left)
+    // Only the branch named runs.
+    Ok(sqlx::query_scalar!(
+        r#"select case $2::text
+             when 'identities' then exists (select 1 from identities
+                                            where tenant_id = $1 and display_name_sealed is null)
+             when 'invitations' then exists (select 1 from invitations
+                                             where tenant_id = $1 and email is not null)
+             when 'memories' then exists (select 1 from memories
+                                          where tenant_id = $1 and text is not null)
+             else exists (select 1 from sso_links where tenant_id = $1 and email is not null)
+           end as "left!""#,
+        tenant_id,
+        table
+    )
+    .fetch_one(conn)
+    .await?)
 }
 
 fn settings(tenant_id: Uuid) -> Target {
