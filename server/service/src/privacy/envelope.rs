@@ -15,9 +15,10 @@
 //! Keys are wrapped the same way, under the key above them, with associated data naming the
 //! key's place (`"tenantry/subject-key/v1" 0x00 | tenant | identity | version`).
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
+use orion::hazardous::aead::xchacha20poly1305 as aead;
+use orion::hazardous::stream::chacha20::SecretKey;
+use orion::hazardous::stream::xchacha20::Nonce;
 use sha2::Sha256;
 use uuid::Uuid;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -57,8 +58,8 @@ impl Key {
         &self.0
     }
 
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new(&self.0.into())
+    fn secret(&self) -> SecretKey {
+        SecretKey::from_slice(&self.0).expect("a key of 32 bytes")
     }
 }
 
@@ -110,33 +111,30 @@ impl Place<'_> {
 
 fn seal_with(key: &Key, header: [u8; HEADER], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let nonce: [u8; NONCE] = random_bytes();
-    let sealed = key
-        .cipher()
-        .encrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        .expect("XChaCha20-Poly1305 encryption cannot fail for in-memory buffers");
-    let mut out = Vec::with_capacity(HEADER + NONCE + sealed.len());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&sealed);
+    let mut out = vec![0; HEADER + NONCE + plaintext.len() + TAG];
+    out[..HEADER].copy_from_slice(&header);
+    out[HEADER..HEADER + NONCE].copy_from_slice(&nonce);
+    aead::seal(
+        &key.secret(),
+        &Nonce::from(nonce),
+        plaintext,
+        Some(aad),
+        &mut out[HEADER + NONCE..],
+    )
+    .expect("XChaCha20-Poly1305 sealing cannot fail for a buffer of the right size");
     out
 }
 
 fn open_with(key: &Key, envelope: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-    key.cipher()
-        .decrypt(
-            XNonce::from_slice(&envelope[HEADER..HEADER + NONCE]),
-            Payload {
-                msg: &envelope[HEADER + NONCE..],
-                aad,
-            },
-        )
-        .map_err(|_| Error::Internal("a sealed field failed authentication".into()))
+    let failed = || Error::Internal("a sealed field failed authentication".into());
+    if envelope.len() < HEADER + NONCE + TAG {
+        return Err(failed());
+    }
+    let nonce = Nonce::from_slice(&envelope[HEADER..HEADER + NONCE]).map_err(|_| failed())?;
+    let sealed = &envelope[HEADER + NONCE..];
+    let mut plain = vec![0; sealed.len() - TAG];
+    aead::open(&key.secret(), &nonce, sealed, Some(aad), &mut plain).map_err(|_| failed())?;
+    Ok(plain)
 }
 
 /// The key an envelope names, read from its header without opening it.
@@ -300,6 +298,55 @@ mod tests {
             column: "email",
             row,
         }
+    }
+
+    /// The envelope's AEAD is XChaCha20-Poly1305 exactly as RustCrypto's implementation
+    /// computes it: each opens what the other sealed, empty and long plaintexts included,
+    /// and neither accepts a changed tag, associated data or nonce.
+    #[test]
+    fn the_aead_agrees_with_rustcrypto_both_ways() {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let key = Key::generate();
+        let peer = XChaCha20Poly1305::new(key.as_bytes().into());
+        let aad = place(Uuid::from_u128(9)).aad(&KeyRef::Subject(1).header());
+        for plaintext in [&b""[..], b"\"ada@example.com\"", &[0x5a; 1000][..]] {
+            let ours = seal_with(&key, KeyRef::Subject(1).header(), &aad, plaintext);
+            let nonce = XNonce::from_slice(&ours[HEADER..HEADER + NONCE]);
+            let opened = peer
+                .decrypt(
+                    nonce,
+                    Payload {
+                        msg: &ours[HEADER + NONCE..],
+                        aad: &aad,
+                    },
+                )
+                .expect("RustCrypto opens what orion sealed");
+            assert_eq!(opened, plaintext);
+            let theirs = peer
+                .encrypt(
+                    nonce,
+                    Payload {
+                        msg: plaintext,
+                        aad: &aad,
+                    },
+                )
+                .unwrap();
+            assert_eq!(
+                theirs,
+                ours[HEADER + NONCE..],
+                "the same bytes for the same nonce"
+            );
+            assert_eq!(open_with(&key, &ours, &aad).unwrap(), plaintext);
+            let mut tag = ours.clone();
+            *tag.last_mut().unwrap() ^= 1;
+            assert!(open_with(&key, &tag, &aad).is_err());
+            let mut nonce = ours.clone();
+            nonce[HEADER] ^= 1;
+            assert!(open_with(&key, &nonce, &aad).is_err());
+            assert!(open_with(&key, &ours, &aad[1..]).is_err());
+        }
+        assert!(open_with(&key, &[FORMAT; HEADER + NONCE + TAG - 1], &aad).is_err());
     }
 
     #[test]
