@@ -22,7 +22,10 @@
 -- in the database could do the same, since the chain is not anchored outside it.
 
 -- The fields of a snapshot of `target_type` that hold personal data: the list
--- `privacy::personal::fields` keeps (the sealing test checks both agree).
+-- `privacy::personal::fields` keeps (the sealing test checks both agree). The partial
+-- indexes below depend on it: changing it means rebuilding them. Every function here names
+-- the others by schema, so an index's predicate reads the same whatever the search path
+-- (a restore runs with an empty one).
 create function tenantry_personal_fields(target_type text) returns text[]
 language sql immutable
 as $$
@@ -34,12 +37,17 @@ as $$
     end
 $$;
 
--- Whether `v` is a sealed value's marker: {"$sealed": "...", "$for": "..."}.
+-- Whether `v` is a sealed value's marker, as `privacy::personal` writes and reads one:
+-- {"$sealed": "<base64url>", "$for": "<uuid>"} and nothing else.
 create function tenantry_is_marker(v jsonb) returns boolean
 language sql immutable
 as $$
     select case when jsonb_typeof(v) = 'object'
-        then v ? '$sealed' and v ? '$for' and (select count(*) from jsonb_object_keys(v)) = 2
+        then (select count(*) from jsonb_object_keys(v)) = 2
+             and jsonb_typeof(v -> '$sealed') = 'string'
+             and (v ->> '$sealed') ~ '^[A-Za-z0-9_-]+$'
+             and jsonb_typeof(v -> '$for') = 'string'
+             and (v ->> '$for') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
         else false
     end
 $$;
@@ -50,29 +58,37 @@ language sql immutable
 as $$
     select case when jsonb_typeof(s) = 'object'
         then exists (select 1 from jsonb_each(s) e
-                     where e.key = any (tenantry_personal_fields(target_type))
+                     where e.key = any (public.tenantry_personal_fields(target_type))
                        and jsonb_typeof(e.value) <> 'null'
-                       and not tenantry_is_marker(e.value))
+                       and not public.tenantry_is_marker(e.value))
         else false
     end
 $$;
 
+-- The person whose key seals the personal values of a record (or event) of `target_type`
+-- about `target_id` whose snapshot is `s` (`privacy::personal::subject`); null: nobody's.
+create function tenantry_copy_subject(target_type text, target_id uuid, s jsonb) returns uuid
+language sql immutable
+as $$
+    select case
+        when target_type in ('identity', 'invitation') then target_id
+        when target_type = 'api_key' and jsonb_typeof(s -> 'identity_id') = 'string'
+             and (s ->> 'identity_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+            then (s ->> 'identity_id')::uuid
+        else null
+    end
+$$;
+
 -- Whether an audit record (or an event: its subject and data) names a person whose values
--- a record written today would seal (`privacy::personal::subject`) and still holds one of
--- them in plain text. A failed sign-in's address that names nobody (no target) is kept on
--- purpose and not counted.
+-- a record written today would seal, and still holds one of them in plain text. A failed
+-- sign-in's address that names nobody (no target) is kept on purpose and not counted.
 create function tenantry_copy_holds_plain(target_type text, target_id uuid, before jsonb, after jsonb)
 returns boolean
 language sql immutable
 as $$
-    select case
-        when target_type in ('identity', 'invitation') and target_id is not null
-            then tenantry_holds_plain(target_type, before) or tenantry_holds_plain(target_type, after)
-        when target_type = 'api_key'
-             and jsonb_typeof(coalesce(after, before) -> 'identity_id') = 'string'
-            then tenantry_holds_plain(target_type, before) or tenantry_holds_plain(target_type, after)
-        else false
-    end
+    select public.tenantry_copy_subject(target_type, target_id, coalesce(after, before)) is not null
+       and (public.tenantry_holds_plain(target_type, before)
+            or public.tenantry_holds_plain(target_type, after))
 $$;
 
 -- Found without reading the whole trail: only records that hold plain values are indexed
@@ -82,15 +98,32 @@ create index audit_log_plain_idx on audit_log (tenant_id)
 create index outbox_events_plain_idx on outbox_events (tenant_id)
     where tenantry_copy_holds_plain(subject_type, subject_id, null, payload -> 'data');
 
--- Whether `new` is `old` with plain values replaced by markers or by null, and nothing
--- else changed (both SQL null counts as unchanged).
-create function tenantry_only_sealed(old jsonb, new jsonb) returns boolean
-language plpgsql immutable
+-- Whether `person` still has a key a seal could use: the application makes one for an
+-- identity or invitation that has none, and a person deleted for good has none.
+create function tenantry_copy_has_key(t_id uuid, target_type text, person uuid) returns boolean
+language sql stable
+as $$
+    select case target_type
+        when 'invitation' then exists (select 1 from public.invitations where tenant_id = t_id and id = person)
+        else exists (select 1 from public.identities where tenant_id = t_id and id = person)
+    end
+$$;
+
+-- Whether `new` is `old` (a snapshot of a record of `target_type` whose person is
+-- `person`) with plain personal values replaced, and nothing else: each by a marker for
+-- that person, or by null when the person has no key (`keyless`). SQL null and JSON null
+-- are the same here (the canonical form prints both as null).
+create function tenantry_only_sealed(old jsonb, new jsonb, target_type text, person uuid, keyless boolean)
+returns boolean
+language plpgsql stable
 as $$
 declare
     e record;
     n jsonb;
+    fields text[] := public.tenantry_personal_fields(target_type);
 begin
+    old := nullif(old, 'null'::jsonb);
+    new := nullif(new, 'null'::jsonb);
     if old is null or new is null then
         return old is null and new is null;
     end if;
@@ -109,10 +142,18 @@ begin
         if n = e.value then
             continue;
         end if;
-        if tenantry_is_marker(e.value) or jsonb_typeof(e.value) = 'null' then
+        if not (e.key = any (fields))
+           or jsonb_typeof(e.value) = 'null'
+           or public.tenantry_is_marker(e.value) then
             return false;
         end if;
-        if not (tenantry_is_marker(n) or jsonb_typeof(n) = 'null') then
+        if jsonb_typeof(n) = 'null' then
+            if not keyless then
+                return false;
+            end if;
+        elsif person is null
+              or not public.tenantry_is_marker(n)
+              or lower(n ->> '$for') <> person::text then
             return false;
         end if;
     end loop;
@@ -137,6 +178,9 @@ declare
     linked bytea;
     last_seq bigint := 0;
     changed boolean := false;
+    first_changed bigint;
+    person uuid;
+    keyless boolean;
     n_records bigint := 0;
     n_relinked bigint := 0;
 begin
@@ -146,7 +190,7 @@ begin
     end if;
     -- Everything committed is linked first; then the head is held until commit (sealers
     -- and pruners of the tenant wait; writers do not, they insert unsealed).
-    perform tenantry_audit_seal_any(t_id, 2147483647, false);
+    perform public.tenantry_audit_seal_any(t_id, 2147483647, false);
     select * into head from audit_chain_heads where tenant_id = t_id for update;
     if not found then
         return query select 0::bigint, 0::bigint, null::bytea, null::bytea;
@@ -162,7 +206,9 @@ begin
     for r in
         select * from audit_log where tenant_id = t_id and seq > last_seq order by seq
     loop
-        if r.seq <> last_seq + 1 or r.prev_hash <> expected or tenantry_audit_digest(r) <> r.hash then
+        if r.seq <> last_seq + 1 or r.hash is null or r.prev_hash is null
+           or r.prev_hash is distinct from expected
+           or public.tenantry_audit_digest(r) is distinct from r.hash then
             raise exception 'the audit chain does not verify at record % (seq %); nothing was resealed',
                 r.id, r.seq using errcode = 'TY001';
         end if;
@@ -170,22 +216,28 @@ begin
         last_seq := r.seq;
         c := changes -> (r.id::text);
         if c is not null then
-            if not (tenantry_only_sealed(r.before, nullif(c -> 'before', 'null'::jsonb))
-                    and tenantry_only_sealed(r.after, nullif(c -> 'after', 'null'::jsonb))) then
+            person := public.tenantry_copy_subject(r.target_type, r.target_id, coalesce(r.after, r.before));
+            keyless := person is null or not public.tenantry_copy_has_key(t_id, r.target_type, person);
+            if not (public.tenantry_copy_holds_plain(r.target_type, r.target_id, r.before, r.after)
+                    and public.tenantry_only_sealed(r.before, c -> 'before', r.target_type, person, keyless)
+                    and public.tenantry_only_sealed(r.after, c -> 'after', r.target_type, person, keyless)) then
                 raise exception 'record %: only plain personal values may be replaced, by sealed markers', r.id
                     using errcode = '42501';
             end if;
-            if r.before is distinct from nullif(c -> 'before', 'null'::jsonb)
-               or r.after is distinct from nullif(c -> 'after', 'null'::jsonb) then
+            if nullif(r.before, 'null'::jsonb) is distinct from nullif(c -> 'before', 'null'::jsonb)
+               or nullif(r.after, 'null'::jsonb) is distinct from nullif(c -> 'after', 'null'::jsonb) then
                 r.before := nullif(c -> 'before', 'null'::jsonb);
                 r.after := nullif(c -> 'after', 'null'::jsonb);
+                if not changed then
+                    first_changed := r.seq;
+                end if;
                 changed := true;
                 n_records := n_records + 1;
             end if;
         end if;
         if changed then
             r.prev_hash := linked;
-            r.hash := tenantry_audit_digest(r);
+            r.hash := public.tenantry_audit_digest(r);
             update audit_log
             set before = r.before, after = r.after, prev_hash = r.prev_hash, hash = r.hash
             where tenant_id = t_id and id = r.id;
@@ -193,7 +245,7 @@ begin
         end if;
         linked := r.hash;
     end loop;
-    if last_seq <> head.seq or expected <> head.hash then
+    if last_seq <> head.seq or expected is distinct from head.hash then
         raise exception 'the audit chain does not verify at its head (seq %); nothing was resealed',
             head.seq using errcode = 'TY001';
     end if;
@@ -202,7 +254,7 @@ begin
         insert into audit_log (tenant_id, id, actor_type, action, target_type, after)
         values (t_id, gen_random_uuid(), 'system', 'audit.resealed', 'audit',
                 jsonb_build_object('records', n_records, 'relinked', n_relinked,
-                                   'head_seq', head.seq,
+                                   'first_changed_seq', first_changed, 'head_seq', head.seq,
                                    'head_before', encode(head.hash, 'hex'),
                                    'head_after', encode(linked, 'hex')));
     end if;
@@ -221,6 +273,8 @@ language plpgsql security definer set search_path = public
 as $$
 declare
     e record;
+    person uuid;
+    keyless boolean;
     n bigint := 0;
 begin
     if t_id is distinct from tenantry_current_tenant() then
@@ -228,13 +282,16 @@ begin
             using errcode = '42501';
     end if;
     for e in
-        select o.id, o.payload, changes -> (o.id::text) as data
+        select o.id, o.subject_type, o.subject_id, o.payload, changes -> (o.id::text) as data
         from outbox_events o
         where o.tenant_id = t_id
           and o.id in (select k::uuid from jsonb_object_keys(changes) k)
         for update
     loop
-        if not tenantry_only_sealed(e.payload -> 'data', e.data) then
+        person := public.tenantry_copy_subject(e.subject_type, e.subject_id, e.payload -> 'data');
+        keyless := person is null or not public.tenantry_copy_has_key(t_id, e.subject_type, person);
+        if not (public.tenantry_copy_holds_plain(e.subject_type, e.subject_id, null, e.payload -> 'data')
+                and public.tenantry_only_sealed(e.payload -> 'data', e.data, e.subject_type, person, keyless)) then
             raise exception 'event %: only plain personal values may be replaced, by sealed markers', e.id
                 using errcode = '42501';
         end if;

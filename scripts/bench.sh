@@ -9,6 +9,8 @@
 # scenario against that binary, then against this build, each over a fresh cluster, and
 # labels the rows. Keep a copy of the release binary before rebuilding to compare.
 # BENCH_ONLY='keyword|get one' runs only the scenarios whose name matches (a bash regex).
+# BENCH_ANALYZE=true gathers the tables' statistics after seeding; BENCH_CONN sets the
+# connections (16).
 # Rate limits are off (the scenarios drive one identity far past any plan's rate);
 # BENCH_RATE_LIMITS=true turns them on (every bench script reads it).
 set -euo pipefail
@@ -87,6 +89,14 @@ req = urllib.request.Request(base + "/v1/memories/bulk", data=json.dumps({"items
     headers={"content-type": "application/json", "authorization": "Bearer " + token})
 urllib.request.urlopen(req).read()
 PY
+
+# BENCH_ANALYZE=true: statistics gathered after seeding, as autovacuum would a while later
+# (without them PostgreSQL plans a fresh import blind, and the runs' spread is wider).
+if [[ ${BENCH_ANALYZE:-false} == true ]]; then
+  echo "==> analyze" >&2
+  PGPASSWORD=$(cat "$data/postgres/superuser.password") psql -q -h 127.0.0.1 \
+    -p "$(sed -n 4p "$data/postgres/data/postmaster.pid")" -U tenantry -d tenantry -c analyze
+fi
 for _ in $(seq 1 300); do  # until every memory is embedded
   curl -sf "$base/v1/memories/status" -H "authorization: Bearer $token" \
     | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(0 if s["total"] == s["current"] == 100 else 1)' && break

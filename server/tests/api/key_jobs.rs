@@ -727,6 +727,42 @@ async fn the_sealing_job_seals_the_trail_written_before_encryption_and_the_chain
         Some("42501"),
         "{refused}"
     );
+    // Nor drop a value that is not personal, nor seal one for someone else.
+    let stranger = Uuid::now_v7();
+    for (what, after) in [
+        (
+            "roles",
+            json!({"id": person, "email": email, "display_name": format!("Lena {CANARY}"),
+                   "personal_metadata": {"phone": format!("{CANARY}-555")}, "roles": null}),
+        ),
+        (
+            "someone else's marker",
+            json!({"id": person, "email": {"$sealed": "AAAA", "$for": stranger},
+                   "display_name": format!("Lena {CANARY}"),
+                   "personal_metadata": {"phone": format!("{CANARY}-555")}, "roles": ["viewer"]}),
+        ),
+    ] {
+        let before = json!({"id": person, "email": "old@example.com",
+                            "display_name": format!("Old {CANARY}"), "roles": ["viewer"]});
+        let forged = json!({ updated.to_string(): {"before": before, "after": after} });
+        let refused = as_app(
+            &app,
+            tenant,
+            sqlx::query("select * from tenantry_audit_reseal($1, $2)")
+                .bind(tenant)
+                .bind(&forged),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            refused
+                .as_database_error()
+                .and_then(|e| e.code())
+                .as_deref(),
+            Some("42501"),
+            "{what}: {refused}"
+        );
+    }
     // Nor edit the trail itself.
     let denied = as_app(
         &app,
@@ -857,9 +893,22 @@ async fn a_trail_that_does_not_verify_is_not_resealed_and_the_trail_cannot_be_re
         json!({"id": person, "email": format!("{CANARY}@example.com"), "display_name": "Lena"}),
     )
     .await;
+    let event = Uuid::now_v7();
+    sqlx::query(
+        "insert into outbox_events (tenant_id, id, event_type, subject_type, subject_id, payload)
+         values ($1, $2, 'identity.updated', 'identity', $3, $4)",
+    )
+    .bind(tenant)
+    .bind(event)
+    .bind(person)
+    .bind(json!({"id": person, "data": {"id": person, "email": format!("{CANARY}.event@example.com")}}))
+    .execute(&mut su)
+    .await
+    .unwrap();
     app.member(&app.acme, "viewer").await;
 
-    // The sealing job leaves the trail as it is rather than hide the edit by relinking.
+    // The sealing job leaves the trail as it is rather than hide the edit by relinking;
+    // the rest (the event here) is sealed.
     let job = seal_now(&app, &owner).await;
     assert_eq!(job["status"], "failed", "{job}");
     assert!(
@@ -883,6 +932,8 @@ async fn a_trail_that_does_not_verify_is_not_resealed_and_the_trail_cannot_be_re
     let shown: Value = app.get("/v1/encryption", t).await.json().await.unwrap();
     // The edited value and the plain one.
     assert_eq!(shown["plain"]["audit_records"], 2, "{shown}");
+    assert_eq!(shown["plain"]["events"], 0, "{shown}");
+    assert!(!dump(&app).contains(&format!("{CANARY}.event")));
 }
 
 #[tokio::test]

@@ -562,7 +562,10 @@ pub async fn verify(
             "The range ends before it starts.",
         ));
     }
-    let mut tx = sealed_read(db, tenant_id).await?;
+    // One snapshot for the whole check: the sealing job may link the chain again meanwhile
+    // (privacy::reseal), and chunks read at two moments would disagree.
+    seal(db, tenant_id).await?;
+    let mut tx = db.read_snapshot_in(tenant_id).await?;
     let head_seq = sqlx::query_scalar!(
         "select seq from audit_chain_heads where tenant_id = $1",
         tenant_id

@@ -564,6 +564,27 @@ impl Db {
         &self,
         tenant_id: Uuid,
     ) -> Result<Transaction<'static, Postgres>> {
+        self.begin_tenant_as(tenant_id, "BEGIN").await
+    }
+
+    /// A read of `tenant_id` whose statements all see one snapshot (`REPEATABLE READ`):
+    /// for reading the audit chain in chunks while the sealing job may link it again.
+    pub(crate) async fn read_snapshot_in(&self, tenant_id: Uuid) -> Result<ReadTx> {
+        Ok(ReadTx {
+            tx: self
+                .begin_tenant_as(tenant_id, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await?,
+            tenant_id,
+            module_allowed: None,
+            keyring: self.keyring.clone(),
+        })
+    }
+
+    async fn begin_tenant_as(
+        &self,
+        tenant_id: Uuid,
+        begin: &'static str,
+    ) -> Result<Transaction<'static, Postgres>> {
         // sqlx 0.9.0's Postgres `begin` is not cancel-safe (transact-rs/sqlx#4393, fixed
         // upstream after 0.9.0): a request dropped while its BEGIN is in flight leaves the
         // pooled connection inside a transaction that the next borrower's statements
@@ -575,7 +596,7 @@ impl Db {
         // (hexadecimal and dashes, from a `Uuid`) is all that is spliced into the text.
         let pool = self.pool.clone();
         let begin = sqlx::AssertSqlSafe(format!(
-            "BEGIN; SELECT set_config('tenantry.tenant_id', '{tenant_id}', true)"
+            "{begin}; SELECT set_config('tenantry.tenant_id', '{tenant_id}', true)"
         ));
         let tx = tokio::spawn(async move { pool.begin_with(begin).await })
             .await

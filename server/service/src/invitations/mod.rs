@@ -296,15 +296,32 @@ pub(crate) async fn key_if_any(
         Some(Some(wrapped)) => keys.unwrap_subject_key(id, &wrapped).map(Some),
         Some(None) => {
             let (key, wrapped) = keys.new_subject_key(id);
-            sqlx::query!(
-                "update invitations set key_wrapped = $3 where tenant_id = $1 and id = $2",
+            // Another transaction (the sealing job, a request) may make it meanwhile: the
+            // first one wins, and this one uses it.
+            let made = sqlx::query!(
+                "update invitations set key_wrapped = $3
+                 where tenant_id = $1 and id = $2 and key_wrapped is null",
                 tenant_id,
                 id,
                 wrapped
             )
-            .execute(conn)
-            .await?;
-            Ok(Some(key))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            if made == 1 {
+                return Ok(Some(key));
+            }
+            let stored = sqlx::query_scalar!(
+                "select key_wrapped from invitations where tenant_id = $1 and id = $2",
+                tenant_id,
+                id
+            )
+            .fetch_optional(conn)
+            .await?
+            .flatten();
+            stored
+                .map(|wrapped| keys.unwrap_subject_key(id, &wrapped))
+                .transpose()
         }
     }
 }

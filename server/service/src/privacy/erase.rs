@@ -166,9 +166,11 @@ pub(crate) async fn erase_in(tx: &mut ChangeTx<'_>, person: &Identity) -> Result
     .await?;
     crate::roles::ensure_an_owner_remains(tx.conn(), tenant_id).await?;
     // What the trail and the events hold of them in plain text (written before field-level
-    // encryption) goes with the sealing job, which the workers take at once: with their key
-    // gone, those values become null.
-    if super::reseal::names_plain(tx.conn(), tenant_id, id).await? {
+    // encryption, about them or an invitation of theirs) goes with the sealing job, which
+    // the workers take at once (or, while a rotation runs, as it ends): with their key gone,
+    // those values become null.
+    let (audit, events) = super::reseal::plain_copies(tx.conn(), tenant_id).await?;
+    if audit + events > 0 {
         super::keyjobs::queue_sealing_in(tx.conn(), tenant_id).await?;
     }
     let erased_by = tx.ctx().caller().ok().map(|c| c.identity_id);

@@ -488,9 +488,10 @@ enum Table {
     Invitations,
     Memories,
     SsoLinks,
-    /// Copies in the trail and the events come last: the people's keys exist by then.
-    AuditRecords,
+    /// Copies in the events and the trail come last (the people's keys exist by then),
+    /// the trail's at the very end: a chain that does not verify stops the job there.
     Events,
+    AuditRecords,
 }
 
 impl Table {
@@ -499,8 +500,8 @@ impl Table {
         Table::Invitations,
         Table::Memories,
         Table::SsoLinks,
-        Table::AuditRecords,
         Table::Events,
+        Table::AuditRecords,
     ];
 
     fn name(self) -> &'static str {
@@ -678,6 +679,16 @@ impl Job {
         tx.commit().await?;
         if status == Status::Done {
             tracing::info!(job = %self.id, kind = kind.as_str(), rows = ended.done, "a key job is done");
+            if kind == Kind::Rotate {
+                // An erasure while the rotation ran could not queue sealing for the copies
+                // it left in plain text: queue it now.
+                let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+                let (audit, events) = super::reseal::plain_copies(&mut tx, self.tenant_id).await?;
+                if audit + events > 0 {
+                    queue_sealing_in(&mut tx, self.tenant_id).await?;
+                }
+                tx.commit().await?;
+            }
         }
         Ok(())
     }
@@ -723,12 +734,24 @@ impl Job {
     /// pass. Each batch commits with its count, fenced by the claim.
     async fn drain(&self, work: Work<'_>) -> Step<()> {
         let mut waits = 0;
+        let relinks = matches!(work, Work::Seal(Table::AuditRecords));
         loop {
+            if relinks {
+                // One batch verifies and links the whole chain again: the lease is renewed
+                // before it, not only after.
+                let mut tx = self.db.begin_tenant(self.tenant_id).await?;
+                self.report(&mut tx, work.name(), 0).await?;
+                tx.commit().await?;
+            }
             let keys = self.db.tenant_keys(self.tenant_id).await?;
             let mut tx = self.db.begin_tenant(self.tenant_id).await?;
             let (did, more) = work.batch(&mut tx, &keys, self.tenant_id).await?;
             self.report(&mut tx, work.name(), did).await?;
             tx.commit().await?;
+            if relinks && did > 0 {
+                // Its `audit.resealed` record, linked at once.
+                crate::audit_log::seal(&self.db, self.tenant_id).await?;
+            }
             match (did, more) {
                 (_, false) => return Ok(()),
                 (0, true) => {

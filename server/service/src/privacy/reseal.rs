@@ -43,29 +43,6 @@ pub(crate) async fn plain_copies(conn: &mut PgConnection, tenant: Uuid) -> Resul
     Ok((r.audit, r.events))
 }
 
-/// Whether the tenant's audit records or events hold plain values of `person` (as the
-/// target, or the owner of an API key).
-pub(crate) async fn names_plain(
-    conn: &mut PgConnection,
-    tenant: Uuid,
-    person: Uuid,
-) -> Result<bool> {
-    Ok(sqlx::query_scalar!(
-        r#"select exists (select 1 from audit_log where tenant_id = $1
-                          and tenantry_copy_holds_plain(target_type, target_id, before, after)
-                          and (target_id = $2
-                               or coalesce(after, before) ->> 'identity_id' = $2::text))
-               or exists (select 1 from outbox_events where tenant_id = $1
-                          and tenantry_copy_holds_plain(subject_type, subject_id, null, payload -> 'data')
-                          and (subject_id = $2 or payload -> 'data' ->> 'identity_id' = $2::text))
-               as "named!""#,
-        tenant,
-        person
-    )
-    .fetch_one(conn)
-    .await?)
-}
-
 /// The keys of the people met so far (`None`: gone for good).
 #[derive(Default)]
 struct Subjects(HashMap<Uuid, Option<Key>>);
