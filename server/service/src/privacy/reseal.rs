@@ -74,6 +74,28 @@ impl Subjects {
         self.0.insert(person, key.clone());
         Ok(key.map(|k| (person, k)))
     }
+
+    /// Seals the plain personal values of the copies (each at its spot; the first names
+    /// the person, as when it was written) of a snapshot of `target` (type and id), for the
+    /// person a copy written today would name: null for someone gone for good.
+    async fn seal_copies(
+        &mut self,
+        conn: &mut PgConnection,
+        keys: &TenantKeys,
+        tenant: Uuid,
+        (target_type, target_id): (&str, Option<Uuid>),
+        copies: &mut [(Spot<'_>, &mut Value)],
+    ) -> Result<()> {
+        let named = copies.first().map(|(_, v)| &**v);
+        let subject = self
+            .of(conn, keys, tenant, target_type, target_id, named)
+            .await?;
+        let subject = subject.as_ref().map(|(p, k)| (*p, k));
+        for (spot, value) in copies.iter_mut() {
+            personal::seal_plain(keys, subject, *spot, value, personal::fields(target_type));
+        }
+        Ok(())
+    }
 }
 
 /// Seals the plain values of up to [`AUDIT_BATCH`] of the tenant's audit records (the
@@ -98,29 +120,27 @@ pub(crate) async fn audit(conn: &mut PgConnection, keys: &TenantKeys, tenant: Uu
     let mut changes = Map::new();
     for r in rows {
         let (mut before, mut after) = (r.before, r.after);
-        let subject = subjects
-            .of(
+        let spot = |path| Spot {
+            tenant,
+            table: "audit_log",
+            row: r.id,
+            path,
+        };
+        // A record's person is read from `after`, else `before`, as when it was written.
+        let mut copies: Vec<(Spot<'_>, &mut Value)> =
+            [("after", &mut after), ("before", &mut before)]
+                .into_iter()
+                .filter_map(|(path, v)| v.as_mut().map(|v| (spot(path), v)))
+                .collect();
+        subjects
+            .seal_copies(
                 conn,
                 keys,
                 tenant,
-                &r.target_type,
-                r.target_id,
-                after.as_ref().or(before.as_ref()),
+                (&r.target_type, r.target_id),
+                &mut copies,
             )
             .await?;
-        let fields = personal::fields(&r.target_type);
-        for (path, value) in [("before", &mut before), ("after", &mut after)] {
-            if let Some(value) = value {
-                let spot = Spot {
-                    tenant,
-                    table: "audit_log",
-                    row: r.id,
-                    path,
-                };
-                let subject = subject.as_ref().map(|(p, k)| (*p, k));
-                personal::seal_plain(keys, subject, spot, value, fields);
-            }
-        }
         changes.insert(
             r.id.to_string(),
             serde_json::json!({ "before": before, "after": after }),
@@ -177,25 +197,16 @@ pub(crate) async fn events(
     let mut changes = Map::new();
     for r in rows {
         let mut data = r.data;
-        let subject = subjects
-            .of(
+        let spot = crate::events::data_spot(tenant, r.id);
+        subjects
+            .seal_copies(
                 conn,
                 keys,
                 tenant,
-                &r.subject_type,
-                r.subject_id,
-                Some(&data),
+                (&r.subject_type, r.subject_id),
+                &mut [(spot, &mut data)],
             )
             .await?;
-        let subject = subject.as_ref().map(|(p, k)| (*p, k));
-        let spot = crate::events::data_spot(tenant, r.id);
-        personal::seal_plain(
-            keys,
-            subject,
-            spot,
-            &mut data,
-            personal::fields(&r.subject_type),
-        );
         changes.insert(r.id.to_string(), data);
     }
     Ok(sqlx::query_scalar!(
