@@ -304,6 +304,30 @@ async fn plain_in(conn: &mut PgConnection, tenant_id: Uuid, table: Table) -> Res
     .await?)
 }
 
+/// The audit record (and event) of a key job's start or end: `job` is its id, kind and
+/// status; `rows` what it did; `version` a rotation's new data key.
+fn job_change(
+    action: crate::events::catalogue::Event,
+    tenant_id: Uuid,
+    (job_id, kind, status): (Uuid, Kind, Status),
+    rows: i64,
+    version: Option<i32>,
+) -> Change {
+    Change {
+        action,
+        target_type: "tenant",
+        target_id: Some(tenant_id),
+        before: None,
+        after: Some(shapes::to_value(shapes::KeyJobData {
+            job_id,
+            kind,
+            status,
+            rows,
+            data_key_version: version,
+        })),
+    }
+}
+
 fn settings(tenant_id: Uuid) -> Target {
     Target::collection(tenant_id, "settings")
 }
@@ -389,19 +413,13 @@ pub async fn start(ctx: &Ctx, db: &Db, kind: Kind) -> Result<KeyJob> {
             field: None,
         });
     }
-    tx.record(Change {
-        action: types::TENANT_KEY_JOB_STARTED,
-        target_type: "tenant",
-        target_id: Some(tenant_id),
-        before: None,
-        after: Some(shapes::to_value(shapes::KeyJobData {
-            job_id: id,
-            kind,
-            status: Status::Queued,
-            rows: 0,
-            data_key_version: None,
-        })),
-    })
+    tx.record(job_change(
+        types::TENANT_KEY_JOB_STARTED,
+        tenant_id,
+        (id, kind, Status::Queued),
+        0,
+        None,
+    ))
     .await?;
     let job = load_job(tx.conn(), tenant_id, Some(id))
         .await?
@@ -569,19 +587,13 @@ impl Job {
             // `system`, when it first runs.
             let system = Ctx::system();
             let mut tx = ChangeTx::wrap(tx, &system, self.tenant_id, &self.db);
-            tx.record(Change {
-                action: types::TENANT_KEY_JOB_STARTED,
-                target_type: "tenant",
-                target_id: Some(self.tenant_id),
-                before: None,
-                after: Some(shapes::to_value(shapes::KeyJobData {
-                    job_id: self.id,
-                    kind,
-                    status: Status::Running,
-                    rows: 0,
-                    data_key_version: None,
-                })),
-            })
+            tx.record(job_change(
+                types::TENANT_KEY_JOB_STARTED,
+                self.tenant_id,
+                (self.id, kind, Status::Running),
+                0,
+                None,
+            ))
             .await?;
             tx.commit().await?;
             return Ok(Some((self, kind, claimed.data_key_version)));
@@ -662,19 +674,13 @@ impl Job {
         };
         let system = Ctx::system();
         let mut tx = ChangeTx::wrap(tx, &system, self.tenant_id, &self.db);
-        tx.record(Change {
-            action: types::TENANT_KEY_JOB_FINISHED,
-            target_type: "tenant",
-            target_id: Some(self.tenant_id),
-            before: None,
-            after: Some(shapes::to_value(shapes::KeyJobData {
-                job_id: self.id,
-                kind,
-                status,
-                rows: ended.done,
-                data_key_version: ended.data_key_version,
-            })),
-        })
+        tx.record(job_change(
+            types::TENANT_KEY_JOB_FINISHED,
+            self.tenant_id,
+            (self.id, kind, status),
+            ended.done,
+            ended.data_key_version,
+        ))
         .await?;
         tx.commit().await?;
         if status == Status::Done {
